@@ -1,0 +1,32 @@
+# nixpkgs' makeInitrd (pkgs/build-support/kernel/make-initrd.nix): a gzip'd
+# newc cpio holding the closure of each `contents` object under /nix/store
+# and a symlink to it at `symlink`. $out/initrd, as NixOS's
+# system.build.initialRamdisk has.
+{ runCommand }:
+{ name ? "initrd", contents }:
+let
+  objects = map (c: c.object) contents;
+in
+runCommand name {
+  exportReferencesGraph =
+    builtins.concatLists (builtins.genList (i: [ "closure-${toString i}" (builtins.elemAt objects i) ])
+      (builtins.length objects));
+  symlinks = map (c: c.symlink) contents;
+  objects = map toString objects;
+  storeDir = builtins.storeDir;
+} ''
+  mkdir -p root$storeDir
+  # closure files: per path "path, deriver, n, n references"; every
+  # reference is also a record, so the set of paths is every non-.drv line.
+  cat closure-* | grep "^$storeDir/" | grep -v '\.drv$' | sort -u | while read -r p; do
+    cp -a "$p" "root$p"
+  done
+  set -- $objects
+  for s in $symlinks; do
+    mkdir -p "root$(dirname "$s")"
+    ln -s "$1" "root$s"
+    shift
+  done
+  mkdir -p $out
+  (cd root && find . | sort | cpio -o -H newc --quiet | gzip -9n) > $out/initrd
+''

@@ -1,0 +1,57 @@
+# The package set (nixpkgs' pkgs/top-level/all-packages.nix plays this role):
+# every package is a derivation built by busybox from Debian .debs recorded
+# in debs.json (see scripts/setup-tinyos).
+{ system }:
+let
+  platforms = import ./platforms.nix;
+  supported = builtins.concatStringsSep ", " (builtins.attrNames platforms);
+  platform = platforms.${system} or (throw
+    "tinyos: unsupported system \"${system}\"; tinyos supports: ${supported}");
+
+  debian = import ./debian.nix { inherit system platform; };
+
+  self = rec {
+    lib = import ../lib;
+    path = ../.; # as nixpkgs' pkgs.path: the root of the package set's tree
+    inherit system;
+
+    # nixpkgs' stdenv.hostPlatform attributes the NixOS modules here read.
+    stdenv = {
+      inherit system mkDerivation;
+      hostPlatform = {
+        inherit system;
+        inherit (platform) is32bit;
+        isLinux = true;
+        isx86 = true;
+        is64bit = !platform.is32bit;
+        linuxArch = if platform.is32bit then "i386" else "x86_64";
+      };
+      buildPlatform = stdenv.hostPlatform;
+      targetPlatform = stdenv.hostPlatform;
+      shell = runtimeShell;
+    };
+    # tinyos facts NixOS modules need and nixpkgs keeps elsewhere (qemu-common.nix).
+    tinyosPlatform = platform;
+
+    inherit (debian) requireDeb unpackDeb bootstrapBusybox;
+
+    # busybox from busybox-static, with a symlink per applet (as nixpkgs'
+    # busybox has), unpacked by the bootstrap copy of the same binary.
+    busybox = debian.busybox;
+    runtimeShell = "${busybox}/bin/sh";
+
+    inherit (import ./build-support/trivial-builders.nix {
+      inherit system busybox;
+      builder = "${debian.bootstrapBusybox}/bin/busybox";
+    }) mkDerivation runCommand runCommandLocal writeTextFile writeText writeTextDir
+       writeScript writeScriptBin writeShellScript writeShellScriptBin
+       symlinkJoin buildEnv;
+
+    linux = import ./linux.nix { inherit runCommand requireDeb platform debian; };
+    linuxPackages = { kernel = linux; };
+
+    makeModulesClosure = import ./build-support/modules-closure.nix { inherit runCommand; };
+    makeInitrd = import ./build-support/make-initrd.nix { inherit runCommand; };
+  };
+in
+self
