@@ -1,0 +1,267 @@
+"""The only module that runs Nix.
+
+Every Nix command goes through `run_nix`, which logs the command line at -v
+(logger "nixvms.nix", level INFO) and raises `NixError` carrying Nix's own
+message when the command fails. The functions below it are the operations the
+rest of nixvms needs, with typed results.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shlex
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("nixvms.nix")
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_LOG_PREFIX = "@nix "
+
+
+class NixError(Exception):
+    """A Nix command failed; `message` is Nix's own error text."""
+
+    def __init__(self, message: str, command: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.command = tuple(command)
+
+
+@dataclass(frozen=True)
+class NixSettings:
+    """What the user passes to every Nix call (nix-build's -I, --option, --show-trace)."""
+
+    options: tuple[tuple[str, str], ...] = ()
+    include: tuple[str, ...] = ()
+    show_trace: bool = False
+
+    def flags(self) -> list[str]:
+        flags: list[str] = []
+        for path in self.include:
+            flags += ["-I", path]
+        for name, value in self.options:
+            flags += ["--option", name, value]
+        if self.show_trace:
+            flags.append("--show-trace")
+        return flags
+
+
+@dataclass(frozen=True)
+class LogMessage:
+    level: int
+    text: str
+
+
+@dataclass(frozen=True)
+class NixOutput:
+    stdout: str
+    messages: tuple[LogMessage, ...] = field(default=())
+
+
+def glue_path(name: str) -> str:
+    """Path of one of nixvms's .nix files (nixvms/nix/<name>)."""
+    return str(resources.files("nixvms") / "nix" / name)
+
+
+def tinyos_path() -> str:
+    return str(resources.files("nixvms") / "tinyos")
+
+
+def run_nix(
+    program: str,
+    args: Sequence[str],
+    settings: NixSettings,
+    *,
+    json_log: bool = False,
+) -> NixOutput:
+    """Run one Nix command; return its stdout (and its parsed log with json_log).
+
+    With json_log the command runs at -vv with --log-format internal-json, so
+    that its log names the files the evaluation imported and copied.
+    """
+    command = [program, *settings.flags()]
+    if json_log:
+        command += ["-vv", "--log-format", "internal-json"]
+    command += list(args)
+    log.info("$ %s", shlex.join(command))
+    try:
+        proc = subprocess.run(
+            command, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
+        )
+    except FileNotFoundError as error:
+        raise NixError(f"{program} not found; is Nix installed? (run scripts/setup)") from error
+    messages = _parse_log(proc.stderr) if json_log else ()
+    if proc.returncode != 0:
+        raise NixError(_error_text(proc.stderr, messages), command)
+    return NixOutput(proc.stdout, messages)
+
+
+def _parse_log(stderr: str) -> tuple[LogMessage, ...]:
+    messages = []
+    for line in stderr.splitlines():
+        if not line.startswith(_LOG_PREFIX):
+            continue
+        try:
+            entry = json.loads(line[len(_LOG_PREFIX) :])
+        except json.JSONDecodeError:
+            continue
+        if entry.get("action") == "msg":
+            messages.append(LogMessage(int(entry.get("level", 0)), str(entry.get("msg", ""))))
+    return tuple(messages)
+
+
+def _error_text(stderr: str, messages: Sequence[LogMessage]) -> str:
+    """Nix's error message, without colours and without the leading 'error: '."""
+    errors = [m.text for m in messages if m.level == 0 and not m.text.startswith("trace: ")]
+    if errors:
+        text = errors[-1]
+    else:
+        plain = [line for line in stderr.splitlines() if not line.startswith(_LOG_PREFIX)]
+        text = "\n".join(plain)
+        if "error:" in text:
+            text = text[text.index("error:") :]
+    text = _ANSI.sub("", text).strip()
+    text = text.removeprefix("error:").strip()
+    return text or "Nix failed without a message"
+
+
+# --- operations ---------------------------------------------------------------
+
+
+def find_nixpkgs(settings: NixSettings) -> str | None:
+    """Where <nixpkgs> resolves (-I, NIX_PATH), or None when it does not."""
+    try:
+        out = run_nix("nix-instantiate", ["--find-file", "nixpkgs"], settings)
+    except NixError:
+        return None
+    path = out.stdout.strip()
+    return path or None
+
+
+def check_include_paths(settings: NixSettings) -> None:
+    """nix-build ignores a missing -I path silently; nixvms names it instead."""
+    for entry in settings.include:
+        path = entry.split("=", 1)[1] if "=" in entry else entry
+        if "://" in path:
+            continue
+        if not Path(path).exists():
+            raise NixError(f"the search path entry -I {entry} does not exist")
+
+
+def machine_names(network_file: str, settings: NixSettings) -> list[str]:
+    out = run_nix(
+        "nix-instantiate",
+        ["--eval", "--strict", "--json", glue_path("machines.nix"),
+         "--arg", "networkFile", network_file],
+        settings,
+    )
+    names = json.loads(out.stdout)
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise NixError("the machine list is not a list of names")
+    return names
+
+
+@dataclass(frozen=True)
+class MachineEvaluation:
+    drv_path: str
+    system: str
+    host_name: str
+    target_host: str | None
+    vlans: tuple[int, ...]
+    messages: tuple[LogMessage, ...]
+
+
+def evaluate_machine(
+    network_file: str,
+    name: str,
+    nixpkgs: str,
+    plan: Mapping[str, Any],
+    settings: NixSettings,
+) -> MachineEvaluation:
+    """Instantiate one machine's VM (writing its .drv) and read what nixvms needs of it."""
+    out = run_nix(
+        "nix-instantiate",
+        [
+            "--eval", "--strict", "--json", "--read-write-mode",
+            glue_path("machine.nix"),
+            "--arg", "networkFile", network_file,
+            "--arg", "nixpkgs", nixpkgs,
+            "--argstr", "name", name,
+            "--argstr", "planJSON", json.dumps(plan, sort_keys=True),
+        ],
+        settings,
+        json_log=True,
+    )
+    data = json.loads(out.stdout)
+    return MachineEvaluation(
+        drv_path=data["drvPath"],
+        system=data["system"],
+        host_name=data["hostName"],
+        target_host=data["targetHost"],
+        vlans=tuple(int(v) for v in data["vlans"]),
+        messages=out.messages,
+    )
+
+
+def realise(drv_path: str, gc_root: Path, settings: NixSettings) -> str:
+    """Build a derivation; `gc_root` becomes an (indirect) GC root of its output."""
+    gc_root.parent.mkdir(parents=True, exist_ok=True)
+    run_nix("nix-store", ["--realise", drv_path, "--add-root", str(gc_root), "--indirect"],
+            settings)
+    # With --add-root nix prints the root, not the output: ask for the output.
+    return output_path(drv_path, settings)
+
+
+def output_path(drv_path: str, settings: NixSettings) -> str:
+    out = run_nix("nix-store", ["--query", "--outputs", drv_path], settings)
+    lines = out.stdout.split()
+    if len(lines) != 1:
+        raise NixError(f"{drv_path} has {len(lines)} outputs; expected one")
+    return lines[0]
+
+
+def add_root(store_path: str, link: Path, settings: NixSettings) -> None:
+    """Point `link` at a valid store path and register it as a GC root.
+
+    Nix replaces the link atomically (a temporary link renamed over it), so
+    a reader never sees it missing or half made.
+    """
+    run_nix("nix-store", ["--realise", store_path, "--add-root", str(link), "--indirect"],
+            settings)
+
+
+def instantiate_network_dir(
+    nixpkgs: str,
+    files_dir: Path,
+    vms: Mapping[str, str],
+    settings: NixSettings,
+) -> str:
+    """Instantiate the network directory's derivation; return its .drv path."""
+    out = run_nix(
+        "nix-instantiate",
+        [
+            glue_path("network-dir.nix"),
+            "--arg", "nixpkgs", nixpkgs,
+            "--arg", "files", str(files_dir),
+            "--argstr", "vmsJSON", json.dumps(dict(vms), sort_keys=True),
+        ],
+        settings,
+    )
+    paths = out.stdout.split()
+    if len(paths) != 1:
+        raise NixError(f"expected one derivation for the network, got {paths!r}")
+    drv = paths[0]
+    # nix-instantiate prints "path!output" for some Nix versions.
+    return drv.split("!", 1)[0]
+
+
+def nix_store_dir() -> str:
+    return os.environ.get("NIX_STORE_DIR", "/nix/store")

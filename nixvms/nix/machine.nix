@@ -1,0 +1,53 @@
+# One machine's VM, as nixos-build-vms builds each node of the network:
+# the NixOS configuration of the machine plus qemu-vm.nix and the network
+# module, evaluated with NixOS's own eval-config.nix (from real nixpkgs or
+# from tinyos, which has the same shape). Returns what nixvms records.
+{ networkFile, nixpkgs, name, planJSON }:
+let
+  network = import ./network-file.nix { inherit networkFile; };
+  plan = builtins.fromJSON planJSON;
+
+  evalMachine = machineName: import (nixpkgs + "/nixos/lib/eval-config.nix") {
+    # Omitting nixpkgs.system in a machine means the host's system, as in
+    # NixOS (eval-config sets nixpkgs.system = mkDefault system).
+    system = builtins.currentSystem;
+    modules = [
+      (nixpkgs + "/nixos/modules/virtualisation/qemu-vm.nix")
+      (import ./network-module.nix {
+        name = machineName;
+        number = plan.numbers.${machineName};
+        hosts = plan.hosts;
+      })
+      {
+        _file = "${toString networkFile}@defaults";
+        imports = [ network.defaults ];
+      }
+      {
+        # Errors in an inline machine module name the network file and the machine.
+        _file = "${toString networkFile}@node-${machineName}";
+        imports = [ (network.machine machineName) ];
+      }
+    ];
+    # `nodes`: the other machines' configurations, evaluated only if read.
+    # `nodes.x.config.y` (nixops, old NixOS tests) and `nodes.x.y` (current
+    # NixOS tests) both work.
+    specialArgs = { inherit nodes; };
+  };
+
+  nodes = builtins.listToAttrs (map
+    (n: {
+      name = n;
+      value = let c = (if n == name then evaluated else evalMachine n).config; in c // { config = c; };
+    })
+    network.machineNames);
+
+  evaluated = evalMachine name;
+  config = evaluated.config;
+in
+{
+  drvPath = config.system.build.vm.drvPath;
+  system = config.nixpkgs.system;
+  hostName = config.networking.hostName;
+  targetHost = config.deployment.targetHost;
+  vlans = config.virtualisation.vlans;
+}

@@ -1,0 +1,8 @@
+# The machine list of a network file: names only, no module is evaluated.
+# As nixops and colmena read a network, `defaults` (a module for every machine),
+# `network`, `meta` and `resources` are not machines.
+{ networkFile }:
+let
+  network = import ./network-file.nix { inherit networkFile; };
+in
+network.machineNames

@@ -1,0 +1,26 @@
+# Reads a network file, as nixos-build-vms's build-vms.nix does with
+# `import networkExpr`, and checks its shape with clear errors.
+{ networkFile }:
+let
+  value = import networkFile;
+  # Attributes that configure the network rather than name a machine
+  # (nixops: network, defaults, resources; colmena: meta, defaults).
+  reserved = [ "defaults" "network" "meta" "resources" ];
+  isModule = v: builtins.isAttrs v || builtins.isFunction v || builtins.isPath v
+    || (builtins.isString v && builtins.substring 0 1 v == "/");
+  network =
+    if builtins.isAttrs value then value
+    else throw "the network file ${toString networkFile} must evaluate to an attribute set of machines (name = NixOS module), not a ${builtins.typeOf value}";
+  names = builtins.filter (n: !(builtins.elem n reserved)) (builtins.attrNames network);
+  checked = map
+    (n:
+      if isModule network.${n} then n
+      else throw "machine '${n}' in ${toString networkFile} is a ${builtins.typeOf network.${n}}, not a NixOS module (an attribute set, a function or a path)")
+    names;
+in
+{
+  machineNames = checked;
+  # The module applied to every machine (nixops/colmena `defaults`), if any.
+  defaults = network.defaults or { };
+  machine = name: network.${name};
+}
