@@ -1,0 +1,71 @@
+"""Shared fixtures: real networks in tmp directories, built with the real CLI."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def _nix_cache_env() -> None:
+    """Don't wait on unreachable binary caches (scripts/nix-cache-env decides)."""
+    if "NIX_CONFIG" in os.environ:
+        return
+    probe = subprocess.run(
+        ["bash", "-c", '. scripts/nix-cache-env; printf %s "${NIX_CONFIG-}"'],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )
+    if probe.stdout:
+        os.environ["NIX_CONFIG"] = probe.stdout
+
+
+_nix_cache_env()
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    def tasks(self, kind: str) -> set[str]:
+        """Machines for which this run did `kind` ("evaluating" or "building")."""
+        return set(re.findall(rf"^{kind} (\S+)$", self.stderr, re.MULTILINE))
+
+    @property
+    def made_network(self) -> bool:
+        return "making the network" in self.stderr.splitlines()
+
+
+def run_cli(program: str, *args: str, cwd: Path, env: dict[str, str] | None = None) -> Run:
+    proc = subprocess.run(
+        [str(BIN / program), *args], cwd=cwd, capture_output=True, text=True,
+        env={**os.environ, **(env or {})}, check=False, timeout=900,
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def nixvms(*args: str, cwd: Path) -> Run:
+    return run_cli("nixvms", *args, cwd=cwd)
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """An empty project directory."""
+    directory = tmp_path / "project"
+    directory.mkdir()
+    return directory
