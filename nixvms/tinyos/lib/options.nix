@@ -1,0 +1,135 @@
+# Mirrors nixpkgs lib/options.nix: option declarations, the standard merge functions and
+# the helpers that format option paths and definitions in error messages.
+{ lib }:
+let
+  inherit (builtins) head tail length filter all isFunction isList isAttrs isBool isString isInt
+    concatLists concatStringsSep foldl' attrNames map;
+in
+rec {
+  # lib.mkOption: only the given attributes are kept (so "has a default" is `opt ? default`).
+  mkOption =
+    { default ? null, defaultText ? null, example ? null, description ? null
+    , relatedPackages ? null, type ? null, apply ? null, internal ? null, visible ? null
+    , readOnly ? null }@attrs:
+    attrs // { _type = "option"; };
+
+  isOption = lib.isType "option";
+
+  # lib.mkEnableOption
+  mkEnableOption = name: mkOption {
+    default = false;
+    example = true;
+    description = "Whether to enable ${name}.";
+    type = lib.types.bool;
+  };
+
+  # lib.mkPackageOption (simplified: default is an attribute path in pkgs)
+  mkPackageOption = pkgs: name: { default ? [ name ], example ? null, extraDescription ? "" }:
+    let
+      defaultPath = lib.toList default;
+      name' = if isList name then concatStringsSep "." name else name;
+    in
+    mkOption ({
+      type = lib.types.package;
+      description = "The ${name'} package to use." + extraDescription;
+      default = lib.attrByPath defaultPath (throw "${concatStringsSep "." defaultPath} cannot be found in pkgs") pkgs;
+      defaultText = literalExpression ("pkgs." + concatStringsSep "." defaultPath);
+    } // lib.optionalAttrs (example != null) { example = example; });
+
+  # lib.mkSinkUndeclaredOptions
+  mkSinkUndeclaredOptions = attrs: mkOption ({
+    internal = true;
+    visible = false;
+    default = false;
+    description = "Sink for option definitions.";
+    type = lib.types.mkOptionType {
+      name = "sink";
+      check = _: true;
+      merge = _: _: false;
+    };
+    apply = _: throw "Option value is not readable because the option is not declared.";
+  } // attrs);
+
+  # lib.literalExpression / literalMD / mdDoc: documentation markers only.
+  literalExpression = text: { _type = "literalExpression"; inherit text; };
+  literalExample = literalExpression;
+  literalMD = text: { _type = "literalMD"; inherit text; };
+  mdDoc = x: x;
+
+  # lib.mergeDefaultOption: the merge of types.unspecified.
+  mergeDefaultOption = loc: defs:
+    let list = getValues defs; in
+    if length list == 1 then head list
+    else if all isFunction list then x: mergeDefaultOption loc (map (f: f x) list)
+    else if all isList list then concatLists list
+    else if all isAttrs list then foldl' lib.mergeAttrs { } list
+    else if all isBool list then foldl' lib.or false list
+    else if all isString list then lib.concatStrings list
+    else if all isInt list && all (x: x == head list) list then head list
+    else throw "Cannot merge definitions of `${showOption loc}'. Definition values:${showDefs defs}";
+
+  prioritySuggestion = ''
+    Use `lib.mkForce value` or `lib.mkDefault value` to change the priority on any of these definitions.
+  '';
+
+  # lib.mergeUniqueOption / lib.mergeOneOption: exactly one definition allowed.
+  mergeUniqueOption = { message, merge ? null }:
+    let
+      notUnique = loc: defs: throw ''
+        The option `${showOption loc}' is defined multiple times while it's expected to be unique.
+        ${message}
+        Definition values:${showDefs defs}
+        ${prioritySuggestion}'';
+    in
+    if merge == null then
+      loc: defs: if length defs == 1 then (head defs).value else notUnique loc defs
+    else
+      loc: defs: if length defs == 1 then merge loc defs else notUnique loc defs;
+  mergeOneOption = mergeUniqueOption { message = ""; };
+
+  # lib.mergeEqualOption: several definitions are fine as long as they are all equal.
+  mergeEqualOption = loc: defs:
+    if defs == [ ] then abort "This case should never happen."
+    else if length defs == 1 then (head defs).value
+    else (foldl' (first: def:
+      if def.value != first.value then
+        throw "The option `${showOption loc}' has conflicting definition values:${showDefs [ first def ]}\n${prioritySuggestion}"
+      else first) (head defs) (tail defs)).value;
+
+  getValues = map (x: x.value);
+  getFiles = map (x: x.file);
+
+  # lib.showOption: [ "a" "b c" ] -> a."b c"
+  showOption = parts:
+    let
+      escapeOptionPart = part:
+        if builtins.match "[a-zA-Z_][a-zA-Z0-9_'-]*" part != null
+          || part == "*" || part == "<name>" || part == "<function body>"
+        then part
+        else builtins.toJSON part;
+    in
+    concatStringsSep "." (map escapeOptionPart parts);
+  showFiles = files: concatStringsSep " and " (map (f: "`${f}'") files);
+
+  # lib.options.showDefs: "\n- In `file': value" per definition (first 5 lines of the value).
+  showDefs = defs: lib.concatMapStrings (def:
+    let
+      prettyEval = builtins.tryEval (lib.generators.toPretty { } def.value);
+      lines = filter (v: !isList v) (builtins.split "\n" prettyEval.value);
+      value = concatStringsSep "\n    " (lib.take 5 lines ++ lib.optional (length lines > 5) "...");
+      result =
+        if !prettyEval.success then ""
+        else if length lines > 1 then ":\n    " + value
+        else ": " + value;
+    in
+    "\n- In `${def.file}'${result}") defs;
+
+  unknownModule = "<unknown-file>";
+
+  # lib.scrubOptionValue: remove derivations' internals for documentation.
+  scrubOptionValue = x:
+    if lib.isDerivation x then { type = "derivation"; drvPath = x.name; outPath = x.name; name = x.name; }
+    else if isList x then map scrubOptionValue x
+    else if isAttrs x then builtins.mapAttrs (_: scrubOptionValue) (removeAttrs x [ "_args" ])
+    else x;
+}
