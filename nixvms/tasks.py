@@ -23,6 +23,7 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +82,16 @@ class BuildContext:
     def render_params(self) -> dict[str, Any]:
         return {
             "nixvms": __version__,
-            "templates": render.templates_digest(),
+            "templates": _templates_digest(),
             "outLink": str(self.out_link) if self.out_link else None,
         }
+
+
+def _templates_digest() -> str:
+    """The templates' content: editing a template re-renders the network."""
+    templates = resources.files("nixvms") / "templates"
+    entries = sorted((t.name, t.read_text()) for t in templates.iterdir() if t.is_file())
+    return digest(entries)
 
 
 def prepare(
