@@ -41,6 +41,12 @@ rec {
   mkAliasAndWrapDefinitions = wrap: option:
     mkAliasIfDef option (wrap (mkMerge option.definitions));
   mkAliasIfDef = option: mkIf (isOption option && option.isDefined);
+  mkAliasAndWrapDefsWithPriority = wrap: option:
+    let
+      prio = option.highestPrio or defaultOverridePriority;
+      defsWithPrio = map (mkOverride prio) option.definitions;
+    in
+    mkAliasIfDef option (wrap (mkMerge defsWithPrio));
 
   # lib.pushDownProperties: turn mkIf/mkMerge/mkOverride around an attribute set into
   # a list of attribute sets whose *values* carry the properties, so the set of attribute
@@ -339,12 +345,15 @@ rec {
 
       collected = collectModules (specialArgs.modulesPath or "") ([ internalModule ] ++ modules) moduleArgs;
 
+      # As in NixOS, modules are merged in reverse collection order: definitions from
+      # imported modules come before those of the importer (e.g. in list options).
+      ordered = lib.reverseList collected;
       merged = mergeLevel prefix
-        (map (m: { file = m._file; options = m.options; }) collected)
+        (map (m: { file = m._file; options = m.options; }) ordered)
         (concatMap (m: map (v:
           if isAttrs v then { file = m._file; value = v; }
           else throw "Module `${m._file}' defines config that is not an attribute set.")
-          (pushDownProperties m.config)) collected);
+          (pushDownProperties m.config)) ordered);
 
       options = merged.options;
       declaredConfig = merged.config;
