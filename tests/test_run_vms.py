@@ -545,3 +545,39 @@ def test_default_state_dir_is_vms_state_in_the_current_directory(
     )
     assert stopped.returncode == 0, stopped.stderr
     assert "stopped 1 VM(s)" in stopped.stderr
+
+
+def test_detach_reports_a_vm_that_fails_at_start(tmp_path: Path, short_dir: Path) -> None:
+    n = make_net(
+        tmp_path,
+        short_dir / "s",
+        {"good": (1,), "bad": (1,)},
+        bodies={"bad": 'echo "could not bind port" >&2\nexit 1\n'},
+    )
+    result = n.run("--detach")
+    assert result.returncode == 1
+    assert "machine bad stopped (exit status 1)" in result.stderr
+    assert "could not bind port" in result.stderr
+    pids = n.all_pids()
+    assert [p for p in pids if is_alive(p)] == []
+    assert n.pidfile_pids() == {}
+
+
+def test_a_dying_switch_stops_the_network_naming_its_vlan(net: Net) -> None:
+    proc = net.start()
+    net.wait_running()
+    pids = net.all_pids()
+    os.kill(net.pidfile_pids()["vde2"], signal.SIGKILL)
+    assert proc.wait(timeout=30) == 1
+    assert "the switch of VLAN 2 stopped" in net.err()
+    assert [p for p in pids if is_alive(p)] == []
+
+
+def test_a_network_without_vlans_starts_no_switch(tmp_path: Path, short_dir: Path) -> None:
+    n = make_net(tmp_path, short_dir / "s", {"lonely": ()})
+    result = n.run("--detach")
+    assert result.returncode == 0, result.stderr
+    assert list(n.pidfile_pids()) == ["vm-lonely"]
+    assert n.log_value("lonely", "QEMU_VDE_SOCKET_1") == ""
+    assert result.stdout.splitlines()[1].split()[:2] == ["lonely", "-"]
+    assert n.run("--stop").returncode == 0
