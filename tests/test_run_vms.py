@@ -323,6 +323,7 @@ def test_sigterm_leaves_no_process_of_the_network_alive(net: Net) -> None:
     assert [p for p in pids if is_alive(p)] == []
     assert net.pidfile_pids() == {}
     assert not (net.state / "vde1.ctl").exists()
+    assert not (net.state / "ssh_config").exists()
 
 
 def test_sigint_stops_the_network_like_ctrl_c(net: Net) -> None:
@@ -378,6 +379,7 @@ def test_detach_leaves_the_network_running_and_stop_stops_it(net: Net) -> None:
     stopped = net.run("--stop")
     assert stopped.returncode == 0, stopped.stderr
     assert "stopped 2 VM(s) and 2 switch(es)" in stopped.stderr
+    assert not (net.state / "ssh_config").exists()
     assert [p for p in pids if is_alive(p)] == []
     assert net.pidfile_pids() == {}
 
@@ -581,3 +583,11 @@ def test_a_network_without_vlans_starts_no_switch(tmp_path: Path, short_dir: Pat
     assert n.log_value("lonely", "QEMU_VDE_SOCKET_1") == ""
     assert result.stdout.splitlines()[1].split()[:2] == ["lonely", "-"]
     assert n.run("--stop").returncode == 0
+
+
+def test_a_vm_dying_at_once_is_noticed_in_the_foreground(tmp_path: Path, short_dir: Path) -> None:
+    n = make_net(tmp_path, short_dir / "s", {"good": (1,), "bad": (1,)}, bodies={"bad": "exit 4\n"})
+    proc = n.start()
+    assert proc.wait(timeout=30) == 1
+    assert "machine bad stopped (exit status 4)" in n.err()
+    assert [p for p in n.all_pids() if is_alive(p)] == []
