@@ -8,6 +8,7 @@ or a quote cannot change what the script does.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shlex
@@ -40,6 +41,15 @@ def shell_quote(value: object) -> str:
 
 def _load_template(name: str) -> str:
     return files(TEMPLATE_PACKAGE).joinpath(TEMPLATE_DIR).joinpath(name).read_text("utf-8")
+
+
+def templates_digest() -> str:
+    """A hash of the templates: part of the network task's parameters, so
+    that a changed template renders the network directory again."""
+    digest = hashlib.sha256()
+    for name in (RUN_VMS_TEMPLATE,):
+        digest.update(name.encode() + b"\0" + _load_template(name).encode() + b"\0")
+    return digest.hexdigest()
 
 
 def environment() -> jinja2.Environment:

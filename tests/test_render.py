@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from nixvms.network import Machine, Network
-from nixvms.render import RenderError, render_network_json, render_run_vms, shell_quote
+from nixvms.render import (
+    RenderError,
+    render_network_json,
+    render_run_vms,
+    shell_quote,
+    templates_digest,
+)
 
 NASTY = '/tmp/it\'s a "vm" $(touch pwned) `x` \\ dir'
 
@@ -214,3 +220,8 @@ def test_help_documents_the_default_state_dir(tmp_path: Path) -> None:
     assert "./vms-state" in result.stdout
     assert "--detach" in result.stdout and "--stop" in result.stdout
     assert not (tmp_path / "vms-state").exists()
+
+
+def test_templates_digest_is_a_stable_hash() -> None:
+    assert templates_digest() == templates_digest()
+    assert re.fullmatch(r"[0-9a-f]{64}", templates_digest())
