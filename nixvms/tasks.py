@@ -23,7 +23,6 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -82,16 +81,9 @@ class BuildContext:
     def render_params(self) -> dict[str, Any]:
         return {
             "nixvms": __version__,
-            "templates": _templates_digest(),
+            "templates": render.templates_digest(),
             "outLink": str(self.out_link) if self.out_link else None,
         }
-
-
-def _templates_digest() -> str:
-    """The templates' content: editing a template re-renders the network."""
-    templates = resources.files("nixvms") / "templates"
-    entries = sorted((t.name, t.read_text()) for t in templates.iterdir() if t.is_file())
-    return digest(entries)
 
 
 def prepare(
@@ -259,7 +251,7 @@ def make_network(ctx: BuildContext) -> dict[str, Any] | TaskFailed:
         store_path = nix.realise(drv, ctx.state.network_root, ctx.settings)
         if ctx.out_link is not None:
             nix.add_root(store_path, ctx.out_link, ctx.settings)
-    except (nix.NixError, NetworkError) as error:
+    except (nix.NixError, NetworkError, render.RenderError) as error:
         message = error.message if isinstance(error, nix.NixError) else str(error)
         return TaskFailed(f"making the network failed: {message}")
     values = {
