@@ -1,4 +1,4 @@
-"""End to end with real QEMU under TCG: build the example, boot it, see the client reach the server."""
+"""End to end with real QEMU under TCG: build the example, boot it, reach the server."""
 
 from __future__ import annotations
 

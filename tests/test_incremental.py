@@ -107,7 +107,8 @@ def test_editing_network_file_reevaluates_but_rebuilds_nothing_unchanged(network
 
 def test_adding_a_machine_renumbers_and_rebuilds_all(network: Path) -> None:
     write(network / "machines" / "aardvark.nix", machine_file("aardvark"))
-    write(network / "network.nix", NETWORK.replace("{\n", "{\n  aardvark = import ./machines/aardvark.nix;\n", 1))
+    added = "{\n  aardvark = import ./machines/aardvark.nix;\n"
+    write(network / "network.nix", NETWORK.replace("{\n", added, 1))
     run = nixvms("build", cwd=network)
     assert run.code == 0, run.stderr
     assert run.tasks("evaluating") == {"aardvark", "alpha", "beta"}
