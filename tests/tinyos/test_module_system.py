@@ -629,6 +629,37 @@ def test_freeformType_accepts_undeclared_definitions(tmp_path: Path) -> None:
     assert cfg == {"declared": 1, "extra": {"deep": "x"}}
 
 
+def test_a_submodule_definition_may_be_a_function_module(tmp_path: Path) -> None:
+    got = config(
+        tmp_path, "users.alice.home",
+        d=decl("users", """types.attrsOf (types.submodule {
+            options.home = mkOption { type = types.str; };
+        })"""),
+        a='{ users.alice = { name, ... }: { home = "/srv/${name}"; }; }',
+    )
+    assert got == "/srv/alice"
+
+
+def test_mkRenamedOptionModule_forwards_definitions_to_the_new_option(tmp_path: Path) -> None:
+    got = config(
+        tmp_path, "new.port",
+        d=decl("new.port", "types.port", "default = 1;"),
+        r='{ lib, ... }: { imports = [ (lib.mkRenamedOptionModule [ "old" ] [ "new" "port" ]) ]; }',
+        a="{ old = 22; }",
+    )
+    assert got == 22
+
+
+def test_mkAliasOptionModule_merges_alias_and_target_definitions(tmp_path: Path) -> None:
+    got = config(
+        tmp_path, "xs",
+        d=decl("xs", "types.listOf types.int"),
+        r='{ lib, ... }: { imports = [ (lib.mkAliasOptionModule [ "ys" ] [ "xs" ]) ]; }',
+        a="{ ys = [ 1 ]; xs = [ 2 ]; }",
+    )
+    assert sorted(got) == [1, 2]
+
+
 # ---------------------------------------------------------------------------
 # Errors
 

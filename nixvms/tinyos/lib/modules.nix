@@ -48,6 +48,62 @@ rec {
     in
     mkAliasIfDef option (wrap (mkMerge defsWithPrio));
 
+  # lib.mkRemovedOptionModule / mkRenamedOptionModule / mkAliasOptionModule / doRename.
+  # Warnings go to config.warnings only if a `warnings` option is declared.
+  mkRemovedOptionModule = optionName: replacementInstructions: { options, ... }: {
+    options = lib.setAttrByPath optionName (mkOption {
+      visible = false;
+      apply = x: throw "The option `${showOption optionName}' can no longer be used since it's been removed. ${replacementInstructions}";
+    });
+    config = lib.optionalAttrs (options ? assertions) {
+      assertions =
+        let opt = lib.getAttrFromPath optionName options; in
+        [{
+          assertion = !opt.isDefined;
+          message = ''
+            The option definition `${showOption optionName}' in ${showFiles opt.files} no longer has any effect; please remove it.
+            ${replacementInstructions}
+          '';
+        }];
+    };
+  };
+  mkRenamedOptionModule = from: to: doRename {
+    inherit from to;
+    visible = false;
+    warn = true;
+    use = builtins.trace "Obsolete option `${showOption from}' is used. It was renamed to `${showOption to}'.";
+  };
+  mkAliasOptionModule = from: to: doRename {
+    inherit from to;
+    visible = true;
+    warn = false;
+    use = lib.id;
+  };
+  doRename = { from, to, visible, warn, use, withPriority ? true }:
+    { config, options, ... }:
+    let
+      fromOpt = lib.getAttrFromPath from options;
+      toOf = lib.attrByPath to (abort "Renaming error: option `${showOption to}' does not exist.");
+      toType = let opt = lib.attrByPath to { } options; in opt.type or (types.submodule { });
+    in
+    {
+      options = lib.setAttrByPath from (mkOption {
+        inherit visible;
+        description = "Alias of `${showOption to}'.";
+        apply = x: use (toOf config);
+        type = toType;
+      });
+      config = mkMerge [
+        (lib.optionalAttrs (options ? warnings) {
+          warnings = lib.optional (warn && fromOpt.isDefined)
+            "The option `${showOption from}' defined in ${showFiles fromOpt.files} has been renamed to `${showOption to}'.";
+        })
+        (if withPriority
+          then mkAliasAndWrapDefsWithPriority (lib.setAttrByPath to) fromOpt
+          else mkAliasAndWrapDefinitions (lib.setAttrByPath to) fromOpt)
+      ];
+    };
+
   # lib.pushDownProperties: turn mkIf/mkMerge/mkOverride around an attribute set into
   # a list of attribute sets whose *values* carry the properties, so the set of attribute
   # names of a definition never depends on a condition (config stays lazy).
