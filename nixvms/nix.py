@@ -43,10 +43,11 @@ class NixSettings:
     include: tuple[str, ...] = ()
     show_trace: bool = False
 
-    def flags(self) -> list[str]:
+    def flags(self, program: str) -> list[str]:
         flags: list[str] = []
-        for path in self.include:
-            flags += ["-I", path]
+        if program != "nix-store":  # the search path is an evaluator's flag
+            for path in self.include:
+                flags += ["-I", path]
         for name, value in self.options:
             flags += ["--option", name, value]
         if self.show_trace:
@@ -87,7 +88,7 @@ def run_nix(
     With json_log the command runs at -vv with --log-format internal-json, so
     that its log names the files the evaluation imported and copied.
     """
-    command = [program, *settings.flags()]
+    command = [program, *settings.flags(program)]
     if json_log:
         command += ["-vv", "--log-format", "internal-json"]
     command += list(args)
@@ -119,18 +120,32 @@ def _parse_log(stderr: str) -> tuple[LogMessage, ...]:
 
 
 def _error_text(stderr: str, messages: Sequence[LogMessage]) -> str:
-    """Nix's error message, without colours and without the leading 'error: '."""
+    """Nix's error message, without colours and without the leading 'error: '.
+
+    For a failed build, the builder's last output lines follow the message:
+    nix-store prints the build log before its error, not inside it.
+    """
     errors = [m.text for m in messages if m.level == 0 and not m.text.startswith("trace: ")]
+    build_log: list[str] = []
     if errors:
         text = errors[-1]
     else:
         plain = [line for line in stderr.splitlines() if not line.startswith(_LOG_PREFIX)]
-        text = "\n".join(plain)
-        if "error:" in text:
-            text = text[text.index("error:") :]
+        start = next((i for i, line in enumerate(plain) if line.startswith("error:")), None)
+        if start is None:
+            text = "\n".join(plain)
+        else:
+            text = "\n".join(plain[start:])
+            build_log = [line for line in plain[:start] if not _is_nix_chatter(line)][-20:]
     text = _ANSI.sub("", text).strip()
-    text = text.removeprefix("error:").strip()
-    return text or "Nix failed without a message"
+    text = text.removeprefix("error:").strip() or "Nix failed without a message"
+    if build_log:
+        text += "\nlast lines of the build log:\n" + "\n".join(build_log)
+    return text
+
+
+def _is_nix_chatter(line: str) -> bool:
+    return line.startswith(("these ", "this ", "building '", "  /nix/store/", "warning:"))
 
 
 # --- operations ---------------------------------------------------------------
