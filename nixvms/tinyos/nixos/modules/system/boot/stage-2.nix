@@ -1,0 +1,124 @@
+# tinyos boots in one stage: the initrd is the whole system (the closure of
+# its init), as there is no root filesystem to switch to. This module plays
+# the parts of nixos/modules/system/boot/stage-1.nix (initialRamdisk),
+# stage-2.nix (the init: mounts, /etc, then PID 1) and
+# system/activation/activation-script.nix (system.activationScripts,
+# boot.postBootCommands). PID 1 is busybox init: it runs the boot script
+# (activation, services) once, then a getty on the serial console, which
+# prints "<hostName> login:" as NixOS does; `poweroff` stops everything and
+# powers the machine off.
+{ config, lib, pkgs, ... }:
+let
+  inherit (lib) mkOption types;
+  bb = pkgs.busybox;
+  serial = pkgs.tinyosPlatform.serialDevice;
+
+  scriptType = types.coercedTo types.str (text: { inherit text; }) (types.submodule {
+    options = {
+      text = mkOption { type = types.lines; description = "The content of the script."; };
+      deps = mkOption { type = types.listOf types.str; default = [ ]; description = "Scripts this one runs after."; };
+    };
+  });
+  scripts = config.system.activationScripts;
+  sorted = lib.toposort (a: b: builtins.elem a scripts.${b}.deps)
+    (builtins.sort builtins.lessThan (builtins.attrNames scripts));
+  activationOrder = sorted.result or (throw
+    "system.activationScripts: dependency cycle among ${builtins.concatStringsSep ", " (sorted.cycle or [ ])}");
+
+  # The boot script (busybox init's sysinit action).
+  boot = pkgs.writeScript "tinyos-boot" ''
+    #!${bb}/bin/sh
+    export PATH=/run/current-system/sw/bin:/run/current-system/sw/sbin:${bb}/bin
+    ${lib.concatMapStrings (n: ''
+      # activation script ${n}
+      ${scripts.${n}.text}
+    '') activationOrder}
+    # boot.postBootCommands
+    ${config.boot.postBootCommands}
+    ${config.system.build.startServices}
+    echo "tinyos: ${config.system.name} reached multi-user.target"
+  '';
+
+  shutdown = pkgs.writeScript "tinyos-shutdown" ''
+    #!${bb}/bin/sh
+    export PATH=${bb}/bin
+    echo "tinyos: stopping ${config.system.name}"
+    kill -TERM -1 2>/dev/null; sleep 0.3; kill -KILL -1 2>/dev/null
+    sync
+    # disks: unmount, or at least make read-only, before power-off
+    umount -a -r 2>/dev/null
+    sync
+  '';
+
+  # PID 1 until it execs busybox init.
+  init = pkgs.writeScript "init" ''
+    #!${bb}/bin/sh
+    export PATH=${bb}/bin
+    mkdir -p /proc /sys /dev /run /tmp /etc /var/lib /var/log /var/empty /root /bin /usr/bin /mnt /home
+    mount -t proc proc /proc
+    mount -t sysfs sysfs /sys
+    mount -t devtmpfs devtmpfs /dev
+    mkdir -p /dev/pts /dev/shm
+    mount -t devpts devpts /dev/pts
+    mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+    mount -t tmpfs -o mode=755 tmpfs /run
+    chmod 1777 /tmp
+    ln -s /run /var/run
+    exec </dev/console >/dev/console 2>&1
+    echo
+    echo "<<< tinyos: ${config.system.name} (${pkgs.system}) >>>"
+    # /etc (environment.etc): symlinks into the store, copies where a mode is set
+    cp -a ${config.system.build.etc}/etc/. /etc/
+    while read -r user group target; do chown "''${user#+}:''${group#+}" "/etc/$target"; done < ${config.system.build.etc}/owners
+    # /run/current-system/sw (system.path), /bin/sh and /usr/bin/env as NixOS has them
+    mkdir -p /run/current-system
+    ln -s ${config.system.path} /run/current-system/sw
+    ln -sf ${bb}/bin/sh /bin/sh
+    ln -sf ${bb}/bin/env /usr/bin/env
+    exec ${bb}/bin/init
+  '';
+in
+{
+  options = {
+    system.activationScripts = mkOption {
+      type = types.attrsOf scriptType;
+      default = { };
+      description = "Shell snippets run at boot (as root, busybox sh) in dependency order, before services.";
+    };
+    boot.postBootCommands = mkOption {
+      type = types.lines;
+      default = "";
+      description = "Shell commands executed just before the services are started.";
+    };
+  };
+
+  config = {
+    system.activationScripts.modules = ''
+      for m in $(cat /lib/modules/$(uname -r)/tinyos-load); do
+        modprobe "$m" || echo "modprobe: $m failed"
+      done
+    '';
+
+    environment.etc.inittab.text = ''
+      ::sysinit:${boot}
+      ${serial}::respawn:${bb}/bin/getty -L 115200 ${serial} vt100
+      ::ctrlaltdel:${bb}/bin/reboot
+      ::shutdown:${shutdown}
+    '';
+    environment.etc.issue.text = ''
+
+      <<< Welcome to tinyos (\m) - \l >>>
+
+    '';
+
+    system.build.bootStage2 = init;
+    system.build.bootScript = boot;
+    system.build.initialRamdisk = pkgs.makeInitrd {
+      name = "initrd-${config.system.name}";
+      contents = [
+        { object = init; symlink = "/init"; }
+        { object = "${config.system.build.modulesClosure}/lib/modules"; symlink = "/lib/modules"; }
+      ];
+    };
+  };
+}

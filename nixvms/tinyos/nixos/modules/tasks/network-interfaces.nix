@@ -1,0 +1,164 @@
+# Mirrors nixos/modules/tasks/network-interfaces.nix (options) and the
+# scripted backend of network-interfaces-scripted.nix (what runs at boot):
+# loopback up, static addresses from networking.interfaces, DHCP (busybox
+# udhcpc) on the other interfaces when networking.useDHCP, e.g. eth0 on
+# QEMU's user-mode network.
+{ config, lib, pkgs, ... }:
+let
+  inherit (lib) mkOption types;
+  cfg = config.networking;
+
+  addrOpts = v: { ... }: {
+    options = {
+      address = mkOption { type = types.str; description = "IPv${toString v} address of the interface."; };
+      prefixLength = mkOption {
+        type = types.addCheck types.int (n: n >= 0 && n <= (if v == 4 then 32 else 128));
+        description = "Subnet mask of the interface, as a number of bits.";
+      };
+    };
+  };
+
+  interfaceOpts = { name, ... }: {
+    options = {
+      name = mkOption { type = types.str; default = name; description = "Name of the interface."; };
+      ipv4.addresses = mkOption {
+        type = types.listOf (types.submodule (addrOpts 4));
+        default = [ ];
+        example = [ { address = "10.0.0.1"; prefixLength = 16; } ];
+        description = "List of IPv4 addresses that will be statically assigned to the interface.";
+      };
+      ipv6.addresses = mkOption {
+        type = types.listOf (types.submodule (addrOpts 6));
+        default = [ ];
+        description = "List of IPv6 addresses that will be statically assigned to the interface.";
+      };
+      useDHCP = mkOption {
+        type = types.nullOr types.bool;
+        default = null;
+        description = "Whether this interface is configured with DHCP (null: when networking.useDHCP and it has no static address).";
+      };
+      macAddress = mkOption { type = types.nullOr types.str; default = null; description = "MAC address of the interface."; };
+      mtu = mkOption { type = types.nullOr types.int; default = null; description = "MTU size for packets leaving the interface."; };
+    };
+  };
+
+  ifaces = builtins.attrValues cfg.interfaces;
+  static = i: i.ipv4.addresses != [ ] || i.ipv6.addresses != [ ];
+  # interfaces udhcpc must not touch / must touch
+  noDhcp = map (i: i.name) (builtins.filter (i: i.useDHCP == false || (i.useDHCP == null && static i)) ifaces);
+  forceDhcp = map (i: i.name) (builtins.filter (i: i.useDHCP == true) ifaces);
+
+  # busybox's udhcpc hands the lease to a script (its default.script's job).
+  udhcpcScript = pkgs.writeShellScript "udhcpc-script" ''
+    case "$1" in
+      deconfig) ip -4 addr flush dev "$interface"; ip link set dev "$interface" up ;;
+      bound|renew)
+        ip -4 addr flush dev "$interface"
+        ip addr add "$ip/''${mask:-24}" dev "$interface"
+        if [ -n "$router" ]; then
+          ip route del default dev "$interface" 2>/dev/null || true
+          for r in $router; do ip route add default via "$r" dev "$interface" && break; done
+        fi
+        ${lib.optionalString (cfg.nameservers == [ ]) ''
+          if [ -n "$dns" ]; then
+            : > /etc/resolv.conf
+            [ -n "$domain" ] && echo "search $domain" >> /etc/resolv.conf
+            for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
+          fi
+        ''}
+        echo "udhcpc: $interface: $ip/''${mask:-24}''${router:+ via $router}" ;;
+    esac
+  '';
+
+  setupInterface = i: ''
+    if wait_iface ${i.name}; then
+      ${lib.optionalString (i.macAddress != null) "ip link set dev ${i.name} address ${i.macAddress}"}
+      ${lib.optionalString (i.mtu != null) "ip link set dev ${i.name} mtu ${toString i.mtu}"}
+      ip link set dev ${i.name} up
+      ${lib.concatMapStrings (a: "ip addr add ${a.address}/${toString a.prefixLength} dev ${i.name}\n") i.ipv4.addresses}
+      ${lib.optionalString cfg.enableIPv6
+        (lib.concatMapStrings (a: "ip -6 addr add ${a.address}/${toString a.prefixLength} dev ${i.name}\n") i.ipv6.addresses)}
+      echo "network: ${i.name}: ${builtins.concatStringsSep " " (map (a: "${a.address}/${toString a.prefixLength}") (i.ipv4.addresses ++ i.ipv6.addresses))}"
+    fi
+  '';
+in
+{
+  options.networking = {
+    hostName = mkOption {
+      type = types.strMatching "^$|^[[:alnum:]]([[:alnum:]_-]{0,61}[[:alnum:]])?$";
+      default = "nixos";
+      description = "The name of the machine (a hostname label, or empty).";
+    };
+    domain = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "home.arpa";
+      description = "The domain; with hostName it forms the FQDN listed in /etc/hosts.";
+    };
+    useDHCP = mkOption {
+      type = types.bool;
+      default = true;
+      description = "Whether to use DHCP on interfaces that have no static configuration.";
+    };
+    enableIPv6 = mkOption { type = types.bool; default = true; description = "Whether to configure IPv6 addresses."; };
+    nameservers = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [ "130.161.158.4" ];
+      description = "The list of nameservers written to /etc/resolv.conf (empty: DHCP's).";
+    };
+    defaultGateway = mkOption {
+      type = types.nullOr (types.coercedTo types.str (address: { inherit address; }) (types.submodule {
+        options.address = mkOption { type = types.str; description = "The default gateway address."; };
+        options.interface = mkOption { type = types.nullOr types.str; default = null; description = "The default gateway interface."; };
+      }));
+      default = null;
+      example = "131.211.84.1";
+      description = "The default gateway (IPv4).";
+    };
+    interfaces = mkOption {
+      type = types.attrsOf (types.submodule interfaceOpts);
+      default = { };
+      example = { eth0.ipv4.addresses = [ { address = "131.211.84.78"; prefixLength = 25; } ]; };
+      description = "The configuration for each network interface.";
+    };
+  };
+
+  config = {
+    environment.etc.hostname = lib.mkIf (cfg.hostName != "") { text = cfg.hostName + "\n"; };
+    environment.etc."resolv.conf" = lib.mkIf (cfg.nameservers != [ ]) {
+      mode = "0644";
+      text = lib.concatMapStrings (n: "nameserver ${n}\n") cfg.nameservers;
+    };
+
+    system.activationScripts.hostname = lib.optionalString (cfg.hostName != "") "hostname ${cfg.hostName}\n";
+
+    system.activationScripts.networking = {
+      deps = [ "modules" "hostname" ];
+      text = ''
+        wait_iface() {
+          n=0
+          while [ ! -e "/sys/class/net/$1" ]; do
+            n=$((n + 1))
+            if [ $n -gt 50 ]; then echo "network: interface $1 did not appear"; return 1; fi
+            sleep 0.1
+          done
+        }
+        ip link set lo up
+        ${lib.concatMapStrings setupInterface ifaces}
+        for dev in /sys/class/net/*; do
+          n=''${dev##*/}
+          case " lo ${builtins.concatStringsSep " " noDhcp} " in *" $n "*) continue ;; esac
+          ${if cfg.useDHCP then "" else ''case " ${builtins.concatStringsSep " " forceDhcp} " in *" $n "*) ;; *) continue ;; esac''}
+          ip link set dev "$n" up
+          # returns with a lease (then renews in the background), or goes to
+          # the background after 3 unanswered tries
+          udhcpc -b -i "$n" -s ${udhcpcScript} -t 3 -T 1 ${lib.optionalString (cfg.hostName != "") "-x hostname:${cfg.hostName}"}
+        done
+        ${lib.optionalString (cfg.defaultGateway != null) ''
+          ip route replace default via ${cfg.defaultGateway.address} ${lib.optionalString (cfg.defaultGateway.interface != null) "dev ${cfg.defaultGateway.interface}"}
+        ''}
+      '';
+    };
+  };
+}

@@ -1,0 +1,195 @@
+# Mirrors nixos/modules/virtualisation/qemu-vm.nix: system.build.vm, whose
+# bin/run-<name>-vm boots the machine under QEMU with the same environment
+# contract (QEMU_OPTS, QEMU_NET_OPTS, QEMU_KERNEL_PARAMS, NIX_DISK_IMAGE,
+# TMPDIR/USE_TMPDIR, SHARED_DIR, and QEMU_VDE_SOCKET_<n> through
+# virtualisation.qemu.options). Not in module-list.nix, as in NixOS.
+#
+# Differences, and why:
+# - QEMU is the host's (qemu-system-* on PATH): tinyos builds from Debian
+#   binaries and has no QEMU of its own; NixOS uses pkgs.qemu.
+# - No accelerator is chosen (QEMU's default: TCG); QEMU_OPTS="-accel kvm"
+#   turns KVM on where guests run under it.
+# - The disk is not the root filesystem (the initrd is): it is formatted by
+#   the guest on first boot (busybox mke2fs) and mounted at /var/lib, where
+#   services keep their state.
+# - Shared directories are passed with -virtfs as NixOS does; the guest
+#   mounts them only if its kernel has 9p (Debian's cloud kernel has not).
+{ config, lib, pkgs, ... }:
+let
+  inherit (lib) mkOption types;
+  cfg = config.virtualisation;
+  platform = pkgs.tinyosPlatform;
+  bb = pkgs.busybox;
+  toplevel = config.system.build.toplevel;
+  name = config.system.name;
+  consoles = builtins.concatStringsSep " " (map (c: "console=${c}") cfg.qemu.consoles);
+  positive = types.ints.positive or types.int;
+
+  # #! busybox sh from the store: always present with the VM (it is in the
+  # guest's closure too) and independent of the host's shells.
+  startVM = ''
+    #!${bb}/bin/sh
+    # run-${name}-vm: boot tinyos machine "${name}" under QEMU (${platform.qemuBinary} from PATH).
+    set -e
+    qemu=${platform.qemuBinary}
+    command -v "$qemu" >/dev/null || { echo "run-${name}-vm: $qemu not found on PATH (tinyos uses the host's QEMU)" >&2; exit 1; }
+
+    NIX_DISK_IMAGE=$(readlink -f "''${NIX_DISK_IMAGE:-${toString cfg.diskImage}}") || test -z "$NIX_DISK_IMAGE"
+    if test -n "$NIX_DISK_IMAGE" && ! test -e "$NIX_DISK_IMAGE"; then
+        echo "Disk image do not exist, creating the virtualisation disk image..."
+        qemu-img create -q -f qcow2 "$NIX_DISK_IMAGE" ${toString cfg.diskSize}M
+        echo "Virtualisation disk image created."
+    fi
+
+    # Create a directory for storing temporary data of the running VM.
+    if [ -z "$TMPDIR" ] || [ -z "$USE_TMPDIR" ]; then
+        TMPDIR=$(mktemp -d -t nix-vm.XXXXXXXXXX)
+    fi
+    # Create a directory for exchanging data with the VM.
+    mkdir -p "$TMPDIR/xchg"
+    cd "$TMPDIR"
+
+    exec "$qemu" ${platform.qemuMachineOptions} \
+        -name ${name} \
+        -m ${toString cfg.memorySize} \
+        -smp ${toString cfg.cores} \
+        -device virtio-rng-pci \
+        -no-reboot \
+        ${builtins.concatStringsSep " " cfg.qemu.networkingOptions} \
+        ${builtins.concatStringsSep " \\\n    " (lib.mapAttrsToList (tag: share:
+          "-virtfs local,path=${share.source},security_model=${share.securityModel},mount_tag=${tag}")
+          cfg.sharedDirectories)} \
+        ${lib.optionalString (cfg.diskImage != null)
+          ''-drive file="$NIX_DISK_IMAGE",if=none,id=drive1,cache=writeback,werror=report -device virtio-blk-pci,drive=drive1,serial=root''} \
+        -kernel ${toplevel}/kernel \
+        -initrd ${toplevel}/initrd \
+        -append "$(cat ${toplevel}/kernel-params) ${consoles} $QEMU_KERNEL_PARAMS" \
+        ${builtins.concatStringsSep " \\\n    " cfg.qemu.options} \
+        $QEMU_OPTS \
+        "$@"
+  '';
+
+  sharedOpts = {
+    options = {
+      source = mkOption { type = types.str; description = "The path of the directory to share, can be a shell variable"; };
+      target = mkOption { type = types.path; description = "The mount point of the directory inside the virtual machine"; };
+      securityModel = mkOption {
+        type = types.enum [ "passthrough" "mapped-xattr" "mapped-file" "none" ];
+        default = "mapped-xattr";
+        description = "The security model to use for this share.";
+      };
+    };
+  };
+in
+{
+  options = {
+    virtualisation.memorySize = mkOption { type = positive; default = 1024; description = "The memory size of the virtual machine in MiB (1024×1024 bytes)."; };
+    virtualisation.cores = mkOption { type = positive; default = 1; description = "Specify the number of cores the guest is permitted to use."; };
+    virtualisation.diskSize = mkOption { type = positive; default = 1024; description = "The disk size in MiB of the virtual machine."; };
+    virtualisation.diskImage = mkOption {
+      type = types.nullOr types.str;
+      default = "./${name}.qcow2";
+      description = "Path to the disk image (created on startup if it does not exist). Null: no disk.";
+    };
+    virtualisation.graphics = mkOption {
+      type = types.bool;
+      default = true;
+      description = "Whether to run QEMU with a graphics window, or in nographic mode (console on the serial port and stdio).";
+    };
+    virtualisation.vlans = mkOption {
+      type = types.listOf (types.ints.unsigned or types.int);
+      default = [ 1 ];
+      example = [ 1 2 ];
+      description = "Virtual networks to which the VM is connected (the NICs themselves come from virtualisation.qemu.options, added by the network's module).";
+    };
+    virtualisation.sharedDirectories = mkOption {
+      type = types.attrsOf (types.submodule sharedOpts);
+      default = { };
+      description = "Directories shared with the VM over VirtFS (9P over virtio); the attribute name is the mount tag.";
+    };
+    virtualisation.forwardPorts = mkOption {
+      type = types.listOf (types.submodule {
+        options.from = mkOption { type = types.enum [ "host" ]; default = "host"; description = "Direction (only host-to-guest in tinyos)."; };
+        options.proto = mkOption { type = types.enum [ "tcp" "udp" ]; default = "tcp"; description = "The protocol to forward."; };
+        options.host.address = mkOption { type = types.str; default = ""; description = "The IPv4 address of the host."; };
+        options.host.port = mkOption { type = types.port; description = "The host port to be mapped."; };
+        options.guest.address = mkOption { type = types.str; default = ""; description = "The IPv4 address on the guest VLAN."; };
+        options.guest.port = mkOption { type = types.port; description = "The guest port to be mapped."; };
+      });
+      default = [ ];
+      description = "Ports forwarded from the host to the guest through the user-mode network (eth0).";
+    };
+    virtualisation.qemu.options = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [ "-vga std" ];
+      description = "Options passed to QEMU (shell fragments, inserted unquoted).";
+    };
+    virtualisation.qemu.networkingOptions = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      description = "Networking-related command-line options that should be passed to qemu (default: user-mode eth0).";
+    };
+    virtualisation.qemu.consoles = mkOption {
+      type = types.listOf types.str;
+      default = let c = [ "${platform.serialDevice},115200n8" "tty0" ]; in
+        if cfg.graphics then c else lib.reverseList c;
+      description = "The console devices passed to the kernel; the primary console is the last item.";
+    };
+    networking.primaryIPAddress = mkOption { type = types.str; default = ""; internal = true; description = "Primary IP address used in /etc/hosts."; };
+    networking.primaryIPv6Address = mkOption { type = types.str; default = ""; internal = true; description = "Primary IPv6 address used in /etc/hosts."; };
+  };
+
+  config = {
+    virtualisation.sharedDirectories = {
+      xchg = { source = ''"$TMPDIR"/xchg''; securityModel = "none"; target = "/tmp/xchg"; };
+      shared = { source = ''"''${SHARED_DIR:-$TMPDIR/xchg}"''; target = "/tmp/shared"; securityModel = "none"; };
+    };
+
+    virtualisation.qemu.networkingOptions =
+      let fwd = lib.concatMapStrings (r:
+        "hostfwd=${r.proto}:${r.host.address}:${toString r.host.port}-${r.guest.address}:${toString r.guest.port},")
+        cfg.forwardPorts;
+      in [
+        "-net nic,netdev=user.0,model=virtio"
+        ''-netdev user,id=user.0,${fwd}"$QEMU_NET_OPTS"''
+      ];
+
+    virtualisation.qemu.options = lib.mkIf (!cfg.graphics) [ "-nographic" ];
+
+    boot.initrd.kernelModules = [ "virtio_pci" "virtio_net" "virtio_blk" "virtio_rng" ];
+    boot.initrd.availableKernelModules = [ "9p" "9pnet_virtio" "virtio_console" ];
+
+    system.activationScripts.disk = lib.mkIf (cfg.diskImage != null) {
+      deps = [ "modules" ];
+      text = ''
+        # the persistent disk (NIX_DISK_IMAGE): ext2 magic 0xef53 at byte 1080, else format it
+        if [ -b /dev/vda ]; then
+          if [ "$(dd if=/dev/vda bs=2 skip=540 count=1 2>/dev/null | hexdump -e '1/2 "%04x"')" != ef53 ]; then
+            echo "disk: formatting /dev/vda (first boot)"
+            mke2fs -q -L nixos /dev/vda >/dev/null
+          fi
+          mount -t ext4 /dev/vda /var/lib && echo "disk: /dev/vda mounted on /var/lib"
+        fi
+      '';
+    };
+
+    system.activationScripts.sharedDirectories = {
+      deps = [ "modules" ];
+      text = ''
+        if grep -qw 9p /proc/filesystems; then
+          ${lib.concatStrings (lib.mapAttrsToList (tag: share: ''
+            mkdir -p ${share.target}
+            mount -t 9p -o trans=virtio,version=9p2000.L,msize=16384 ${tag} ${share.target} || true
+          '') cfg.sharedDirectories)}
+        fi
+      '';
+    };
+
+    system.build.vm = pkgs.runCommand "tinyos-vm-${name}" { } ''
+      mkdir -p $out/bin
+      ln -s ${toplevel} $out/system
+      ln -s ${pkgs.writeScript "run-tinyos-vm" startVM} $out/bin/run-${name}-vm
+    '';
+  };
+}
