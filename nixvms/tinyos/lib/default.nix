@@ -2,6 +2,11 @@
 # for nixvms). As in nixpkgs, the namespaces (lib.trivial, lib.lists, lib.strings,
 # lib.attrsets, lib.options, lib.modules) are also re-exported flat at the top level;
 # lib.types and lib.generators stay namespaced.
+#
+# Not provided (compared with nixpkgs' lib): option documentation (optionAttrSetToDocList),
+# lib.versions, lib.systems, lib.sources/cleanSource, lib.platforms, mkChangedOptionModule,
+# mkMergedOptionModule, module `_class` checks, type deprecation warnings. Type merging for
+# options declared twice goes through `type.typeMerge otherType` rather than functors.
 let
   lib = builtins.foldl' (acc: ns: acc // ns) { } [
     builtinsSubset
