@@ -1,12 +1,15 @@
 # The package set (nixpkgs' pkgs/top-level/all-packages.nix plays this role):
 # every package is a derivation built by busybox from Debian .debs recorded
 # in debs.json (see scripts/setup-tinyos).
-{ system }:
+{ system ? builtins.currentSystem }@args:
 let
   platforms = import ./platforms.nix;
   supported = builtins.concatStringsSep ", " (builtins.attrNames platforms);
-  platform = platforms.${system} or (throw
-    "tinyos: unsupported system \"${system}\"; tinyos supports: ${supported}");
+  # checked before anything else is looked up for it (e.g. in debs.json)
+  system =
+    if platforms ? ${args.system or builtins.currentSystem} then args.system or builtins.currentSystem
+    else throw "tinyos: unsupported system \"${args.system or builtins.currentSystem}\"; tinyos supports: ${supported}";
+  platform = platforms.${system};
 
   debian = import ./debian.nix { inherit system platform; };
 
