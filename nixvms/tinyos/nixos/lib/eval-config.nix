@@ -31,5 +31,5 @@ let
 in
 eval // {
   inherit (eval) config options;
-  pkgs = eval.config._module.args.pkgs;
+  inherit (eval._module.args) pkgs;
 }

@@ -115,17 +115,18 @@ in
       passwd = {
         mode = "0644";
         text = lib.concatMapStrings (u:
-          "${u.name}:x:${toString (uidOf u)}:${toString (gidOf cfg.groups.${primaryGroup u})}:${u.description}:${u.home}:${shellOf u}\n") users;
+          "${u.name}:x:${toString (uidOf u)}:${toString (gidOf cfg.groups.${primaryGroup u})}:${u.description}:${u.home}:${shellOf u}\n") (builtins.sort (a: b: uidOf a < uidOf b) users);
       };
       group = {
         mode = "0644";
         text = lib.concatMapStrings (g:
           "${g.name}:x:${toString (gidOf g)}:${builtins.concatStringsSep "," (membersOf g)}\n")
-          (builtins.attrValues cfg.groups);
+          (builtins.sort (a: b: gidOf a < gidOf b) (builtins.attrValues cfg.groups));
       };
       shadow = {
         mode = "0600";
-        text = lib.concatMapStrings (u: "${u.name}:${passwordOf u}:1::::::\n") users;
+        text = lib.concatMapStrings (u: "${u.name}:${passwordOf u}:1::::::\n")
+          (builtins.sort (a: b: uidOf a < uidOf b) users);
       };
     } // builtins.listToAttrs (map (u: {
       name = "ssh/authorized_keys.d/${u.name}";

@@ -1,0 +1,142 @@
+"""tinyos boots for real under QEMU (TCG): login prompt, services on the
+console, the run-<host>-vm environment contract, power-off, and two machines
+on one vde_switch that reach each other by name."""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.tinyos.conftest import Launcher, Machines
+
+pytestmark = [pytest.mark.nix, pytest.mark.vm]
+
+BOOT_TIMEOUT = 90
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_one_machine_boots_and_honours_the_contract(
+    machines: Machines, launcher: Launcher, tmp_path: Path
+) -> None:
+    vm = machines.write("solo", """{ pkgs, ... }: {
+      networking.hostName = "solo";
+      virtualisation.graphics = false;
+      environment.etc."www/index.html".text = "served by solo";
+      systemd.services.greeter = {
+        wantedBy = [ "multi-user.target" ];
+        description = "Greeter";
+        serviceConfig.Type = "oneshot";
+        script = ''
+          echo "greetings from $(hostname), cpus=$(nproc)"
+          cat /proc/cmdline
+        '';
+      };
+      systemd.services.web = {
+        wantedBy = [ "multi-user.target" ];
+        after = [ "greeter.service" ];
+        script = "exec httpd -f -p 8080 -h /etc/www";
+      };
+    }""").build()
+
+    port = free_port()
+    disk = tmp_path / "disks" / "solo-disk.qcow2"
+    disk.parent.mkdir()
+    tmpdir = tmp_path / "vmtmp"
+    tmpdir.mkdir()
+    run = launcher.start_vm(vm, "solo", env={
+        "QEMU_OPTS": "-smp 2",
+        "QEMU_NET_OPTS": f"hostfwd=tcp:127.0.0.1:{port}-:8080",
+        "QEMU_KERNEL_PARAMS": "tinyos.marker=42",
+        "NIX_DISK_IMAGE": str(disk),
+        "TMPDIR": str(tmpdir),
+        "USE_TMPDIR": "1",
+    })
+    seconds = run.wait_for("solo login:", BOOT_TIMEOUT)
+    print(f"solo reached login in {seconds:.1f}s")
+    console = run.console()
+    assert "greeter: greetings from solo, cpus=2" in console  # QEMU_OPTS came last
+    assert "tinyos.marker=42" in console  # QEMU_KERNEL_PARAMS
+    assert "[  OK  ] Finished Greeter." in console
+    assert console.index("Finished Greeter") < console.index("Started web.service")
+    assert "disk: /dev/vda mounted on /var/lib" in console
+    assert disk.exists()  # NIX_DISK_IMAGE created where asked
+    assert (tmpdir / "xchg").is_dir()  # TMPDIR + USE_TMPDIR used as is
+    assert "udhcpc: eth0: 10.0.2.15/24" in console
+    # QEMU_NET_OPTS: the host forward reaches the guest's httpd
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=30) as resp:
+        assert resp.read() == b"served by solo"
+
+
+def test_poweroff_stops_qemu_and_the_disk_persists(machines: Machines, launcher: Launcher) -> None:
+    vm = machines.write("offy", """{
+      networking.hostName = "offy";
+      virtualisation.graphics = false;
+      systemd.services.stopper = {
+        wantedBy = [ "multi-user.target" ];
+        script = ''
+          if [ -e /var/lib/booted-before ]; then echo second-boot; else echo first-boot; fi
+          touch /var/lib/booted-before
+          sleep 1
+          poweroff
+        '';
+      };
+    }""").build()
+    first = launcher.start_vm(vm, "offy")
+    first.wait_for("stopper: first-boot", BOOT_TIMEOUT)
+    assert first.wait_exit(60) == 0
+    assert "reboot: Power down" in first.console()
+    assert (launcher.root / "offy-run" / "offy.qcow2").exists()  # ./<host>.qcow2 by default
+
+    second = launcher.start_vm(vm, "offy")
+    second.wait_for("stopper: second-boot", BOOT_TIMEOUT)
+    assert second.wait_exit(60) == 0
+
+
+def test_two_machines_on_one_switch_ping_by_name(machines: Machines, launcher: Launcher) -> None:
+    def machine(name: str, number: int, other: str) -> Path:
+        return machines.write(name, f"""{{
+          networking.hostName = "{name}";
+          virtualisation.graphics = false;
+          virtualisation.diskImage = null;
+          networking.interfaces.eth1.ipv4.addresses =
+            [ {{ address = "192.168.1.{number}"; prefixLength = 24; }} ];
+          networking.extraHosts = ''
+            192.168.1.1 alpha
+            192.168.1.2 beta
+          '';
+          virtualisation.qemu.options = [
+            "-device virtio-net-pci,netdev=vlan1,mac=52:54:00:12:01:0{number}"
+            ''-netdev vde,id=vlan1,sock="$QEMU_VDE_SOCKET_1"''
+          ];
+          systemd.services.pinger = {{
+            wantedBy = [ "multi-user.target" ];
+            script = ''
+              for i in $(seq 60); do
+                if ping -c 1 -W 1 {other} > /dev/null; then
+                  echo "reached {other} at $(ping -c 1 {other} | head -n 1)"; exit 0
+                fi
+                sleep 1
+              done
+              echo "could not reach {other}"
+            '';
+          }};
+        }}""").build()
+
+    alpha, beta = machine("alpha", 1, "beta"), machine("beta", 2, "alpha")
+    sock = launcher.start_switch("vlan1")
+    env = {"QEMU_VDE_SOCKET_1": str(sock)}
+    a = launcher.start_vm(alpha, "alpha", env)
+    b = launcher.start_vm(beta, "beta", env)
+    print(f"alpha login after {a.wait_for('alpha login:', BOOT_TIMEOUT):.1f}s,"
+          f" beta after {b.wait_for('beta login:', BOOT_TIMEOUT):.1f}s")
+    a.wait_for("pinger: reached beta at PING beta (192.168.1.2)", 60)
+    b.wait_for("pinger: reached alpha at PING alpha (192.168.1.1)", 60)
