@@ -54,6 +54,8 @@ def tasks_for(
             raise InvalidDodoFile(message) from None
         yield from tasks.generate(ctx)
 
+    # doit opens its database before it asks for tasks: the directory must exist.
+    state.root.mkdir(parents=True, exist_ok=True)
     config = runner.doit_config(state)
     return {"DOIT_CONFIG": config, "task_nixvms": task_nixvms}
 

@@ -125,7 +125,9 @@ def _error_text(stderr: str, messages: Sequence[LogMessage]) -> str:
     For a failed build, the builder's last output lines follow the message:
     nix-store prints the build log before its error, not inside it.
     """
-    errors = [m.text for m in messages if m.level == 0 and not m.text.startswith("trace: ")]
+    errors = [
+        m.text for m in messages if m.level == 0 and _ANSI.sub("", m.text).startswith("error:")
+    ]
     build_log: list[str] = []
     if errors:
         text = errors[-1]

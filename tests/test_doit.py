@@ -35,14 +35,14 @@ def test_doit_builds_the_network_and_links_result(doit_project: Path) -> None:
     assert run.code == 0, run.stdout + run.stderr
     assert os.readlink(doit_project / "result").startswith("/nix/store/")
     again = doit(cwd=doit_project)
-    assert ". eval:" not in again.stdout
-    assert ". build:" not in again.stdout
+    assert ".  eval:" not in again.stdout
+    assert ".  build:" not in again.stdout
 
 
 def test_doit_builds_one_machine(doit_project: Path) -> None:
     run = doit("build:alpha", cwd=doit_project)
     assert run.code == 0, run.stdout + run.stderr
-    assert ". eval:alpha" in run.stdout and ". build:alpha" in run.stdout
+    assert ".  eval:alpha" in run.stdout and ".  build:alpha" in run.stdout
     assert "beta" not in run.stdout
     assert not (doit_project / "result").exists()
 
@@ -51,5 +51,5 @@ def test_doit_forget_makes_the_next_run_redo_the_work(doit_project: Path) -> Non
     assert doit(cwd=doit_project).code == 0
     assert doit("forget", "eval:alpha", cwd=doit_project).code == 0
     run = doit(cwd=doit_project)
-    assert ". eval:alpha" in run.stdout
-    assert ". eval:beta" not in run.stdout
+    assert ".  eval:alpha" in run.stdout
+    assert ".  eval:beta" not in run.stdout

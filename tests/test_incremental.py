@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -28,16 +29,21 @@ MACHINE = """\
 """
 
 
+# Each test's VMs are its own store paths (a unique text in each), so that
+# collecting one test's garbage is not blocked by another test's roots.
+RUN_ID = uuid.uuid4().hex
+
+
 def machine_file(motd: str) -> str:
-    return MACHINE.replace("{motd}", motd)
+    return MACHINE.replace("{motd}", f"{motd} {RUN_ID}")
 
 
 @pytest.fixture
 def network(project: Path) -> Path:
     """A two-machine network with one file per machine, built once."""
     write(project / "network.nix", NETWORK)
-    write(project / "machines" / "alpha.nix", machine_file("alpha"))
-    write(project / "machines" / "beta.nix", machine_file("beta"))
+    write(project / "machines" / "alpha.nix", machine_file(f"alpha {project}"))
+    write(project / "machines" / "beta.nix", machine_file(f"beta {project}"))
     first = nixvms("build", cwd=project)
     assert first.code == 0, first.stderr
     assert first.tasks("evaluating") == {"alpha", "beta"}
@@ -121,7 +127,12 @@ def test_collected_vm_is_rebuilt_alone(network: Path) -> None:
     (network / ".nixvms" / "gcroots" / "vm-alpha").unlink()
     (network / "result").unlink()
     (network / ".nixvms" / "gcroots" / "network").unlink()
-    subprocess.run(["nix-store", "--delete", record["out_path"]],
+    # Collect alpha's VM and what refers to it (the network directory and its .drv).
+    referrers = subprocess.run(
+        ["nix-store", "--query", "--referrers-closure", record["out_path"]],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()
+    subprocess.run(["nix-store", "--delete", *referrers],
                    capture_output=True, text=True, check=True)
     assert not Path(record["out_path"]).exists()
     run = nixvms("build", cwd=network)
