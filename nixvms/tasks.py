@@ -28,7 +28,7 @@ from typing import Any
 
 from doit.exceptions import TaskFailed
 
-from nixvms import __version__, deps, nix, render
+from nixvms import __version__, deps, keys, nix, render
 from nixvms.network import (
     Machine,
     Network,
@@ -58,11 +58,16 @@ class BuildContext:
     machines: tuple[str, ...]
     numbers: Mapping[str, int]
     hosts: tuple[tuple[str, str], ...]
+    ssh_key: keys.KeyPair
     files: deps.FileStates = field(default_factory=deps.FileStates, compare=False)
 
     @property
     def plan(self) -> dict[str, Any]:
-        return {"numbers": dict(self.numbers), "hosts": [list(h) for h in self.hosts]}
+        return {
+            "numbers": dict(self.numbers),
+            "hosts": [list(h) for h in self.hosts],
+            "sshPublicKey": self.ssh_key.public_key,
+        }
 
     @property
     def eval_params(self) -> dict[str, Any]:
@@ -83,6 +88,7 @@ class BuildContext:
             "nixvms": __version__,
             "templates": render.templates_digest(),
             "outLink": str(self.out_link) if self.out_link else None,
+            "sshKey": str(self.ssh_key.private_key),
         }
 
 
@@ -105,6 +111,10 @@ def prepare(
         numbers = number_machines(names)
     except PlanError as error:
         raise NetworkError(str(error)) from error
+    try:
+        ssh_key = keys.project_key(state)
+    except keys.SshKeyError as error:
+        raise NetworkError(str(error)) from error
     return BuildContext(
         network_file=path,
         state=state,
@@ -115,6 +125,7 @@ def prepare(
         machines=tuple(sorted(names)),
         numbers=numbers,
         hosts=tuple(hosts_entries(numbers, recorded_vlans(state, names))),
+        ssh_key=ssh_key,
     )
 
 
@@ -244,7 +255,8 @@ def make_network(ctx: BuildContext) -> dict[str, Any] | TaskFailed:
     try:
         network = built_network(ctx)
         files = ctx.state.network_files
-        write_atomic(files / "run-vms", render.render_run_vms(network), mode=0o755)
+        run_vms = render.render_run_vms(network, ssh_key=str(ctx.ssh_key.private_key))
+        write_atomic(files / "run-vms", run_vms, mode=0o755)
         write_atomic(files / "network.json", render.render_network_json(network))
         vms = {m.name: m.vm for m in network.machines}
         drv = nix.instantiate_network_dir(ctx.nixpkgs, files, vms, ctx.settings)

@@ -17,6 +17,7 @@ let
         name = machineName;
         number = plan.numbers.${machineName};
         hosts = plan.hosts;
+        sshPublicKey = plan.sshPublicKey;
       })
       {
         _file = "${toString networkFile}@defaults";

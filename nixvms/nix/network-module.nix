@@ -4,7 +4,7 @@
 # The numbering and the /etc/hosts entries come from nixvms's address plan
 # (computed once in Python) so that a machine's evaluation does not evaluate
 # the other machines.
-{ name, number, hosts }:
+{ name, number, hosts, sshPublicKey }:
 { config, lib, ... }:
 let
   hexDigits = [ "0" "1" "2" "3" "4" "5" "6" "7" "8" "9" "a" "b" "c" "d" "e" "f" ];
@@ -36,6 +36,12 @@ in
 
     # nixos/modules/config/networking.nix: every machine's first address and name.
     networking.extraHosts = lib.concatMapStrings (h: "${builtins.elemAt h 0} ${builtins.elemAt h 1}\n") hosts;
+
+    # nixos/modules/services/networking/ssh/sshd.nix declares authorizedKeys
+    # (users.users.<name>.openssh.authorizedKeys.keys): the project's key
+    # lets `ssh -F <state-dir>/ssh_config <machine>` in as root.
+    users.users.root.openssh.authorizedKeys.keys =
+      lib.mkIf (config.services.openssh.enable or false) [ sshPublicKey ];
 
     # nixos/modules/virtualisation/qemu-vm.nix; the flags are those of
     # nixos/lib/qemu-common.nix's qemuNICFlags. These are shell fragments:
