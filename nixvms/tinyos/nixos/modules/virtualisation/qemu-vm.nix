@@ -12,6 +12,8 @@
 # - The disk is not the root filesystem (the initrd is): it is formatted by
 #   the guest on first boot (busybox mke2fs) and mounted at /var/lib, where
 #   services keep their state.
+# - The serial console is the primary console even with graphics (see
+#   virtualisation.qemu.consoles).
 # - Shared directories are passed with -virtfs as NixOS does; the guest
 #   mounts them only if its kernel has 9p (Debian's cloud kernel has not).
 { config, lib, pkgs, ... }:
@@ -132,8 +134,10 @@ in
     };
     virtualisation.qemu.consoles = mkOption {
       type = types.listOf types.str;
-      default = let c = [ "${platform.serialDevice},115200n8" "tty0" ]; in
-        if cfg.graphics then c else lib.reverseList c;
+      # NixOS makes tty0 primary when graphics is on; tinyos has only a text
+      # console and keeps the serial port primary, so boot and service output
+      # reach QEMU's stdio (where runners log it) either way.
+      default = [ "tty0" "${platform.serialDevice},115200n8" ];
       description = "The console devices passed to the kernel; the primary console is the last item.";
     };
     networking.primaryIPAddress = mkOption { type = types.str; default = ""; internal = true; description = "Primary IP address used in /etc/hosts."; };

@@ -99,6 +99,9 @@ in
       done
     '';
 
+    # Boot output goes to /dev/console (not to the serial device directly:
+    # a tty's open files die with the hangup when its session ends, those
+    # opened through /dev/console do not).
     environment.etc.inittab.text = ''
       ::sysinit:${boot}
       ${serial}::respawn:${bb}/bin/getty -L 115200 ${serial} vt100

@@ -128,6 +128,26 @@ let
       fi
     '';
 
+  # A long-running service: its main process, restarted as Restart= says,
+  # output prefixed with the unit name.
+  runner = pkgs.writeScript "unit-runner" ''
+    #!${sh}
+    name=$1 desc=$2 restart=$3 restartSec=$4 user=$5 main=$6
+    {
+      while :; do
+        if [ "$user" = root ]; then sh -c "exec $main"; else su -s ${sh} -c "exec $main" "$user"; fi
+        rc=$?
+        case "$restart" in
+          always) ;;
+          on-failure|on-abnormal|on-abort) [ $rc = 0 ] && break ;;
+          *) break ;;
+        esac
+        echo "$desc exited ($rc); restarting in $restartSec s"
+        sleep "$restartSec"
+      done
+    } 2>&1 | awk -v p="$name: " '{ print p $0; fflush() }'
+  '';
+
   startServices = pkgs.writeScript "start-services" ''
     #!${sh}
     # Starts systemd.services at boot, in this order: ${builtins.concatStringsSep " " order}
@@ -151,18 +171,8 @@ let
           if [ "$type" = oneshot ]; then echo "[  OK  ] Finished $desc."; else echo "[  OK  ] Started $desc."; fi
           run_logged "$name" "$user" "$post" ;;
         *)
-          (
-            while :; do
-              as_user "$user" "$main"; rc=$?
-              case "$restart" in
-                always) ;;
-                on-failure|on-abnormal|on-abort) [ $rc = 0 ] && break ;;
-                *) break ;;
-              esac
-              echo "$desc exited ($rc); restarting in $restartSec s"
-              sleep "$restartSec"
-            done
-          ) 2>&1 | prefix "$name" &
+          # its own session: it outlives the boot script and the console's hangup
+          setsid ${runner} "$name" "$desc" "$restart" "$restartSec" "$user" "$main" &
           echo "[  OK  ] Started $desc."
           run_logged "$name" "$user" "$post" ;;
       esac
