@@ -19,7 +19,7 @@ runCommand name {
   # closure files: per path "path, deriver, n, n references"; every
   # reference is also a record, so the set of paths is every non-.drv line.
   cat closure-* | grep "^$storeDir/" | grep -v '\.drv$' | sort -u | while read -r p; do
-    cp -a "$p" "root$p"
+    cp -R "$p" "root$p"  # -a would try to keep the nixbld owner
   done
   set -- $objects
   for s in $symlinks; do
