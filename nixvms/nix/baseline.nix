@@ -9,8 +9,10 @@
 #
 # The address plan is nixvms's (network.py), computed here: machines sorted by
 # name are numbered 1..n and /etc/hosts lists 192.168.1.<n> for each (every
-# machine on the default VLAN; pass planJSON for another plan).
-{ networkFile, nixpkgs, planJSON ? null }:
+# machine on the default VLAN; pass planJSON for another plan). sshPublicKey
+# is the key the network module authorises for root where sshd is enabled
+# (nixvms passes its project's key; nixos-build-vms has none).
+{ networkFile, nixpkgs, planJSON ? null, sshPublicKey ? "" }:
 let
   network = import ./network-file.nix { inherit networkFile; };
   names = builtins.sort builtins.lessThan network.machineNames;
@@ -19,6 +21,7 @@ let
   defaultPlan = builtins.toJSON {
     numbers = builtins.listToAttrs (map (m: { inherit (m) name; value = m.number; }) indexed);
     hosts = map (m: [ "192.168.1.${toString m.number}" m.name ]) indexed;
+    inherit sshPublicKey;
   };
   plan = if planJSON == null then defaultPlan else planJSON;
 
