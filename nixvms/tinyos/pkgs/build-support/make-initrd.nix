@@ -28,5 +28,8 @@ runCommand name {
     shift
   done
   mkdir -p $out
-  (cd root && find . | sort | cpio -o -H newc --quiet | gzip -9n) > $out/initrd
+  # owned by root, not the build user; times, inode numbers fixed: the same
+  # contents give the same bytes
+  find root -exec touch -h -d @1 {} +
+  (cd root && find . | sort | cpio -o -H newc -R 0:0 --ignore-devno --renumber-inodes --quiet | gzip -9n) > $out/initrd
 ''
