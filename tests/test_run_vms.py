@@ -75,7 +75,10 @@ class Net:
     procs: list[subprocess.Popen[str]] = field(default_factory=list)
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("QEMU_", "NIXVMS_"))}
+        env = {
+            k: v for k, v in os.environ.items()
+            if not k.startswith(("QEMU_", "NIXVMS_")) and k not in ("DISPLAY", "WAYLAND_DISPLAY")
+        }
         env["NIXVMS_STOP_TIMEOUT"] = "3"
         env.update(extra)
         return env
@@ -460,15 +463,22 @@ def test_fresh_starts_the_machine_from_a_new_disk(tmp_path: Path, short_dir: Pat
 
 
 def test_qemu_opts_pass_through_with_the_accelerator(net: Net) -> None:
-    result = net.run("--detach", QEMU_OPTS="-m 512", NIXVMS_ACCEL="tcg")
+    result = net.run("--detach", QEMU_OPTS="-m 512", NIXVMS_ACCEL="tcg", DISPLAY=":0")
     assert result.returncode == 0, result.stderr
     assert net.log_value("alpha", "QEMU_OPTS") == "-m 512 -machine accel=tcg"
     assert result.stderr.count("acceleration: tcg") == 1
     assert net.run("--stop").returncode == 0
 
 
+def test_without_a_display_vms_run_nographic(net: Net) -> None:
+    result = net.run("--detach", QEMU_OPTS="-m 512")
+    assert result.returncode == 0, result.stderr
+    assert net.log_value("alpha", "QEMU_OPTS") == "-nographic -m 512"
+    assert net.run("--stop").returncode == 0
+
+
 def test_without_an_accelerator_qemu_opts_are_untouched(net: Net) -> None:
-    result = net.run("--detach", QEMU_OPTS="-m 512", QEMU_NET_OPTS="restrict=on")
+    result = net.run("--detach", QEMU_OPTS="-m 512", QEMU_NET_OPTS="restrict=on", DISPLAY=":0")
     assert result.returncode == 0, result.stderr
     assert net.log_value("alpha", "QEMU_OPTS") == "-m 512"
     port = net.ports()["alpha"]
