@@ -18,7 +18,7 @@ import click
 
 from nixvms import __version__
 from nixvms.nix import NixError, NixSettings
-from nixvms.runner import BuildFailed, BuildResult, build
+from nixvms.runner import BuildFailed, BuildResult, build, clean
 from nixvms.tasks import NetworkError
 
 EXIT_FAILED = 1
@@ -137,6 +137,14 @@ def build_command(
         click.echo(result.store_path)
     else:
         _say(f"{out_link} -> {result.store_path}")
+
+
+@nixvms.command("clean")
+@click.argument("network", type=click.Path(path_type=Path), default="network.nix")
+def clean_command(network: Path) -> None:
+    """Remove nixvms's GC roots of NETWORK's VMs (a `result` link stays a root)."""
+    removed = clean(network, _say)
+    _say(f"removed {len(removed)} GC roots; `nix-store --gc` may now collect what only they kept")
 
 
 @nixvms.command("init")

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -143,6 +145,25 @@ def project_lock(state: StateDir, on_wait: Progress) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def recover_corrupt_database(state: StateDir, progress: Progress) -> None:
+    """Set aside a database sqlite cannot read; the next run rebuilds the state.
+
+    Losing doit's records costs re-evaluations, never correctness: every
+    up-to-date check also verifies the records and the store.
+    """
+    if not state.db_file.exists():
+        return
+    try:
+        with closing(sqlite3.connect(state.db_file)) as connection:
+            connection.execute("PRAGMA quick_check").fetchall()
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchall()
+    except sqlite3.DatabaseError as error:
+        aside = state.db_file.with_name(f"doit.db.corrupt-{int(time.time())}")
+        os.replace(state.db_file, aside)
+        progress(f"nixvms's state database was unreadable ({error}); moved it to {aside} "
+                 "and rebuilding the state")
+
+
 def run_doit(
     ctx: tasks.BuildContext,
     targets: Sequence[str],
@@ -178,6 +199,7 @@ def build(
     """Build a network: evaluate and build what changed, then make the network."""
     state = StateDir.beside(Path(os.path.abspath(network_file)))
     with project_lock(state, progress):
+        recover_corrupt_database(state, progress)
         ctx = tasks.prepare(network_file, out_link, settings)
         if ctx.uses_tinyos:
             progress("no nixpkgs in NIX_PATH or -I: building with nixvms's bundled tinyos")
@@ -198,3 +220,15 @@ def build(
         if not isinstance(record, dict) or "store_path" not in record:
             raise BuildFailed(["the network was not made (no record of it)"])
         return BuildResult(str(record["store_path"]), ctx, tuple(executed))
+
+
+def clean(network_file: Path, progress: Progress) -> list[Path]:
+    """Remove nixvms's GC roots of a network (not the user's out-link)."""
+    state = StateDir.beside(Path(os.path.abspath(network_file)))
+    removed = []
+    with project_lock(state, progress):
+        if state.gcroots.is_dir():
+            for root in sorted(state.gcroots.iterdir()):
+                root.unlink()
+                removed.append(root)
+    return removed

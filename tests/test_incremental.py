@@ -173,3 +173,22 @@ def test_failed_build_keeps_the_previous_result(network: Path) -> None:
     assert "networking.noSuchOption" in run.stderr
     assert "Traceback" not in run.stderr
     assert result_target(network) == before
+
+
+def test_corrupt_state_database_is_set_aside_and_rebuilt(network: Path) -> None:
+    before = result_target(network)
+    (network / ".nixvms" / "doit.db").write_bytes(b"this is not a database" * 100)
+    run = nixvms("build", cwd=network)
+    assert run.code == 0, run.stderr
+    assert "state database was unreadable" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert result_target(network) == before
+    again = nixvms("build", cwd=network)
+    assert again.tasks("evaluating") == set()
+
+
+def test_clean_removes_nixvms_roots_but_not_result(network: Path) -> None:
+    run = nixvms("clean", cwd=network)
+    assert run.code == 0, run.stderr
+    assert list((network / ".nixvms" / "gcroots").iterdir()) == []
+    assert (network / "result").is_symlink()
