@@ -80,7 +80,62 @@ let
       builder = "${bootstrapBusybox}/bin/busybox";
       args = [ "sh" "-ec" "mkdir $out; dpkg-deb -x ${deb} $out" ];
     } // { inherit (deb) version; };
+
+  # The dynamic loader's package: binaries find it at platform.loader.guestPath
+  # (their PT_INTERP, Debian's path), which the guest links to this (stage-2.nix).
+  libc = unpackDeb "libc6";
+
+  # debPackage "lynx" { deb = "lynx"; env = ...; }: a package made of a
+  # Debian package's programs and its shared-library closure (the Depends
+  # closure setup recorded in debs.json). $out/bin/<prog> is a wrapper that
+  # sets LD_LIBRARY_PATH to the closure's library directories (those that
+  # exist) and execs the Debian binary, so the store path of every library
+  # package is a reference of the package: copying its closure (the initrd)
+  # copies the libraries.
+  debPackage = pname: spec:
+    let
+      closure = m.closures.${spec.deb} or (throw
+        "tinyos: debs.json has no Depends closure for ${spec.deb} (${system}): ${setupHint}");
+      debs = builtins.listToAttrs (map (n: { name = n; value = unpackDeb n; }) closure);
+      main = debs.${spec.deb};
+      env = if spec ? env then spec.env debs else { };
+      libDirs = builtins.concatLists (map (d: map (sub: "${d}/${sub}")
+        [ "lib/${platform.multiarch}" "usr/lib/${platform.multiarch}" ]) (builtins.attrValues debs));
+    in
+    derivation {
+      inherit system;
+      name = "${pname}-${main.version}";
+      builder = "${bootstrapBusybox}/bin/busybox";
+      PATH = "${busybox}/bin";
+      args = [ "sh" "-ec" ''
+        mkdir -p $out/bin $out/nix-support
+        libpath=
+        for d in ${builtins.concatStringsSep " " libDirs}; do
+          [ -d "$d" ] && libpath="$libpath''${libpath:+:}$d"
+        done
+        echo "$libpath" > $out/nix-support/ld-library-path
+        for dir in usr/bin usr/sbin bin sbin; do
+          [ -d ${main}/$dir ] || continue
+          for f in ${main}/$dir/*; do
+            [ -f "$f" ] && [ -x "$f" ] || continue
+            w=$out/bin/$(basename "$f")
+            {
+              echo "#!${busybox}/bin/sh"
+              echo "export LD_LIBRARY_PATH=$libpath"
+              ${builtins.concatStringsSep "
+" (map (k: "echo ${lib_escape "export ${k}=${env.${k}}"}") (builtins.attrNames env))}
+              echo "exec $f \"\$@\""
+            } > "$w"
+            chmod 0555 "$w"
+          done
+        done
+        [ -d ${main}/usr/share ] && ln -s ${main}/usr/share $out/share || true
+      '' ];
+    } // { version = main.version; inherit debs; debianPackage = spec.deb; };
+  lib_escape = s: "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] s + "'";
+
+  packages = builtins.mapAttrs debPackage (import ./debian-packages.nix);
 in
 {
-  inherit manifest requireDeb unpackDeb bootstrapBusybox busybox upstreamVersion;
+  inherit manifest requireDeb unpackDeb bootstrapBusybox busybox upstreamVersion libc debPackage packages;
 }

@@ -18,5 +18,28 @@
     serialDevice = "ttyS0"; # nixos/lib/qemu-common.nix qemuSerialDevice
     kernelTarget = "bzImage";
     is32bit = false;
+    # Debian's multiarch triplet (where libraries live) and the program
+    # interpreter its binaries name (PT_INTERP): the guest gets it at that
+    # path, pointing into libc6's store path (see stage-2.nix).
+    multiarch = "x86_64-linux-gnu";
+    loader = { guestPath = "/lib64/ld-linux-x86-64.so.2"; debPath = "lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"; };
+  };
+  # 32-bit x86 (nixpkgs' i686-linux): Debian's i386 architecture (setup adds
+  # it with dpkg --add-architecture). Nix on an x86_64-linux host builds
+  # i686-linux derivations without configuration: its default
+  # extra-platforms includes i686-linux (`nix show-config | grep platforms`).
+  i686-linux = {
+    debArch = "i386";
+    # Debian 12 i386 has no cloud flavour; the 686 flavour (no PAE needed)
+    # has virtio_pci/virtio_net/virtio_blk as modules, loaded from the initrd.
+    kernelPackage = "linux-image-686";
+    debs = [ "busybox-static" "linux-image-686" ];
+    qemuBinary = "qemu-system-i386";
+    qemuMachineOptions = "-machine q35 -cpu max";
+    serialDevice = "ttyS0";
+    kernelTarget = "bzImage";
+    is32bit = true;
+    multiarch = "i386-linux-gnu";
+    loader = { guestPath = "/lib/ld-linux.so.2"; debPath = "lib/i386-linux-gnu/ld-linux.so.2"; };
   };
 }

@@ -41,6 +41,12 @@ let
     # busybox from busybox-static, with a symlink per applet (as nixpkgs'
     # busybox has), unpacked by the bootstrap copy of the same binary.
     busybox = debian.busybox;
+    # packages from Debian binaries with their shared libraries
+    # (debian-packages.nix): dropbear, lynx, ...
+    inherit (debian.packages) dropbear lynx;
+    debianPackages = debian.packages;
+    # the dynamic loader's package (glibc's role in nixpkgs)
+    glibc = debian.libc;
     runtimeShell = "${busybox}/bin/sh";
 
     inherit (import ./build-support/trivial-builders.nix {
