@@ -7,6 +7,8 @@
   ./config/system-path.nix
   ./config/users-groups.nix
   ./services/networking/firewall.nix
+  ./services/networking/ssh/sshd.nix
+  ./services/web-servers/apache-httpd/default.nix
   ./system/activation/top-level.nix
   ./system/boot/kernel.nix
   ./system/boot/stage-2.nix

@@ -161,8 +161,10 @@ in
 
     virtualisation.qemu.options = lib.mkIf (!cfg.graphics) [ "-nographic" ];
 
-    boot.initrd.kernelModules = [ "virtio_pci" "virtio_net" "virtio_blk" "virtio_rng" ];
-    boot.initrd.availableKernelModules = [ "9p" "9pnet_virtio" "virtio_console" ];
+    # ext4 for the disk (built into the x86_64 cloud kernel, a module in
+    # Debian's i386 686 kernel; ext4 wants crc32c, which the boot loads too)
+    boot.initrd.kernelModules = [ "virtio_pci" "virtio_net" "virtio_blk" "virtio_rng" "ext4" ];
+    boot.initrd.availableKernelModules = [ "9p" "9pnet_virtio" "virtio_console" "crc32c_generic" ];
 
     system.activationScripts.disk = lib.mkIf (cfg.diskImage != null) {
       deps = [ "modules" ];

@@ -54,7 +54,7 @@ let
   init = pkgs.writeScript "init" ''
     #!${bb}/bin/sh
     export PATH=${bb}/bin
-    mkdir -p /proc /sys /dev /run /tmp /etc /var/lib /var/log /var/empty /root /bin /usr/bin /mnt /home
+    mkdir -p /proc /sys /dev /run /tmp /etc /var/lib /var/log /var/empty /root /bin /usr /mnt /home
     mount -t proc proc /proc
     mount -t sysfs sysfs /sys
     mount -t devtmpfs devtmpfs /dev
@@ -74,7 +74,14 @@ let
     mkdir -p /run/current-system
     ln -s ${config.system.path} /run/current-system/sw
     ln -sf ${bb}/bin/sh /bin/sh
-    ln -sf ${bb}/bin/env /usr/bin/env
+    # /usr/bin and /usr/sbin are the system's: commands run over ssh get
+    # dropbear's compiled-in PATH (/usr/bin:/bin:...), where NixOS's sshd
+    # gives them the system PATH through PAM; /usr/bin/env is there as NixOS has it.
+    ln -s /run/current-system/sw/bin /usr/bin
+    ln -s /run/current-system/sw/sbin /usr/sbin
+    # the dynamic loader at its Debian path (the PT_INTERP of pkgs' Debian binaries)
+    mkdir -p ${dirOf pkgs.tinyosPlatform.loader.guestPath}
+    ln -sf ${pkgs.glibc}/${pkgs.tinyosPlatform.loader.debPath} ${pkgs.tinyosPlatform.loader.guestPath}
     exec ${bb}/bin/init
   '';
 in
