@@ -41,8 +41,9 @@ class Network:
         """Runs command on host, retrying while the ssh server is not up yet."""
         deadline = time.monotonic() + SSH_RETRY
         while True:
+            config = str(self.state / "ssh_config")
             res = subprocess.run(
-                ["ssh", "-F", str(self.state / "ssh_config"), "-o", "ConnectTimeout=10", host, command],
+                ["ssh", "-F", config, "-o", "ConnectTimeout=10", host, command],
                 capture_output=True, text=True, timeout=timeout, check=False,
             )
             # 255: ssh's own failure (connection refused or reset while dropbear starts)
@@ -53,7 +54,8 @@ class Network:
 
 def our_processes(state: Path) -> list[str]:
     """qemu and vde_switch processes whose command line names the state directory."""
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
+    ps = ["ps", "-eo", "pid,args"]
+    out = subprocess.run(ps, capture_output=True, text=True, check=True).stdout
     return [
         line for line in out.splitlines()
         if str(state) in line and ("qemu-system" in line or "vde_switch" in line)
@@ -74,38 +76,37 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
     res = build(directory)
     assert res.returncode == 0, res.stderr
     state = directory / "state"
-    log = open(directory / "run-vms.out", "wb")
-    proc = subprocess.Popen(
-        [str(directory / "result" / "bin" / "run-vms"), "--state-dir", str(state)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=nix_env(),
-    )
-    net = Network(directory, state, proc)
-    try:
-        started = time.monotonic()
-        waiting = {"test1", "test2"}
-        while waiting:
-            assert proc.poll() is None, (directory / "run-vms.out").read_text(errors="replace")
-            assert time.monotonic() - started < BOOT_TIMEOUT, f"no login prompt from {waiting}"
-            for m in list(waiting):
-                logf = state / f"{m}.log"
-                if logf.exists() and "login:" in logf.read_text(errors="replace"):
-                    waiting.discard(m)
-            time.sleep(0.5)
-        print(f"both machines at login after {time.monotonic() - started:.1f} s")
-        yield net
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        log.close()
-        deadline = time.monotonic() + 15
-        while our_processes(state) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert our_processes(state) == []
+    with (directory / "run-vms.out").open("wb") as log:
+        proc = subprocess.Popen(
+            [str(directory / "result" / "bin" / "run-vms"), "--state-dir", str(state)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=nix_env(),
+        )
+        net = Network(directory, state, proc)
+        try:
+            started = time.monotonic()
+            waiting = {"test1", "test2"}
+            while waiting:
+                assert proc.poll() is None, (directory / "run-vms.out").read_text(errors="replace")
+                assert time.monotonic() - started < BOOT_TIMEOUT, f"no login prompt from {waiting}"
+                for m in list(waiting):
+                    logf = state / f"{m}.log"
+                    if logf.exists() and "login:" in logf.read_text(errors="replace"):
+                        waiting.discard(m)
+                time.sleep(0.5)
+            print(f"both machines at login after {time.monotonic() - started:.1f} s")
+            yield net
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+            deadline = time.monotonic() + 15
+            while our_processes(state) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert our_processes(state) == []
 
 
 def test_test1_is_32_bit(network: Network) -> None:
@@ -159,7 +160,8 @@ def test_test2_resolves_test1(network: Network) -> None:
 
 def test_unknown_option_is_an_error_and_builds_nothing(tmp_path: Path) -> None:
     text = EXAMPLE.read_text().replace(
-        "services.httpd.enable = true;", "services.httpd.enable = true;\n    services.httpd.nosuchoption = 1;"
+        "services.httpd.enable = true;",
+        "services.httpd.enable = true;\n    services.httpd.nosuchoption = 1;",
     )
     assert "nosuchoption" in text
     (tmp_path / "network.nix").write_text(text)
