@@ -360,6 +360,7 @@ def machine_info() -> dict[str, str]:
         "os": platform.platform(),
         "python": platform.python_version(),
         "nix": nix,
+        "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
 
@@ -419,7 +420,8 @@ def targets(rows: Sequence[Row]) -> str:
 def report(rows: Sequence[Row], info: dict[str, str], args_line: str) -> str:
     machine = (
         f"Run on {info['date']}: {info['nproc']} cores ({info['cpu']}), {info['ram']} RAM, "
-        f"{info['os']}, Python {info['python']}, {info['nix']}.\n"
+        f"{info['os']}, Python {info['python']}, {info['nix']}; load average at the end "
+        f"{info['load']} (other work on the machine shows in the times).\n"
         f"Command: `{args_line}`.\n"
     )
     return machine + "\n" + table(rows) + "\n" + targets(rows)
