@@ -51,9 +51,9 @@ def test_system_defaults_to_the_callers(machines: Machines) -> None:
 
 def test_missing_manifest_is_one_clear_error(tmp_path: Path, debs_ready: None) -> None:
     copy = tmp_path / "tinyos"
-    shutil.copytree(TINYOS, copy, ignore=shutil.ignore_patterns("debs.json"))
+    shutil.copytree(TINYOS, copy, ignore=shutil.ignore_patterns("debs.json", "debs.nix"))
     err = Machines(tmp_path, tinyos=copy).write("m", "{ }").error()
-    assert "debs.json is missing: run scripts/setup" in err
+    assert "debs.nix is missing: run scripts/setup" in err
 
 
 def test_undefined_option_is_an_error(machines: Machines) -> None:

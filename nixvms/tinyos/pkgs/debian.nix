@@ -5,12 +5,14 @@
 # "run scripts/setup" when it is not there.
 { system, platform }:
 let
-  manifestFile = ./debs.json;
+  # debs.nix carries debs.json's content and is imported, so that Nix's
+  # evaluation log (which nixvms reads for dependencies) names it.
+  manifestFile = ./debs.nix;
   setupHint = "run scripts/setup (as root) to fetch the Debian packages tinyos is built from";
   manifest =
     if builtins.pathExists manifestFile
-    then builtins.fromJSON (builtins.readFile manifestFile)
-    else throw "tinyos: nixvms/tinyos/pkgs/debs.json is missing: ${setupHint}";
+    then import manifestFile
+    else throw "tinyos: nixvms/tinyos/pkgs/debs.nix is missing: ${setupHint}";
   m = manifest.systems.${system} or (throw
     "tinyos: debs.json has no packages for ${system}: ${setupHint}");
 
