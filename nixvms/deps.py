@@ -2,8 +2,12 @@
 
 Nix does not say which files an evaluation read; its -vv log does name the
 files it imported ("evaluating file '…'") and the paths it copied into the
-store ("copied source '…' -> '…'"). Those, plus the network file itself,
-are an evaluation's file dependencies. Each is recorded with a cheap stamp
+store ("copied source '…' -> '…'"), and nixvms's tracer (nix/tracer.nix)
+adds a "nixvms-dep <how> <path>" trace line for each readFile, readDir,
+pathExists and builtins.path of the network's own files. Those, plus the
+network file itself, are an evaluation's file dependencies, each with what
+was read of it: its content, its listing (readDir), or only whether it
+exists (pathExists). Each is recorded with a cheap stamp
 (type, size, mtime) and a content digest: a stamp that still matches means
 unchanged without reading the file; a stamp that differs is settled by the
 digest, so a `touch` does not re-evaluate anything. A file recorded as
@@ -25,33 +29,80 @@ from nixvms.nix import LogMessage, nix_store_dir
 
 _EVALUATING = re.compile(r"^evaluating file '(.+)'$")
 _COPIED = re.compile(r"^copied source '(.+)' -> '.+'$")
+_TRACED = re.compile(r"^trace: nixvms-dep (\S+) (.+)$")
 
-# A recorded fingerprint: {"kind": "file"|"dir"|"missing", "stamp": str, "digest": str}
+# What an evaluation saw of a path, weakest first: a stronger read of the
+# same path subsumes a weaker one.
+EXISTENCE, LISTING, CONTENT = "existence", "listing", "content"
+_STRENGTH = {EXISTENCE: 0, LISTING: 1, CONTENT: 2}
+_TRACED_MODES = {
+    "import": CONTENT, "file": CONTENT, "tree": CONTENT,
+    "listing": LISTING, "exists": EXISTENCE, "missing": EXISTENCE,
+}
+
+# A recorded fingerprint: {"mode": how, "kind": "file"|"dir"|"listing"|"exists"|"missing",
+#                          "stamp": str, "digest": str}
 Fingerprint = dict[str, str]
 
 
-def files_from_log(messages: Iterable[LogMessage]) -> set[str]:
-    """The files and directories outside the store that Nix's log says it read."""
-    found: set[str] = set()
+def files_from_log(messages: Iterable[LogMessage]) -> dict[str, str]:
+    """The paths outside the store that the log says were read, with how."""
+    found: dict[str, str] = {}
+
+    def saw(path: str, mode: str) -> None:
+        if in_store(path):
+            return
+        if path not in found or _STRENGTH[mode] > _STRENGTH[found[path]]:
+            found[path] = mode
+
     for message in messages:
-        match = _EVALUATING.match(message.text) or _COPIED.match(message.text)
+        text = message.text
+        match = _EVALUATING.match(text) or _COPIED.match(text)
         if match:
-            found.add(match.group(1))
-    return {path for path in found if not in_store(path)}
+            saw(match.group(1), CONTENT)
+            continue
+        traced = _TRACED.match(text)
+        if traced and traced.group(1) in _TRACED_MODES:
+            saw(traced.group(2), _TRACED_MODES[traced.group(1)])
+    return found
 
 
 def in_store(path: str) -> bool:
     return path.startswith(nix_store_dir().rstrip("/") + "/")
 
 
-def fingerprint(path: str) -> Fingerprint:
+def fingerprint(path: str, mode: str = CONTENT) -> Fingerprint:
+    kind, stamp = _stamp(path, mode)
+    return {"mode": mode, "kind": kind, "stamp": stamp, "digest": _digest(path, kind)}
+
+
+def _stamp(path: str, mode: str) -> tuple[str, str]:
+    """A cheap (kind, stamp): an equal stamp means unchanged without reading."""
     try:
         info = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
-        return {"kind": "missing", "stamp": "", "digest": ""}
+        return "missing", ""
+    if mode == EXISTENCE:
+        return "exists", ""
     if stat.S_ISDIR(info.st_mode):
-        return {"kind": "dir", "stamp": _dir_stamp(path), "digest": _dir_digest(path)}
-    return {"kind": "file", "stamp": _file_stamp(info), "digest": _file_digest(path)}
+        if mode == LISTING:
+            return "listing", str(info.st_mtime_ns)
+        return "dir", _dir_stamp(path)
+    return "file", _file_stamp(info)
+
+
+def _digest(path: str, kind: str) -> str:
+    if kind == "file":
+        return _file_digest(path)
+    if kind == "dir":
+        return _dir_digest(path)
+    if kind == "listing":
+        entries = sorted(
+            f"{entry.name}\0{'dir' if entry.is_dir(follow_symlinks=False) else 'other'}"
+            for entry in os.scandir(path)
+        )
+        return hashlib.sha256("\n".join(entries).encode()).hexdigest()
+    return ""
 
 
 def _file_stamp(info: os.stat_result) -> str:
@@ -99,46 +150,34 @@ def _dir_digest(path: str) -> str:
 
 
 class FileStates:
-    """Current fingerprints, computed at most once per path per run."""
+    """Current fingerprints, computed at most once per path and mode per run."""
 
     def __init__(self) -> None:
-        self._stamps: dict[str, tuple[str, str]] = {}
-        self._digests: dict[str, Fingerprint] = {}
+        self._stamps: dict[tuple[str, str], tuple[str, str]] = {}
+        self._digests: dict[tuple[str, str], str] = {}
 
     def unchanged(self, path: str, recorded: Mapping[str, Any]) -> bool:
-        kind, stamp = self._stamp(path)
+        mode = str(recorded.get("mode", CONTENT))
+        key = (path, mode)
+        if key not in self._stamps:
+            self._stamps[key] = _stamp(path, mode)
+        kind, stamp = self._stamps[key]
         if kind != recorded.get("kind"):
             return False
-        if kind == "missing" or stamp == recorded.get("stamp"):
+        if kind in ("missing", "exists") or stamp == recorded.get("stamp"):
             return True
-        return self.current(path)["digest"] == recorded.get("digest")
-
-    def current(self, path: str) -> Fingerprint:
-        if path not in self._digests:
-            self._digests[path] = fingerprint(path)
-        return self._digests[path]
-
-    def _stamp(self, path: str) -> tuple[str, str]:
-        if path not in self._stamps:
-            try:
-                info = os.stat(path)
-            except (FileNotFoundError, NotADirectoryError):
-                self._stamps[path] = ("missing", "")
-            else:
-                if stat.S_ISDIR(info.st_mode):
-                    self._stamps[path] = ("dir", _dir_stamp(path))
-                else:
-                    self._stamps[path] = ("file", _file_stamp(info))
-        return self._stamps[path]
+        if key not in self._digests:
+            self._digests[key] = _digest(path, kind)
+        return self._digests[key] == recorded.get("digest")
 
     def forget(self) -> None:
         self._stamps.clear()
         self._digests.clear()
 
 
-def record(paths: Iterable[str]) -> dict[str, Fingerprint]:
-    """Fingerprints of the given paths, to save with an evaluation."""
-    return {path: fingerprint(path) for path in sorted(set(paths))}
+def record(paths: Mapping[str, str]) -> dict[str, Fingerprint]:
+    """Fingerprints of the given paths (path -> what was read), to save with an evaluation."""
+    return {path: fingerprint(path, paths[path]) for path in sorted(paths)}
 
 
 def all_unchanged(states: FileStates, recorded: Mapping[str, Mapping[str, Any]]) -> bool:

@@ -168,7 +168,8 @@ def evaluate(ctx: BuildContext, machine: str) -> dict[str, Any] | TaskFailed:
         )
     except nix.NixError as error:
         return TaskFailed(f"evaluation of machine '{machine}' failed: {error.message}")
-    files = deps.files_from_log(result.messages) | {ctx.network_file}
+    files = deps.files_from_log(result.messages)
+    files[ctx.network_file] = deps.CONTENT
     values = {
         "params": digest(ctx.eval_params),
         "drv_path": result.drv_path,

@@ -2,7 +2,9 @@
 # `import networkExpr`, and checks its shape with clear errors.
 { networkFile }:
 let
-  value = import networkFile;
+  tracer = import ./tracer.nix;
+  # Through the tracer, so that files the network reads are dependencies.
+  value = tracer.import networkFile;
   # Attributes that configure the network rather than name a machine
   # (nixops: network, defaults, resources; colmena: meta, defaults).
   reserved = [ "defaults" "network" "meta" "resources" ];
@@ -21,6 +23,6 @@ in
 {
   machineNames = checked;
   # The module applied to every machine (nixops/colmena `defaults`), if any.
-  defaults = network.defaults or { };
-  machine = name: network.${name};
+  defaults = tracer.module (network.defaults or { });
+  machine = name: tracer.module network.${name};
 }
