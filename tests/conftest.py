@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -43,6 +44,10 @@ class Run:
     @property
     def made_network(self) -> bool:
         return "making the network" in self.stderr.splitlines()
+
+
+# What a build or a run leaves in an example directory: not part of the example.
+LOCAL_STATE = shutil.ignore_patterns(".nixvms", "result", "vms-state")
 
 
 def run_cli(program: str, *args: str, cwd: Path, env: dict[str, str] | None = None) -> Run:

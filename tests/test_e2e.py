@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, nixvms
+from tests.conftest import LOCAL_STATE, REPO, nixvms
 
 pytestmark = [pytest.mark.nix, pytest.mark.vm]
 
@@ -42,7 +42,7 @@ def wait_for(path: Path, text: str, timeout: float) -> bool:
 
 def test_client_reaches_server_by_name_and_sigterm_stops_everything(tmp_path: Path) -> None:
     example = tmp_path / "two-machines"
-    shutil.copytree(REPO / "examples" / "two-machines", example)
+    shutil.copytree(REPO / "examples" / "two-machines", example, ignore=LOCAL_STATE)
     built = nixvms("build", cwd=example)
     assert built.code == 0, built.stderr
     state = tmp_path / "vm state"  # a space: run-vms must quote it

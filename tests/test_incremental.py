@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, Run, nixvms, write
+from tests.conftest import LOCAL_STATE, REPO, Run, nixvms, write
 
 pytestmark = pytest.mark.nix
 
@@ -63,7 +63,7 @@ def store_closure(path: str) -> list[str]:
 
 def test_example_network_builds(tmp_path: Path) -> None:
     example = tmp_path / "two-machines"
-    shutil.copytree(REPO / "examples" / "two-machines", example)
+    shutil.copytree(REPO / "examples" / "two-machines", example, ignore=LOCAL_STATE)
     run = nixvms("build", cwd=example)
     assert run.code == 0, run.stderr
     result = example / "result"
