@@ -70,9 +70,11 @@ def _run_build(
     settings: NixSettings,
     jobs: int,
     keep_going: bool = False,
+    extra_deps: tuple[Path, ...] = (),
 ) -> BuildResult:
     try:
-        return build(network, out_link, settings, _say, jobs=jobs, keep_going=keep_going)
+        return build(network, out_link, settings, _say, jobs=jobs, keep_going=keep_going,
+                     extra_deps=extra_deps)
     except BuildFailed as error:
         for failure in error.failures:
             click.echo(f"error: {failure}", err=True)
@@ -117,6 +119,10 @@ def nixvms() -> None:
               help="Evaluate and build this many machines at once.")
 @click.option("-k", "--keep-going", is_flag=True,
               help="Build the other machines when one fails.")
+@click.option("--extra-dep", "extra_deps", multiple=True, type=click.Path(path_type=Path),
+              metavar="PATH",
+              help="A file every evaluation depends on that nixvms cannot see it read "
+                   "(repeatable).")
 @click.option("-v", "--verbose", count=True, help="Log every Nix command.")
 def build_command(
     network: Path,
@@ -127,12 +133,14 @@ def build_command(
     include: tuple[str, ...],
     jobs: int,
     keep_going: bool,
+    extra_deps: tuple[Path, ...],
     verbose: int,
 ) -> None:
     """Build the network NETWORK (default ./network.nix) and link `result` to it."""
     _setup_logging(verbose)
     settings = NixSettings(options=options, include=include, show_trace=show_trace)
-    result = _run_build(network, None if no_out_link else out_link, settings, jobs, keep_going)
+    out = None if no_out_link else out_link
+    result = _run_build(network, out, settings, jobs, keep_going, extra_deps)
     if no_out_link:
         click.echo(result.store_path)
     else:

@@ -195,12 +195,13 @@ def build(
     *,
     jobs: int = 1,
     keep_going: bool = False,
+    extra_deps: tuple[Path, ...] = (),
 ) -> BuildResult:
     """Build a network: evaluate and build what changed, then make the network."""
     state = StateDir.beside(Path(os.path.abspath(network_file)))
     with project_lock(state, progress):
         recover_corrupt_database(state, progress)
-        ctx = tasks.prepare(network_file, out_link, settings)
+        ctx = tasks.prepare(network_file, out_link, settings, extra_deps)
         if ctx.uses_tinyos:
             progress("no nixpkgs in NIX_PATH or -I: building with nixvms's bundled tinyos")
         else:
@@ -211,7 +212,7 @@ def build(
             # An evaluation found VLANs other than the plan assumed: the other
             # machines' /etc/hosts must list its address on them. Once more
             # with the corrected plan (only the affected evaluations re-run).
-            ctx = tasks.prepare(network_file, out_link, settings)
+            ctx = tasks.prepare(network_file, out_link, settings, extra_deps)
             log = run_doit(ctx, ["network"], progress, jobs=jobs, keep_going=keep_going)
             executed += log.executed
         if log.failures:

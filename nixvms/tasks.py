@@ -59,6 +59,7 @@ class BuildContext:
     numbers: Mapping[str, int]
     hosts: tuple[tuple[str, str], ...]
     ssh_key: keys.KeyPair
+    extra_deps: tuple[str, ...] = ()
     files: deps.FileStates = field(default_factory=deps.FileStates, compare=False)
 
     @property
@@ -96,6 +97,7 @@ def prepare(
     network_file: Path,
     out_link: Path | None,
     settings: nix.NixSettings,
+    extra_deps: tuple[Path, ...] = (),
 ) -> BuildContext:
     """Read the network's machine list and fix the address plan for this run."""
     check_network_file(network_file)
@@ -126,6 +128,7 @@ def prepare(
         numbers=numbers,
         hosts=tuple(hosts_entries(numbers, recorded_vlans(state, names))),
         ssh_key=ssh_key,
+        extra_deps=tuple(deps.absolute(p) for p in extra_deps),
     )
 
 
@@ -169,7 +172,10 @@ def evaluate(ctx: BuildContext, machine: str) -> dict[str, Any] | TaskFailed:
     except nix.NixError as error:
         return TaskFailed(f"evaluation of machine '{machine}' failed: {error.message}")
     files = deps.files_from_log(result.messages)
-    files[ctx.network_file] = deps.CONTENT
+    # The network file, and what the user says the evaluation reads unseen
+    # (--extra-dep: e.g. a file named by an environment variable).
+    for path in (ctx.network_file, *ctx.extra_deps):
+        files[path] = deps.CONTENT
     values = {
         "params": digest(ctx.eval_params),
         "drv_path": result.drv_path,

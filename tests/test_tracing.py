@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import nixvms, write
+from tests.conftest import nixvms, run_cli, write
 
 pytestmark = pytest.mark.nix
 
@@ -97,3 +97,17 @@ def test_path_module_errors_still_name_the_module_file(project: Path) -> None:
     assert run.code == 1
     assert "networking.noSuchOption" in run.stderr
     assert str(project / "bad.nix") in run.stderr
+
+
+def test_extra_dep_names_a_file_the_evaluation_reads_unseen(project: Path) -> None:
+    # builtins.getEnv hides which file is read: --extra-dep tells nixvms.
+    write(project / "network.nix",
+          "{ a = { environment.etc.x.text =\n"
+          '    builtins.readFile (builtins.getEnv "SECRET_FILE"); }; }\n')
+    secret = write(project / "secret.txt", f"one {project}\n")
+    env = {"SECRET_FILE": str(secret)}
+    first = run_cli("nixvms", "build", "--extra-dep", str(secret), cwd=project, env=env)
+    assert first.code == 0, first.stderr
+    write(secret, "two\n")
+    again = run_cli("nixvms", "build", "--extra-dep", str(secret), cwd=project, env=env)
+    assert again.tasks("evaluating") == {"a"}
