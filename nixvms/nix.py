@@ -177,7 +177,7 @@ def machine_names(network_file: str, settings: NixSettings) -> list[str]:
     out = run_nix(
         "nix-instantiate",
         ["--eval", "--strict", "--json", glue_path("machines.nix"),
-         "--arg", "networkFile", network_file],
+         "--argstr", "networkFile", network_file],
         settings,
     )
     names = json.loads(out.stdout)
@@ -209,8 +209,8 @@ def evaluate_machine(
         [
             "--eval", "--strict", "--json", "--read-write-mode",
             glue_path("machine.nix"),
-            "--arg", "networkFile", network_file,
-            "--arg", "nixpkgs", nixpkgs,
+            "--argstr", "networkFile", network_file,
+            "--argstr", "nixpkgs", nixpkgs,
             "--argstr", "name", name,
             "--argstr", "planJSON", json.dumps(plan, sort_keys=True),
         ],
@@ -266,8 +266,8 @@ def instantiate_network_dir(
         "nix-instantiate",
         [
             glue_path("network-dir.nix"),
-            "--arg", "nixpkgs", nixpkgs,
-            "--arg", "files", str(files_dir),
+            "--argstr", "nixpkgs", nixpkgs,
+            "--argstr", "files", str(files_dir),
             "--argstr", "vmsJSON", json.dumps(dict(vms), sort_keys=True),
         ],
         settings,

@@ -2,17 +2,21 @@
 # the NixOS configuration of the machine plus qemu-vm.nix and the network
 # module, evaluated with NixOS's own eval-config.nix (from real nixpkgs or
 # from tinyos, which has the same shape). Returns what nixvms records.
+# networkFile and nixpkgs are paths or absolute paths as strings (--argstr:
+# a path in a --arg expression cannot hold spaces or non-ASCII characters).
 { networkFile, nixpkgs, name, planJSON }:
 let
+  asPath = p: if builtins.isPath p then p else /. + p;
+  nixpkgsPath = asPath nixpkgs;
   network = import ./network-file.nix { inherit networkFile; };
   plan = builtins.fromJSON planJSON;
 
-  evalMachine = machineName: import (nixpkgs + "/nixos/lib/eval-config.nix") {
+  evalMachine = machineName: import (nixpkgsPath + "/nixos/lib/eval-config.nix") {
     # Omitting nixpkgs.system in a machine means the host's system, as in
     # NixOS (eval-config sets nixpkgs.system = mkDefault system).
     system = builtins.currentSystem;
     modules = [
-      (nixpkgs + "/nixos/modules/virtualisation/qemu-vm.nix")
+      (nixpkgsPath + "/nixos/modules/virtualisation/qemu-vm.nix")
       (import ./network-module.nix {
         name = machineName;
         number = plan.numbers.${machineName};

@@ -2,18 +2,23 @@
 # and vms/<machine> -> each machine's VM. The VMs are referenced as store
 # paths, so they are references of this path: `result` is a GC root that
 # keeps the whole network alive, as nixos-build-vms's result is.
+#
+# nixpkgs and files are paths or absolute paths as strings (nixvms passes
+# strings with --argstr: a path in a --arg expression cannot hold spaces).
 { nixpkgs, files, vmsJSON }:
 let
+  asPath = p: if builtins.isPath p then p else /. + p;
   # The host's package set: the directory holds scripts run on the host.
-  pkgs = import nixpkgs { };
+  pkgs = import (asPath nixpkgs) { };
   vms = builtins.fromJSON vmsJSON;
+  rendered = asPath files;
   linkVm = name: path:
     "ln -s ${builtins.storePath path} \"$out/vms/\"${pkgs.lib.escapeShellArg name}\n";
 in
 pkgs.runCommand "nixos-vms" { } ''
   mkdir -p "$out/bin" "$out/vms"
-  cp ${files}/run-vms "$out/bin/run-vms"
+  cp ${rendered}/run-vms "$out/bin/run-vms"
   chmod 0555 "$out/bin/run-vms"
-  cp ${files}/network.json "$out/network.json"
+  cp ${rendered}/network.json "$out/network.json"
   ${pkgs.lib.concatStrings (pkgs.lib.mapAttrsToList linkVm vms)}
 ''

@@ -1,10 +1,13 @@
 # Reads a network file, as nixos-build-vms's build-vms.nix does with
 # `import networkExpr`, and checks its shape with clear errors.
+# networkFile is a path or an absolute path as a string (nixvms passes strings
+# with --argstr: a path in a --arg expression cannot hold spaces).
 { networkFile }:
 let
+  file = if builtins.isPath networkFile then networkFile else /. + networkFile;
   tracer = import ./tracer.nix;
   # Through the tracer, so that files the network reads are dependencies.
-  value = tracer.import networkFile;
+  value = tracer.import file;
   # Attributes that configure the network rather than name a machine
   # (nixops: network, defaults, resources; colmena: meta, defaults).
   reserved = [ "defaults" "network" "meta" "resources" ];
