@@ -146,8 +146,16 @@ def _error_text(stderr: str, messages: Sequence[LogMessage]) -> str:
     return text
 
 
+# What nix-store says around a build, not the builder's own output (a log
+# line that merely starts with "this " is the builder's).
+_NIX_CHATTER = re.compile(
+    r"^(these \d+ (derivations|paths) will be |this (derivation|path) will be |"
+    r"building '|copying path '|  /nix/store/|warning:)"
+)
+
+
 def _is_nix_chatter(line: str) -> bool:
-    return line.startswith(("these ", "this ", "building '", "  /nix/store/", "warning:"))
+    return _NIX_CHATTER.match(line) is not None
 
 
 # --- operations ---------------------------------------------------------------
