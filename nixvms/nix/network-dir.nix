@@ -11,7 +11,13 @@ let
   # The host's package set: the directory holds scripts run on the host.
   pkgs = import (asPath nixpkgs) { };
   vms = builtins.fromJSON vmsJSON;
-  rendered = asPath files;
+  # Only the two rendered files: a temporary file that an interrupted
+  # nixvms left beside them must not change the network's store path.
+  rendered = builtins.path {
+    path = asPath files;
+    name = "network";
+    filter = path: type: builtins.elem (baseNameOf path) [ "run-vms" "network.json" ];
+  };
   linkVm = name: path:
     "ln -s ${builtins.storePath path} \"$out/vms/\"${pkgs.lib.escapeShellArg name}\n";
 in
