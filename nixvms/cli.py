@@ -8,18 +8,38 @@ evaluation or build, 2 for a usage error, 130 when interrupted.
 
 from __future__ import annotations
 
-import logging
+import signal
 import sys
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+import threading
+from types import FrameType
 
-import click
 
-from nixvms import __version__
-from nixvms.nix import NixError, NixSettings
-from nixvms.runner import BuildFailed, BuildResult, build, clean
-from nixvms.tasks import NetworkError
+def _interrupted_while_loading(signum: int, frame: FrameType | None) -> None:
+    sys.stderr.write("error: interrupted before anything was done\n")
+    sys.exit(130)
+
+
+# Ctrl-C while the modules below load (a tenth of a second, before any
+# handler of ours runs): the exit of an interrupted run, not a traceback.
+# Python's own handler is back once they are loaded.
+_LOADING = threading.current_thread() is threading.main_thread()
+if _LOADING:
+    _previous_handler = signal.signal(signal.SIGINT, _interrupted_while_loading)
+
+import logging  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any, NoReturn, TypeVar  # noqa: E402
+
+import click  # noqa: E402
+
+from nixvms import __version__  # noqa: E402
+from nixvms.nix import NixError, NixSettings  # noqa: E402
+from nixvms.runner import BuildFailed, BuildResult, build, clean  # noqa: E402
+from nixvms.tasks import NetworkError  # noqa: E402
+
+if _LOADING:
+    signal.signal(signal.SIGINT, _previous_handler)
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
