@@ -1,0 +1,235 @@
+"""Property test: after any sequence of edits, an incremental build equals a clean one,
+and it ran exactly the evaluations and builds the edits called for.
+
+A seeded random walk over a generated multi-file network (tests/netgen.py):
+machines' own files, shared modules, files read with readFile, files probed
+with pathExists, a directory read with readDir, machines added and removed,
+reverts, touches, comments. After every step `nixvms build` runs in the
+project directory, and a clean build of an identical copy runs in a fresh
+directory; they must agree on every machine's drv and output path, on
+network.json and on run-vms. Which tasks must run is predicted from the
+model alone, with doit's semantics: `eval:<m>` runs when something its last
+evaluation read (by the model) reads differently now, or the address plan
+changed; `build:<m>` runs when the machine's configuration (by the model)
+differs from the one it last built; `network` runs when the set of
+(machine, configuration) pairs differs from the one it last made.
+
+NIXVMS_PROPERTY_SEED and NIXVMS_PROPERTY_STEPS choose the walk; a failure
+names the seed, the step and the history, to run it again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests import netgen
+from tests.conftest import LOCAL_STATE, Run, nixvms
+
+pytestmark = pytest.mark.nix
+
+SEED = int(os.environ.get("NIXVMS_PROPERTY_SEED", "20240607"))
+STEPS = int(os.environ.get("NIXVMS_PROPERTY_STEPS", "50"))
+
+Plan = tuple[str, ...]
+
+
+@dataclass
+class Expectation:
+    """What doit recorded after the last successful run, as the model sees it."""
+
+    # Per machine: the plan and what each read saw at its last evaluation.
+    evaluated: dict[str, tuple[Plan, dict[netgen.Read, object]]] = field(default_factory=dict)
+    # Per machine: the configuration it last built.
+    built: dict[str, tuple[object, ...]] = field(default_factory=dict)
+    # The (machine -> configuration) the network was last made of.
+    network: dict[str, tuple[object, ...]] | None = None
+
+    def evaluations(self, model: netgen.Model, tree: netgen.Tree) -> set[str]:
+        due = set()
+        for name in model.names:
+            last = self.evaluated.get(name)
+            if (last is None or last[0] != model.names
+                    or any(netgen.observe(tree, read) != seen for read, seen in last[1].items())):
+                due.add(name)
+        return due
+
+    def builds(self, model: netgen.Model) -> set[str]:
+        return {n for n in model.names if self.built.get(n) != netgen.config_key(model, n)}
+
+    def makes_network(self, model: netgen.Model) -> bool:
+        return self.network != {n: netgen.config_key(model, n) for n in model.names}
+
+    def ran(self, model: netgen.Model, tree: netgen.Tree, evaluated: set[str]) -> None:
+        for name in evaluated:
+            reads = netgen.reads(model, name)
+            self.evaluated[name] = (model.names, {r: netgen.observe(tree, r) for r in reads})
+        for name in model.names:
+            self.built[name] = netgen.config_key(model, name)
+        self.network = {n: netgen.config_key(model, n) for n in model.names}
+
+
+def sync(directory: Path, old: netgen.Tree, new: netgen.Tree, rng: random.Random) -> None:
+    """Make the files under `directory` those of `new` (they are those of `old`).
+
+    Only files whose content differs are written; half the writes replace the
+    file by a rename, as many editors save (this changes the directory's times).
+    A directory left empty is removed.
+    """
+    for path in sorted(set(old) - set(new)):
+        (directory / path).unlink()
+        # As git does: a directory left empty goes too (a probe's parent may vanish).
+        parent = (directory / path).parent
+        if parent != directory and not any(parent.iterdir()):
+            parent.rmdir()
+    for path in sorted(new):
+        if old.get(path) == new[path]:
+            continue
+        target = directory / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if rng.random() < 0.5:
+            tmp = target.with_name(f".{target.name}.tmp")
+            tmp.write_text(new[path])
+            os.replace(tmp, target)
+        else:
+            target.write_text(new[path])
+
+
+def touch(path: Path) -> None:
+    """New times, same content: one second past both the old times and now."""
+    later = max(path.stat().st_mtime_ns, time.time_ns()) + 1_000_000_000
+    os.utime(path, ns=(later, later))
+
+
+def read_record(directory: Path, machine: str, kind: str) -> dict[str, str]:
+    path = directory / ".nixvms" / "machines" / f"{machine}.{kind}.json"
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def network_files(store_path: Path, directory: Path) -> dict[str, str]:
+    """network.json and run-vms of a network directory, the project's path normalised
+    (run-vms names the project's ssh key)."""
+    return {
+        name: (store_path / name).read_text().replace(str(directory), "<project>")
+        for name in ("network.json", "bin/run-vms")
+    }
+
+
+def compare_with_clean(project: Path, clean: Path, model: netgen.Model) -> list[str]:
+    """Build a copy of the project from scratch; what differs from the incremental result."""
+    if clean.exists():
+        shutil.rmtree(clean)
+    shutil.copytree(project, clean, ignore=LOCAL_STATE)
+    # The same ssh key pair, so that the evaluations' plans are the same.
+    shutil.copytree(project / ".nixvms" / "ssh", clean / ".nixvms" / "ssh")
+    run = nixvms("build", "--no-out-link", cwd=clean)
+    if run.code != 0:
+        return [f"the clean build failed:\n{run.stderr}"]
+    problems = []
+    everything = set(model.names)
+    if run.tasks("evaluating") != everything or run.tasks("building") != everything:
+        problems.append(f"the clean build did not evaluate and build every machine:\n{run.stderr}")
+    result = project / "result"
+    vms = {p.name: os.readlink(p) for p in (result / "vms").iterdir()}
+    if set(vms) != everything:
+        problems.append(f"result/vms has {sorted(vms)}, the network {sorted(everything)}")
+    for name in model.names:
+        for kind, key in (("eval", "drv_path"), ("build", "out_path")):
+            mine = read_record(project, name, kind).get(key)
+            theirs = read_record(clean, name, kind).get(key)
+            if mine != theirs:
+                problems.append(f"{name}: incremental {key} {mine}, clean {theirs}")
+        if vms.get(name) != read_record(clean, name, "build").get("out_path"):
+            problems.append(f"result/vms/{name} -> {vms.get(name)}, not the clean build's VM")
+    mine_files = network_files(result, project)
+    clean_files = network_files(Path(run.stdout.strip().splitlines()[-1]), clean)
+    for name, text in mine_files.items():
+        if text != clean_files[name]:
+            problems.append(f"{name} differs from the clean build's:\n--- incremental\n{text}"
+                            f"--- clean\n{clean_files[name]}")
+    return problems
+
+
+def test_incremental_builds_equal_clean_builds_and_do_only_the_work_needed(
+    tmp_path: Path,
+) -> None:
+    rng = random.Random(SEED)
+    project, clean = tmp_path / "project", tmp_path / "clean"
+    project.mkdir()
+    # Unique store paths: another test's garbage collection never races this one's.
+    model = netgen.initial(rng, run_id=uuid.uuid4().hex[:12])
+    tree: netgen.Tree = {}
+    previous: netgen.Model | None = None
+    expect = Expectation()
+    history: list[str] = [f"initial network: {model}"]
+    started = time.monotonic()
+
+    for number in range(STEPS + 1):
+        if number == 0:
+            new_model, touched = model, None
+        else:
+            step = netgen.random_step(rng, model, previous, tree)
+            history.append(f"step {number}: {step.describe}")
+            new_model, touched = step.model, step.touch
+        new_tree = netgen.render(new_model)
+        if touched is not None:
+            touch(project / touched)
+        sync(project, tree, new_tree, rng)
+        if new_model != model:
+            previous, model = model, new_model
+        tree = new_tree
+
+        want_evals = expect.evaluations(model, tree)
+        want_builds = expect.builds(model)
+        want_network = expect.makes_network(model)
+        built_before = {n: read_record(project, n, "build").get("drv_path") for n in model.names}
+
+        run: Run = nixvms("build", cwd=project)
+
+        def fail(problems: list[str], run: Run = run, number: int = number) -> str:
+            return (
+                f"NIXVMS_PROPERTY_SEED={SEED} step {number} of {STEPS}:\n  "
+                + "\n  ".join(problems)
+                + "\nhistory:\n  " + "\n  ".join(history)
+                + f"\nnixvms build said:\n{run.stderr}"
+            )
+
+        assert run.code == 0, fail(["nixvms build failed"])
+        drv_changed = {
+            n for n in model.names
+            if read_record(project, n, "eval").get("drv_path") != built_before[n]
+        }
+        problems = []
+        if run.tasks("evaluating") != want_evals:
+            problems.append(f"evaluated {sorted(run.tasks('evaluating'))}, "
+                            f"expected {sorted(want_evals)}")
+        if run.tasks("building") != want_builds:
+            problems.append(f"built {sorted(run.tasks('building'))}, "
+                            f"expected {sorted(want_builds)}")
+        if drv_changed != want_builds:
+            problems.append(f"the drvs of {sorted(drv_changed)} changed, "
+                            f"the model says {sorted(want_builds)}")
+        if run.made_network != want_network:
+            problems.append(f"made the network: {run.made_network}, expected {want_network}")
+        assert not problems, fail(problems)
+        expect.ran(model, tree, want_evals)
+        history[-1] += (f"  [evaluated {len(want_evals)}, built {len(want_builds)}"
+                        f"{', network' if want_network else ''}]")
+
+        problems = compare_with_clean(project, clean, model)
+        assert not problems, fail(problems)
+
+    elapsed = time.monotonic() - started
+    print(f"{STEPS} steps (seed {SEED}) in {elapsed:.1f} s:", *history, sep="\n  ")
