@@ -98,7 +98,11 @@ def _run_build(
     except BuildFailed as error:
         for failure in error.failures:
             click.echo(f"error: {failure}", err=True)
-        if len(error.failures) > 1:
+        if keep_going and error.failed_machines:
+            machines = ", ".join(error.failed_machines)
+            click.echo(f"error: failed machines: {machines}; the others are built, "
+                       "the network was not made", err=True)
+        elif len(error.failures) > 1:
             click.echo(f"error: {len(error.failures)} tasks failed", err=True)
         sys.exit(EXIT_FAILED)
     except NixError as error:

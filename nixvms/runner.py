@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 from doit.cmd_base import TaskLoader2
 from doit.doit_cmd import DoitMain
+from doit.exceptions import UnmetDependency
 from doit.loader import generate_tasks
 
 from nixvms import tasks
@@ -31,11 +32,16 @@ Progress = Callable[[str], None]
 
 
 class BuildFailed(Exception):
-    """One or more tasks failed; `failures` holds each one's message."""
+    """One or more tasks failed; `failures` holds each one's message.
 
-    def __init__(self, failures: Sequence[str]) -> None:
+    `failed_machines` names the machines whose evaluation or build failed
+    (with --keep-going, the others were built but the network was not made).
+    """
+
+    def __init__(self, failures: Sequence[str], failed_machines: Sequence[str] = ()) -> None:
         super().__init__("; ".join(failures))
         self.failures = tuple(failures)
+        self.failed_machines = tuple(failed_machines)
 
 
 @dataclass
@@ -45,6 +51,14 @@ class RunLog:
     executed: list[str] = field(default_factory=list)
     up_to_date: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    failed_tasks: list[str] = field(default_factory=list)
+    # Tasks not run because a task they depend on failed (--keep-going).
+    not_run: list[str] = field(default_factory=list)
+
+    @property
+    def failed_machines(self) -> list[str]:
+        machines = [name.partition(":")[2] for name in self.failed_tasks]
+        return sorted({m for m in machines if m})
 
 
 @dataclass(frozen=True)
@@ -79,8 +93,17 @@ class _Reporter:
             self.progress("making the network")
 
     def add_failure(self, task: Any, fail: Any) -> None:
+        if isinstance(fail, UnmetDependency):
+            self.log.not_run.append(task.name)
+            return
         message = getattr(fail, "message", None) or str(fail)
+        if message == "PythonAction Error":
+            # An exception nixvms did not expect: its last line, not doit's title.
+            lines = "".join(getattr(fail, "traceback", "")).strip().splitlines()
+            detail = lines[-1] if lines else "no details"
+            message = f"task {task.name} failed unexpectedly: {detail}"
         self.log.failures.append(message)
+        self.log.failed_tasks.append(task.name)
 
     def add_success(self, task: Any) -> None:
         pass
@@ -216,7 +239,7 @@ def build(
             log = run_doit(ctx, ["network"], progress, jobs=jobs, keep_going=keep_going)
             executed += log.executed
         if log.failures:
-            raise BuildFailed(log.failures)
+            raise BuildFailed(log.failures, log.failed_machines)
         record = read_json(state.network_record)
         if not isinstance(record, dict) or "store_path" not in record:
             raise BuildFailed(["the network was not made (no record of it)"])
