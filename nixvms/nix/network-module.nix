@@ -9,8 +9,23 @@
 let
   hexDigits = [ "0" "1" "2" "3" "4" "5" "6" "7" "8" "9" "a" "b" "c" "d" "e" "f" ];
   hexByte = n: builtins.elemAt hexDigits (n / 16) + builtins.elemAt hexDigits (n - (n / 16) * 16);
+  # The address plan's VLANs are 1..255 (192.168.v.i, MAC byte vv), each one
+  # NIC: a VLAN out of range or listed twice is an error naming it, not an
+  # index error here or two NICs with one MAC.
+  vlans =
+    let
+      given = config.virtualisation.vlans;
+      bad = builtins.filter (v: v < 1 || v > 255) given;
+      count = v: builtins.length (builtins.filter (w: w == v) given);
+      twice = builtins.filter (v: count v > 1) given;
+    in
+    if bad != [ ] then
+      throw "virtualisation.vlans: VLAN ${toString (builtins.head bad)} is out of range; a VLAN is a number from 1 to 255"
+    else if twice != [ ] then
+      throw "virtualisation.vlans lists VLAN ${toString (builtins.head twice)} more than once; each VLAN is one NIC"
+    else given;
   # NIC k (from 1) on VLAN v, in the order of virtualisation.vlans.
-  nics = lib.imap1 (k: vlan: { inherit k vlan; }) config.virtualisation.vlans;
+  nics = lib.imap1 (k: vlan: { inherit k vlan; }) vlans;
   address = vlan: "192.168.${toString vlan}.${toString number}";
 in
 {
