@@ -147,10 +147,11 @@ def _error_text(stderr: str, messages: Sequence[LogMessage]) -> str:
 
 
 # What nix-store says around a build, not the builder's own output (a log
-# line that merely starts with "this " is the builder's).
+# line that merely starts with "this " is the builder's), and the tracer's
+# lines (tracer.nix).
 _NIX_CHATTER = re.compile(
     r"^(these \d+ (derivations|paths) will be |this (derivation|path) will be |"
-    r"building '|copying path '|  /nix/store/|warning:)"
+    r"building '|copying path '|  /nix/store/|warning:|trace: nixvms-dep )"
 )
 
 

@@ -15,6 +15,8 @@ let
     || (builtins.isString v && builtins.substring 0 1 v == "/");
   network =
     if builtins.isAttrs value then value
+    else if builtins.isFunction value then
+      throw "the network file ${toString networkFile} is a function; like nixos-build-vms, nixvms needs an attribute set of machines (name = NixOS module)"
     else throw "the network file ${toString networkFile} must evaluate to an attribute set of machines (name = NixOS module), not a ${builtins.typeOf value}";
   names = builtins.filter (n: !(builtins.elem n reserved)) (builtins.attrNames network);
   checked = map
