@@ -79,6 +79,36 @@ def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     sys.exit(code)
 
 
+def _main_with_error_lines(main: Callable[..., Any], args: Any, kwargs: dict[str, Any]) -> Any:
+    """Run click's main so that usage errors are `error: ...` lines too (exit 2)."""
+    if not kwargs.get("standalone_mode", True):
+        return main(*args, **kwargs)
+    kwargs["standalone_mode"] = False
+    try:
+        code = main(*args, **kwargs)
+    except click.UsageError as error:
+        if type(error).__name__ == "NoArgsIsHelpError":  # click >= 8.2, no command given
+            error.show()  # the help, as click shows it
+            sys.exit(EXIT_USAGE)
+        hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
+        _fail(f"{error.format_message()}{hint}", EXIT_USAGE)
+    except click.ClickException as error:
+        _fail(error.format_message(), error.exit_code)
+    except click.Abort:
+        _fail("interrupted", EXIT_INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+class _Group(click.Group):
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        return _main_with_error_lines(super().main, args, kwargs)
+
+
+class _Command(click.Command):
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        return _main_with_error_lines(super().main, args, kwargs)
+
+
 def _setup_logging(verbose: int) -> None:
     level = logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
@@ -124,7 +154,7 @@ def _nix_options(func: F) -> F:
     return func
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="nixvms")
 def nixvms() -> None:
     """Build and run networks of NixOS virtual machines, incrementally."""
@@ -200,6 +230,7 @@ def init_command(directory: Path) -> None:
 
 @click.command(
     "nixos-build-vms",
+    cls=_Command,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.argument("networks", nargs=-1, type=click.Path(path_type=Path))
