@@ -28,6 +28,9 @@ in
 {
   machineNames = checked;
   # The module applied to every machine (nixops/colmena `defaults`), if any.
-  defaults = tracer.module (network.defaults or { });
+  defaults =
+    let d = network.defaults or { }; in
+    if isModule d then tracer.module d
+    else throw "'defaults' in ${toString networkFile} is a ${builtins.typeOf d}, not a NixOS module (an attribute set, a function or a path)";
   machine = name: tracer.module network.${name};
 }
