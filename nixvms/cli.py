@@ -173,7 +173,8 @@ def nixvms() -> None:
               help="Evaluate and build this many machines at once.")
 @click.option("-k", "--keep-going", is_flag=True,
               help="Build the other machines when one fails.")
-@click.option("--extra-dep", "extra_deps", multiple=True, type=click.Path(path_type=Path),
+@click.option("--extra-dep", "extra_deps", multiple=True,
+              type=click.Path(exists=True, path_type=Path),
               metavar="PATH",
               help="A file every evaluation depends on that nixvms cannot see it read "
                    "(repeatable).")
