@@ -183,9 +183,11 @@ def check_include_paths(settings: NixSettings) -> None:
 
 
 def machine_names(network_file: str, settings: NixSettings) -> list[str]:
+    # Read-write: checking that each machine is a module may import a file
+    # from a source the network copies to the store (`import "${./dir}/a.nix"`).
     out = run_nix(
         "nix-instantiate",
-        ["--eval", "--strict", "--json", glue_path("machines.nix"),
+        ["--eval", "--strict", "--json", "--read-write-mode", glue_path("machines.nix"),
          "--argstr", "networkFile", network_file],
         settings,
     )
