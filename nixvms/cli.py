@@ -27,6 +27,7 @@ if _LOADING:
     _previous_handler = signal.signal(signal.SIGINT, _interrupted_while_loading)
 
 import logging  # noqa: E402
+import os  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, NoReturn, TypeVar  # noqa: E402
@@ -122,6 +123,7 @@ def _run_build(
     keep_going: bool = False,
     extra_deps: tuple[Path, ...] = (),
 ) -> BuildResult:
+    linked_before = _link_target(out_link)
     try:
         return build(network, out_link, settings, _say, jobs=jobs, keep_going=keep_going,
                      extra_deps=extra_deps)
@@ -140,7 +142,17 @@ def _run_build(
     except NetworkError as error:
         _fail(str(error))
     except KeyboardInterrupt:
+        if out_link is not None and _link_target(out_link) != linked_before:
+            _fail(f"interrupted after the new network was made; {out_link} points at it",
+                  EXIT_INTERRUPTED)
         _fail("interrupted; the previous result is untouched", EXIT_INTERRUPTED)
+
+
+def _link_target(link: Path | None) -> str | None:
+    try:
+        return os.readlink(link) if link is not None else None
+    except OSError:
+        return None
 
 
 def _nix_options(func: F) -> F:
