@@ -20,6 +20,7 @@ names the seed, the step and the history, to run it again.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -28,6 +29,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,13 +111,33 @@ def touch(path: Path) -> None:
     os.utime(path, ns=(later, later))
 
 
-def read_record(directory: Path, machine: str, kind: str) -> dict[str, str]:
+def read_record(directory: Path, machine: str, kind: str) -> dict[str, Any]:
     path = directory / ".nixvms" / "machines" / f"{machine}.{kind}.json"
     if not path.exists():
         return {}
     data = json.loads(path.read_text())
     assert isinstance(data, dict)
     return data
+
+
+def diagnose(record: dict[str, Any], drv_existed: bool) -> str:
+    """Why nixvms may have found an evaluation stale: its drv gone, or a recorded file changed."""
+    if not record:
+        return "no record of a previous evaluation"
+    found = []
+    if not drv_existed:
+        found.append(f"its drv {record.get('drv_path')} was not in the store (garbage collected?)")
+    files = record.get("files")
+    for path, fp in (files if isinstance(files, dict) else {}).items():
+        kind, now = fp.get("kind"), Path(path)
+        if kind == "file" and (not now.is_file() or hashlib.sha256(
+                now.read_bytes()).hexdigest() != fp.get("digest")):
+            found.append(f"{path} changed")
+        elif kind in ("missing", "exists") and now.exists() != (kind == "exists"):
+            found.append(f"{path} {'appeared' if now.exists() else 'vanished'}")
+        elif kind == "listing":
+            found.append(f"{path} lists {sorted(p.name for p in now.iterdir())} (not compared)")
+    return "; ".join(found) or "nothing it read changed"
 
 
 def network_files(store_path: Path, directory: Path) -> dict[str, str]:
@@ -168,7 +190,8 @@ def test_incremental_builds_equal_clean_builds_and_do_only_the_work_needed(
     rng = random.Random(SEED)
     project, clean = tmp_path / "project", tmp_path / "clean"
     project.mkdir()
-    # Unique store paths: another test's garbage collection never races this one's.
+    # A run id in every machine's configuration: this run's VMs are its own store
+    # paths (really built the first time, and not kept alive by other tests' roots).
     model = netgen.initial(rng, run_id=uuid.uuid4().hex[:12])
     tree: netgen.Tree = {}
     previous: netgen.Model | None = None
@@ -195,6 +218,8 @@ def test_incremental_builds_equal_clean_builds_and_do_only_the_work_needed(
         want_builds = expect.builds(model)
         want_network = expect.makes_network(model)
         built_before = {n: read_record(project, n, "build").get("drv_path") for n in model.names}
+        evals_before = {n: read_record(project, n, "eval") for n in model.names}
+        drvs_existed = {n: os.path.exists(str(r.get("drv_path"))) for n, r in evals_before.items()}
 
         run: Run = nixvms("build", cwd=project)
 
@@ -215,6 +240,9 @@ def test_incremental_builds_equal_clean_builds_and_do_only_the_work_needed(
         if run.tasks("evaluating") != want_evals:
             problems.append(f"evaluated {sorted(run.tasks('evaluating'))}, "
                             f"expected {sorted(want_evals)}")
+            for name in sorted(run.tasks("evaluating") ^ want_evals):
+                problems.append(f"  {name} before this run: "
+                                f"{diagnose(evals_before[name], drvs_existed[name])}")
         if run.tasks("building") != want_builds:
             problems.append(f"built {sorted(run.tasks('building'))}, "
                             f"expected {sorted(want_builds)}")
