@@ -200,11 +200,15 @@ def machine_names(network_file: str, settings: NixSettings) -> list[str]:
 @dataclass(frozen=True)
 class MachineEvaluation:
     drv_path: str
+    out_path: str
     system: str
     host_name: str
     target_host: str | None
     vlans: tuple[int, ...]
     messages: tuple[LogMessage, ...]
+
+
+_MACHINE_RECORD = "trace: nixvms-machine "
 
 
 def evaluate_machine(
@@ -213,13 +217,19 @@ def evaluate_machine(
     nixpkgs: str,
     plan: Mapping[str, Any],
     settings: NixSettings,
+    drv_root: Path,
 ) -> MachineEvaluation:
-    """Instantiate one machine's VM (writing its .drv) and read what nixvms needs of it."""
+    """Instantiate one machine's VM and read what nixvms needs of it.
+
+    The .drv becomes an indirect GC root (`drv_root`) before nix-instantiate
+    exits, so a garbage collection before the machine's build cannot take it.
+    """
+    drv_root.parent.mkdir(parents=True, exist_ok=True)
     out = run_nix(
         "nix-instantiate",
         [
-            "--eval", "--strict", "--json", "--read-write-mode",
-            glue_path("machine.nix"),
+            glue_path("machine-vm.nix"),
+            "--add-root", str(drv_root), "--indirect",
             "--argstr", "networkFile", network_file,
             "--argstr", "nixpkgs", nixpkgs,
             "--argstr", "name", name,
@@ -228,9 +238,13 @@ def evaluate_machine(
         settings,
         json_log=True,
     )
-    data = json.loads(out.stdout)
+    records = [m.text for m in out.messages if m.text.startswith(_MACHINE_RECORD)]
+    if not records:
+        raise NixError(f"the evaluation of machine '{name}' said nothing of it")
+    data = json.loads(records[-1][len(_MACHINE_RECORD):])
     return MachineEvaluation(
         drv_path=data["drvPath"],
+        out_path=data["vmPath"],
         system=data["system"],
         host_name=data["hostName"],
         target_host=data["targetHost"],
@@ -244,16 +258,8 @@ def realise(drv_path: str, gc_root: Path, settings: NixSettings) -> str:
     gc_root.parent.mkdir(parents=True, exist_ok=True)
     run_nix("nix-store", ["--realise", drv_path, "--add-root", str(gc_root), "--indirect"],
             settings)
-    # With --add-root nix prints the root, not the output: ask for the output.
-    return output_path(drv_path, settings)
-
-
-def output_path(drv_path: str, settings: NixSettings) -> str:
-    out = run_nix("nix-store", ["--query", "--outputs", drv_path], settings)
-    lines = out.stdout.split()
-    if len(lines) != 1:
-        raise NixError(f"{drv_path} has {len(lines)} outputs; expected one")
-    return lines[0]
+    # With --add-root nix prints the root, not the output; the root points at it.
+    return os.readlink(gc_root)
 
 
 def add_root(store_path: str, link: Path, settings: NixSettings) -> None:

@@ -42,6 +42,10 @@ class StateDir:
     def machine_root(self, machine: str) -> Path:
         return self.gcroots / f"vm-{machine}"
 
+    def drv_root(self, machine: str) -> Path:
+        """Keeps the machine's .drv from its evaluation until (and after) its build."""
+        return self.gcroots / f"drv-{machine}"
+
     @property
     def network_root(self) -> Path:
         return self.gcroots / "network"

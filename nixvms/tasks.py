@@ -167,7 +167,8 @@ def digest(data: Any) -> str:
 def evaluate(ctx: BuildContext, machine: str) -> dict[str, Any] | TaskFailed:
     try:
         result = nix.evaluate_machine(
-            ctx.network_file, machine, ctx.nixpkgs, ctx.plan, ctx.settings
+            ctx.network_file, machine, ctx.nixpkgs, ctx.plan, ctx.settings,
+            ctx.state.drv_root(machine),
         )
     except nix.NixError as error:
         return TaskFailed(f"evaluation of machine '{machine}' failed: {error.message}")
@@ -179,6 +180,7 @@ def evaluate(ctx: BuildContext, machine: str) -> dict[str, Any] | TaskFailed:
     values = {
         "params": digest(ctx.eval_params),
         "drv_path": result.drv_path,
+        "out_path": result.out_path,
         "system": result.system,
         "host_name": result.host_name,
         "target_host": result.target_host,

@@ -51,6 +51,8 @@ let
 in
 {
   drvPath = config.system.build.vm.drvPath;
+  vmPath = config.system.build.vm.outPath;
+  vm = config.system.build.vm;
   system = config.nixpkgs.system;
   hostName = config.networking.hostName;
   targetHost = config.deployment.targetHost;
