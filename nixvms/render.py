@@ -13,9 +13,7 @@ import json
 import re
 import shlex
 from importlib.resources import files
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from .network import Machine, Network
 
@@ -28,12 +26,21 @@ RUN_VMS_TEMPLATE = "run-vms.sh.j2"
 _SSH_HOST_PATTERN = re.compile(r"^[A-Za-z0-9._:\[\]%@-]+$")
 
 
+if TYPE_CHECKING:
+    import jinja2
+
+# jinja2 is imported where a template is rendered, not at start-up: a run
+# with nothing to render (a no-op build) does not pay for it.
+
+
 class RenderError(ValueError):
     """A network that cannot be rendered (a value no script or config can carry)."""
 
 
 def shell_quote(value: object) -> str:
     """The value as one shell word: the filter every shell template uses."""
+    import jinja2
+
     if value is None or isinstance(value, jinja2.Undefined):
         raise RenderError("a template tried to shell-quote an undefined or None value")
     return shlex.quote(str(value))
@@ -54,6 +61,8 @@ def templates_digest() -> str:
 
 def environment() -> jinja2.Environment:
     """The jinja2 environment for nixvms's templates."""
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(_load_template),
         autoescape=False,
