@@ -182,7 +182,10 @@ def check_include_paths(settings: NixSettings) -> None:
             raise NixError(f"the search path entry -I {entry} does not exist")
 
 
-def machine_names(network_file: str, settings: NixSettings) -> list[str]:
+def machine_names(
+    network_file: str, settings: NixSettings
+) -> tuple[list[str], tuple[LogMessage, ...]]:
+    """The network's machine names, and the log that says which files were read."""
     # Read-write: checking that each machine is a module may import a file
     # from a source the network copies to the store (`import "${./dir}/a.nix"`).
     out = run_nix(
@@ -190,11 +193,12 @@ def machine_names(network_file: str, settings: NixSettings) -> list[str]:
         ["--eval", "--strict", "--json", "--read-write-mode", glue_path("machines.nix"),
          "--argstr", "networkFile", network_file],
         settings,
+        json_log=True,
     )
     names = json.loads(out.stdout)
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise NixError("the machine list is not a list of names")
-    return names
+    return names, out.messages
 
 
 @dataclass(frozen=True)

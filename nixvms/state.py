@@ -57,6 +57,10 @@ class StateDir:
         return self.root / "machines" / f"{machine}.build.json"
 
     @property
+    def machine_list_record(self) -> Path:
+        return self.root / "machine-list.json"
+
+    @property
     def network_record(self) -> Path:
         return self.root / "network.json"
 

@@ -106,7 +106,8 @@ def prepare(
     state = StateDir.beside(Path(path))
     found = nix.find_nixpkgs(settings)
     nixpkgs = found if found is not None else nix.tinyos_path()
-    names = nix.machine_names(path, settings)
+    files = deps.FileStates()
+    names = machine_list(path, state, settings, files)
     if not names:
         raise NetworkError(f"the network {path} has no machines")
     try:
@@ -129,7 +130,40 @@ def prepare(
         hosts=tuple(hosts_entries(numbers, recorded_vlans(state, names))),
         ssh_key=ssh_key,
         extra_deps=tuple(deps.absolute(p) for p in extra_deps),
+        files=files,
     )
+
+
+def machine_list(
+    network_file: str, state: StateDir, settings: nix.NixSettings, files: deps.FileStates
+) -> list[str]:
+    """The machine names, from the last run's record while nothing it read changed.
+
+    Reading the names is an evaluation of the network file like any other:
+    it depends on the files it read and on the Nix parameters, so a no-op run
+    needs no Nix process for it.
+    """
+    params = digest({
+        "nixvms": __version__,
+        "networkFile": network_file,
+        "options": [list(o) for o in settings.options],
+        "include": list(settings.include),
+        "NIX_PATH": os.environ.get("NIX_PATH", ""),
+    })
+    record = read_json(state.machine_list_record)
+    if (
+        isinstance(record, dict)
+        and record.get("params") == params
+        and isinstance(record.get("names"), list)
+        and deps.all_unchanged(files, record.get("files", {}))
+    ):
+        return [str(name) for name in record["names"]]
+    names, messages = nix.machine_names(network_file, settings)
+    read = deps.files_from_log(messages)
+    read[network_file] = deps.CONTENT
+    write_json(state.machine_list_record,
+               {"params": params, "names": names, "files": deps.record(read)})
+    return names
 
 
 def check_network_file(network_file: Path) -> None:
