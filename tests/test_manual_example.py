@@ -25,12 +25,6 @@ BOOT_TIMEOUT = 300.0
 SSH_RETRY = 60.0
 
 
-def nix_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("NIX_CONFIG", "substituters =")
-    return env
-
-
 @dataclass
 class Network:
     directory: Path
@@ -65,7 +59,7 @@ def our_processes(state: Path) -> list[str]:
 def build(directory: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(NIXVMS), "build"], cwd=directory, capture_output=True, text=True,
-        env=nix_env(), timeout=1800, check=False,
+        timeout=1800, check=False,
     )
 
 
@@ -79,7 +73,7 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
     with (directory / "run-vms.out").open("wb") as log:
         proc = subprocess.Popen(
             [str(directory / "result" / "bin" / "run-vms"), "--state-dir", str(state)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=nix_env(),
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         net = Network(directory, state, proc)
         try:

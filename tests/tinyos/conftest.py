@@ -21,14 +21,6 @@ TINYOS = REPO / "nixvms" / "tinyos"
 MANIFEST = TINYOS / "pkgs" / "debs.json"
 
 
-def nix_env() -> dict[str, str]:
-    env = dict(os.environ)
-    # Nix's binary cache is unreachable here; an empty substituter list avoids
-    # a timeout per call (the lead's tests/conftest.py may have set it already).
-    env.setdefault("NIX_CONFIG", "substituters =")
-    return env
-
-
 @dataclass
 class NixResult:
     code: int
@@ -38,7 +30,7 @@ class NixResult:
 
 def run_nix(*args: str, timeout: float = 600) -> NixResult:
     proc = subprocess.run(
-        list(args), capture_output=True, text=True, env=nix_env(), check=False, timeout=timeout
+        list(args), capture_output=True, text=True, check=False, timeout=timeout
     )
     return NixResult(proc.returncode, proc.stdout, proc.stderr)
 
