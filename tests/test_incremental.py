@@ -68,6 +68,7 @@ def test_example_network_builds(tmp_path: Path) -> None:
     assert run.code == 0, run.stderr
     result = example / "result"
     assert os.access(result / "bin" / "run-vms", os.X_OK)
+    assert os.readlink(result / "bin" / "nixos-run-vms") == "run-vms"  # the manual's name
     description = json.loads((result / "network.json").read_text())
     machines = {m["name"]: m for m in description["machines"]}
     assert set(machines) == {"client", "server"}

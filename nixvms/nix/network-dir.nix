@@ -25,6 +25,8 @@ pkgs.runCommand "nixos-vms" { } ''
   mkdir -p "$out/bin" "$out/vms"
   cp ${rendered}/run-vms "$out/bin/run-vms"
   chmod 0555 "$out/bin/run-vms"
+  # The name the nixos-build-vms manual tells users to run.
+  ln -s run-vms "$out/bin/nixos-run-vms"
   cp ${rendered}/network.json "$out/network.json"
   ${pkgs.lib.concatStrings (pkgs.lib.mapAttrsToList linkVm vms)}
 ''
