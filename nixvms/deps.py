@@ -71,11 +71,6 @@ def in_store(path: str) -> bool:
     return path.startswith(nix_store_dir().rstrip("/") + "/")
 
 
-def fingerprint(path: str, mode: str = CONTENT) -> Fingerprint:
-    kind, stamp = _stamp(path, mode)
-    return {"mode": mode, "kind": kind, "stamp": stamp, "digest": _digest(path, kind)}
-
-
 def _stamp(path: str, mode: str) -> tuple[str, str]:
     """A cheap (kind, stamp): an equal stamp means unchanged without reading."""
     try:
@@ -150,34 +145,51 @@ def _dir_digest(path: str) -> str:
 
 
 class FileStates:
-    """Current fingerprints, computed at most once per path and mode per run."""
+    """Current fingerprints, computed at most once per path and mode per run.
+
+    The up-to-date checks and the records of new evaluations share them, so
+    a file many machines read (nixpkgs or tinyos outside the store, the
+    glue) is hashed once per run, not once per machine.
+    """
 
     def __init__(self) -> None:
         self._stamps: dict[tuple[str, str], tuple[str, str]] = {}
         self._digests: dict[tuple[str, str], str] = {}
 
-    def unchanged(self, path: str, recorded: Mapping[str, Any]) -> bool:
-        mode = str(recorded.get("mode", CONTENT))
+    def _kind_and_stamp(self, path: str, mode: str) -> tuple[str, str]:
         key = (path, mode)
         if key not in self._stamps:
             self._stamps[key] = _stamp(path, mode)
-        kind, stamp = self._stamps[key]
+        return self._stamps[key]
+
+    def _digest(self, path: str, mode: str, kind: str) -> str:
+        key = (path, mode)
+        if key not in self._digests:
+            self._digests[key] = _digest(path, kind)
+        return self._digests[key]
+
+    def fingerprint(self, path: str, mode: str = CONTENT) -> Fingerprint:
+        kind, stamp = self._kind_and_stamp(path, mode)
+        digest = self._digest(path, mode, kind)
+        return {"mode": mode, "kind": kind, "stamp": stamp, "digest": digest}
+
+    def unchanged(self, path: str, recorded: Mapping[str, Any]) -> bool:
+        mode = str(recorded.get("mode", CONTENT))
+        kind, stamp = self._kind_and_stamp(path, mode)
         if kind != recorded.get("kind"):
             return False
         if kind in ("missing", "exists") or stamp == recorded.get("stamp"):
             return True
-        if key not in self._digests:
-            self._digests[key] = _digest(path, kind)
-        return self._digests[key] == recorded.get("digest")
+        return self._digest(path, mode, kind) == recorded.get("digest")
 
-    def forget(self) -> None:
-        self._stamps.clear()
-        self._digests.clear()
+    def record(self, paths: Mapping[str, str]) -> dict[str, Fingerprint]:
+        """Fingerprints of the given paths (path -> what was read), to save with an evaluation.
 
-
-def record(paths: Mapping[str, str]) -> dict[str, Fingerprint]:
-    """Fingerprints of the given paths (path -> what was read), to save with an evaluation."""
-    return {path: fingerprint(path, paths[path]) for path in sorted(paths)}
+        A file that changed during this run after it was first looked at is
+        recorded as first seen; the next run then finds it changed and
+        evaluates again, which is the safe side.
+        """
+        return {path: self.fingerprint(path, paths[path]) for path in sorted(paths)}
 
 
 def all_unchanged(states: FileStates, recorded: Mapping[str, Mapping[str, Any]]) -> bool:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from doit.cmd_base import TaskLoader2
 from doit.doit_cmd import DoitMain
@@ -194,7 +194,6 @@ def run_doit(
     *,
     jobs: int = 1,
     keep_going: bool = False,
-    outstream: TextIO | None = None,
 ) -> RunLog:
     log = RunLog()
     config = doit_config(ctx.state) | {"reporter": _Reporter(log, progress)}
@@ -203,7 +202,6 @@ def run_doit(
         args += ["-n", str(jobs), "-P", "thread"]
     if keep_going:
         args.append("--continue")
-    ctx.files.forget()
     code = DoitMain(_Loader(ctx, config)).run([*args, *targets])
     if code != 0 and not log.failures:
         log.failures.append(f"doit stopped with exit code {code}")

@@ -162,7 +162,7 @@ def machine_list(
     read = deps.files_from_log(messages)
     read[network_file] = deps.CONTENT
     write_json(state.machine_list_record,
-               {"params": params, "names": names, "files": deps.record(read)})
+               {"params": params, "names": names, "files": files.record(read)})
     return names
 
 
@@ -219,7 +219,7 @@ def evaluate(ctx: BuildContext, machine: str) -> dict[str, Any] | TaskFailed:
         "host_name": result.host_name,
         "target_host": result.target_host,
         "vlans": list(result.vlans),
-        "files": deps.record(files),
+        "files": ctx.files.record(files),
     }
     write_json(ctx.state.eval_record(machine), values)
     return values
