@@ -8,12 +8,12 @@ While doit runs, it holds the project's lock, as `nixvms build` does.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sys
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from doit.exceptions import InvalidDodoFile
 
@@ -22,19 +22,17 @@ from nixvms.state import StateDir
 
 __all__ = ["DOIT_CONFIG", "task_nixvms"]
 
-_held_locks: list[TextIO] = []
+# The project lock, held from task loading until doit's process exits.
+_held_locks = ExitStack()
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def _lock(state: StateDir) -> None:
     """Take the project lock for the rest of this process, as `nixvms build` does."""
-    state.root.mkdir(parents=True, exist_ok=True)
-    handle = open(state.lock_file, "a+")  # noqa: SIM115 - held until the process exits
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        print(f"waiting for another nixvms run in {state.root.parent}", file=sys.stderr)
-        fcntl.flock(handle, fcntl.LOCK_EX)
-    _held_locks.append(handle)
+    _held_locks.enter_context(runner.project_lock(state, _say))
 
 
 def tasks_for(
