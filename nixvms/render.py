@@ -12,10 +12,12 @@ import hashlib
 import json
 import re
 import shlex
+from pathlib import Path
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 from .network import Machine, Network
+from .state import write_atomic
 
 TEMPLATE_PACKAGE = "nixvms"
 TEMPLATE_DIR = "templates"
@@ -176,3 +178,15 @@ def network_data(network: Network) -> dict[str, Any]:
 def render_network_json(network: Network) -> str:
     """result/network.json: stable (sorted keys, machines by number), indent 2."""
     return json.dumps(network_data(network), indent=2, sort_keys=True) + "\n"
+
+
+def write_network_files(network: Network, directory: Path, *, ssh_key: str | None,
+                        state_dir: str) -> None:
+    """Write the network directory's generated files into `directory`.
+
+    state_dir: the project's default run-state directory, recorded in the
+    network directory so that its commands find the project's state from
+    anywhere.
+    """
+    write_atomic(directory / "run-vms", render_run_vms(network, ssh_key=ssh_key), mode=0o755)
+    write_atomic(directory / "network.json", render_network_json(network))

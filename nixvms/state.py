@@ -65,6 +65,11 @@ class StateDir:
         return self.root / "network.json"
 
     @property
+    def run_dir(self) -> Path:
+        """The default state directory of the running network (disks, consoles, sockets)."""
+        return self.root / "run"
+
+    @property
     def network_files(self) -> Path:
         """Where run-vms and network.json are rendered before they go to the store."""
         return self.root / "network"

@@ -36,7 +36,7 @@ from nixvms.network import (
     hosts_entries,
     number_machines,
 )
-from nixvms.state import StateDir, points_to, read_json, write_atomic, write_json
+from nixvms.state import StateDir, points_to, read_json, write_json
 
 Task = dict[str, Any]
 
@@ -298,9 +298,10 @@ def make_network(ctx: BuildContext) -> dict[str, Any] | TaskFailed:
     try:
         network = built_network(ctx)
         files = ctx.state.network_files
-        run_vms = render.render_run_vms(network, ssh_key=str(ctx.ssh_key.private_key))
-        write_atomic(files / "run-vms", run_vms, mode=0o755)
-        write_atomic(files / "network.json", render.render_network_json(network))
+        render.write_network_files(
+            network, files, ssh_key=str(ctx.ssh_key.private_key),
+            state_dir=str(ctx.state.run_dir),
+        )
         vms = {m.name: m.vm for m in network.machines}
         drv = nix.instantiate_network_dir(ctx.nixpkgs, files, vms, ctx.settings)
         store_path = nix.realise(drv, ctx.state.network_root, ctx.settings)
