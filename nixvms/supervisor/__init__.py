@@ -1,0 +1,81 @@
+"""nixvms's supervisor: the processes of a running network, standard library only.
+
+Copied into the network directory (result/lib/nixvms_supervisor/) and run by
+result/bin/run-vms with a Python 3, so it works without nixvms installed;
+nixvms's commands (up, status, ssh, stop, start, destroy, logs, console) use
+the same code. Imports inside the package are relative.
+
+Processes (machines.py): a `Switch` per VLAN (vde_switch, ready when its
+control socket answers), a `VM` per machine (its VM script
+`<vm>/bin/run-<hostName>-vm`, with the qemu-vm.nix environment contract:
+QEMU_OPTS, QEMU_NET_OPTS, QEMU_KERNEL_PARAMS, NIX_DISK_IMAGE, TMPDIR and
+USE_TMPDIR, QEMU_VDE_SOCKET_<v>), and a `Network` that starts switches, then
+VMs, and stops them in reverse, TERM then KILL. Every process runs in its own
+session with a parent-death signal: none outlives the process that started it.
+
+The state directory <state> (default: the project's .nixvms/run, recorded in
+network.json as stateDir; --state-dir overrides), mode 0700, files 0600:
+
+    <state>/state.json       the versioned state file (statedir.py, supervisor.py)
+    <state>/lock             flock held by the running supervisor
+    <state>/ssh_config       ssh -F <state>/ssh_config <machine or targetHost>
+    <state>/supervisor.log   a detached supervisor's own output
+    <state>/<m>/             machine m's directory: its cwd and TMPDIR
+    <state>/<m>/<hostName>.qcow2   its disk (NIX_DISK_IMAGE)
+    <state>/<m>.log          its serial console, raw (QEMU's chardev logfile)
+    <state>/<m>.out          the VM script's and QEMU's own output
+    <state>/vde<v>.log       the switch of VLAN v's output
+
+Sockets go in <sockets>: the state directory itself when its path is short
+and plain (letters, digits, . _ / @ + = -), else the private directory
+/tmp/nixvms-<uid>/<16 hex digits of sha256(state dir)> (0700). state.json
+records it as "sockets"; `RunDir.sockets` computes it. In <sockets>:
+
+    <m>.console   the serial console (ttyS0): a QEMU chardev socket, server,
+                  nowait; one client at a time (nixvms console attaches here)
+    <m>.shell     a virtio console (/dev/hvc0 in the guest: virtio-serial +
+                  virtconsole,chardev=shell): the test instrumentation's
+                  backdoor root shell; harmless for guests without one
+    <m>.monitor   the QEMU human monitor (unix socket, server, nowait)
+    vde<v>.ctl/   the switch of VLAN v (QEMU_VDE_SOCKET_<v>); vde<v>.ctl/ctl
+                  is its control socket
+    control       the supervisor's control socket (JSON lines: status,
+                  stop, start), see supervisor.py
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    AlreadyRunning,
+    NotReady,
+    NotRunning,
+    PortError,
+    StartError,
+    StateDirError,
+    SupervisorError,
+    UsageError,
+)
+from .machines import VM, HostForward, Network, Switch, VMOptions
+from .spec import MachineSpec, NetworkSpec, load_network
+from .statedir import RunDir, prepare
+
+__all__ = [
+    "VM",
+    "AlreadyRunning",
+    "HostForward",
+    "MachineSpec",
+    "Network",
+    "NetworkSpec",
+    "NotReady",
+    "NotRunning",
+    "PortError",
+    "RunDir",
+    "StartError",
+    "StateDirError",
+    "SupervisorError",
+    "Switch",
+    "UsageError",
+    "VMOptions",
+    "load_network",
+    "prepare",
+]

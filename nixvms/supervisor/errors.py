@@ -1,0 +1,60 @@
+"""The supervisor's errors: one base class, a message the user can act on.
+
+The supervisor is copied into the network directory and runs without nixvms
+installed, so it cannot import nixvms's own error class; nixvms's CLI catches
+`SupervisorError` beside its own. `message` is one line naming the problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class SupervisorError(Exception):
+    """A problem the user can act on; `message` is what they are told."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UsageError(SupervisorError):
+    """Bad input: an unknown machine, a malformed --forward, a bad option value."""
+
+    exit_code = 2
+
+
+class StateDirError(SupervisorError):
+    """The state directory cannot be used safely (owner, symlinks, path length)."""
+
+
+class AlreadyRunning(SupervisorError):
+    """A network already runs from this state directory."""
+
+
+class NotRunning(SupervisorError):
+    """No network runs from this state directory."""
+
+
+class PortError(SupervisorError):
+    """A port cannot be had: taken, malformed, or the range ran out."""
+
+
+class StartError(SupervisorError):
+    """A switch or a VM could not be started."""
+
+
+class NotReady(SupervisorError):
+    """Machines that did not come up in time, or died while coming up.
+
+    `machines` names them; `details` holds, per machine, the lines that say why
+    (the last lines of its console).
+    """
+
+    def __init__(self, message: str, machines: Sequence[str],
+                 details: Sequence[tuple[str, Sequence[str]]] = ()) -> None:
+        super().__init__(message)
+        self.machines = tuple(machines)
+        self.details = tuple((name, tuple(lines)) for name, lines in details)
