@@ -1,32 +1,32 @@
-"""Rendering the network directory's files: bin/run-vms and network.json.
+"""Rendering the network directory's files: the launchers and network.json.
 
-Pure functions: they return text and raise RenderError, never print or exit.
-All generated shell lives in templates/; every value a template interpolates
-goes through the `shell_quote` filter, so a name or path containing a space
-or a quote cannot change what the script does.
+Pure functions: they return text (or write files) and raise RenderError,
+never print or exit. What runs the network is the supervisor, standard
+library Python (nixvms/supervisor/), copied into the network directory by
+nix/network-dir.nix; the only generated shell is the launcher
+(templates/launcher.sh.j2), whose every interpolated value goes through the
+`shell_quote` filter.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shlex
-from pathlib import Path
 from importlib.resources import files
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .network import Machine, Network
+from .network import Network
 from .state import write_atomic
 
 TEMPLATE_PACKAGE = "nixvms"
 TEMPLATE_DIR = "templates"
-RUN_VMS_TEMPLATE = "run-vms.sh.j2"
-
-# What ssh_config's Host line can take literally: no whitespace, no quotes,
-# no comment sign, none of the pattern characters * ? ! and no comma.
-_SSH_HOST_PATTERN = re.compile(r"^[A-Za-z0-9._:\[\]%@-]+$")
-
+LAUNCHER_TEMPLATE = "launcher.sh.j2"
+SUPERVISOR_DIR = "supervisor"
+# The launchers the network directory's bin/ holds: (file, what it runs).
+# nixos-run-vms is the name the nixos-build-vms manual uses.
+LAUNCHERS = ("run-vms",)
 
 if TYPE_CHECKING:
     import jinja2
@@ -52,13 +52,30 @@ def _load_template(name: str) -> str:
     return files(TEMPLATE_PACKAGE).joinpath(TEMPLATE_DIR).joinpath(name).read_text("utf-8")
 
 
+def supervisor_sources() -> list[tuple[str, bytes]]:
+    """(name, content) of the supervisor's Python files, as the network
+    directory gets them (network-dir.nix copies the same *.py files)."""
+    directory = files(TEMPLATE_PACKAGE).joinpath(SUPERVISOR_DIR)
+    found = [(entry.name, entry.read_bytes()) for entry in directory.iterdir()
+             if entry.name.endswith(".py") and entry.is_file()]
+    return sorted(found)
+
+
 def templates_digest() -> str:
-    """A hash of the templates: part of the network task's parameters, so
-    that a changed template renders the network directory again."""
+    """A hash of everything rendered or copied into the network directory
+    besides the VMs: the templates and the supervisor's sources. Part of the
+    network task's parameters, so that a change of either remakes it."""
     digest = hashlib.sha256()
-    for name in (RUN_VMS_TEMPLATE,):
+    for name in (LAUNCHER_TEMPLATE,):
         digest.update(name.encode() + b"\0" + _load_template(name).encode() + b"\0")
+    for name, content in supervisor_sources():
+        digest.update(b"supervisor/" + name.encode() + b"\0" + content + b"\0")
+    digest.update(_load_template_file("nix/network-dir.nix"))
     return digest.hexdigest()
+
+
+def _load_template_file(relative: str) -> bytes:
+    return files(TEMPLATE_PACKAGE).joinpath(relative).read_bytes()
 
 
 def environment() -> jinja2.Environment:
@@ -80,89 +97,46 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def _ssh_identity_file(path: str) -> str:
-    """The ssh_config value for IdentityFile: double-quoted, % escaped."""
-    if '"' in path or "\n" in path:
-        raise RenderError(f"the ssh key path {path!r} contains a character ssh_config cannot take")
-    return '"' + path.replace("%", "%%") + '"'
+def render_launcher(name: str = "run-vms") -> str:
+    """bin/run-vms: runs the network directory's supervisor with a Python 3
+    (lib/python3 when the network was built with real nixpkgs, else the
+    host's python3)."""
+    return environment().get_template(LAUNCHER_TEMPLATE).render(
+        {"name": name, "package": "nixvms_supervisor"})
 
 
-def _ssh_host_names(machine: Machine) -> list[str]:
-    names = [machine.name]
-    target = machine.target_host
-    if target is not None and target != machine.name:
-        if not _SSH_HOST_PATTERN.match(target):
-            raise RenderError(
-                f"machine {machine.name!r}: deployment.targetHost {target!r} cannot be an "
-                "ssh_config Host name (it must be a host name or address, without spaces, "
-                "quotes or the pattern characters * ? ! ,)"
-            )
-        names.append(target)
-    return names
-
-
-def _machine_context(machine: Machine) -> dict[str, Any]:
-    for field, value in (
-        ("name", machine.name),
-        ("hostName", machine.host_name),
-        ("vm", machine.vm),
-    ):
-        if "\n" in value or "\0" in value:
-            raise RenderError(f"machine {machine.name!r}: its {field} contains a newline")
-    return {
-        "name": machine.name,
-        "host_name": machine.host_name,
-        "vm": machine.vm,
-        "run_script": machine.run_script,
-        "ip": machine.primary_ip or "-",
-        "target_host": machine.target_host or "",
-        "ssh_hosts": " ".join(_ssh_host_names(machine)),
-        "vlans": " ".join(str(v) for v in machine.vlans),
-    }
-
-
-def render_run_vms(
-    network: Network, ssh_key: str | None = None, *, vde_switch: str = "vde_switch"
-) -> str:
-    """The text of result/bin/run-vms for this network.
-
-    ssh_key: the private key that ssh_config's entries name (IdentityFile);
-    vde_switch: the vde_switch program to run (a name looked up on PATH, or
-    an absolute path).
-    """
+def network_data(network: Network, *, state_dir: str | None = None,
+                 ssh_key: str | None = None) -> dict[str, Any]:
+    """network.json's content as plain data (the supervisor reads it: spec.py)."""
     if not network.machines:
         raise RenderError("the network has no machines")
-    machines = sorted(network.machines, key=lambda m: m.number)
+    machines = sorted(network.machines, key=lambda m: (m.number, m.name))
     names = [m.name for m in machines]
     if len(set(names)) != len(names):
         raise RenderError("the network names a machine twice")
-    context = {
-        "machines": [_machine_context(m) for m in machines],
-        "vlans": list(network.vlans),
-        "identity_file": _ssh_identity_file(ssh_key) if ssh_key is not None else "",
-        "vde_switch": vde_switch,
-    }
-    return environment().get_template(RUN_VMS_TEMPLATE).render(context)
-
-
-def network_data(network: Network) -> dict[str, Any]:
-    """network.json's content as plain data."""
-    machines = sorted(network.machines, key=lambda m: (m.number, m.name))
-    return {
+    for m in machines:
+        for field, value in (("name", m.name), ("hostName", m.host_name), ("vm", m.vm)):
+            if "\n" in value or "\0" in value:
+                raise RenderError(f"machine {m.name!r}: its {field} contains a newline")
+    data: dict[str, Any] = {
         "machines": [
             {
                 "name": m.name,
                 "number": m.number,
                 "system": m.system,
                 "hostName": m.host_name,
+                "systemName": m.system_name or m.host_name,
+                "domain": m.domain,
                 "targetHost": m.target_host,
                 "vm": m.vm,
+                "runScript": m.run_script,
                 "vlans": list(m.vlans),
                 "addresses": [
                     {
                         "vlan": a.vlan,
                         "interface": a.interface,
                         "ip": a.ip,
+                        "ipv6": a.ipv6,
                         "prefixLength": a.prefix_length,
                         "mac": a.mac,
                     }
@@ -173,20 +147,32 @@ def network_data(network: Network) -> dict[str, Any]:
         ],
         "vlans": list(network.vlans),
     }
+    if state_dir is not None:
+        data["stateDir"] = state_dir
+    if ssh_key is not None:
+        data["sshKey"] = ssh_key
+    return data
 
 
-def render_network_json(network: Network) -> str:
+def render_network_json(network: Network, *, state_dir: str | None = None,
+                        ssh_key: str | None = None) -> str:
     """result/network.json: stable (sorted keys, machines by number), indent 2."""
-    return json.dumps(network_data(network), indent=2, sort_keys=True) + "\n"
+    data = network_data(network, state_dir=state_dir, ssh_key=ssh_key)
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 def write_network_files(network: Network, directory: Path, *, ssh_key: str | None,
                         state_dir: str) -> None:
-    """Write the network directory's generated files into `directory`.
+    """Write the network directory's generated files into `directory`:
+    run-vms (the launcher) and network.json. network-dir.nix adds the
+    supervisor's sources itself.
 
-    state_dir: the project's default run-state directory, recorded in the
-    network directory so that its commands find the project's state from
-    anywhere.
+    ssh_key: the private key ssh_config names (its path only; the key never
+    goes to the store). state_dir: the project's default run-state
+    directory, recorded so that the network's commands find the project's
+    state from anywhere. Unchanged input writes identical files.
     """
-    write_atomic(directory / "run-vms", render_run_vms(network, ssh_key=ssh_key), mode=0o755)
-    write_atomic(directory / "network.json", render_network_json(network))
+    json_text = render_network_json(network, state_dir=state_dir, ssh_key=ssh_key)
+    for name in LAUNCHERS:
+        write_atomic(directory / name, render_launcher(name), mode=0o755)
+    write_atomic(directory / "network.json", json_text)

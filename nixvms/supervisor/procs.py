@@ -68,9 +68,10 @@ class ProcessRecord:
         return alive(self.pid, self.start_time)
 
 
-def _child_setup(parent: int) -> Callable[[], None]:
+def _child_setup(parent: int, new_session: bool = True) -> Callable[[], None]:
     def setup() -> None:
-        os.setsid()
+        if new_session:
+            os.setsid()
         if _libc is not None:
             _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent:  # the parent died before prctl took effect
@@ -87,8 +88,10 @@ def spawn(
     stdin: int | IO[bytes] | None,
     output: IO[bytes],
     pass_fds: Sequence[int] = (),
+    new_session: bool = True,
 ) -> subprocess.Popen[bytes]:
-    """Start a process in its own session that dies with this process."""
+    """Start a process that dies with this process, in its own session unless
+    new_session is False (then a Ctrl-C at the terminal reaches it too)."""
     return subprocess.Popen(
         list(command),
         env=dict(env),
@@ -97,7 +100,7 @@ def spawn(
         stdout=output,
         stderr=subprocess.STDOUT,
         pass_fds=tuple(pass_fds),
-        preexec_fn=_child_setup(os.getpid()),  # the one way to set PDEATHSIG
+        preexec_fn=_child_setup(os.getpid(), new_session),  # the one way to set PDEATHSIG
     )
 
 

@@ -3,7 +3,7 @@
 network.json is written by nixvms (render.network_data) into the network
 directory. Fields the supervisor reads, all but `machines` optional:
 
-    machines[].name, hostName, vm, vlans, targetHost
+    machines[].name, hostName, systemName, vm, vlans, targetHost
     machines[].addresses[] {vlan, interface, ip, prefixLength, mac}
     machines[].openssh      services.openssh.enable (absent: read from the VM)
     machines[].sshPort      the guest's ssh port (default 22)
@@ -51,14 +51,15 @@ class MachineSpec:
     openssh: bool
     ssh_port: int
     forward_ports: tuple[GuestForward, ...]
+    system_name: str  # qemu-vm.nix's VM script is bin/run-<system.name>-vm
 
     @property
     def run_script(self) -> str:
-        return f"{self.vm}/bin/run-{self.host_name}-vm"
+        return f"{self.vm}/bin/run-{self.system_name}-vm"
 
     @property
     def disk_name(self) -> str:
-        return f"{self.host_name}.qcow2"
+        return f"{self.system_name}.qcow2"
 
 
 @dataclass(frozen=True)
@@ -108,9 +109,11 @@ def vm_enables_openssh(vm: str) -> bool:
 def _machine(data: dict[str, Any]) -> MachineSpec:
     vm = str(data["vm"])
     openssh = data.get("openssh")
+    host_name = str(data.get("hostName") or data["name"])
     return MachineSpec(
         name=str(data["name"]),
-        host_name=str(data.get("hostName") or data["name"]),
+        host_name=host_name,
+        system_name=str(data.get("systemName") or host_name),
         vm=vm,
         vlans=tuple(int(v) for v in data.get("vlans", [])),
         target_host=data.get("targetHost") or None,

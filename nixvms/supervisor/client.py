@@ -1,0 +1,640 @@
+"""The commands over a running network: start it, ask it, stop it, read it.
+
+Everything here is what `run-vms` and nixvms's commands (up, status, ssh,
+stop, start, destroy, logs, console) do; they print, this module raises
+SupervisorError subclasses and calls back with events.
+
+Starting: the caller's process takes the state directory's lock, then
+starts the supervisor (the network directory's own copy, so a network runs
+the supervisor it was built with) as a child that inherits the lock and a
+pipe for events; it reads events until the machines are ready. Detached,
+the supervisor runs in a session of its own and outlives the caller; in the
+foreground it dies with the caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import socket
+import subprocess
+import sys
+import termios
+import time
+import tty
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import procs
+from .errors import NotReady, NotRunning, StartError, SupervisorError, UsageError
+from .machines import HostForward
+from .spec import GuestForward, NetworkSpec, load_network
+from .statedir import (
+    RunDir,
+    StateLock,
+    is_locked,
+    open_private,
+    prepare,
+    read_state,
+    remove_path,
+)
+from .supervisor import StartOptions, error_kind
+from .text import strip_controls, tail_lines
+
+DEFAULT_TIMEOUT = 120.0
+DETACH_KEY = b"\x1d"  # Ctrl-]
+DETACH_KEY_NAME = "Ctrl-]"
+NOT_READY_LINES = 20
+
+Event = dict[str, Any]
+OnEvent = Callable[[Event], None]
+
+
+# --- the supervisor program ------------------------------------------------------
+
+
+def supervisor_main(network: str) -> tuple[str, Path]:
+    """(python, __main__.py) that run the network directory's own supervisor,
+    or this one where the directory has none."""
+    lib = Path(network) / "lib"
+    main = lib / "nixvms_supervisor" / "__main__.py"
+    if not main.exists():
+        main = Path(__file__).resolve().parent / "__main__.py"
+    python = lib / "python3"
+    return (str(python) if os.access(python, os.X_OK) else sys.executable), main
+
+
+@dataclass
+class Started:
+    """A supervisor that was started, and what its machines did so far."""
+
+    process: subprocess.Popen[bytes]
+    events: int  # the read end of its event pipe (-1 once closed)
+    run_dir: RunDir
+    ready: dict[str, float]
+
+    def follow(self, on_event: OnEvent) -> int:
+        """Pass on events until the supervisor exits; its exit status."""
+        with os.fdopen(self.events, "rb") as pipe:
+            self.events = -1
+            for line in pipe:
+                event = _parse(line)
+                if event:
+                    on_event(event)
+        return self.process.wait()
+
+    def close(self) -> None:
+        if self.events >= 0:
+            os.close(self.events)
+            self.events = -1
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """Ask the supervisor to stop everything (SIGTERM) and wait for it."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+
+def _parse(line: bytes) -> Event | None:
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) else None
+
+
+def start(
+    network: str,
+    state_dir: str | os.PathLike[str],
+    options: StartOptions,
+    *,
+    detach: bool,
+    timeout: float,
+    on_event: OnEvent,
+) -> Started:
+    """Start the supervisor for `network` and wait until the machines it
+    starts are ready; NotReady names those that are not, within timeout."""
+    spec = load_network(network)
+    names = [m.name for m in spec.select(list(options.machines))]
+    for f in options.forwards:
+        spec.machine(f.machine)
+    for name in options.fresh:
+        spec.machine(name)
+    run_dir = prepare(state_dir)
+    lock = StateLock(run_dir)
+    read_fd, write_fd = os.pipe()
+    python, main = supervisor_main(spec.path)
+    command = [python, "-I", str(main), "--serve", options.to_json(),
+               "--state-dir", str(run_dir.path), "--lock-fd", str(lock.fd),
+               "--report-fd", str(write_fd)]
+    try:
+        log_fd = open_private(run_dir.supervisor_log, append=True)
+        with os.fdopen(log_fd, "ab") as log:
+            if detach:
+                process: subprocess.Popen[bytes] = subprocess.Popen(
+                    command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    pass_fds=(lock.fd, write_fd), start_new_session=True,
+                )
+            else:
+                process = procs.spawn(command, env=os.environ, cwd=None, stdin=None,
+                                      output=log, pass_fds=(lock.fd, write_fd),
+                                      new_session=False)
+    except BaseException:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)
+        lock.release()
+    started = Started(process=process, events=read_fd, run_dir=run_dir, ready={})
+    try:
+        _wait_ready(started, names, timeout, on_event)
+    except BaseException:
+        if not detach:
+            started.stop()
+        started.close()
+        raise
+    return started
+
+
+def _wait_ready(started: Started, names: list[str], timeout: float, on_event: OnEvent) -> None:
+    deadline = time.monotonic() + timeout
+    pending = set(names)
+    dead: dict[str, str] = {}
+    buffer = b""
+    launched = False
+    while pending or not launched:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        readable, _, _ = select.select([started.events], [], [], min(remaining, 1.0))
+        if not readable:
+            continue
+        chunk = os.read(started.events, 65536)
+        if not chunk:
+            code = started.process.wait()
+            raise StartError(
+                f"the supervisor stopped while starting the network ({procs.describe_status(code)})"
+                f"; its output: {started.run_dir.supervisor_log}"
+            )
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            event = _parse(line)
+            if event is None:
+                continue
+            kind = event.get("event")
+            if kind == "error":
+                started.process.wait()
+                raise error_kind(str(event.get("kind")))(str(event.get("message")))
+            if kind == "started":
+                launched = True
+            machine = str(event.get("machine", ""))
+            if kind == "ready":
+                started.ready[machine] = float(event.get("after", 0))
+                pending.discard(machine)
+            elif kind == "died" and machine in pending:
+                dead[machine] = str(event.get("status"))
+                pending.discard(machine)
+            on_event(event)
+    if pending or dead:
+        run_dir = started.run_dir
+        details = [(n, tail_lines(run_dir.console_log(n), NOT_READY_LINES))
+                   for n in sorted(pending | set(dead))]
+        parts = [f"{n} (died: {dead[n]})" for n in sorted(dead)]
+        if pending:
+            parts += [f"{n} (not ready after {timeout:g} s)" for n in sorted(pending)]
+        raise NotReady("machines that did not come up: " + ", ".join(parts),
+                       sorted(pending | set(dead)), details)
+
+
+# --- what runs -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MachineStatus:
+    name: str
+    state: str                 # running, starting, stopped, dead
+    exit_status: int | None
+    pid: int | None
+    uptime: float | None
+    ips: tuple[tuple[int, str], ...]      # (VLAN, IP)
+    ssh_port: int | None
+    forwards: tuple[HostForward, ...]
+    guest_forwards: tuple[GuestForward, ...]
+    openssh: bool
+    target_host: str | None
+    stale_disk: bool
+    disk_vm: str | None
+    ready_after: float | None
+
+
+@dataclass(frozen=True)
+class NetworkStatus:
+    state_dir: Path
+    network: str
+    running: bool
+    supervisor_pid: int | None
+    accel: str | None
+    ssh_config: Path
+    machines: tuple[MachineStatus, ...]
+    spec: NetworkSpec
+
+
+def _state(run_dir: RunDir) -> dict[str, Any]:
+    data = read_state(run_dir)
+    if data is None:
+        raise NotRunning(f"no network has run from {run_dir.path} (no state file there); "
+                         "start one with `nixvms up`")
+    return data
+
+
+def _supervisor_alive(data: dict[str, Any], run_dir: RunDir) -> int | None:
+    record = data.get("supervisor") or {}
+    pid, started = record.get("pid"), record.get("start_time")
+    if isinstance(pid, int) and procs.alive(pid, started) and is_locked(run_dir):
+        return pid
+    return None
+
+
+def open_state_dir(state_dir: str | os.PathLike[str]) -> RunDir:
+    path = Path(state_dir)
+    if not path.is_dir():
+        raise NotRunning(f"no network has run from {path} (no such directory)")
+    return prepare(path, create=False)
+
+
+def status(state_dir: str | os.PathLike[str], latest: str | None = None) -> NetworkStatus:
+    """What runs from the state directory. `latest`: the newest network
+    directory of the project; a disk made by another build is stale."""
+    run_dir = open_state_dir(state_dir)
+    data = _state(run_dir)
+    spec = load_network(str(data["network"]))
+    newest = load_network(latest) if latest else spec
+    supervisor = _supervisor_alive(data, run_dir)
+    now = time.time()
+    machines = []
+    recorded = data.get("machines") or {}
+    for m in spec.machines:
+        r = recorded.get(m.name) or {}
+        state = str(r.get("state", "stopped"))
+        if state in ("running", "starting") and supervisor is None:
+            state = "stopped"
+        running = state in ("running", "starting")
+        disk = Path(str(r.get("disk", "")))
+        try:
+            current_vm = newest.machine(m.name).vm
+        except UsageError:
+            current_vm = m.vm
+        disk_exists = bool(r.get("disk")) and disk.exists()
+        machines.append(MachineStatus(
+            name=m.name,
+            state=state,
+            exit_status=r.get("exit_status") if state == "dead" else None,
+            pid=r.get("pid") if running else None,
+            uptime=now - float(r["started_at"]) if running and r.get("started_at") else None,
+            ips=tuple((a.vlan, a.ip) for a in m.addresses),
+            ssh_port=r.get("ssh_port") if running else None,
+            forwards=tuple(HostForward(**f) for f in r.get("forwards", [])) if running else (),
+            guest_forwards=m.forward_ports,
+            openssh=m.openssh,
+            target_host=m.target_host,
+            stale_disk=disk_exists and r.get("disk_vm") != current_vm,
+            disk_vm=r.get("disk_vm"),
+            ready_after=r.get("ready_after"),
+        ))
+    return NetworkStatus(
+        state_dir=run_dir.path, network=spec.path, running=supervisor is not None,
+        supervisor_pid=supervisor, accel=data.get("accel"),
+        ssh_config=run_dir.ssh_config, machines=tuple(machines), spec=spec,
+    )
+
+
+# --- asking the supervisor -------------------------------------------------------
+
+
+def request(run_dir: RunDir, message: dict[str, Any], timeout: float = 60.0) -> dict[str, Any]:
+    """One request on the supervisor's control socket; NotRunning if none answers."""
+    data = read_state(run_dir) or {}
+    path = str(data.get("control") or run_dir.control_socket)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        try:
+            s.connect(path)
+            s.sendall(json.dumps(message).encode() + b"\n")
+            reply = b""
+            while not reply.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+        except OSError as error:
+            raise NotRunning(f"no network is running from {run_dir.path}") from error
+    answer = _parse(reply)
+    if answer is None:
+        raise NotRunning(f"the supervisor of {run_dir.path} did not answer")
+    if not answer.get("ok"):
+        raise error_kind(str(answer.get("kind")))(str(answer.get("error")))
+    return answer
+
+
+@dataclass(frozen=True)
+class Stopped:
+    machines: tuple[str, ...]
+    everything: bool
+
+
+def stop(state_dir: str | os.PathLike[str], machines: Sequence[str] = (),
+         timeout: float = 60.0) -> Stopped:
+    """Stop the named machines (all, and the supervisor, when none named)."""
+    run_dir = open_state_dir(state_dir)
+    data = _state(run_dir)
+    spec = load_network(str(data["network"]))
+    names = [spec.machine(n).name for n in machines]
+    pid = _supervisor_alive(data, run_dir)
+    if pid is None:
+        raise NotRunning(f"no network is running from {run_dir.path}")
+    answer = request(run_dir, {"op": "stop", "machines": names}, timeout)
+    if not names:
+        deadline = time.monotonic() + timeout
+        while procs.alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    return Stopped(tuple(answer.get("stopped") or ()), not names)
+
+
+def start_machines(state_dir: str | os.PathLike[str], machines: Sequence[str],
+                   fresh: Sequence[str], *, timeout: float, on_event: OnEvent,
+                   options: StartOptions | None = None) -> dict[str, float]:
+    """Start stopped machines of the recorded network; returns their ready times."""
+    run_dir = open_state_dir(state_dir)
+    data = _state(run_dir)
+    spec = load_network(str(data["network"]))
+    names = [spec.machine(n).name for n in machines]
+    fresh_names = [spec.machine(n).name for n in fresh]
+    if _supervisor_alive(data, run_dir) is None:
+        base = options or StartOptions(network=spec.path)
+        opts = StartOptions(**{**base.__dict__, "network": spec.path, "machines": tuple(names),
+                               "fresh": tuple(fresh_names), "accel": data.get("accel")})
+        started = start(spec.path, run_dir.path, opts, detach=True, timeout=timeout,
+                        on_event=on_event)
+        started.close()
+        return started.ready
+    answer = request(run_dir, {"op": "start", "machines": names, "fresh": fresh_names})
+    wanted = list(answer.get("started") or [])
+    return wait_ready(run_dir, wanted, timeout, on_event)
+
+
+def wait_ready(run_dir: RunDir, names: list[str], timeout: float,
+               on_event: OnEvent) -> dict[str, float]:
+    """Wait (reading the state file) until the machines are ready."""
+    deadline = time.monotonic() + timeout
+    ready: dict[str, float] = {}
+    dead: dict[str, str] = {}
+    pending = set(names)
+    while pending and time.monotonic() < deadline:
+        recorded = (read_state(run_dir) or {}).get("machines") or {}
+        for name in sorted(pending):
+            r = recorded.get(name) or {}
+            if r.get("state") == "running":
+                ready[name] = float(r.get("ready_after") or 0)
+                pending.discard(name)
+                on_event({"event": "ready", "machine": name, "after": ready[name]})
+            elif r.get("state") == "dead":
+                dead[name] = procs.describe_status(int(r.get("exit_status") or 0))
+                pending.discard(name)
+        time.sleep(0.2)
+    if pending or dead:
+        parts = [f"{n} (died: {dead[n]})" for n in sorted(dead)]
+        parts += [f"{n} (not ready after {timeout:g} s)" for n in sorted(pending)]
+        details = [(n, tail_lines(run_dir.console_log(n), NOT_READY_LINES))
+                   for n in sorted(pending | set(dead))]
+        raise NotReady("machines that did not come up: " + ", ".join(parts),
+                       sorted(pending | set(dead)), details)
+    return ready
+
+
+def destroy(state_dir: str | os.PathLike[str], machines: Sequence[str] = (),
+            timeout: float = 60.0) -> list[Path]:
+    """Stop the named machines (all when none named), delete their disks and
+    run state; returns what was removed."""
+    run_dir = open_state_dir(state_dir)
+    data = read_state(run_dir)
+    if data is None:
+        if machines:
+            raise NotRunning(f"no network has run from {run_dir.path} (no state file there)")
+        names: list[str] = []
+        spec = None
+    else:
+        spec = load_network(str(data["network"]))
+        names = [spec.machine(n).name for n in machines] or list(spec.names)
+        with contextlib.suppress(NotRunning):
+            stop(run_dir.path, machines if machines else (), timeout)
+    removed: list[Path] = []
+    for name in names:
+        for path in (run_dir.machine_dir(name), run_dir.console_log(name),
+                     run_dir.output_log(name), run_dir.console_socket(name),
+                     run_dir.shell_socket(name), run_dir.monitor_socket(name)):
+            if remove_path(path):
+                removed.append(path)
+    everything = not machines
+    if everything and (data is None or _supervisor_alive(data, run_dir) is None):
+        for path in sorted(run_dir.path.iterdir()):
+            if remove_path(path):
+                removed.append(path)
+        if run_dir.sockets != run_dir.path and remove_path(run_dir.sockets):
+            removed.append(run_dir.sockets)
+        with contextlib.suppress(OSError):
+            run_dir.path.rmdir()
+    return removed
+
+
+# --- reaching the machines -------------------------------------------------------
+
+
+def _running_machine(state_dir: str | os.PathLike[str], machine: str) -> tuple[
+        RunDir, dict[str, Any], str]:
+    run_dir = open_state_dir(state_dir)
+    data = _state(run_dir)
+    spec = load_network(str(data["network"]))
+    name = spec.machine(machine).name
+    if _supervisor_alive(data, run_dir) is None:
+        raise NotRunning(f"no network is running from {run_dir.path}; start it with `nixvms up`")
+    record = (data.get("machines") or {}).get(name) or {}
+    if record.get("state") not in ("running", "starting"):
+        state = record.get("state", "stopped")
+        raise NotRunning(f"machine {name} is not running ({state}); start it with "
+                         f"`nixvms start {name}`")
+    return run_dir, record, name
+
+
+def ssh_command(state_dir: str | os.PathLike[str], machine: str,
+                command: Sequence[str] = (), ssh: str = "ssh") -> list[str]:
+    """The ssh command line that runs `command` on the machine (by name or
+    deployment.targetHost)."""
+    run_dir = open_state_dir(state_dir)
+    data = _state(run_dir)
+    spec = load_network(str(data["network"]))
+    m = spec.machine(machine)
+    if not m.openssh:
+        raise UsageError(
+            f"machine {m.name} runs no ssh server: set services.openssh.enable = true; "
+            f"in its configuration (or use `nixvms console {m.name}`)"
+        )
+    _running_machine(state_dir, m.name)
+    args = [ssh, "-F", str(run_dir.ssh_config)]
+    if spec.ssh_key and os.path.exists(spec.ssh_key):
+        args += ["-i", spec.ssh_key, "-o", "IdentitiesOnly=yes"]
+    return [*args, m.name, *command]
+
+
+def log_file(state_dir: str | os.PathLike[str], machine: str) -> Path:
+    run_dir = open_state_dir(state_dir)
+    data = _state(run_dir)
+    name = load_network(str(data["network"])).machine(machine).name
+    record = (data.get("machines") or {}).get(name) or {}
+    path = Path(str(record.get("log") or run_dir.console_log(name)))
+    if not path.exists():
+        raise NotRunning(f"machine {name} has no console log yet ({path})")
+    return path
+
+
+def read_log(path: Path, lines: int | None = None) -> str:
+    """The console log, control sequences stripped; the last `lines` lines."""
+    text = strip_controls(path.read_bytes().decode("utf-8", "replace"))
+    if lines is not None:
+        parts = text.rstrip("\n").split("\n")
+        text = "\n".join(parts[-lines:]) + "\n" if lines > 0 else ""
+    return text
+
+
+def follow_log(path: Path, lines: int | None, stop: Callable[[], bool]) -> Iterator[str]:
+    """The log's last lines, then what is appended, line by line, stripped."""
+    yield read_log(path, lines)
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        partial = b""
+        while not stop():
+            chunk = handle.read()
+            if not chunk:
+                time.sleep(0.2)
+                continue
+            partial += chunk
+            *complete, partial = partial.split(b"\n")
+            if complete:
+                yield strip_controls(b"\n".join(complete).decode("utf-8", "replace")) + "\n"
+
+
+def console_socket(state_dir: str | os.PathLike[str], machine: str) -> tuple[str, Path]:
+    """(machine name, its serial console's socket) of a running machine."""
+    run_dir, record, name = _running_machine(state_dir, machine)
+    return name, Path(str(record.get("console") or run_dir.console_socket(name)))
+
+
+def attach(path: Path, stdin: int, stdout: int, detach_key: bytes = DETACH_KEY) -> None:
+    """Relay a terminal to a console socket until the detach key or its end.
+
+    The terminal is in raw mode meanwhile (keys go to the guest as typed)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(str(path))
+    except OSError as error:
+        sock.close()
+        raise NotRunning(f"cannot connect to the console {path}: {error.strerror}") from error
+    saved = termios.tcgetattr(stdin) if os.isatty(stdin) else None
+    try:
+        if saved is not None:
+            tty.setraw(stdin)
+        while True:
+            readable, _, _ = select.select([stdin, sock.fileno()], [], [])
+            if sock.fileno() in readable:
+                data = sock.recv(65536)
+                if not data:
+                    return
+                os.write(stdout, data)
+            if stdin in readable:
+                keys = os.read(stdin, 1024)
+                if not keys:
+                    return
+                if detach_key in keys:
+                    before = keys.split(detach_key, 1)[0]
+                    if before:
+                        sock.sendall(before)
+                    return
+                sock.sendall(keys)
+    finally:
+        if saved is not None:
+            termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
+        sock.close()
+
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "DETACH_KEY_NAME",
+    "MachineStatus",
+    "NetworkStatus",
+    "Started",
+    "Stopped",
+    "SupervisorError",
+    "attach",
+    "console_socket",
+    "destroy",
+    "follow_log",
+    "log_file",
+    "read_log",
+    "ssh_command",
+    "start",
+    "start_machines",
+    "status",
+    "stop",
+]
+
+
+def describe_event(event: Event) -> list[str]:
+    """The lines a person reads for an event ([] for those said elsewhere)."""
+    kind = event.get("event")
+    machine = event.get("machine")
+    if kind == "ready":
+        return [f"{machine} ready in {float(event.get('after', 0)):.1f} s"]
+    if kind == "died":
+        lines = [f"{machine} died ({event.get('status')}); its last console lines:"]
+        return lines + [f"  | {line}" for line in event.get("lines") or []]
+    if kind == "warning":
+        return [f"warning: {event.get('message')}"]
+    if kind == "info":
+        return [str(event.get("message"))]
+    return []
+
+
+def describe_not_ready(error: NotReady) -> list[str]:
+    """The console lines of the machines that did not come up."""
+    lines = []
+    for name, console in error.details:
+        lines.append(f"{name}'s last console lines:")
+        lines += [f"  | {line}" for line in console] or ["  (nothing on its console)"]
+    return lines
+
+
+def table(st: NetworkStatus) -> list[str]:
+    """status as a table: one row per machine."""
+    rows = [("MACHINE", "STATE", "IP", "SSH", "FORWARDS", "PID", "UPTIME", "DISK")]
+    for m in st.machines:
+        state = m.state
+        if m.state == "dead" and m.exit_status is not None:
+            state = f"dead ({procs.describe_status(m.exit_status)})"
+        ips = " ".join(f"{ip}" if len(m.ips) == 1 else f"v{v}:{ip}" for v, ip in m.ips) or "-"
+        forwards = [f"{f.host_port}->{f.guest_port}" for f in m.forwards]
+        forwards += [f"{g.host_port}->{g.guest_port}" for g in m.guest_forwards]
+        uptime = f"{m.uptime:.0f} s" if m.uptime is not None else "-"
+        rows.append((m.name, state, ips, str(m.ssh_port) if m.ssh_port else "-",
+                     ",".join(forwards) or "-", str(m.pid) if m.pid else "-", uptime,
+                     "older build" if m.stale_disk else "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+            for r in rows]

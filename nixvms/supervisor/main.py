@@ -1,0 +1,168 @@
+"""run-vms: the network directory's own command (result/bin/run-vms).
+
+    run-vms [--state-dir DIR] [--detach] [--timeout S] [--accel auto|kvm|tcg]
+            [--fresh [MACHINE]] [--forward MACHINE:HOSTPORT:GUESTPORT] [MACHINE...]
+    run-vms [--state-dir DIR] --stop [MACHINE...]
+    run-vms [--state-dir DIR] --status
+
+The default state directory is the project's, recorded in network.json when
+nixvms built the network. Errors are one `run-vms: error: ...` line; usage
+errors exit 2, other failures 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from . import accel, client
+from .errors import NotReady, SupervisorError, UsageError
+from .ports import DEFAULT_SSH_PORT_BASE, parse_forward, parse_port_base
+from .spec import load_network
+from .statedir import StateLock, prepare
+from .supervisor import StartOptions, Supervisor
+
+ENV_HELP = """\
+environment:
+  QEMU_OPTS, QEMU_NET_OPTS, QEMU_KERNEL_PARAMS   passed on to every VM
+  NIXVMS_ACCEL           the default of --accel (auto)
+  NIXVMS_SSH_PORT_BASE   the first port tried for ssh forwards (10022)
+  NIXVMS_STOP_TIMEOUT    seconds a VM gets to stop before SIGKILL (5)
+
+Then: ssh -F DIR/ssh_config <machine or its deployment.targetHost>
+"""
+
+
+def _say(line: str) -> None:
+    sys.stderr.write(f"run-vms: {line}\n")
+    sys.stderr.flush()
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        _say(f"error: {message} (see run-vms --help)")
+        raise SystemExit(2)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="run-vms", description="Start the network's virtual machines.",
+                epilog=ENV_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("machines", nargs="*", metavar="MACHINE", help="machines to start (all)")
+    p.add_argument("--state-dir", help="where the running network's state lives")
+    p.add_argument("--detach", action="store_true", help="return once the machines are ready")
+    p.add_argument("--timeout", type=float, default=client.DEFAULT_TIMEOUT,
+                   help="seconds to wait for the machines to be ready (120)")
+    p.add_argument("--accel", default=os.environ.get("NIXVMS_ACCEL") or "auto",
+                   help="auto, kvm or tcg")
+    p.add_argument("--fresh", nargs="?", const="*", action="append", default=[],
+                   metavar="MACHINE", help="start from a new disk (all machines, or MACHINE)")
+    p.add_argument("--forward", action="append", default=[], metavar="M:HOST:GUEST",
+                   help="forward 127.0.0.1:HOST to port GUEST of machine M")
+    p.add_argument("--stop", action="store_true", help="stop the running network")
+    p.add_argument("--status", action="store_true", help="show what runs")
+    p.add_argument("--serve", help=argparse.SUPPRESS)
+    p.add_argument("--lock-fd", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--report-fd", type=int, help=argparse.SUPPRESS)
+    return p
+
+
+def network_dir() -> str:
+    """The network directory this copy of the supervisor lives in."""
+    here = Path(__file__).resolve().parent
+    return str(here.parent.parent) if here.parent.name == "lib" else os.getcwd()
+
+
+def serve(options: StartOptions, state_dir: str, lock_fd: int, report_fd: int | None) -> int:
+    """The supervisor process itself (started by client.start)."""
+    pipe = [report_fd] if report_fd is not None else []
+
+    def report(event: dict[str, object]) -> None:
+        line = json.dumps(event) + "\n"
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        for fd in list(pipe):
+            try:
+                os.write(fd, line.encode())
+            except OSError:  # whoever started us has gone (detached): the log has it
+                pipe.remove(fd)
+
+    os.umask(0o077)  # what QEMU and the VM scripts create is the user's alone
+    run_dir = prepare(state_dir)
+    lock = StateLock.adopt(run_dir, lock_fd)
+    spec = load_network(options.network)
+    return Supervisor(spec, run_dir, lock, options, report).run()
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.serve:
+            return serve(StartOptions.from_json(args.serve), args.state_dir, args.lock_fd,
+                         args.report_fd)
+        network = network_dir()
+        spec = load_network(network)
+        state_dir = args.state_dir or spec.state_dir or "vms-state"
+        if args.stop:
+            stopped = client.stop(state_dir, args.machines)
+            _say(f"stopped {', '.join(stopped.machines) or 'nothing'}")
+            return 0
+        if args.status:
+            for line in client.table(client.status(state_dir)):
+                print(line)
+            return 0
+        choice = accel.choose(args.accel)
+        _say(f"acceleration: {choice.accel} ({choice.reason})")
+        fresh = tuple(spec.names) if "*" in args.fresh else tuple(args.fresh)
+        options = StartOptions(
+            network=spec.path, machines=tuple(args.machines), accel=choice.accel, fresh=fresh,
+            forwards=tuple(parse_forward(f) for f in args.forward),
+            ssh_port_base=parse_port_base(
+                os.environ.get("NIXVMS_SSH_PORT_BASE") or str(DEFAULT_SSH_PORT_BASE)),
+            stop_timeout=_stop_timeout(),
+            qemu_opts=os.environ.get("QEMU_OPTS", ""),
+            net_opts=os.environ.get("QEMU_NET_OPTS", ""),
+            kernel_params=os.environ.get("QEMU_KERNEL_PARAMS", ""),
+        )
+
+        def on_event(event: dict[str, object]) -> None:
+            for line in client.describe_event(event):
+                _say(line)
+
+        started = client.start(network, state_dir, options, detach=args.detach,
+                               timeout=args.timeout, on_event=on_event)
+        _say(f"ssh: ssh -F {started.run_dir.ssh_config} <machine>")
+        if args.detach:
+            started.close()
+            _say("running in the background; stop with: run-vms --stop")
+            return 0
+        _say("running; Ctrl-C stops the network")
+        try:
+            return started.follow(on_event)
+        except KeyboardInterrupt:
+            return started.stop()
+    except NotReady as error:
+        _say(f"error: {error.message}")
+        for line in client.describe_not_ready(error):
+            _say(line)
+        return error.exit_code
+    except SupervisorError as error:
+        _say(f"error: {error.message}")
+        return error.exit_code
+    except KeyboardInterrupt:
+        _say("error: interrupted")
+        return 130
+
+
+def _stop_timeout() -> float:
+    text = os.environ.get("NIXVMS_STOP_TIMEOUT", "5")
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise UsageError(f"NIXVMS_STOP_TIMEOUT must be a number of seconds, not {text!r}")
+    return value

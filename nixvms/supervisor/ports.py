@@ -1,0 +1,105 @@
+"""Host ports for the VMs' forwards: 127.0.0.1 only, chosen without races.
+
+Choosing a free port and having QEMU bind it are two steps; between them
+another network could choose the same port. So every supervisor of the user
+chooses ports and starts its VMs under one lock (an flock in the user's
+private directory, /tmp/nixvms-<uid>/ports.lock) and keeps it until QEMU
+has bound them. A port taken by someone who does not take that lock shows as
+QEMU's "Could not set up host forwarding rule"; the supervisor then chooses
+again (supervisor.py).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import socket
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import PortError, UsageError
+from .statedir import make_private_dir, refuse_symlink
+
+DEFAULT_SSH_PORT_BASE = 10022
+_FORWARD = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]*):([0-9]{1,5}):([0-9]{1,5})$")
+
+
+@dataclass(frozen=True)
+class Forward:
+    """--forward MACHINE:HOSTPORT:GUESTPORT."""
+
+    machine: str
+    host_port: int
+    guest_port: int
+
+
+def parse_forward(text: str) -> Forward:
+    match = _FORWARD.match(text)
+    if not match:
+        raise UsageError(
+            f"--forward {text!r} is not MACHINE:HOSTPORT:GUESTPORT (e.g. web:8080:80)"
+        )
+    host, guest = int(match.group(2)), int(match.group(3))
+    for port in (host, guest):
+        if not 1 <= port <= 65535:
+            raise UsageError(f"--forward {text!r}: {port} is not a port number (1-65535)")
+    return Forward(match.group(1), host, guest)
+
+
+def parse_port_base(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise UsageError(f"the ssh port base must be a port number (1-65535), not {text!r}")
+    return int(text)
+
+
+def port_free(port: int) -> bool:
+    """Whether 127.0.0.1:port can be bound now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def choose_ports(base: int, count: int, avoid: Iterable[int] = ()) -> list[int]:
+    """`count` free ports from `base` up, skipping `avoid`; PortError when they run out."""
+    avoided = set(avoid)
+    chosen: list[int] = []
+    port = base
+    while len(chosen) < count:
+        if port > 65535:
+            raise PortError(
+                f"no free ports for {count} ssh forward(s) from {base} up to 65535 "
+                f"(found {len(chosen)}); choose a lower base (NIXVMS_SSH_PORT_BASE)"
+            )
+        if port not in avoided and port_free(port):
+            chosen.append(port)
+        port += 1
+    return chosen
+
+
+class PortLock:
+    """The user's lock around choosing ports and starting the VMs that bind them."""
+
+    def __init__(self) -> None:
+        directory = make_private_dir(
+            Path(tempfile.gettempdir()) / f"nixvms-{os.geteuid()}", "the socket directory")
+        path = directory / "ports.lock"
+        refuse_symlink(path)
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+
+    def __enter__(self) -> PortLock:
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1

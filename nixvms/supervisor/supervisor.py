@@ -1,0 +1,464 @@
+"""The supervisor: one process that owns a running network.
+
+It holds the state directory's lock for as long as it runs, starts the
+switches and VMs (machines.py), watches them (readiness, deaths), records
+everything in the state file, and answers requests on its control socket.
+It stops everything on SIGTERM, SIGINT or SIGHUP, or when asked to stop all;
+it exits by itself when no VM is left running. If it is killed outright, the
+kernel kills its switches and VMs (parent-death signal) and drops its lock.
+
+Control socket (<sockets>/control): one JSON object per line in, one per line
+out. {"op": "status"} -> {"ok": true, "pid": ...};
+{"op": "stop", "machines": [...]} (none named: all, then the supervisor
+exits) -> {"ok": true, "stopped": [...]}; {"op": "start", "machines": [...],
+"fresh": [...]} -> {"ok": true, "started": [...]}; on failure {"ok": false,
+"error": "...", "kind": "<error class>"}.
+
+Events (`report`): JSON lines on a pipe to whoever started it (`up` prints
+them): {"event": "ready", "machine", "after"}, {"event": "died", "machine",
+"status", "lines"}, {"event": "warning"|"info", "message"}, {"event":
+"started", "machines"}, {"event": "error", "message", "kind"}.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from . import errors, procs
+from .errors import PortError, StartError, SupervisorError, UsageError
+from .machines import VM, HostForward, Switch, VMOptions
+from .ports import Forward, PortLock, choose_ports, port_free
+from .spec import NetworkSpec
+from .statedir import RunDir, StateLock, read_state, remove_path, write_private, write_state
+from .text import tail_lines
+
+READY_POLL = 0.25
+SSH_PROBE_INTERVAL = 1.0
+BIND_TIMEOUT = 30.0
+FORWARD_RETRIES = 3
+DEATH_LINES = 10
+
+Report = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class StartOptions:
+    """What to start and how; JSON-serialisable (it is handed to a daemon)."""
+
+    network: str
+    machines: tuple[str, ...] = ()       # none: all
+    accel: str | None = None             # "kvm", "tcg", or None: the VM script's choice
+    fresh: tuple[str, ...] = ()          # machines whose disks are made anew
+    forwards: tuple[Forward, ...] = ()
+    ssh_port_base: int = 10022
+    stop_timeout: float = 5.0
+    qemu_opts: str = ""
+    net_opts: str = ""
+    kernel_params: str = ""
+    vde_switch: str = "vde_switch"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> StartOptions:
+        data = json.loads(text)
+        data["machines"] = tuple(data["machines"])
+        data["fresh"] = tuple(data["fresh"])
+        data["forwards"] = tuple(Forward(**f) for f in data["forwards"])
+        return cls(**data)
+
+
+@dataclass
+class MachineRun:
+    """What the supervisor tracks of one machine."""
+
+    vm: VM
+    state: str = "stopped"          # starting, running, stopped, dead
+    exit_status: int | None = None
+    ready_after: float | None = None
+    disk_vm: str | None = None
+    last_ssh_probe: float = 0.0
+    forwards: list[HostForward] = field(default_factory=list)
+
+
+def ssh_config_text(run_dir: RunDir, spec: NetworkSpec, ports: dict[str, int]) -> str:
+    """ssh_config for the running machines: `ssh -F <state>/ssh_config NAME`."""
+    lines = [
+        "# Written by nixvms's supervisor for the network running from this directory.",
+        f"# Use: ssh -F {run_dir.ssh_config} <machine or its deployment.targetHost>",
+    ]
+    key = spec.ssh_key
+    for machine in spec.machines:
+        port = ports.get(machine.name)
+        if port is None:
+            continue
+        names = [machine.name]
+        if machine.target_host and machine.target_host != machine.name:
+            names.append(machine.target_host)
+        lines += ["", f"Host {' '.join(names)}", "  HostName 127.0.0.1", f"  Port {port}",
+                  "  User root"]
+        if key and '"' not in key and "\n" not in key:
+            lines += [f'  IdentityFile "{key.replace("%", "%%")}"', "  IdentitiesOnly yes"]
+        lines += ["  StrictHostKeyChecking no", "  UserKnownHostsFile /dev/null",
+                  "  GlobalKnownHostsFile /dev/null", "  LogLevel ERROR"]
+    return "\n".join(lines) + "\n"
+
+
+class Supervisor:
+    def __init__(self, spec: NetworkSpec, run_dir: RunDir, lock: StateLock,
+                 options: StartOptions, report: Report) -> None:
+        self.spec = spec
+        self.run_dir = run_dir
+        self.lock = lock
+        self.options = options
+        self.report = report
+        self.switches = {v: Switch(v, run_dir, options.vde_switch) for v in spec.vlans}
+        vm_options = VMOptions(accel=options.accel, qemu_opts=options.qemu_opts,
+                               net_opts=options.net_opts, kernel_params=options.kernel_params)
+        self.runs: dict[str, MachineRun] = {}
+        for machine in spec.machines:
+            vm = VM(machine, run_dir, vde_sockets={v: s.socket for v, s in self.switches.items()},
+                    options=vm_options)
+            self.runs[machine.name] = MachineRun(vm=vm)
+        self.started_at = time.time()
+        self.stopping = False
+        self.exit_code = 0
+        self.control: socket.socket | None = None
+        previous = read_state(run_dir) or {}
+        for name, record in (previous.get("machines") or {}).items():
+            if name in self.runs and isinstance(record, dict):
+                self.runs[name].disk_vm = record.get("disk_vm")
+
+    # --- the state file -------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        machines = {}
+        for name, run in self.runs.items():
+            vm = run.vm
+            running = vm.process is not None and run.state in ("starting", "running")
+            machines[name] = {
+                "state": run.state,
+                "pid": vm.pid if running else None,
+                "start_time": procs.start_time(vm.pid) if running and vm.pid else None,
+                "command": list(vm.command),
+                "started_at": vm.started_at if running else None,
+                "ready_after": run.ready_after,
+                "exit_status": run.exit_status,
+                "ssh_port": vm.ssh_port if running else None,
+                "forwards": [asdict(f) for f in run.forwards] if running else [],
+                "vm": vm.machine.vm,
+                "disk": str(vm.disk),
+                "disk_vm": run.disk_vm,
+                "log": str(vm.log),
+                "output": str(vm.output),
+                "console": str(vm.console_socket),
+                "shell": str(vm.shell_socket),
+                "monitor": str(vm.monitor_socket),
+            }
+        me = os.getpid()
+        return {
+            "network": self.spec.path,
+            "state_dir": str(self.run_dir.path),
+            "sockets": str(self.run_dir.sockets),
+            "accel": self.options.accel,
+            "ssh_config": str(self.run_dir.ssh_config),
+            "control": str(self.run_dir.control_socket),
+            "supervisor": {"pid": me, "start_time": procs.start_time(me),
+                           "command": list(sys.argv), "started_at": self.started_at},
+            "switches": {
+                str(v): {"pid": s.pid, "start_time": procs.start_time(s.pid) if s.pid else None,
+                         "command": list(s.command), "started_at": s.started_at,
+                         "socket": str(s.socket), "running": s.is_running()}
+                for v, s in self.switches.items()
+            },
+            "machines": machines,
+        }
+
+    def save(self) -> None:
+        write_state(self.run_dir, self.state())
+        ports = {n: r.vm.ssh_port for n, r in self.runs.items()
+                 if r.vm.ssh_port and r.state in ("starting", "running")}
+        write_private(self.run_dir.ssh_config, ssh_config_text(self.run_dir, self.spec, ports))
+
+    # --- starting -------------------------------------------------------------
+    def _check_forwards(self, names: list[str]) -> None:
+        for f in self.options.forwards:
+            self.spec.machine(f.machine)
+        taken = [f for f in self.options.forwards
+                 if f.machine in names and not port_free(f.host_port)]
+        if taken:
+            f = taken[0]
+            raise PortError(f"--forward {f.machine}:{f.host_port}:{f.guest_port}: port "
+                            f"{f.host_port} on 127.0.0.1 is already in use")
+        for m in self.spec.machines:
+            if m.name not in names:
+                continue
+            for g in m.forward_ports:
+                if not port_free(g.host_port):
+                    raise PortError(
+                        f"machine {m.name}: virtualisation.forwardPorts host port "
+                        f"{g.host_port} is already in use")
+
+    def _prepare_disk(self, run: MachineRun, fresh: bool) -> None:
+        vm = run.vm
+        if fresh and remove_path(vm.disk):
+            self.report({"event": "info",
+                         "message": f"{vm.name}: starting from a new disk (deleted {vm.disk})"})
+        if vm.disk.exists():
+            if run.disk_vm != vm.machine.vm:
+                made = run.disk_vm or "an unknown build"
+                self.report({"event": "warning", "message":
+                             f"{vm.name}: its disk was made by an older build ({made}); "
+                             f"state from it may break the machine: --fresh {vm.name} "
+                             "starts it from a new disk"})
+        else:
+            run.disk_vm = vm.machine.vm
+
+    def start_machines(self, names: list[str], fresh: set[str]) -> list[str]:
+        """Start the named machines (switches first); returns those started."""
+        to_start = [n for n in names if self.runs[n].state not in ("starting", "running")]
+        if not to_start:
+            return []
+        self._check_forwards(to_start)
+        with PortLock():
+            in_use = {r.vm.ssh_port for r in self.runs.values()
+                      if r.vm.ssh_port and r.state in ("starting", "running")}
+            explicit = {f.host_port for f in self.options.forwards}
+            ports = choose_ports(self.options.ssh_port_base, len(to_start), in_use | explicit)
+            for switch in self.switches.values():
+                if not switch.is_running():
+                    switch.start()
+            for name, port in zip(to_start, ports, strict=True):
+                run = self.runs[name]
+                self._prepare_disk(run, name in fresh)
+                self._start_vm(run, port)
+            self._wait_bound([self.runs[n] for n in to_start])
+        self.save()
+        return to_start
+
+    def _start_vm(self, run: MachineRun, port: int) -> None:
+        vm = run.vm
+        vm.ssh_port = port
+        run.forwards = [HostForward(f.host_port, f.guest_port)
+                        for f in self.options.forwards if f.machine == vm.name]
+        vm.forwards = tuple(run.forwards)
+        vm.start()
+        run.state = "starting"
+        run.exit_status = None
+        run.ready_after = None
+
+    def _wait_bound(self, runs: list[MachineRun]) -> None:
+        """Hold the port lock until QEMU has bound every forward (or died);
+        a port someone else took meanwhile is chosen again."""
+        deadline = time.monotonic() + BIND_TIMEOUT
+        retries = {r.vm.name: 0 for r in runs}
+        pending = list(runs)
+        while pending and time.monotonic() < deadline:
+            for run in list(pending):
+                vm = run.vm
+                ports = [f.host_port for f in vm.all_forwards()]
+                if not vm.is_running():
+                    pending.remove(run)
+                    out = "\n".join(tail_lines(vm.output, 5))
+                    if "host forwarding rule" in out and retries[vm.name] < FORWARD_RETRIES:
+                        retries[vm.name] += 1
+                        in_use = {r.vm.ssh_port for r in self.runs.values() if r.vm.ssh_port}
+                        vm.wait()
+                        self._start_vm(run, choose_ports(self.options.ssh_port_base, 1,
+                                                         in_use)[0])
+                        pending.append(run)
+                elif not any(port_free(p) for p in ports):
+                    pending.remove(run)
+            time.sleep(0.05)
+
+    # --- watching -------------------------------------------------------------
+    def poll(self) -> bool:
+        """Check every machine once; whether anything changed."""
+        changed = False
+        for name, run in self.runs.items():
+            vm = run.vm
+            if run.state not in ("starting", "running"):
+                continue
+            code = vm.returncode
+            if code is not None:
+                run.state = "dead"
+                run.exit_status = code
+                changed = True
+                self.report({"event": "died", "machine": name,
+                             "status": procs.describe_status(code),
+                             "lines": vm.last_lines(DEATH_LINES) or tail_lines(vm.output, 5)})
+                continue
+            if run.state == "starting" and self._ready(run):
+                run.state = "running"
+                run.ready_after = round(time.monotonic() - vm.started_monotonic, 1)
+                changed = True
+                self.report({"event": "ready", "machine": name, "after": run.ready_after})
+        for vlan, switch in self.switches.items():
+            if switch.process is not None and not switch.is_running() and not self.stopping:
+                code = switch.process.returncode
+                self.report({"event": "warning", "message":
+                             f"the switch of VLAN {vlan} stopped "
+                             f"({procs.describe_status(code or 0)}); see {switch.log}"})
+                switch.process = None
+                changed = True
+        return changed
+
+    def _ready(self, run: MachineRun) -> bool:
+        vm = run.vm
+        if not vm.saw_login_prompt():
+            return False
+        if not vm.machine.openssh:
+            return True
+        now = time.monotonic()
+        if now - run.last_ssh_probe < SSH_PROBE_INTERVAL:
+            return False
+        run.last_ssh_probe = now
+        return vm.ssh_answers()
+
+    def any_running(self) -> bool:
+        return any(r.state in ("starting", "running") for r in self.runs.values())
+
+    # --- stopping -------------------------------------------------------------
+    def stop_machines(self, names: list[str]) -> list[str]:
+        runs = [self.runs[n] for n in names if self.runs[n].state in ("starting", "running")]
+        procs.stop_processes([r.vm.process for r in runs if r.vm.process],
+                             self.options.stop_timeout)
+        for run in runs:
+            run.state = "stopped"
+            run.exit_status = None
+            for sock in (run.vm.console_socket, run.vm.shell_socket, run.vm.monitor_socket):
+                remove_path(sock)
+        self.save()
+        return [r.vm.name for r in runs]
+
+    def stop_all(self) -> None:
+        self.stopping = True
+        self.stop_machines(list(self.runs))
+        for switch in self.switches.values():
+            switch.stop(self.options.stop_timeout)
+        self.save()
+
+    # --- control requests -----------------------------------------------------
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        op = request.get("op")
+        try:
+            if op == "status":
+                return {"ok": True, "pid": os.getpid()}
+            if op == "stop":
+                names = [self.spec.machine(n).name for n in request.get("machines") or []]
+                if not names:
+                    running = [n for n, r in self.runs.items()
+                               if r.state in ("starting", "running")]
+                    self.stop_all()
+                    return {"ok": True, "stopped": running, "all": True}
+                return {"ok": True, "stopped": self.stop_machines(names)}
+            if op == "start":
+                names = [self.spec.machine(n).name for n in request.get("machines") or []]
+                fresh = {self.spec.machine(n).name for n in request.get("fresh") or []}
+                return {"ok": True, "started": self.start_machines(names or list(self.runs),
+                                                                   fresh)}
+            raise UsageError(f"unknown request {op!r}")
+        except SupervisorError as error:
+            return {"ok": False, "error": error.message, "kind": type(error).__name__}
+
+    def _serve_control(self, sel: selectors.BaseSelector, listener: socket.socket) -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(5)
+            data = b""
+            with contextlib.suppress(OSError):
+                while not data.endswith(b"\n"):
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+            try:
+                request = json.loads(data.decode() or "{}")
+            except ValueError:
+                request = {}
+            reply = self.handle(request if isinstance(request, dict) else {})
+            with contextlib.suppress(OSError):
+                conn.sendall(json.dumps(reply).encode() + b"\n")
+
+    # --- the main loop --------------------------------------------------------
+    def run(self) -> int:
+        """Start what the options name, then supervise until told to stop."""
+        wake_r, wake_w = socket.socketpair()
+        wake_r.setblocking(False)
+        wake_w.setblocking(False)
+        got: list[int] = []
+
+        def on_signal(signum: int, frame: object) -> None:
+            got.append(signum)
+
+        previous = signal.set_wakeup_fd(wake_w.fileno())
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, on_signal)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            remove_path(self.run_dir.control_socket)
+            listener.bind(str(self.run_dir.control_socket))
+            os.chmod(self.run_dir.control_socket, 0o600)
+            listener.listen(8)
+            names = [m.name for m in self.spec.select(list(self.options.machines))]
+            self.save()
+            try:
+                self.start_machines(names, set(self.options.fresh))
+            except SupervisorError as error:
+                self.report({"event": "error", "message": error.message,
+                             "kind": type(error).__name__})
+                self.exit_code = error.exit_code
+                return self.exit_code
+            self.report({"event": "started", "machines": names})
+            sel = selectors.DefaultSelector()
+            sel.register(listener, selectors.EVENT_READ)
+            sel.register(wake_r, selectors.EVENT_READ)
+            while not self.stopping:
+                if self.poll():
+                    self.save()
+                if got:
+                    self.report({"event": "info", "message":
+                                 f"got {signal.Signals(got[0]).name}; stopping the network"})
+                    break
+                if not self.any_running():
+                    if any(r.state == "dead" for r in self.runs.values()):
+                        self.exit_code = 1
+                    break
+                for key, _ in sel.select(READY_POLL):
+                    if key.fileobj is listener:
+                        self._serve_control(sel, listener)
+                    else:
+                        with contextlib.suppress(OSError):
+                            wake_r.recv(4096)
+            return self.exit_code
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                signal.signal(sig, signal.SIG_IGN)
+            self.stop_all()
+            listener.close()
+            remove_path(self.run_dir.control_socket)
+            remove_path(self.run_dir.ssh_config)
+            signal.set_wakeup_fd(previous)
+            wake_r.close()
+            wake_w.close()
+            self.lock.release()
+
+
+def error_kind(name: str) -> type[SupervisorError]:
+    """The error class an event or reply names (SupervisorError if unknown)."""
+    found = getattr(errors, name, SupervisorError)
+    return found if isinstance(found, type) and issubclass(found, SupervisorError) else \
+        SupervisorError
+
+
+__all__ = ["StartError", "StartOptions", "Supervisor", "error_kind"]
