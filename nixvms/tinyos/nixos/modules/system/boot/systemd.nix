@@ -2,9 +2,12 @@
 # (unit options from lib/systemd-unit-options.nix) and what systemd does with
 # them at boot, without systemd: the services wanted by multi-user.target
 # (and what they require/want) are started once, in the order after/before
-# give, by busybox sh. Their output goes to the console, each line prefixed
-# with the unit name. Supported serviceConfig keys are listed in `supported`;
-# others are accepted and reported as warnings.
+# give, by busybox sh; `systemctl` and `journalctl` (systemd/*.sh, on every
+# machine's PATH) query and change them at run time with systemd's output
+# shapes and exit codes. Each unit's output goes to the journal
+# (`journalctl -u`) and to the console, each line prefixed with the unit
+# name. Supported serviceConfig keys are listed in `supported`; others are
+# accepted and reported as warnings.
 { config, lib, pkgs, ... }:
 let
   inherit (lib) mkOption types;
@@ -51,8 +54,24 @@ let
     };
   };
 
-  supported = [ "Type" "ExecStart" "ExecStartPre" "ExecStartPost" "Restart" "RestartSec" "User"
-                "WorkingDirectory" "StateDirectory" "RuntimeDirectory" "RemainAfterExit" ];
+  supported = [ "Type" "ExecStart" "ExecStartPre" "ExecStartPost" "ExecStop" "Restart" "RestartSec" "User"
+                "WorkingDirectory" "StateDirectory" "RuntimeDirectory" "RemainAfterExit" "PIDFile"
+                "KillSignal" "TimeoutStopSec" ];
+
+  # systemctl, journalctl and the service manager they share (systemd/*.sh):
+  # one package for every machine; the units are read at run time from
+  # /etc/systemd/system.
+  package = pkgs.runCommand "tinyos-systemd" { } ''
+    mkdir -p $out/bin $out/lib $out/libexec
+    subst() { sed -e "s|@out@|$out|g" -e "s|@busybox@|${pkgs.busybox}|g" \
+      -e "s|@lib@|$out/lib/tinyos-systemd.sh|g" -e "s|@units@|/etc/systemd/system|g" \
+      -e "s|@runner@|$out/libexec/unit-runner|g" -e "s|@journalctl@|$out/bin/journalctl|g" "$1" > "$2"; }
+    subst ${./systemd/lib.sh} $out/lib/tinyos-systemd.sh
+    subst ${./systemd/runner.sh} $out/libexec/unit-runner
+    subst ${./systemd/systemctl.sh} $out/bin/systemctl
+    subst ${./systemd/journalctl.sh} $out/bin/journalctl
+    chmod 0555 $out/libexec/unit-runner $out/bin/systemctl $out/bin/journalctl
+  '';
 
   all = lib.filterAttrs (_: s: s.enable) config.systemd.services;
   unitName = u: lib.removeSuffix ".service" u;
@@ -61,10 +80,13 @@ let
   bootTargets = [ "multi-user.target" "default.target" ];
   wantedAtBoot = s: builtins.any (t: builtins.elem t bootTargets) (s.wantedBy ++ s.requiredBy);
   roots = builtins.filter (n: wantedAtBoot all.${n}) (builtins.attrNames all);
+  # units that name n in wantedBy (requiredBy): n pulls them in
+  wantedBy = n: builtins.filter (m: builtins.any (u: unitName u == n) all.${m}.wantedBy) (builtins.attrNames all);
+  requiredBy = n: builtins.filter (m: builtins.any (u: unitName u == n) all.${m}.requiredBy) (builtins.attrNames all);
+  requiresOf = n: lib.unique (services all.${n}.requires ++ requiredBy n);
+  wantsOf = n: lib.unique (services all.${n}.wants ++ wantedBy n);
   # what starting n pulls in: its requires/wants, and units wanted by it
-  pulls = n: services (all.${n}.requires ++ all.${n}.wants)
-    ++ builtins.filter (m: builtins.any (u: unitName u == n) (all.${m}.wantedBy ++ all.${m}.requiredBy))
-         (builtins.attrNames all);
+  pulls = n: requiresOf n ++ wantsOf n;
   started = map (x: x.key) (builtins.genericClosure {
     startSet = map (key: { inherit key; }) roots;
     operator = x: map (key: { inherit key; }) (pulls x.key);
@@ -77,12 +99,21 @@ let
 
   asList = v: if builtins.isList v then v else [ v ];
   stripPrefix = c: let m = builtins.match "[-+!]*(.*)" c; in if m == null then c else builtins.head m;
+  yesNo = v: if builtins.elem v [ true "yes" "true" "on" "1" 1 ] then "yes" else "no";
+  # "SIGHUP" / "HUP" -> HUP (busybox kill's spelling)
+  signal = v: lib.removePrefix "SIG" (toString v);
+  # 90 / "90" / "90s" / "2min" -> seconds
+  seconds = v:
+    let s = toString v; m = builtins.match "([0-9]+) *(s|sec|min|m)?" s; in
+    if m == null then "90"
+    else if builtins.elem (builtins.elemAt m 1) [ "min" "m" ] then toString (lib.toInt (builtins.head m) * 60)
+    else builtins.head m;
 
   unitScript = name: s:
     let
       sc = s.serviceConfig;
       pathDirs = builtins.concatStringsSep ":"
-        (builtins.concatMap (p: [ "${p}/bin" "${p}/sbin" ]) (s.path ++ [ pkgs.busybox ]));
+        (builtins.concatMap (p: [ "${p}/bin" "${p}/sbin" ]) (s.path ++ [ pkgs.busybox package ]));
       env = lib.concatStrings (lib.mapAttrsToList (k: v:
         lib.optionalString (v != null) "export ${k}=${lib.escapeShellArg (toString v)}\n") s.environment);
       header = ''
@@ -92,93 +123,89 @@ let
         ${env}${lib.optionalString (sc ? WorkingDirectory) "cd ${lib.escapeShellArg (toString sc.WorkingDirectory)}"}
       '';
       execs = key: lib.concatMapStrings (c: stripPrefix (toString c) + "\n") (asList (sc.${key} or [ ]));
-      main = if s.script != "" then pkgs.writeScript "unit-script-${name}-start" ''
+      script = kind: text: if text == "" then "" else "${pkgs.writeScript "unit-${name}-${kind}" "${header}\n${text}\n"}";
+      main = if s.script != "" then "${pkgs.writeScript "unit-script-${name}-start" ''
           ${header}
           ${s.script}
-        '' else null;
+        ''} ${s.scriptArgs}"
+        else script "exec" (execs "ExecStart");
     in {
-      pre = pkgs.writeScript "unit-${name}-pre" "${header}\n${execs "ExecStartPre"}\n${s.preStart}\n";
-      post = pkgs.writeScript "unit-${name}-post" "${header}\n${s.postStart}\n${execs "ExecStartPost"}\n";
-      main = if main != null then "${main} ${s.scriptArgs}"
-        else if sc ? ExecStart then "${pkgs.writeScript "unit-${name}-exec" "${header}\n${execs "ExecStart"}"}"
-        else "true";
+      pre = script "pre" "${execs "ExecStartPre"}${s.preStart}";
+      post = script "post" "${s.postStart}${execs "ExecStartPost"}";
+      stop = script "stop" (execs "ExecStop");
+      inherit main;
     };
 
-  startUnit = name:
+  # /etc/systemd/system/<unit>: what lib.sh needs of a unit, as shell assignments.
+  assign = k: v: "${k}=${lib.escapeShellArg v}\n";
+  serviceFile = name:
     let
       s = all.${name};
       sc = s.serviceConfig;
       u = unitScript name s;
-      type = toString (sc.Type or "simple");
-      restart = toString (sc.Restart or "no");
-      user = toString (sc.User or "root");
-      desc = if s.description != "" then s.description else "${name}.service";
-      dirs = lib.concatMapStrings (d: "mkdir -p /var/lib/${d}\n") (asList (sc.StateDirectory or [ ]))
-        + lib.concatMapStrings (d: "mkdir -p /run/${d}\n") (asList (sc.RuntimeDirectory or [ ]));
-      requires = services s.requires;
-    in ''
-      # ${name}.service
-      if ${if requires == [ ] then "true" else
-            builtins.concatStringsSep " && " (map (r: "[ ! -e /run/tinyos/failed/${r} ]") requires)}; then
-        ${dirs}
-        unit_start ${lib.escapeShellArgs [ name desc type restart (toString (sc.RestartSec or "0.1")) user "${u.pre}" u.main "${u.post}" ]}
-      else
-        echo "[DEPEND] Dependency failed for ${desc}."
-        touch /run/tinyos/failed/${name}
-      fi
-    '';
-
-  # A long-running service: its main process, restarted as Restart= says,
-  # output prefixed with the unit name.
-  runner = pkgs.writeScript "unit-runner" ''
-    #!${sh}
-    name=$1 desc=$2 restart=$3 restartSec=$4 user=$5 main=$6
-    {
-      while :; do
-        if [ "$user" = root ]; then sh -c "exec $main"; else su -s ${sh} -c "exec $main" "$user"; fi
-        rc=$?
-        case "$restart" in
-          always) ;;
-          on-failure|on-abnormal|on-abort) [ $rc = 0 ] && break ;;
-          *) break ;;
-        esac
-        echo "$desc exited ($rc); restarting in $restartSec s"
-        sleep "$restartSec"
-      done
-    } 2>&1 | awk -v p="$name: " '{ print p $0; fflush() }'
+      withSuffix = map (n: "${n}.service");
+    in pkgs.writeText "${name}.service" (lib.concatStrings [
+      (assign "Description" (if s.description != "" then s.description else "${name}.service"))
+      (assign "Type" (toString (sc.Type or "simple")))
+      (assign "Restart" (toString (sc.Restart or "no")))
+      (assign "RestartSec" (lib.removeSuffix "s" (toString (sc.RestartSec or "0.1"))))
+      (assign "User" (toString (sc.User or "root")))
+      (assign "ExecStartPre" u.pre)
+      (assign "ExecStart" (if u.main == "" then "true" else u.main))
+      (assign "ExecStartPost" u.post)
+      (assign "ExecStop" u.stop)
+      (assign "Requires" (toString (withSuffix (requiresOf name))))
+      (assign "Wants" (toString (withSuffix (wantsOf name))))
+      (assign "WantedBy" (toString (s.wantedBy ++ s.requiredBy)))
+      (assign "RemainAfterExit" (yesNo (sc.RemainAfterExit or false)))
+      (assign "StateDirectory" (toString (asList (sc.StateDirectory or [ ]))))
+      (assign "RuntimeDirectory" (toString (asList (sc.RuntimeDirectory or [ ]))))
+      (assign "PIDFile" (toString (sc.PIDFile or "")))
+      (assign "KillSignal" (signal (sc.KillSignal or "TERM")))
+      (assign "TimeoutStopSec" (seconds (sc.TimeoutStopSec or 90)))
+    ]);
+  # The targets tinyos knows; multi-user.target wants what the boot starts.
+  targets = {
+    "sysinit.target" = { description = "System Initialization"; wants = [ ]; };
+    "basic.target" = { description = "Basic System"; wants = [ ]; };
+    "network.target" = { description = "Network"; wants = [ ]; };
+    "network-online.target" = { description = "Network is Online"; wants = [ ]; };
+    "multi-user.target" = { description = "Multi-User System"; wants = roots; };
+    "default.target" = { description = "Multi-User System"; wants = roots; };
+  };
+  targetFile = name: t: pkgs.writeText name (lib.concatStrings [
+    (assign "Description" t.description)
+    (assign "Type" "target")
+    (assign "Wants" (toString (map (n: "${n}.service") t.wants)))
+    (assign "WantedBy" "")
+  ]);
+  units = pkgs.runCommand "system-units" { } ''
+    mkdir -p $out
+    ${lib.concatMapStrings (n: "ln -s ${serviceFile n} $out/${n}.service\n") (builtins.attrNames all)}
+    ${lib.concatStrings (lib.mapAttrsToList (n: t: "ln -s ${targetFile n t} $out/${n}\n") targets)}
   '';
 
+  # The boot's part (stage-2.nix runs it after activation): every unit to
+  # start gets a start job (systemctl list-jobs shows them), then they are
+  # started one by one in the order after/before give, as lib.sh's
+  # unit_start does for `systemctl start`.
   startServices = pkgs.writeScript "start-services" ''
     #!${sh}
     # Starts systemd.services at boot, in this order: ${builtins.concatStringsSep " " order}
-    mkdir -p /run/tinyos/failed
-
-    prefix() { awk -v p="$1: " '{ print p $0; fflush() }'; }
-    as_user() { # user command
-      if [ "$1" = root ]; then sh -c "exec $2"; else su -s ${sh} -c "exec $2" "$1"; fi
-    }
-    run_logged() { # name user command: run, output prefixed, return its status
-      { as_user "$2" "$3"; echo $? > /run/tinyos/$1.rc; } 2>&1 | prefix "$1"
-      return "$(cat /run/tinyos/$1.rc)"
-    }
-    unit_failed() { echo "[FAILED] Failed to start $2."; touch /run/tinyos/failed/$1; }
-    unit_start() { # name description type restart restartSec user pre main post
-      name=$1 desc=$2 type=$3 restart=$4 restartSec=$5 user=$6 pre=$7 main=$8 post=$9
-      run_logged "$name" "$user" "$pre" || { unit_failed "$name" "$desc"; return; }
-      case "$type" in
-        oneshot|forking)
-          run_logged "$name" "$user" "$main" || { unit_failed "$name" "$desc"; return; }
-          if [ "$type" = oneshot ]; then echo "[  OK  ] Finished $desc."; else echo "[  OK  ] Started $desc."; fi
-          run_logged "$name" "$user" "$post" ;;
-        *)
-          # its own session: it outlives the boot script and the console's hangup
-          setsid ${runner} "$name" "$desc" "$restart" "$restartSec" "$user" "$main" &
-          echo "[  OK  ] Started $desc."
-          run_logged "$name" "$user" "$post" ;;
-      esac
-    }
-
-    ${lib.concatMapStrings startUnit order}
+    . ${package}/lib/tinyos-systemd.sh
+    export TINYOS_BOOT=1
+    mkdir -p "$RUN" "''${JOURNAL%/*}"
+    for u in ${toString (map (n: "${n}.service") order)} multi-user.target default.target; do
+      st_set "$u" job start
+    done
+    for t in sysinit.target basic.target network.target network-online.target; do
+      unit_start "$t"
+    done
+    for u in ${toString (map (n: "${n}.service") order)}; do
+      unit_start "$u" || true
+    done
+    unit_start multi-user.target
+    unit_start default.target
   '';
 in
 {
@@ -188,8 +215,17 @@ in
     description = "Definition of systemd service units (started at boot by tinyos's init).";
   };
 
+  options.systemd.package = mkOption {
+    type = types.package;
+    default = package;
+    readOnly = true;
+    description = "tinyos's systemctl and journalctl (systemd's role in NixOS).";
+  };
+
   config = {
     system.build.startServices = startServices;
+    environment.systemPackages = [ package ];
+    environment.etc."systemd/system".source = units;
     # the start order, for inspection and tests
     system.build.serviceOrder = order;
     warnings = builtins.concatLists (lib.mapAttrsToList (name: s:

@@ -1,0 +1,246 @@
+# tinyos's service manager: what systemd does for the units of
+# systemd.services, in busybox sh. Sourced by systemctl, journalctl, the
+# unit runner and the boot (systemd.nix substitutes the @...@ paths).
+#
+# Unit definitions: @units@/<unit> (shell assignments written by
+# systemd.nix, also at /etc/systemd/system). Run-time state, one directory
+# per unit: /run/tinyos/units/<unit>/<Property> (ActiveState, SubState,
+# Result, MainPID, ExecMainStatus, NRestarts, timestamps, job). The journal:
+# /run/log/journal/tinyos.journal, one record per line:
+#   <epoch seconds> TAB <unit> TAB <identifier> TAB <pid> TAB <message>
+UNITS=@units@
+RUN=/run/tinyos/units
+JOURNAL=/run/log/journal/tinyos.journal
+SH=@busybox@/bin/sh
+RUNNER=@runner@
+export PATH="${PATH:+$PATH:}@busybox@/bin"
+
+# foo -> foo.service; names with a known suffix are kept.
+unit_name() {
+  case $1 in
+    *.service|*.target|*.socket|*.timer|*.device|*.mount|*.path|*.slice|*.scope|*.swap) echo "$1" ;;
+    *) echo "$1.service" ;;
+  esac
+}
+unit_exists() { [ -f "$UNITS/$1" ]; }
+
+st_get() { # unit property default
+  if [ -f "$RUN/$1/$2" ]; then cat "$RUN/$1/$2"; else echo "$3"; fi
+}
+st_set() { # unit property value
+  mkdir -p "$RUN/$1"
+  printf '%s\n' "$3" > "$RUN/$1/.$2.$$" && mv -f "$RUN/$1/.$2.$$" "$RUN/$1/$2"
+}
+set_state() { # unit ActiveState SubState
+  local now
+  now=$(date +%s)
+  st_set "$1" ActiveState "$2"
+  st_set "$1" SubState "$3"
+  st_set "$1" StateChangeTimestamp "$now"
+  case $2 in
+    active) st_set "$1" ActiveEnterTimestamp "$now" ;;
+    inactive|failed) st_set "$1" InactiveEnterTimestamp "$now" ;;
+  esac
+}
+
+# The journal. jlog unit identifier pid message
+jlog() {
+  mkdir -p "${JOURNAL%/*}"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$(date +%s)" "$1" "$2" "$3" "$4" >> "$JOURNAL"
+}
+# What systemd itself says about a unit (identifier systemd, pid 1).
+syslog() { jlog "$1" systemd 1 "$2"; }
+# Status lines on the console, as systemd prints them at boot.
+console() { echo "$*" > /dev/console 2>/dev/null || true; }
+
+# Lines of a unit's processes -> the journal and the console (the test
+# instrumentation's "journal forwarded to the console"; tinyos always does
+# it), each line on the console prefixed with the unit's name.
+logger() { # unit pidfile
+  local ident=${1%.service}
+  awk -v u="$1" -v id="$ident" -v pf="$2" -v j="$JOURNAL" '{
+    if ((getline p < pf) <= 0) p = 0
+    close(pf)
+    printf "%s\t%s\t%s\t%s\t%s\n", systime(), u, id, p, $0 >> j
+    fflush(j)
+    print id ": " $0 > "/dev/console"
+    fflush("/dev/console")
+  }'
+}
+
+# Run a command line as a user; its pid goes to pidfile. In its own
+# session (and process group) when $4 is "session", so that stopping the
+# unit can signal the whole group.
+as_user() { # user command pidfile [session]
+  local pre=
+  [ "$4" = session ] && pre=setsid
+  if [ "$1" = root ]; then
+    $pre "$SH" -c 'echo $$ > "$0"; exec '"$2" "$3"
+  else
+    $pre "$SH" -c 'echo $$ > "$0"; exec su -s "$1" "$2" -c "$3"' "$3" "$SH" "$1" "exec $2"
+  fi
+}
+
+# A control process (ExecStartPre, oneshot ExecStart, ExecStartPost,
+# ExecStop): run it with its output logged; return its exit status.
+run_control() { # unit user command
+  [ -n "$3" ] || return 0
+  { as_user "$2" "$3" "$RUN/$1/ControlPID" < /dev/null; echo $? > "$RUN/$1/.control-rc"; } 2>&1 | logger "$1" "$RUN/$1/ControlPID"
+  rm -f "$RUN/$1/ControlPID"
+  return "$(cat "$RUN/$1/.control-rc")"
+}
+
+status_text() { # exit status -> systemd's "status=1/FAILURE"
+  case $1 in
+    0) echo "0/SUCCESS" ;;
+    1) echo "1/FAILURE" ;;
+    2) echo "2/INVALIDARGUMENT" ;;
+    *) if [ "$1" -gt 128 ] 2>/dev/null; then echo "$(( $1 - 128 ))/$(kill -l $(( $1 - 128 )) 2>/dev/null)"; else echo "$1"; fi ;;
+  esac
+}
+code_text() { if [ "$1" -gt 128 ] 2>/dev/null; then echo killed; else echo exited; fi; }
+
+# The unit failed to start: state, journal, console; systemctl's message.
+start_failed() { # unit description kind(Control|Main) status
+  local rc=$4
+  syslog "$1" "$1: $3 process exited, code=$(code_text "$rc"), status=$(status_text "$rc")"
+  syslog "$1" "$1: Failed with result 'exit-code'."
+  syslog "$1" "Failed to start $2."
+  st_set "$1" Result exit-code
+  st_set "$1" ExecMainStatus "$rc"
+  set_state "$1" failed failed
+  console "[FAILED] Failed to start $2."
+  if [ -z "$TINYOS_BOOT" ]; then
+    echo "Job for $1 failed because the control process exited with error code." >&2
+    echo "See \"systemctl status $1\" and \"journalctl -xeu $1\" for details." >&2
+  fi
+  return 1
+}
+
+# Start a unit and what it requires and wants, as `systemctl start` does.
+# Returns 0 when the unit is active (or finished, for a oneshot), 1 when it
+# or a unit it requires failed, 5 when there is no such unit.
+unit_start() ( # unit
+  u=$1
+  unit_exists "$u" || { echo "Failed to start $u: Unit $u not found." >&2; return 5; }
+  . "$UNITS/$u"
+  state=$(st_get "$u" ActiveState inactive)
+  case $state in active|activating|reloading) st_set "$u" job none; return 0 ;; esac
+  if [ "$Type" = target ]; then
+    # (at boot, what a target wants has been started before it)
+    [ -n "$TINYOS_BOOT" ] || for w in $Wants; do unit_start "$w" 2>/dev/null || true; done
+    set_state "$u" active active
+    st_set "$u" job none
+    syslog "$u" "Reached target $Description."
+    return 0
+  fi
+  # At boot, a unit the boot has already dealt with (no start job left) is
+  # not started again: it is up, finished, or failed.
+  for r in $Requires; do
+    ok=yes
+    if [ -n "$TINYOS_BOOT" ] && [ "$(st_get "$r" job none)" = none ]; then
+      [ "$(st_get "$r" ActiveState inactive)" = failed ] && ok=no
+    else unit_start "$r" 2>/dev/null || ok=no
+    fi
+    if [ $ok = no ]; then
+      syslog "$u" "Dependency failed for $Description."
+      syslog "$u" "$u: Job $u/start failed with result 'dependency'."
+      console "[DEPEND] Dependency failed for $Description."
+      st_set "$u" job none
+      [ -n "$TINYOS_BOOT" ] || echo "A dependency job for $u failed. See 'journalctl -xe' for details." >&2
+      return 1
+    fi
+  done
+  for w in $Wants; do
+    [ -n "$TINYOS_BOOT" ] && [ "$(st_get "$w" job none)" = none ] && continue
+    unit_start "$w" 2>/dev/null || true
+  done
+
+  mkdir -p "$RUN/$u"
+  rm -f "$RUN/$u/stopping"
+  st_set "$u" Result success
+  set_state "$u" activating start
+  syslog "$u" "Starting $Description..."
+  for d in $StateDirectory; do mkdir -p "/var/lib/$d"; [ "$User" = root ] || chown "$User" "/var/lib/$d"; done
+  for d in $RuntimeDirectory; do mkdir -p "/run/$d"; [ "$User" = root ] || chown "$User" "/run/$d"; done
+  run_control "$u" "$User" "$ExecStartPre" || { start_failed "$u" "$Description" Control $?; st_set "$u" job none; return 1; }
+  case $Type in
+    oneshot)
+      run_control "$u" "$User" "$ExecStart" || { start_failed "$u" "$Description" Main $?; st_set "$u" job none; return 1; }
+      st_set "$u" ExecMainStatus 0
+      run_control "$u" "$User" "$ExecStartPost" || { start_failed "$u" "$Description" Control $?; st_set "$u" job none; return 1; }
+      if [ "$RemainAfterExit" = yes ]; then set_state "$u" active exited
+      else
+        syslog "$u" "$u: Deactivated successfully."
+        set_state "$u" inactive dead
+      fi
+      syslog "$u" "Finished $Description."
+      console "[  OK  ] Finished $Description."
+      ;;
+    forking)
+      run_control "$u" "$User" "$ExecStart" || { start_failed "$u" "$Description" Control $?; st_set "$u" job none; return 1; }
+      pid=0
+      [ -n "$PIDFile" ] && [ -f "$PIDFile" ] && pid=$(cat "$PIDFile")
+      st_set "$u" MainPID "$pid"
+      set_state "$u" active running
+      syslog "$u" "Started $Description."
+      console "[  OK  ] Started $Description."
+      run_control "$u" "$User" "$ExecStartPost" || true
+      ;;
+    *)
+      # simple (and exec, notify, idle, dbus: started the same way): the
+      # runner keeps the main process, restarts it as Restart= says and
+      # records how it ended. Active from the moment it is forked, as in systemd.
+      set_state "$u" active running
+      setsid "$RUNNER" "$u" < /dev/null > /dev/null 2>&1 &
+      st_set "$u" RunnerPID $!
+      syslog "$u" "Started $Description."
+      console "[  OK  ] Started $Description."
+      run_control "$u" "$User" "$ExecStartPost" || true
+      ;;
+  esac
+  st_set "$u" job none
+  return 0
+)
+
+# Stop a unit as `systemctl stop` does: ExecStop, then KillSignal to the
+# main process's group, SIGKILL after TimeoutStopSec.
+unit_stop() ( # unit
+  u=$1
+  unit_exists "$u" || { echo "Failed to stop $u: Unit $u not loaded." >&2; return 5; }
+  . "$UNITS/$u"
+  state=$(st_get "$u" ActiveState inactive)
+  case $state in inactive|failed) return 0 ;; esac
+  if [ "$Type" = target ]; then set_state "$u" inactive dead; syslog "$u" "Stopped target $Description."; return 0; fi
+  touch "$RUN/$u/stopping"
+  set_state "$u" deactivating stop
+  syslog "$u" "Stopping $Description..."
+  run_control "$u" "$User" "$ExecStop" || true
+  pid=$(st_get "$u" MainPID 0)
+  [ "$Type" = forking ] && [ -n "$PIDFile" ] && [ -f "$PIDFile" ] && pid=$(cat "$PIDFile")
+  if [ "$pid" -gt 0 ] 2>/dev/null && kill -0 "$pid" 2>/dev/null; then
+    set_state "$u" deactivating stop-sigterm
+    kill -"$KillSignal" -"$pid" 2>/dev/null || kill -"$KillSignal" "$pid" 2>/dev/null
+    i=0
+    while kill -0 "$pid" 2>/dev/null && [ $i -lt $(( TimeoutStopSec * 10 )) ]; do sleep 0.1; i=$((i + 1)); done
+    if kill -0 "$pid" 2>/dev/null; then
+      syslog "$u" "$u: State 'stop-sigterm' timed out. Killing."
+      kill -KILL -"$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+    fi
+  fi
+  # the runner ends by itself once the main process is gone; then its logger
+  # has written the last lines
+  rpid=$(st_get "$u" RunnerPID 0)
+  if [ "$rpid" -gt 0 ] 2>/dev/null; then
+    i=0
+    while kill -0 "$rpid" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i + 1)); done
+    kill -TERM -"$rpid" 2>/dev/null || true
+  fi
+  st_set "$u" MainPID 0
+  st_set "$u" RunnerPID 0
+  syslog "$u" "$u: Deactivated successfully."
+  syslog "$u" "Stopped $Description."
+  set_state "$u" inactive dead
+  rm -f "$RUN/$u/stopping"
+  return 0
+)
