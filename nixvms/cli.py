@@ -35,9 +35,9 @@ from typing import Any, NoReturn, TypeVar  # noqa: E402
 import click  # noqa: E402
 
 from nixvms import __version__  # noqa: E402
-from nixvms.nix import NixError, NixSettings  # noqa: E402
-from nixvms.runner import BuildFailed, BuildResult, build, clean  # noqa: E402
-from nixvms.tasks import NetworkError  # noqa: E402
+from nixvms.errors import BuildFailed, NixvmsError  # noqa: E402
+from nixvms.nix import NixSettings  # noqa: E402
+from nixvms.runner import BuildResult, build, clean  # noqa: E402
 
 if _LOADING:
     signal.signal(signal.SIGINT, _previous_handler)
@@ -122,11 +122,12 @@ def _run_build(
     jobs: int,
     keep_going: bool = False,
     extra_deps: tuple[Path, ...] = (),
+    state_dir: Path | None = None,
 ) -> BuildResult:
     linked_before = _link_target(out_link)
     try:
         return build(network, out_link, settings, _say, jobs=jobs, keep_going=keep_going,
-                     extra_deps=extra_deps)
+                     extra_deps=extra_deps, state_dir=state_dir)
     except BuildFailed as error:
         for failure in error.failures:
             click.echo(f"error: {failure}", err=True)
@@ -137,10 +138,8 @@ def _run_build(
         elif len(error.failures) > 1:
             click.echo(f"error: {len(error.failures)} tasks failed", err=True)
         sys.exit(EXIT_FAILED)
-    except NixError as error:
-        _fail(error.message)
-    except NetworkError as error:
-        _fail(str(error))
+    except NixvmsError as error:
+        _fail(error.message, error.exit_code)
     except KeyboardInterrupt:
         if out_link is not None and _link_target(out_link) != linked_before:
             _fail(f"interrupted after the new network was made; {out_link} points at it",
@@ -190,6 +189,12 @@ def nixvms() -> None:
               metavar="PATH",
               help="A file every evaluation depends on that nixvms cannot see it read "
                    "(repeatable).")
+@click.option("--option-warn-only", is_flag=True,
+              help="Let Nix warn about an --option name it does not know, instead of failing.")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+              envvar="NIXVMS_STATE_DIR", metavar="DIR",
+              help="Where nixvms keeps the project's state (default: .nixvms beside NETWORK; "
+                   "also NIXVMS_STATE_DIR).")
 @click.option("-v", "--verbose", count=True, help="Log every Nix command.")
 def build_command(
     network: Path,
@@ -201,13 +206,16 @@ def build_command(
     jobs: int,
     keep_going: bool,
     extra_deps: tuple[Path, ...],
+    option_warn_only: bool,
+    state_dir: Path | None,
     verbose: int,
 ) -> None:
     """Build the network NETWORK (default ./network.nix) and link `result` to it."""
     _setup_logging(verbose)
-    settings = NixSettings(options=options, include=include, show_trace=show_trace)
+    settings = NixSettings(options=options, include=include, show_trace=show_trace,
+                           unknown_options_warn_only=option_warn_only)
     out = None if no_out_link else out_link
-    result = _run_build(network, out, settings, jobs, keep_going, extra_deps)
+    result = _run_build(network, out, settings, jobs, keep_going, extra_deps, state_dir)
     if no_out_link:
         click.echo(result.store_path)
     else:

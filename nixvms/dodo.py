@@ -3,61 +3,68 @@
 A project's dodo.py is the one line `from nixvms.dodo import *`; doit then
 runs in the project directory, on ./network.nix, linking ./result. The
 repository's own dodo.py calls `tasks_for` with examples/'s network instead.
-While doit runs, it holds the project's lock, as `nixvms build` does.
+Both go through the pipeline `nixvms build` uses (runner.Pipeline): the same
+state directory, lock, database recovery and tasks. The lock is held from
+the moment doit loads the dodo file until its process exits.
 """
 
 from __future__ import annotations
 
-import os
+import atexit
 import sys
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from doit.exceptions import InvalidDodoFile
 
 from nixvms import nix, runner, tasks
-from nixvms.state import StateDir
+from nixvms.errors import NixvmsError
 
-__all__ = ["DOIT_CONFIG", "task_nixvms"]
-
-# The project lock, held from task loading until doit's process exits.
-_held_locks = ExitStack()
+__all__ = ["DOIT_CONFIG", "task_nixvms"]  # noqa: F822 (made by __getattr__ on import)
 
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def _lock(state: StateDir) -> None:
-    """Take the project lock for the rest of this process, as `nixvms build` does."""
-    _held_locks.enter_context(runner.project_lock(state, _say))
-
-
 def tasks_for(
     network_file: str = "network.nix", out_link: str | None = "result"
 ) -> dict[str, Any]:
     """DOIT_CONFIG and a task generator for one network file, for a dodo.py's globals."""
-    network = Path(os.path.abspath(network_file))
-    state = StateDir.beside(network)
+    options = tasks.Options(
+        out_link=Path(out_link).absolute() if out_link else None,
+        settings=nix.NixSettings(),
+    )
+    pipeline = runner.Pipeline(Path(network_file).absolute(), options, _say)
+    opened = False
 
     def task_nixvms() -> Iterator[dict[str, Any]]:
-        """nixvms: eval:<machine>, build:<machine>, network"""
-        _lock(state)
+        """nixvms: eval:<machine>, plan, build:<machine>, network"""
         try:
-            ctx = tasks.prepare(network, Path(out_link) if out_link else None, nix.NixSettings())
-        except (nix.NixError, tasks.NetworkError) as error:
-            message = error.message if isinstance(error, nix.NixError) else str(error)
-            raise InvalidDodoFile(message) from None
-        yield from tasks.generate(ctx)
+            yield from pipeline.tasks()
+        except NixvmsError as error:
+            raise InvalidDodoFile(error.message) from None
 
-    # doit opens its database before it asks for tasks: the directory must exist.
-    state.root.mkdir(parents=True, exist_ok=True)
-    config = runner.doit_config(state)
-    return {"DOIT_CONFIG": config, "task_nixvms": task_nixvms}
+    # doit opens its database before it asks for tasks: the state directory
+    # must exist, locked and recovered, by then.
+    try:
+        pipeline.open()
+        opened = True
+    except NixvmsError as error:
+        raise InvalidDodoFile(error.message) from None
+    if opened:
+        atexit.register(pipeline.close)
+    return {"DOIT_CONFIG": pipeline.doit_config(), "task_nixvms": task_nixvms}
 
 
-_defaults = tasks_for()
-DOIT_CONFIG: dict[str, Any] = _defaults["DOIT_CONFIG"]
-task_nixvms = _defaults["task_nixvms"]
+_defaults: dict[str, Any] = {}
+
+
+def __getattr__(name: str) -> Any:
+    """DOIT_CONFIG and task_nixvms for ./network.nix, made when a dodo.py imports them."""
+    if name not in __all__:
+        raise AttributeError(name)
+    if not _defaults:
+        _defaults.update(tasks_for())
+    return _defaults[name]

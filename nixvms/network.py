@@ -1,38 +1,54 @@
-"""The network's plain data and its address plan.
+"""The network's plain data: machines, their NICs, and the address plan's inputs.
 
 The plan follows NixOS's test framework (nixos/lib/testing/network.nix):
-machines sorted by name are numbered 1..n; on VLAN v machine i has the IP
-192.168.v.i/24 and the MAC 52:54:00:12:vv:ii. Its k-th VLAN (k from 1) is
-the NIC eth<k>; eth0 is QEMU's user-mode network.
+machines sorted by name are numbered 1..n; every machine's /etc/hosts lists
+each machine's first-VLAN addresses with its hostName (and hostName.domain).
+The addresses themselves are computed in one place, nix/address-plan.nix,
+and read back from each machine's evaluation: Python numbers the machines
+and settles what /etc/hosts must list, nothing more.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+
+from nixvms.errors import NixvmsError
 
 MAX_MACHINES = 254
-MAX_VLAN = 255
-DEFAULT_VLANS: tuple[int, ...] = (1,)
 
 # A hostname label (RFC 1123): letters, digits and inner hyphens, 1..63 long.
 _HOSTNAME_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
-class PlanError(ValueError):
+class PlanError(NixvmsError):
     """The network cannot be given addresses (bad name, too many machines)."""
 
 
 @dataclass(frozen=True)
+class Nic:
+    """One NIC of one machine on one VLAN, as its evaluation reported it."""
+
+    vlan: int
+    interface: str
+    ipv4: str
+    ipv6: str
+    mac: str
+
+
+@dataclass(frozen=True)
 class Address:
-    """One NIC of one machine on one VLAN."""
+    """A NIC as network.json and run-vms describe it."""
 
     vlan: int
     interface: str
     ip: str
     prefix_length: int
     mac: str
+    ipv6: str
 
 
 @dataclass(frozen=True)
@@ -45,20 +61,23 @@ class Machine:
     host_name: str
     target_host: str | None
     vlans: tuple[int, ...]
-    vm: str  # the VM's store path; bin/run-<host_name>-vm inside it
+    vm: str  # the VM's store path
+    system_name: str = ""  # bin/run-<system_name>-vm (hostName when empty)
+    domain: str | None = None
+    nics: tuple[Nic, ...] = ()
 
     @property
     def addresses(self) -> tuple[Address, ...]:
-        return addresses(self.number, self.vlans)
+        return tuple(Address(n.vlan, n.interface, n.ipv4, 24, n.mac, n.ipv6) for n in self.nics)
 
     @property
     def primary_ip(self) -> str | None:
-        found = self.addresses
-        return found[0].ip if found else None
+        return self.nics[0].ipv4 if self.nics else None
 
     @property
     def run_script(self) -> str:
-        return f"{self.vm}/bin/run-{self.host_name}-vm"
+        # qemu-vm.nix: bin/run-${config.system.name}-vm
+        return f"{self.vm}/bin/run-{self.system_name or self.host_name}-vm"
 
 
 @dataclass(frozen=True)
@@ -68,6 +87,60 @@ class Network:
     @property
     def vlans(self) -> tuple[int, ...]:
         return tuple(sorted({v for m in self.machines for v in m.vlans}))
+
+
+@dataclass(frozen=True)
+class HostEntry:
+    """What every machine's /etc/hosts says of one machine (network-module.nix)."""
+
+    number: int
+    vlan: int | None  # its first VLAN; None: it has no VLAN NIC, so no entry
+    hostName: str
+    domain: str | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The address plan one evaluation is given: the same for every machine."""
+
+    numbers: Mapping[str, int]
+    hosts: tuple[HostEntry, ...]
+    ssh_public_key: str
+
+    def as_json(self) -> str:
+        return json.dumps({
+            "numbers": dict(self.numbers),
+            "hosts": [asdict(h) for h in self.hosts],
+            "sshPublicKey": self.ssh_public_key,
+        }, sort_keys=True)
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.as_json().encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Naming:
+    """What the plan needs of one machine's evaluation."""
+
+    vlans: tuple[int, ...]
+    host_name: str
+    domain: str | None
+
+
+def default_naming(machine: str) -> Naming:
+    """What a machine not yet evaluated is assumed to be: NixOS's defaults."""
+    return Naming(vlans=(1,), host_name=machine, domain=None)
+
+
+def make_plan(numbers: Mapping[str, int], naming: Mapping[str, Naming],
+              ssh_public_key: str) -> Plan:
+    hosts = []
+    for name, number in sorted(numbers.items(), key=lambda item: item[1]):
+        found = naming.get(name) or default_naming(name)
+        hosts.append(HostEntry(number, found.vlans[0] if found.vlans else None,
+                               found.host_name, found.domain))
+    return Plan(dict(numbers), tuple(hosts), ssh_public_key)
 
 
 def check_machine_name(name: str) -> None:
@@ -89,44 +162,3 @@ def number_machines(names: Iterable[str]) -> dict[str, int]:
             f"(192.168.<vlan>.<n>) allows at most {MAX_MACHINES}"
         )
     return {name: i for i, name in enumerate(ordered, start=1)}
-
-
-def ip_address(vlan: int, number: int) -> str:
-    return f"192.168.{vlan}.{number}"
-
-
-def mac_address(vlan: int, number: int) -> str:
-    return f"52:54:00:12:{vlan:02x}:{number:02x}"
-
-
-def addresses(number: int, vlans: Iterable[int]) -> tuple[Address, ...]:
-    result = []
-    for k, vlan in enumerate(vlans, start=1):
-        if not 1 <= vlan <= MAX_VLAN:
-            raise PlanError(f"VLAN {vlan} is out of range 1..{MAX_VLAN}")
-        result.append(
-            Address(
-                vlan=vlan,
-                interface=f"eth{k}",
-                ip=ip_address(vlan, number),
-                prefix_length=24,
-                mac=mac_address(vlan, number),
-            )
-        )
-    return tuple(result)
-
-
-def hosts_entries(
-    numbers: Mapping[str, int], vlans: Mapping[str, tuple[int, ...]]
-) -> list[tuple[str, str]]:
-    """(first IP, name) for every machine, as every machine's /etc/hosts lists them.
-
-    A machine's VLANs come from its last evaluation; one never evaluated is
-    assumed to be on the default VLAN until its evaluation says otherwise.
-    """
-    entries = []
-    for name, number in sorted(numbers.items(), key=lambda item: item[1]):
-        machine_vlans = vlans.get(name, DEFAULT_VLANS)
-        if machine_vlans:
-            entries.append((ip_address(machine_vlans[0], number), name))
-    return entries

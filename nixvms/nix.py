@@ -18,7 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+
+from nixvms.errors import NixvmsError
+from nixvms.network import Nic
 
 log = logging.getLogger("nixvms.nix")
 
@@ -26,12 +28,11 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _LOG_PREFIX = "@nix "
 
 
-class NixError(Exception):
+class NixError(NixvmsError):
     """A Nix command failed; `message` is Nix's own error text."""
 
     def __init__(self, message: str, command: Sequence[str] = ()) -> None:
         super().__init__(message)
-        self.message = message
         self.command = tuple(command)
 
 
@@ -42,6 +43,8 @@ class NixSettings:
     options: tuple[tuple[str, str], ...] = ()
     include: tuple[str, ...] = ()
     show_trace: bool = False
+    # An --option whose name Nix does not know: a warning (True) or an error.
+    unknown_options_warn_only: bool = False
 
     def flags(self, program: str) -> list[str]:
         flags: list[str] = []
@@ -65,6 +68,7 @@ class LogMessage:
 class NixOutput:
     stdout: str
     messages: tuple[LogMessage, ...] = field(default=())
+    warnings: tuple[str, ...] = field(default=())
 
 
 def glue_path(name: str) -> str:
@@ -100,9 +104,61 @@ def run_nix(
     except FileNotFoundError as error:
         raise NixError(f"{program} not found; is Nix installed? (run scripts/setup)") from error
     messages = _parse_log(proc.stderr) if json_log else ()
+    warnings = _warnings(proc.stderr, messages)
+    _check_unknown_options(warnings, settings, command)
     if proc.returncode != 0:
         raise NixError(_error_text(proc.stderr, messages), command)
-    return NixOutput(proc.stdout, messages)
+    for warning in warnings:
+        _warn_once(warning)
+    return NixOutput(proc.stdout, messages, warnings)
+
+
+_UNKNOWN_SETTING = re.compile(r"^unknown setting '(.+)'$")
+_warned: set[str] = set()
+
+
+def _warn_once(text: str) -> None:
+    """Show one of Nix's warnings once per process (at WARNING), not once per Nix call."""
+    if text not in _warned:
+        _warned.add(text)
+        log.warning("warning: %s", text)
+
+
+def _warnings(stderr: str, messages: Sequence[LogMessage]) -> tuple[str, ...]:
+    """Nix's warnings ("warning: ..."), plain or in the JSON log, without the prefix."""
+    found: list[str] = []
+    lines = [line for line in stderr.splitlines() if not line.startswith(_LOG_PREFIX)]
+    lines += [m.text for m in messages if m.level <= 1]
+    for line in lines:
+        plain = _ANSI.sub("", line).strip()
+        if plain.startswith("warning:"):
+            text = plain.removeprefix("warning:").strip()
+            unreachable = _UNREACHABLE_CACHE.search(text)
+            if unreachable:
+                # One line for Nix's many retries, with the setting that stops them.
+                text = (f"Nix cannot reach the binary cache {unreachable.group(1)} and "
+                        "waits for it on every build; --option substituters '' (or "
+                        "substituters = in nix.conf) turns it off")
+            if text not in found:
+                found.append(text)
+    return tuple(found)
+
+
+_UNREACHABLE_CACHE = re.compile(r"unable to download '(https?://[^/']+)/nix-cache-info'")
+
+
+def _check_unknown_options(
+    warnings: Sequence[str], settings: NixSettings, command: Sequence[str]
+) -> None:
+    """An --option Nix does not know is an error (nix-build only warns and goes on)."""
+    given = {name for name, _ in settings.options}
+    for text in warnings:
+        match = _UNKNOWN_SETTING.match(text)
+        if match and match.group(1) in given and not settings.unknown_options_warn_only:
+            raise NixError(
+                f"Nix does not know the setting '{match.group(1)}' (--option "
+                f"{match.group(1)} ...); check its name, or pass --option-warn-only "
+                "to let Nix ignore it with a warning", command)
 
 
 def _parse_log(stderr: str) -> tuple[LogMessage, ...]:
@@ -163,13 +219,47 @@ def _is_nix_chatter(line: str) -> bool:
 
 
 def find_nixpkgs(settings: NixSettings) -> str | None:
-    """Where <nixpkgs> resolves (-I, NIX_PATH), or None when it does not."""
+    """Where <nixpkgs> resolves (-I, NIX_PATH), or None when it does not.
+
+    Nix reads the search path in this order: -I entries, then NIX_PATH;
+    `search_path_candidates` names the places it may look."""
     try:
         out = run_nix("nix-instantiate", ["--find-file", "nixpkgs"], settings)
     except NixError:
         return None
     path = out.stdout.strip()
     return path or None
+
+
+def search_path_candidates(settings: NixSettings) -> list[str] | None:
+    """The paths where Nix may find <nixpkgs>, in its order; None if one is a URL.
+
+    Whether each exists decides the lookup, so a cached lookup stays right
+    while their existence does not change.
+    """
+    entries = list(settings.include)
+    nix_path = os.environ.get("NIX_PATH")
+    if nix_path is None:
+        # Nix 2.8's default search path, for a user with no NIX_PATH.
+        home = os.environ.get("HOME", "/")
+        user = os.environ.get("USER", "root")
+        entries += [f"{home}/.nix-defexpr/channels",
+                    f"nixpkgs=/nix/var/nix/profiles/per-user/{user}/channels/nixpkgs",
+                    f"/nix/var/nix/profiles/per-user/{user}/channels"]
+    elif "://" in nix_path:
+        return None  # Nix's own splitting keeps URLs whole; a URL is never cached
+    else:
+        entries += [e for e in nix_path.split(":") if e]
+    candidates = []
+    for entry in entries:
+        prefix, _, path = entry.partition("=") if "=" in entry else ("", "", entry)
+        if "://" in path:
+            return None
+        if prefix == "nixpkgs":
+            candidates.append(path)
+        elif prefix == "":
+            candidates.append(os.path.join(path, "nixpkgs"))
+    return candidates
 
 
 def check_include_paths(settings: NixSettings) -> None:
@@ -201,14 +291,31 @@ def machine_names(
     return names, out.messages
 
 
+_parsed: dict[tuple[str, str], str] = {}
+
+
+def parse_file(path: str, settings: NixSettings, stamp: str = "") -> str:
+    """The file's parsed form (`nix-instantiate --parse`): no comments, no layout.
+
+    With a stamp (deps.stamp_of), a file parsed before at that stamp is not parsed again.
+    """
+    key = (path, stamp)
+    if not stamp or key not in _parsed:
+        _parsed[key] = run_nix("nix-instantiate", ["--parse", path], settings).stdout
+    return _parsed[key]
+
+
 @dataclass(frozen=True)
 class MachineEvaluation:
     drv_path: str
     out_path: str
     system: str
+    system_name: str
     host_name: str
+    domain: str | None
     target_host: str | None
     vlans: tuple[int, ...]
+    nics: tuple[Nic, ...]
     messages: tuple[LogMessage, ...]
 
 
@@ -219,7 +326,7 @@ def evaluate_machine(
     network_file: str,
     name: str,
     nixpkgs: str,
-    plan: Mapping[str, Any],
+    plan_json: str,
     settings: NixSettings,
     drv_root: Path,
 ) -> MachineEvaluation:
@@ -237,7 +344,7 @@ def evaluate_machine(
             "--argstr", "networkFile", network_file,
             "--argstr", "nixpkgs", nixpkgs,
             "--argstr", "name", name,
-            "--argstr", "planJSON", json.dumps(plan, sort_keys=True),
+            "--argstr", "planJSON", plan_json,
         ],
         settings,
         json_log=True,
@@ -250,9 +357,13 @@ def evaluate_machine(
         drv_path=data["drvPath"],
         out_path=data["vmPath"],
         system=data["system"],
+        system_name=data["systemName"],
         host_name=data["hostName"],
+        domain=data["domain"],
         target_host=data["targetHost"],
         vlans=tuple(int(v) for v in data["vlans"]),
+        nics=tuple(Nic(int(n["vlan"]), n["interface"], n["ipv4"], n["ipv6"], n["mac"])
+                   for n in data["nics"]),
         messages=out.messages,
     )
 
@@ -281,24 +392,23 @@ def instantiate_network_dir(
     files_dir: Path,
     vms: Mapping[str, str],
     settings: NixSettings,
+    drv_root: Path,
 ) -> str:
-    """Instantiate the network directory's derivation; return its .drv path."""
-    out = run_nix(
+    """Instantiate the network directory's derivation under a GC root; return its .drv path."""
+    drv_root.parent.mkdir(parents=True, exist_ok=True)
+    run_nix(
         "nix-instantiate",
         [
             glue_path("network-dir.nix"),
+            "--add-root", str(drv_root), "--indirect",
             "--argstr", "nixpkgs", nixpkgs,
             "--argstr", "files", str(files_dir),
             "--argstr", "vmsJSON", json.dumps(dict(vms), sort_keys=True),
         ],
         settings,
     )
-    paths = out.stdout.split()
-    if len(paths) != 1:
-        raise NixError(f"expected one derivation for the network, got {paths!r}")
-    drv = paths[0]
-    # nix-instantiate prints "path!output" for some Nix versions.
-    return drv.split("!", 1)[0]
+    # With --add-root nix prints the root, not the .drv; the root points at it.
+    return os.readlink(drv_root)
 
 
 def nix_store_dir() -> str:

@@ -1,10 +1,16 @@
-"""Embedding doit: the loader, its options, the project lock, the reporter.
+"""The one pipeline from network.nix to `result`, for `nixvms build` and plain `doit`.
 
-`build` runs the task graph of tasks.py for one network under an exclusive
-lock on .nixvms/lock (two runs in one directory wait for each other rather
-than interleave), with doit's sqlite3 backend (which, unlike dbm and json,
-does not lose records when runs overlap) and parallel jobs in threads (the
-tasks are closures over the build context; process mode would pickle them).
+A `Pipeline` owns one build of one network: it takes the project lock (two
+runs in one project wait for each other rather than interleave), sets aside
+a state database sqlite cannot read, reads what the tasks share
+(tasks.prepare), and hands doit the task graph of tasks.py. `nixvms build`
+runs that graph through doit's API (`run`); a project's dodo.py
+(nixvms/dodo.py) gives the same pipeline's tasks to the doit command. At
+the end it forgets the records and file sets no machine of the network uses.
+
+doit runs with its sqlite3 backend (unlike dbm and json it does not lose
+records when runs overlap) and parallel jobs in threads (the tasks are
+closures over the build context; process mode would pickle them).
 """
 
 from __future__ import annotations
@@ -14,65 +20,45 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from doit.api import run_tasks
 from doit.cmd_base import TaskLoader2
-from doit.doit_cmd import DoitMain
 from doit.exceptions import UnmetDependency
 from doit.loader import generate_tasks
 
-from nixvms import tasks
+from nixvms import records, tasks
+from nixvms.errors import BuildFailed, StateError
 from nixvms.nix import NixSettings
-from nixvms.state import StateDir, read_json
+from nixvms.state import StateDir
 
 Progress = Callable[[str], None]
-
-
-class BuildFailed(Exception):
-    """One or more tasks failed; `failures` holds each one's message.
-
-    `failed_machines` names the machines whose evaluation or build failed
-    (with --keep-going, the others were built but the network was not made).
-    """
-
-    def __init__(self, failures: Sequence[str], failed_machines: Sequence[str] = ()) -> None:
-        super().__init__("; ".join(failures))
-        self.failures = tuple(failures)
-        self.failed_machines = tuple(failed_machines)
-
-
-@dataclass
-class RunLog:
-    """What one doit run did: tasks executed, skipped, failed."""
-
-    executed: list[str] = field(default_factory=list)
-    up_to_date: list[str] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-    failed_tasks: list[str] = field(default_factory=list)
-    # Tasks not run because a task they depend on failed (--keep-going).
-    not_run: list[str] = field(default_factory=list)
-
-    @property
-    def failed_machines(self) -> list[str]:
-        machines = [name.partition(":")[2] for name in self.failed_tasks]
-        return sorted({m for m in machines if m})
 
 
 @dataclass(frozen=True)
 class BuildResult:
     store_path: str
+    evaluated: tuple[str, ...]
+    built: tuple[str, ...]
     context: tasks.BuildContext
-    executed: tuple[str, ...]
+
+
+@dataclass
+class _DoitEvents:
+    """What doit reported: failures, in the order they came."""
+
+    failures: list[str] = field(default_factory=list)
+    failed_tasks: list[str] = field(default_factory=list)
 
 
 class _Reporter:
-    """A doit reporter that records events and reports progress in words."""
+    """A doit reporter that reports progress in words and records failures."""
 
-    def __init__(self, log: RunLog, progress: Progress) -> None:
-        self.log = log
+    def __init__(self, events: _DoitEvents, progress: Progress) -> None:
+        self.events = events
         self.progress = progress
 
     def initialize(self, tasks: Any, selected_tasks: Any) -> None:
@@ -82,9 +68,6 @@ class _Reporter:
         pass
 
     def execute_task(self, task: Any) -> None:
-        if not task.actions:
-            return
-        self.log.executed.append(task.name)
         kind, _, machine = task.name.partition(":")
         words = {"eval": "evaluating", "build": "building"}
         if kind in words:
@@ -94,32 +77,30 @@ class _Reporter:
 
     def add_failure(self, task: Any, fail: Any) -> None:
         if isinstance(fail, UnmetDependency):
-            self.log.not_run.append(task.name)
-            return
+            return  # not run because a task it needs failed: that one is reported
         message = getattr(fail, "message", None) or str(fail)
         if message == "PythonAction Error":
             # An exception nixvms did not expect: its last line, not doit's title.
             lines = "".join(getattr(fail, "traceback", "")).strip().splitlines()
             detail = lines[-1] if lines else "no details"
             message = f"task {task.name} failed unexpectedly: {detail}"
-        self.log.failures.append(message)
-        self.log.failed_tasks.append(task.name)
+        self.events.failures.append(message)
+        self.events.failed_tasks.append(task.name)
 
     def add_success(self, task: Any) -> None:
         pass
 
     def skip_uptodate(self, task: Any) -> None:
-        if task.actions:
-            self.log.up_to_date.append(task.name)
+        pass
 
     def skip_ignore(self, task: Any) -> None:
         pass
 
     def cleanup_error(self, exception: Any) -> None:
-        self.log.failures.append(str(exception))
+        self.events.failures.append(str(exception))
 
     def runtime_error(self, msg: str) -> None:
-        self.log.failures.append(msg)
+        self.events.failures.append(msg)
 
     def teardown_task(self, task: Any) -> None:
         pass
@@ -129,39 +110,33 @@ class _Reporter:
 
 
 class _Loader(TaskLoader2):  # type: ignore[misc]
-    def __init__(self, ctx: tasks.BuildContext, config: dict[str, Any]) -> None:
+    def __init__(self, pipeline: Pipeline, config: dict[str, Any]) -> None:
         super().__init__()
-        self._ctx = ctx
+        self._pipeline = pipeline
         self._config = config
 
     def load_doit_config(self) -> dict[str, Any]:
         return self._config
 
     def load_tasks(self, cmd: Any, pos_args: Any) -> list[Any]:
-        return list(generate_tasks("nixvms", tasks.generate(self._ctx)))
-
-
-def doit_config(state: StateDir) -> dict[str, Any]:
-    """DOIT_CONFIG for a network's state directory (used by `doit` too)."""
-    return {
-        "dep_file": str(state.db_file),
-        "backend": "sqlite3",
-        "par_type": "thread",
-        "default_tasks": ["network"],
-        "check_file_uptodate": "md5",
-    }
+        return list(generate_tasks("nixvms", self._pipeline.tasks()))
 
 
 @contextmanager
 def project_lock(state: StateDir, on_wait: Progress) -> Iterator[None]:
-    """Hold .nixvms/lock for the duration; say so if another run holds it."""
-    state.root.mkdir(parents=True, exist_ok=True)
-    with open(state.lock_file, "a+") as handle:
+    """Hold the project's lock for the duration; say so if another run holds it."""
+    try:
+        handle = open(state.lock_file, "a+")  # noqa: SIM115 (held across the yield)
+    except OSError as error:
+        raise StateError(f"cannot open the lock {state.lock_file}: {error.strerror}") from error
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             on_wait(f"waiting for another nixvms run in {state.root.parent} to finish")
             fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError as error:
+            raise StateError(f"cannot lock {state.lock_file}: {error.strerror}") from error
         try:
             yield
         finally:
@@ -169,10 +144,10 @@ def project_lock(state: StateDir, on_wait: Progress) -> Iterator[None]:
 
 
 def recover_corrupt_database(state: StateDir, progress: Progress) -> None:
-    """Set aside a database sqlite cannot read; the next run rebuilds the state.
+    """Set aside a database sqlite cannot read; the next tasks rebuild the state.
 
-    Losing doit's records costs re-evaluations, never correctness: every
-    up-to-date check also verifies the records and the store.
+    Losing doit's database costs re-evaluations, never correctness: the
+    records say what was done, and the database only that a task ran.
     """
     if not state.db_file.exists():
         return
@@ -187,25 +162,98 @@ def recover_corrupt_database(state: StateDir, progress: Progress) -> None:
                  "and rebuilding the state")
 
 
-def run_doit(
-    ctx: tasks.BuildContext,
-    targets: Sequence[str],
-    progress: Progress,
-    *,
-    jobs: int = 1,
-    keep_going: bool = False,
-) -> RunLog:
-    log = RunLog()
-    config = doit_config(ctx.state) | {"reporter": _Reporter(log, progress)}
-    args = ["run", "--db-file", str(ctx.state.db_file), "--backend", "sqlite3"]
-    if jobs > 1:
-        args += ["-n", str(jobs), "-P", "thread"]
-    if keep_going:
-        args.append("--continue")
-    code = DoitMain(_Loader(ctx, config)).run([*args, *targets])
-    if code != 0 and not log.failures:
-        log.failures.append(f"doit stopped with exit code {code}")
-    return log
+class Pipeline:
+    """One build of one network, whichever front door it came through."""
+
+    def __init__(self, network_file: Path, options: tasks.Options, progress: Progress,
+                 state_dir: Path | None = None) -> None:
+        self.network_file = network_file
+        self.options = options
+        self.progress = progress
+        self.state = StateDir.for_network(network_file, state_dir)
+        self._held = ExitStack()
+        self._context: tasks.BuildContext | None = None
+
+    def doit_config(self) -> dict[str, Any]:
+        """DOIT_CONFIG for this pipeline (a project's dodo.py exports it)."""
+        config: dict[str, Any] = {
+            "dep_file": str(self.state.db_file),
+            "backend": "sqlite3",
+            "default_tasks": ["network"],
+            "verbosity": 0,
+        }
+        if self.options.jobs > 1:
+            config |= {"num_process": self.options.jobs, "par_type": "thread"}
+        return config
+
+    def open(self) -> None:
+        """Make the state directory, take the lock, recover the database."""
+        self.state.ensure()
+        self._held.enter_context(project_lock(self.state, self.progress))
+        recover_corrupt_database(self.state, self.progress)
+
+    @property
+    def context(self) -> tasks.BuildContext:
+        if self._context is None:
+            self._context = tasks.prepare(self.network_file, self.state, self.options,
+                                          self.progress)
+        return self._context
+
+    def tasks(self) -> Iterator[dict[str, Any]]:
+        return tasks.generate(self.context)
+
+    def run(self, targets: Sequence[str] = ("network",)) -> BuildResult:
+        """Run the graph to `targets` through doit's API; raise BuildFailed on failures."""
+        ctx = self.context
+        events = _DoitEvents()
+        config = self.doit_config() | {"reporter": _Reporter(events, self.progress)}
+        if self.options.keep_going:
+            config["continue"] = True
+        code = run_tasks(_Loader(self, config), {target: {} for target in targets})
+        failures = events.failures + ctx.log.failures
+        if code != 0 and not failures:
+            failures.append(f"doit stopped with exit code {code}")
+        if failures:
+            machines = {name.partition(":")[2] for name in events.failed_tasks}
+            failed = sorted({m for m in machines if m} | set(ctx.log.failed_machines))
+            raise BuildFailed(failures, failed)
+        made = records.load(records.NetworkRecord, self.state.network_record)
+        if "network" in targets and made is None:
+            raise BuildFailed(["the network was not made (no record of it)"])
+        return BuildResult(made.store_path if made else "", tuple(ctx.log.evaluated),
+                           tuple(ctx.log.built), ctx)
+
+    def close(self) -> None:
+        """Forget what no machine of the network uses any more; release the lock."""
+        try:
+            if self._context is not None and self._context.log.evaluated:
+                forget_unused(self._context)
+        finally:
+            self._held.close()
+
+    def __enter__(self) -> Pipeline:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def forget_unused(ctx: tasks.BuildContext) -> None:
+    """Delete the records of machines that left the network and unused file sets."""
+    keep: set[str] = set()
+    for kind, directory in ((records.Evaluation, ctx.state.records / "eval"),
+                            (records.Build, ctx.state.records / "build")):
+        for path in directory.glob("*.json") if directory.is_dir() else ():
+            if path.stem not in ctx.machines:
+                path.unlink(missing_ok=True)
+            elif kind is records.Evaluation:
+                record = records.load(records.Evaluation, path)
+                keep.update(record.files if record else ())
+    for lookup in (records.load(records.MachineList, ctx.state.machine_list_record),
+                   records.load(records.NixpkgsLookup, ctx.state.nixpkgs_record)):
+        keep.update(lookup.files if lookup else ())
+    ctx.filesets.collect(keep)
 
 
 def build(
@@ -217,37 +265,25 @@ def build(
     jobs: int = 1,
     keep_going: bool = False,
     extra_deps: tuple[Path, ...] = (),
+    state_dir: Path | None = None,
 ) -> BuildResult:
     """Build a network: evaluate and build what changed, then make the network."""
-    state = StateDir.beside(Path(os.path.abspath(network_file)))
-    with project_lock(state, progress):
-        recover_corrupt_database(state, progress)
-        ctx = tasks.prepare(network_file, out_link, settings, extra_deps)
-        if ctx.uses_tinyos:
-            progress("no nixpkgs in NIX_PATH or -I: building with nixvms's bundled tinyos")
-        else:
-            progress(f"building with nixpkgs from {ctx.nixpkgs}")
-        log = run_doit(ctx, ["network"], progress, jobs=jobs, keep_going=keep_going)
-        executed = list(log.executed)
-        if not log.failures and tasks.plan_is_stale(ctx):
-            # An evaluation found VLANs other than the plan assumed: the other
-            # machines' /etc/hosts must list its address on them. Once more
-            # with the corrected plan (only the affected evaluations re-run).
-            ctx = tasks.prepare(network_file, out_link, settings, extra_deps)
-            log = run_doit(ctx, ["network"], progress, jobs=jobs, keep_going=keep_going)
-            executed += log.executed
-        if log.failures:
-            raise BuildFailed(log.failures, log.failed_machines)
-        record = read_json(state.network_record)
-        if not isinstance(record, dict) or "store_path" not in record:
-            raise BuildFailed(["the network was not made (no record of it)"])
-        return BuildResult(str(record["store_path"]), ctx, tuple(executed))
+    options = tasks.Options(
+        out_link=Path(os.path.abspath(out_link)) if out_link else None,
+        settings=settings,
+        extra_deps=tuple(sorted({os.path.abspath(p) for p in extra_deps})),
+        jobs=jobs,
+        keep_going=keep_going,
+    )
+    with Pipeline(network_file, options, progress, state_dir) as pipeline:
+        return pipeline.run()
 
 
-def clean(network_file: Path, progress: Progress) -> list[Path]:
+def clean(network_file: Path, progress: Progress, state_dir: Path | None = None) -> list[Path]:
     """Remove nixvms's GC roots of a network (not the user's out-link)."""
-    state = StateDir.beside(Path(os.path.abspath(network_file)))
+    state = StateDir.for_network(network_file, state_dir)
     removed = []
+    state.ensure()
     with project_lock(state, progress):
         if state.gcroots.is_dir():
             for root in sorted(state.gcroots.iterdir()):

@@ -1,10 +1,12 @@
 """Where nixvms keeps a project's state, and how it writes it.
 
-All state lives in `.nixvms/` beside the network file: doit's database, the
-lock, GC roots, one record per machine of its last evaluation and build, and
-the files of the network directory. Every file another run reads is written
+All state lives in `.nixvms/` beside the network file (or where --state-dir
+or NIXVMS_STATE_DIR says): doit's database, the lock, GC roots, the records
+of the last run (records.py), the file sets they name (deps.py), and the
+files of the network directory. Every file another run reads is written
 atomically (a temporary file renamed over it), so an interrupted run leaves
-either the old or the new file, never half of one.
+either the old or the new file, never half of one; a write that fails (a
+full disk, a read-only directory) leaves the old file and names the new.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nixvms.errors import StateError
+
 STATE_DIR_NAME = ".nixvms"
+STATE_DIR_VARIABLE = "NIXVMS_STATE_DIR"
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,37 @@ class StateDir:
     @classmethod
     def beside(cls, network_file: Path) -> StateDir:
         return cls(network_file.parent / STATE_DIR_NAME)
+
+    @classmethod
+    def for_network(cls, network_file: Path, override: Path | None = None) -> StateDir:
+        """--state-dir, else NIXVMS_STATE_DIR, else .nixvms beside the network file."""
+        chosen = override or (Path(os.environ[STATE_DIR_VARIABLE])
+                               if os.environ.get(STATE_DIR_VARIABLE) else None)
+        if chosen is not None:
+            return cls(Path(os.path.abspath(chosen)))
+        return cls.beside(Path(os.path.abspath(network_file)))
+
+    def ensure(self) -> None:
+        """Make the state directory (private to its user) and check its parts' kinds."""
+        hint = (f"choose another place with --state-dir or {STATE_DIR_VARIABLE}")
+        if self.root.exists() and not self.root.is_dir():
+            raise StateError(f"nixvms's state directory {self.root} is not a directory; "
+                             f"remove it, or {hint}")
+        try:
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as error:
+            raise StateError(f"cannot make nixvms's state directory {self.root}: "
+                             f"{error.strerror}; {hint}") from error
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise StateError(f"nixvms's state directory {self.root} is not writable; {hint}")
+        for directory in (self.gcroots, self.records, self.filesets):
+            if directory.exists() and not directory.is_dir():
+                raise StateError(f"{directory} should be a directory of nixvms's state but is "
+                                 "not; remove it (nixvms makes it again)")
+        for file in (self.lock_file, self.db_file):
+            if file.exists() and not file.is_file():
+                raise StateError(f"{file} should be a file of nixvms's state but is not; "
+                                 "remove it (nixvms makes it again)")
 
     @property
     def db_file(self) -> Path:
@@ -50,19 +86,31 @@ class StateDir:
     def network_root(self) -> Path:
         return self.gcroots / "network"
 
+    @property
+    def records(self) -> Path:
+        return self.root / "records"
+
+    @property
+    def filesets(self) -> Path:
+        return self.root / "filesets"
+
     def eval_record(self, machine: str) -> Path:
-        return self.root / "machines" / f"{machine}.eval.json"
+        return self.records / "eval" / f"{machine}.json"
 
     def build_record(self, machine: str) -> Path:
-        return self.root / "machines" / f"{machine}.build.json"
+        return self.records / "build" / f"{machine}.json"
 
     @property
     def machine_list_record(self) -> Path:
-        return self.root / "machine-list.json"
+        return self.records / "machine-list.json"
+
+    @property
+    def nixpkgs_record(self) -> Path:
+        return self.records / "nixpkgs.json"
 
     @property
     def network_record(self) -> Path:
-        return self.root / "network.json"
+        return self.records / "network.json"
 
     @property
     def run_dir(self) -> Path:
@@ -76,17 +124,24 @@ class StateDir:
 
 
 def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    """Replace `path` with `text` at once; on failure the old file stays (StateError)."""
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
+    except OSError as error:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise StateError(f"cannot write {path}: {error.strerror or error}") from error
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 

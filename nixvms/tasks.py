@@ -1,147 +1,267 @@
-"""The doit task graph: eval:<machine>, build:<machine>, network.
+"""The doit task graph of one network, in the order a run goes through it.
 
-eval:<m>   instantiates machine m's VM. Up to date while the evaluation's
-           parameters are the same, the .drv it wrote still exists, and no
-           file it read changed (deps.py).
-build:<m>  realises that .drv under a GC root. Up to date while the .drv is
+eval:<m>   instantiates machine m's VM with the address plan predicted from
+           the last records. Up to date while its record's parameters (the
+           plan included) are the current ones, its .drv still exists, the
+           part of the network file it depends on is the same
+           (netparse.py), and no file it read changed (deps.py).
+plan       settles the address plan: once every machine is evaluated, what
+           /etc/hosts must list of each one (its first VLAN, hostName,
+           domain) is known; a machine evaluated with another plan is
+           evaluated again with this one. Up to date while every record was
+           made with the plan the records give.
+build:<m>  realises m's .drv under a GC root. Up to date while the .drv is
            the one it last realised and the output is still in the store.
-network    renders run-vms and network.json, builds the network directory
-           (whose references are the VMs) and points `result` at it. Up to
+network    writes the network directory's files, builds it as a store path
+           whose references are the VMs, and points `result` at it. Up to
            date while every machine's output and the rendering parameters
            are the same and `result` still points at what it made.
 
-Each task's action returns a JSON-serialisable dict that doit saves as the
-task's values, and writes the same record into .nixvms/machines/ for the
-tasks after it (doit's getargs is decided too early to drive up-to-date
-checks, so build:<m> depends on eval:<m> by task_dep and reads its record).
+Each task writes its record (records.py) and nothing else; the checks read
+only records. doit keeps a token per task, so `doit forget TASK` still
+makes that task run again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping
+import stat
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from threading import Lock
 from typing import Any
 
 from doit.exceptions import TaskFailed
 
-from nixvms import __version__, deps, keys, nix, render
+from nixvms import __version__, deps, keys, netparse, nix, records, render
+from nixvms.errors import NixvmsError, UsageError
 from nixvms.network import (
     Machine,
+    Naming,
     Network,
-    PlanError,
-    hosts_entries,
+    Plan,
+    default_naming,
+    make_plan,
     number_machines,
 )
-from nixvms.state import StateDir, points_to, read_json, write_json
+from nixvms.state import StateDir, points_to
 
 Task = dict[str, Any]
+Progress = Callable[[str], None]
+
+# doit's saved values for a task that ran: a token, so that `doit forget`
+# makes it run again; the record itself is nixvms's.
+_DONE = {"nixvms": records.VERSION}
+# Rounds of re-evaluation the plan may take before it is called unsettled.
+_PLAN_ROUNDS = 3
 
 
-class NetworkError(Exception):
-    """The network cannot be built as given (a usage-level problem, not Nix's)."""
+class NetworkError(NixvmsError):
+    """The network cannot be built as given (a problem of the input, not Nix's)."""
+
+
+def digest(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class RunLog:
+    """What one run did, for the summary and the tests: machines evaluated and built."""
+
+    evaluated: list[str] = field(default_factory=list)
+    built: list[str] = field(default_factory=list)
+    # Failures the tasks reported themselves (--keep-going).
+    failures: list[str] = field(default_factory=list)
+    failed_machines: list[str] = field(default_factory=list)
+    lock: Lock = field(default_factory=Lock)
+
+    def add(self, kind: str, machine: str) -> None:
+        with self.lock:
+            getattr(self, kind).append(machine)
 
 
 @dataclass(frozen=True)
+class Options:
+    """How the user asked for this build."""
+
+    out_link: Path | None
+    settings: nix.NixSettings
+    extra_deps: tuple[str, ...] = ()
+    jobs: int = 1
+    keep_going: bool = False
+
+
+@dataclass
 class BuildContext:
-    """Everything the tasks of one run need, computed once before doit starts."""
+    """What the tasks of one run share, read once before doit starts.
+
+    The file states, file sets and the current plan change during the run
+    (the plan task may settle another plan); everything else is fixed.
+    """
 
     network_file: str
     state: StateDir
-    out_link: Path | None
-    settings: nix.NixSettings
+    options: Options
     nixpkgs: str
     uses_tinyos: bool
     machines: tuple[str, ...]
     numbers: Mapping[str, int]
-    hosts: tuple[tuple[str, str], ...]
     ssh_key: keys.KeyPair
-    extra_deps: tuple[str, ...] = ()
-    files: deps.FileStates = field(default_factory=deps.FileStates, compare=False)
+    files: deps.FileStates
+    filesets: deps.FileSets
+    progress: Progress
+    plan: Plan
+    log: RunLog = field(default_factory=RunLog)
+    _parsed: netparse.ParsedNetwork | None = None
+    _parse_lock: Lock = field(default_factory=Lock)
+    _shared_params: str | None = None
 
     @property
-    def plan(self) -> dict[str, Any]:
-        return {
-            "numbers": dict(self.numbers),
-            "hosts": [list(h) for h in self.hosts],
-            "sshPublicKey": self.ssh_key.public_key,
-        }
+    def settings(self) -> nix.NixSettings:
+        return self.options.settings
+
+    def shared_params(self) -> str:
+        """Digest of every non-file input that all evaluations share (the plan aside)."""
+        if self._shared_params is None:
+            self._shared_params = digest({
+                "nixvms": __version__,
+                "records": records.VERSION,
+                "nixpkgs": self.nixpkgs,
+                "options": [list(o) for o in self.settings.options],
+                "include": list(self.settings.include),
+                "NIX_PATH": os.environ.get("NIX_PATH", ""),
+                "NIX_CONFIG": os.environ.get("NIX_CONFIG", ""),
+                "networkFile": self.network_file,
+                "extraDeps": list(self.options.extra_deps),
+            })
+        return self._shared_params
+
+    def eval_params(self, machine: str) -> str:
+        return digest([self.shared_params(), self.plan.digest, machine])
 
     @property
-    def eval_params(self) -> dict[str, Any]:
-        """Everything besides files that an evaluation's result depends on."""
-        return {
-            "nixvms": __version__,
-            "nixpkgs": self.nixpkgs,
-            "plan": self.plan,
-            "options": [list(o) for o in self.settings.options],
-            "include": list(self.settings.include),
-            "NIX_PATH": os.environ.get("NIX_PATH", ""),
-            "networkFile": self.network_file,
-        }
-
-    @property
-    def render_params(self) -> dict[str, Any]:
-        return {
+    def render_params(self) -> str:
+        return digest({
             "nixvms": __version__,
             "templates": render.templates_digest(),
-            "outLink": str(self.out_link) if self.out_link else None,
+            "outLink": str(self.options.out_link) if self.options.out_link else None,
             "sshKey": str(self.ssh_key.private_key),
-        }
+            "stateDir": str(self.state.run_dir),
+        })
+
+    def parsed_network(self) -> netparse.ParsedNetwork:
+        """The network file's parsed form, read once per run and only when needed."""
+        with self._parse_lock:
+            if self._parsed is None:
+                text = nix.parse_file(self.network_file, self.settings, self.network_stamp())
+                self._parsed = netparse.parse(text, self.machines)
+            return self._parsed
+
+    def network_stamp(self) -> str:
+        return self.files.kind_and_stamp(self.network_file, deps.CONTENT)[1]
 
 
-def prepare(
-    network_file: Path,
-    out_link: Path | None,
-    settings: nix.NixSettings,
-    extra_deps: tuple[Path, ...] = (),
-) -> BuildContext:
-    """Read the network's machine list and fix the address plan for this run."""
-    check_network_file(network_file)
-    nix.check_include_paths(settings)
+# --- before doit: the network file, nixpkgs, the machine list, the plan ------------
+
+
+def check_input_file(path: Path, what: str) -> None:
+    """A file nixvms reads must be a regular file it can read (a FIFO would hang)."""
+    shown = ascii(str(path))[1:-1] if not _is_utf8(str(path)) else str(path)
+    if not _is_utf8(str(path)):
+        raise UsageError(f"the {what} path {shown} is not valid UTF-8; rename it")
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise UsageError(f"the {what} {shown} does not exist") from None
+    except OSError as error:
+        raise UsageError(f"the {what} {shown} cannot be read: {error.strerror}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise UsageError(f"the {what} {shown} is a directory, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"the {what} {shown} is not a regular file (a FIFO, socket or "
+                         "device cannot be read as Nix)")
+    if not os.access(path, os.R_OK):
+        raise UsageError(f"the {what} {shown} is not readable")
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def prepare(network_file: Path, state: StateDir, options: Options,
+            progress: Progress) -> BuildContext:
+    """Read what every task needs: nixpkgs, the machine list, the predicted plan."""
+    check_input_file(network_file, "network file")
+    for extra in options.extra_deps:
+        check_input_file(Path(extra), "--extra-dep file")
+    nix.check_include_paths(options.settings)
     path = deps.absolute(network_file)
-    state = StateDir.beside(Path(path))
-    found = nix.find_nixpkgs(settings)
-    nixpkgs = found if found is not None else nix.tinyos_path()
     files = deps.FileStates()
-    names = machine_list(path, state, settings, files)
+    filesets = deps.FileSets(state.filesets, files)
+    found = find_nixpkgs(state, options.settings, files, filesets)
+    nixpkgs = found if found is not None else nix.tinyos_path()
+    names = machine_list(path, state, options.settings, files, filesets)
     if not names:
         raise NetworkError(f"the network {path} has no machines")
-    try:
-        numbers = number_machines(names)
-    except PlanError as error:
-        raise NetworkError(str(error)) from error
-    try:
-        ssh_key = keys.project_key(state)
-    except keys.SshKeyError as error:
-        raise NetworkError(str(error)) from error
+    numbers = number_machines(names)
+    ssh_key = keys.project_key(state)
+    machines = tuple(sorted(names))
+    plan = make_plan(numbers, recorded_naming(state, machines), ssh_key.public_key)
+    if found is None and not state.eval_record(machines[0]).parent.exists():
+        progress("no nixpkgs in NIX_PATH or -I: building with nixvms's bundled tinyos")
     return BuildContext(
-        network_file=path,
-        state=state,
-        out_link=Path(deps.absolute(out_link)) if out_link else None,
-        settings=settings,
-        nixpkgs=nixpkgs,
-        uses_tinyos=found is None,
-        machines=tuple(sorted(names)),
-        numbers=numbers,
-        hosts=tuple(hosts_entries(numbers, recorded_vlans(state, names))),
-        ssh_key=ssh_key,
-        extra_deps=tuple(deps.absolute(p) for p in extra_deps),
-        files=files,
+        network_file=path, state=state, options=options, nixpkgs=nixpkgs,
+        uses_tinyos=found is None, machines=machines, numbers=numbers, ssh_key=ssh_key,
+        files=files, filesets=filesets, progress=progress, plan=plan,
     )
 
 
-def machine_list(
-    network_file: str, state: StateDir, settings: nix.NixSettings, files: deps.FileStates
-) -> list[str]:
-    """The machine names, from the last run's record while nothing it read changed.
+def find_nixpkgs(state: StateDir, settings: nix.NixSettings, files: deps.FileStates,
+                 filesets: deps.FileSets) -> str | None:
+    """Where <nixpkgs> is, from the last lookup while the search path is the same.
 
-    Reading the names is an evaluation of the network file like any other:
-    it depends on the files it read and on the Nix parameters, so a no-op run
-    needs no Nix process for it.
+    The lookup depends on -I, NIX_PATH and the options (its parameters) and on
+    which of the places Nix looks in exist (its files).
+    """
+    candidates = nix.search_path_candidates(settings)
+    params = digest({
+        "include": list(settings.include), "NIX_PATH": os.environ.get("NIX_PATH"),
+        "options": [list(o) for o in settings.options], "candidates": candidates,
+    })
+    last = records.load(records.NixpkgsLookup, state.nixpkgs_record)
+    if (candidates is not None and last is not None and last.params == params
+            and filesets.unchanged(last.files)):
+        return last.path
+    started = time.time_ns()
+    found = nix.find_nixpkgs(settings)
+    if candidates is not None:
+        read = {c: deps.EXISTENCE for c in candidates}
+        if found is not None:
+            read[found] = deps.EXISTENCE
+        fingerprints, _changed = files.record(read, started)
+        records.save(records.NixpkgsLookup(params, found, filesets.save(fingerprints)),
+                     state.nixpkgs_record)
+    return found
+
+
+def machine_list(network_file: str, state: StateDir, settings: nix.NixSettings,
+                 files: deps.FileStates, filesets: deps.FileSets) -> list[str]:
+    """The machine names, from the last listing while nothing it read changed.
+
+    Reading the names is an evaluation of the network file like any other: it
+    depends on the files it read and on the Nix parameters, so a no-op run
+    needs no Nix process for it. The network file itself counts by its parsed
+    form: a comment changes nothing.
     """
     params = digest({
         "nixvms": __version__,
@@ -150,184 +270,291 @@ def machine_list(
         "include": list(settings.include),
         "NIX_PATH": os.environ.get("NIX_PATH", ""),
     })
-    record = read_json(state.machine_list_record)
-    if (
-        isinstance(record, dict)
-        and record.get("params") == params
-        and isinstance(record.get("names"), list)
-        and deps.all_unchanged(files, record.get("files", {}))
-    ):
-        return [str(name) for name in record["names"]]
+    last = records.load(records.MachineList, state.machine_list_record)
+    stamp = files.kind_and_stamp(network_file, deps.CONTENT)[1]
+    if last is not None and last.params == params and filesets.unchanged(last.files):
+        if stamp == last.network_stamp:
+            return list(last.names)
+        parsed = nix.parse_file(network_file, settings, stamp)
+        if netparse.parse(parsed, last.names).digest == last.network_parse:
+            # Only comments or layout changed: remember the new stamp.
+            records.save(dataclasses.replace(last, network_stamp=stamp),
+                         state.machine_list_record)
+            return list(last.names)
+    started = time.time_ns()
     names, messages = nix.machine_names(network_file, settings)
-    read = deps.files_from_log(messages)
-    read[network_file] = deps.CONTENT
-    write_json(state.machine_list_record,
-               {"params": params, "names": names, "files": files.record(read)})
+    read = deps.reads_from_log(messages).files
+    read.pop(network_file, None)
+    fingerprints, _changed = files.record(read, started)
+    parse_digest = netparse.parse(nix.parse_file(network_file, settings, stamp), names).digest
+    if _changed_since(network_file, started):
+        parse_digest = deps.CHANGED_WHILE_EVALUATED
+    records.save(records.MachineList(params, tuple(names), filesets.save(fingerprints),
+                                     stamp, parse_digest),
+                 state.machine_list_record)
     return names
 
 
-def check_network_file(network_file: Path) -> None:
-    if not network_file.exists():
-        raise NetworkError(f"the network file {network_file} does not exist")
-    if network_file.is_dir():
-        raise NetworkError(f"the network file {network_file} is a directory, not a file")
-    if not os.access(network_file, os.R_OK):
-        raise NetworkError(f"the network file {network_file} is not readable")
+def _changed_since(path: str, started_ns: int) -> bool:
+    try:
+        return os.stat(path).st_ctime_ns >= started_ns - 20_000_000
+    except OSError:
+        return True
 
 
-def recorded_vlans(state: StateDir, names: list[str]) -> dict[str, tuple[int, ...]]:
-    """Each machine's VLANs as its last evaluation found them."""
-    vlans = {}
-    for name in names:
-        record = read_json(state.eval_record(name))
-        if isinstance(record, dict) and isinstance(record.get("vlans"), list):
-            vlans[name] = tuple(record["vlans"])
-    return vlans
-
-
-def plan_is_stale(ctx: BuildContext) -> bool:
-    """True when an evaluation found VLANs other than the plan assumed for it."""
-    recorded = recorded_vlans(ctx.state, list(ctx.machines))
-    return tuple(hosts_entries(ctx.numbers, recorded)) != ctx.hosts
-
-
-def digest(data: Any) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+def recorded_naming(state: StateDir, machines: tuple[str, ...]) -> dict[str, Naming]:
+    """What each machine's last evaluation said the plan needs of it."""
+    naming = {}
+    for machine in machines:
+        record = records.load(records.Evaluation, state.eval_record(machine))
+        if record is not None:
+            naming[machine] = Naming(record.vlans, record.host_name, record.domain)
+    return naming
 
 
 # --- eval:<machine> --------------------------------------------------------------
 
 
-def evaluate(ctx: BuildContext, machine: str) -> dict[str, Any] | TaskFailed:
+def evaluate(ctx: BuildContext, machine: str) -> records.Evaluation:
+    """Evaluate one machine with the current plan and record what it read."""
+    ctx.log.add("evaluated", machine)
+    started = time.time_ns()
+    network_stamp = ctx.network_stamp()
+    result = nix.evaluate_machine(
+        ctx.network_file, machine, ctx.nixpkgs, ctx.plan.as_json(), ctx.settings,
+        ctx.state.drv_root(machine),
+    )
+    reads = deps.reads_from_log(result.messages)
+    read = dict(reads.files)
+    read.pop(ctx.network_file, None)
+    # What the user says the evaluation reads unseen (--extra-dep).
+    for path in ctx.options.extra_deps:
+        read[path] = deps.CONTENT
+    fingerprints, changed = ctx.files.record(read, started)
+    nodes = tuple(sorted(reads.nodes - {machine}))
+    view = ctx.parsed_network().view(machine, nodes)
+    if _changed_since(ctx.network_file, started):
+        changed.append(ctx.network_file)
+        view = deps.CHANGED_WHILE_EVALUATED
+    for path in changed:
+        ctx.progress(f"{path} changed while machine '{machine}' was evaluated; "
+                     "the next run evaluates it again")
+    record = records.Evaluation(
+        machine=machine,
+        params=ctx.eval_params(machine),
+        plan=ctx.plan.digest,
+        drv_path=result.drv_path,
+        out_path=result.out_path,
+        system=result.system,
+        system_name=result.system_name,
+        host_name=result.host_name,
+        domain=result.domain,
+        target_host=result.target_host,
+        vlans=result.vlans,
+        nics=result.nics,
+        files=ctx.filesets.save(fingerprints),
+        network_stamp=network_stamp,
+        network_view=view,
+        nodes=nodes,
+    )
+    records.save(record, ctx.state.eval_record(machine))
+    return record
+
+
+def eval_action(ctx: BuildContext, machine: str) -> dict[str, Any] | TaskFailed:
     try:
-        result = nix.evaluate_machine(
-            ctx.network_file, machine, ctx.nixpkgs, ctx.plan, ctx.settings,
-            ctx.state.drv_root(machine),
-        )
+        evaluate(ctx, machine)
     except nix.NixError as error:
-        return TaskFailed(f"evaluation of machine '{machine}' failed: {error.message}")
-    files = deps.files_from_log(result.messages)
-    # The network file, and what the user says the evaluation reads unseen
-    # (--extra-dep: e.g. a file named by an environment variable).
-    for path in (ctx.network_file, *ctx.extra_deps):
-        files[path] = deps.CONTENT
-    values = {
-        "params": digest(ctx.eval_params),
-        "drv_path": result.drv_path,
-        "out_path": result.out_path,
-        "system": result.system,
-        "host_name": result.host_name,
-        "target_host": result.target_host,
-        "vlans": list(result.vlans),
-        "files": ctx.files.record(files),
-    }
-    write_json(ctx.state.eval_record(machine), values)
-    return values
+        return _failed(ctx, machine, f"evaluation of machine '{machine}' failed: "
+                                     f"{error.message}")
+    except NixvmsError as error:
+        return _failed(ctx, machine, error.message)
+    return _DONE
+
+
+def _failed(ctx: BuildContext, machine: str, message: str) -> dict[str, Any] | TaskFailed:
+    """A machine's failure: doit's, or with --keep-going noted while the others go on."""
+    # A failed evaluation leaves no record to trust: the next run redoes it.
+    ctx.state.eval_record(machine).unlink(missing_ok=True)
+    if not ctx.options.keep_going:
+        return TaskFailed(message)
+    ctx.log.add("failures", message)
+    ctx.log.add("failed_machines", machine)
+    return _DONE
 
 
 def eval_up_to_date(ctx: BuildContext, machine: str, values: Mapping[str, Any]) -> bool:
-    if not values or values.get("params") != digest(ctx.eval_params):
+    if values.get("nixvms") != records.VERSION:
         return False
-    record = read_json(ctx.state.eval_record(machine))
-    if not isinstance(record, dict) or record.get("drv_path") != values.get("drv_path"):
+    record = records.load(records.Evaluation, ctx.state.eval_record(machine))
+    if record is None or record.params != ctx.eval_params(machine):
         return False
-    if not os.path.exists(str(values["drv_path"])):
+    if not os.path.exists(record.drv_path):
         return False
-    return deps.all_unchanged(ctx.files, values.get("files", {}))
+    if not network_view_unchanged(ctx, record):
+        return False
+    return ctx.filesets.unchanged(record.files)
+
+
+def network_view_unchanged(ctx: BuildContext, record: records.Evaluation) -> bool:
+    """Whether the part of the network file the machine depends on is as it was.
+
+    When the file changed elsewhere (another machine, a comment), the record
+    takes the new stamp, so the next run need not parse the file again.
+    """
+    if record.network_view == deps.CHANGED_WHILE_EVALUATED:
+        return False
+    stamp = ctx.network_stamp()
+    if stamp == record.network_stamp:
+        return True
+    if ctx.parsed_network().view(record.machine, record.nodes) != record.network_view:
+        return False
+    records.save(dataclasses.replace(record, network_stamp=stamp),
+                 ctx.state.eval_record(record.machine))
+    return True
+
+
+# --- plan ------------------------------------------------------------------------
+
+
+def settled_plan(ctx: BuildContext) -> Plan:
+    naming = {}
+    for machine in ctx.machines:
+        record = records.load(records.Evaluation, ctx.state.eval_record(machine))
+        naming[machine] = (Naming(record.vlans, record.host_name, record.domain)
+                           if record is not None else default_naming(machine))
+    return make_plan(ctx.numbers, naming, ctx.ssh_key.public_key)
+
+
+def _evaluated_with_another_plan(ctx: BuildContext, plan: Plan) -> list[str]:
+    stale = []
+    for machine in ctx.machines:
+        if machine in ctx.log.failed_machines:
+            continue
+        record = records.load(records.Evaluation, ctx.state.eval_record(machine))
+        if record is None or record.plan != plan.digest:
+            stale.append(machine)
+    return stale
+
+
+def plan_up_to_date(ctx: BuildContext, values: Mapping[str, Any]) -> bool:
+    return not _evaluated_with_another_plan(ctx, settled_plan(ctx))
+
+
+def plan_action(ctx: BuildContext) -> dict[str, Any] | TaskFailed:
+    """Settle the plan: re-evaluate, with the plan the records give, what used another."""
+    for _round in range(_PLAN_ROUNDS):
+        plan = settled_plan(ctx)
+        stale = _evaluated_with_another_plan(ctx, plan)
+        if not stale:
+            return _DONE
+        ctx.plan = plan
+        with ThreadPoolExecutor(max_workers=ctx.options.jobs) as pool:
+            results = list(pool.map(lambda m: _reevaluate(ctx, m), stale))
+        failures = [r for r in results if isinstance(r, TaskFailed)]
+        if failures:
+            return failures[0]
+    return TaskFailed("the address plan does not settle: a machine's VLANs, hostName or "
+                      "domain depend on the plan itself")
+
+
+def _reevaluate(ctx: BuildContext, machine: str) -> dict[str, Any] | TaskFailed:
+    ctx.progress(f"evaluating {machine}")
+    return eval_action(ctx, machine)
 
 
 # --- build:<machine> -------------------------------------------------------------
 
 
-def build(ctx: BuildContext, machine: str) -> dict[str, Any] | TaskFailed:
-    record = read_json(ctx.state.eval_record(machine))
-    if not isinstance(record, dict):
+def build_action(ctx: BuildContext, machine: str) -> dict[str, Any] | TaskFailed:
+    record = records.load(records.Evaluation, ctx.state.eval_record(machine))
+    if record is None:
+        if machine in ctx.log.failed_machines:
+            return _DONE  # --keep-going: its failure is already reported
         return TaskFailed(f"machine '{machine}' has no evaluation to build")
+    ctx.log.add("built", machine)
     try:
-        out_path = nix.realise(record["drv_path"], ctx.state.machine_root(machine), ctx.settings)
+        out_path = nix.realise(record.drv_path, ctx.state.machine_root(machine), ctx.settings)
     except nix.NixError as error:
-        return TaskFailed(f"build of machine '{machine}' failed: {error.message}")
-    values = {"drv_path": record["drv_path"], "out_path": out_path}
-    write_json(ctx.state.build_record(machine), values)
-    return values
+        return _failed(ctx, machine, f"build of machine '{machine}' failed: {error.message}")
+    except NixvmsError as error:
+        return _failed(ctx, machine, error.message)
+    records.save(records.Build(machine, record.drv_path, out_path),
+                 ctx.state.build_record(machine))
+    return _DONE
 
 
 def build_up_to_date(ctx: BuildContext, machine: str, values: Mapping[str, Any]) -> bool:
-    if not values:
+    if values.get("nixvms") != records.VERSION:
         return False
-    record = read_json(ctx.state.eval_record(machine))
-    if not isinstance(record, dict) or record.get("drv_path") != values.get("drv_path"):
+    evaluated = records.load(records.Evaluation, ctx.state.eval_record(machine))
+    built = records.load(records.Build, ctx.state.build_record(machine))
+    if evaluated is None or built is None or built.drv_path != evaluated.drv_path:
         return False
-    out_path = str(values.get("out_path"))
-    return os.path.exists(out_path) and points_to(ctx.state.machine_root(machine), out_path)
+    return os.path.exists(built.out_path) and points_to(ctx.state.machine_root(machine),
+                                                        built.out_path)
 
 
 # --- network ---------------------------------------------------------------------
 
 
-def built_network(ctx: BuildContext) -> Network:
+def built_network(ctx: BuildContext) -> Network | None:
+    """The network from the records, or None while a machine is not built as evaluated."""
     machines = []
     for name in ctx.machines:
-        evaluated = read_json(ctx.state.eval_record(name))
-        built = read_json(ctx.state.build_record(name))
-        if not isinstance(evaluated, dict) or not isinstance(built, dict):
-            raise NetworkError(f"machine '{name}' has not been built")
-        machines.append(
-            Machine(
-                name=name,
-                number=ctx.numbers[name],
-                system=evaluated["system"],
-                host_name=evaluated["host_name"],
-                target_host=evaluated["target_host"],
-                vlans=tuple(evaluated["vlans"]),
-                vm=built["out_path"],
-            )
-        )
+        evaluated = records.load(records.Evaluation, ctx.state.eval_record(name))
+        built = records.load(records.Build, ctx.state.build_record(name))
+        if evaluated is None or built is None or built.drv_path != evaluated.drv_path:
+            return None
+        machines.append(Machine(
+            name=name, number=ctx.numbers[name], system=evaluated.system,
+            host_name=evaluated.host_name, target_host=evaluated.target_host,
+            vlans=evaluated.vlans, vm=built.out_path, system_name=evaluated.system_name,
+            domain=evaluated.domain, nics=evaluated.nics,
+        ))
     return Network(tuple(machines))
 
 
-def built_outputs(ctx: BuildContext) -> dict[str, str | None]:
-    outputs: dict[str, str | None] = {}
-    for name in ctx.machines:
-        built = read_json(ctx.state.build_record(name))
-        outputs[name] = built.get("out_path") if isinstance(built, dict) else None
-    return outputs
-
-
-def make_network(ctx: BuildContext) -> dict[str, Any] | TaskFailed:
+def network_action(ctx: BuildContext) -> dict[str, Any] | TaskFailed:
+    if ctx.log.failed_machines:
+        return _DONE  # --keep-going: the network is not made; the CLI says so
+    network = built_network(ctx)
+    if network is None:
+        return TaskFailed("making the network failed: a machine is not built as evaluated")
     try:
-        network = built_network(ctx)
         files = ctx.state.network_files
         render.write_network_files(
             network, files, ssh_key=str(ctx.ssh_key.private_key),
             state_dir=str(ctx.state.run_dir),
         )
         vms = {m.name: m.vm for m in network.machines}
-        drv = nix.instantiate_network_dir(ctx.nixpkgs, files, vms, ctx.settings)
+        drv = nix.instantiate_network_dir(ctx.nixpkgs, files, vms, ctx.settings,
+                                          ctx.state.gcroots / "network-drv")
         store_path = nix.realise(drv, ctx.state.network_root, ctx.settings)
-        if ctx.out_link is not None:
-            nix.add_root(store_path, ctx.out_link, ctx.settings)
-    except (nix.NixError, NetworkError, render.RenderError) as error:
-        message = error.message if isinstance(error, nix.NixError) else str(error)
+        if ctx.options.out_link is not None:
+            nix.add_root(store_path, ctx.options.out_link, ctx.settings)
+    except (NixvmsError, render.RenderError) as error:
+        message = error.message if isinstance(error, NixvmsError) else str(error)
         return TaskFailed(f"making the network failed: {message}")
-    values = {
-        "render": digest(ctx.render_params),
-        "machines": vms,
-        "store_path": store_path,
-    }
-    write_json(ctx.state.network_record, values)
-    return values
+    records.save(records.NetworkRecord(ctx.render_params, vms, store_path),
+                 ctx.state.network_record)
+    return _DONE
 
 
 def network_up_to_date(ctx: BuildContext, values: Mapping[str, Any]) -> bool:
-    if not values or values.get("render") != digest(ctx.render_params):
+    if values.get("nixvms") != records.VERSION:
         return False
-    if values.get("machines") != built_outputs(ctx):
+    made = records.load(records.NetworkRecord, ctx.state.network_record)
+    network = built_network(ctx)
+    if made is None or network is None or made.render != ctx.render_params:
         return False
-    store_path = str(values.get("store_path"))
-    if not os.path.exists(store_path) or not points_to(ctx.state.network_root, store_path):
+    if dict(made.machines) != {m.name: m.vm for m in network.machines}:
         return False
-    return ctx.out_link is None or points_to(ctx.out_link, store_path)
+    if not os.path.exists(made.store_path) or not points_to(ctx.state.network_root,
+                                                            made.store_path):
+        return False
+    out_link = ctx.options.out_link
+    return out_link is None or points_to(out_link, made.store_path)
 
 
 # --- the graph -------------------------------------------------------------------
@@ -337,32 +564,45 @@ def generate(ctx: BuildContext) -> Iterator[Task]:
     """The task dicts of one network, as a doit task generator yields them."""
     for machine in ctx.machines:
         yield {
-            "basename": "eval",
-            "name": machine,
+            "basename": "eval", "name": machine,
             "doc": f"evaluate machine {machine}'s VM",
-            "actions": [(evaluate, [ctx, machine])],
+            "actions": [(eval_action, [ctx, machine])],
             "uptodate": [_Check(eval_up_to_date, ctx, machine)],
+            "verbosity": 2,
         }
+    yield {
+        "basename": "plan",
+        "doc": "settle the address plan (re-evaluating machines given another)",
+        "actions": [(plan_action, [ctx])],
+        "task_dep": [f"eval:{machine}" for machine in ctx.machines],
+        "uptodate": [_Check(plan_up_to_date, ctx, None)],
+        "verbosity": 2,
+    }
     for machine in ctx.machines:
         yield {
-            "basename": "build",
-            "name": machine,
+            "basename": "build", "name": machine,
             "doc": f"build machine {machine}'s VM",
-            "actions": [(build, [ctx, machine])],
-            "task_dep": [f"eval:{machine}"],
+            "actions": [(build_action, [ctx, machine])],
+            "task_dep": ["plan"],
             "uptodate": [_Check(build_up_to_date, ctx, machine)],
+            "verbosity": 2,
         }
     yield {
         "basename": "network",
         "doc": "make the network directory and point the out-link at it",
-        "actions": [(make_network, [ctx])],
+        "actions": [(network_action, [ctx])],
         "task_dep": [f"build:{machine}" for machine in ctx.machines],
         "uptodate": [_Check(network_up_to_date, ctx, None)],
+        "verbosity": 2,
     }
 
 
 class _Check:
-    """An up-to-date check in the form doit calls: check(task, values)."""
+    """An up-to-date check in the form doit calls: check(task, values).
+
+    Whatever stops a check from deciding (an unreadable record, a file that
+    vanished) means "not up to date": the task redoes its work.
+    """
 
     def __init__(self, check: Any, ctx: BuildContext, machine: str | None) -> None:
         self._check = check
@@ -370,6 +610,11 @@ class _Check:
         self._machine = machine
 
     def __call__(self, task: Any, values: Mapping[str, Any]) -> bool:
-        if self._machine is None:
-            return bool(self._check(self._ctx, values))
-        return bool(self._check(self._ctx, self._machine, values))
+        try:
+            if self._machine is None:
+                return bool(self._check(self._ctx, values))
+            return bool(self._check(self._ctx, self._machine, values))
+        except nix.NixError:
+            raise
+        except (OSError, ValueError):
+            return False

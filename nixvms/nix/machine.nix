@@ -48,13 +48,29 @@ let
 
   evaluated = evalMachine name;
   config = evaluated.config;
+  addresses = import ./address-plan.nix;
+  number = plan.numbers.${name};
 in
 {
   drvPath = config.system.build.vm.drvPath;
   vmPath = config.system.build.vm.outPath;
   vm = config.system.build.vm;
   system = config.nixpkgs.system;
+  # qemu-vm.nix names the VM script bin/run-${config.system.name}-vm.
+  systemName = config.system.name;
   hostName = config.networking.hostName;
+  domain = config.networking.domain;
   targetHost = config.deployment.targetHost;
   vlans = config.virtualisation.vlans;
+  # The NICs the network module gives it, by the same formulas.
+  nics = builtins.genList
+    (i:
+      let vlan = builtins.elemAt config.virtualisation.vlans i; in {
+        inherit vlan;
+        interface = "eth${toString (i + 1)}";
+        ipv4 = addresses.ipv4 vlan number;
+        ipv6 = addresses.ipv6 vlan number;
+        mac = addresses.mac vlan number;
+      })
+    (builtins.length config.virtualisation.vlans);
 }

@@ -32,5 +32,7 @@ in
     let d = network.defaults or { }; in
     if isModule d then tracer.module d
     else throw "'defaults' in ${toString networkFile} is a ${builtins.typeOf d}, not a NixOS module (an attribute set, a function or a path)";
-  machine = name: tracer.module network.${name};
+  # Each use says which machine's expression was read, so that a machine
+  # that reads another through `nodes` depends on its expression too.
+  machine = name: builtins.trace "nixvms-node ${name}" (tracer.module network.${name});
 }

@@ -1,14 +1,14 @@
 # The network module: what NixOS's test framework (nixos/lib/testing/network.nix)
-# adds to every node. Machine number i on VLAN v gets 192.168.v.i/24 and MAC
-# 52:54:00:12:vv:ii on NIC eth<k> (its k-th VLAN); eth0 stays user-mode networking.
-# The numbering and the /etc/hosts entries come from nixvms's address plan
-# (computed once in Python) so that a machine's evaluation does not evaluate
-# the other machines.
+# adds to every node. Machine number i on VLAN v gets the addresses of
+# address-plan.nix on NIC eth<k> (its k-th VLAN); eth0 stays user-mode networking.
+# The numbering and what /etc/hosts lists of each machine (its number, first
+# VLAN, hostName and domain) come from nixvms's plan, settled in Python from
+# the machines' evaluations, so that a machine's evaluation does not
+# evaluate the other machines.
 { name, number, hosts, sshPublicKey }:
-{ config, lib, ... }:
+{ config, lib, options, ... }:
 let
-  hexDigits = [ "0" "1" "2" "3" "4" "5" "6" "7" "8" "9" "a" "b" "c" "d" "e" "f" ];
-  hexByte = n: builtins.elemAt hexDigits (n / 16) + builtins.elemAt hexDigits (n - (n / 16) * 16);
+  plan = import ./address-plan.nix;
   # The address plan's VLANs are 1..255 (192.168.v.i, MAC byte vv), each one
   # NIC: a VLAN out of range or listed twice is an error naming it, not an
   # index error here or two NICs with one MAC.
@@ -25,8 +25,23 @@ let
       throw "virtualisation.vlans lists VLAN ${toString (builtins.head twice)} more than once; each VLAN is one NIC"
     else given;
   # NIC k (from 1) on VLAN v, in the order of virtualisation.vlans.
-  nics = lib.imap1 (k: vlan: { inherit k vlan; }) vlans;
-  address = vlan: "192.168.${toString vlan}.${toString number}";
+  nics = lib.imap1 (k: vlan: {
+    inherit k vlan;
+    interface = "eth${toString k}";
+    ipv4 = plan.ipv4 vlan number;
+    ipv6 = plan.ipv6 vlan number;
+    mac = plan.mac vlan number;
+  }) vlans;
+  # nixos/lib/testing/network.nix: "ip hostName.domain hostName" per machine,
+  # IPv4 then IPv6, for machines with a VLAN.
+  hostLines = h:
+    let
+      names = (if h.domain != null then "${h.hostName}.${h.domain} " else "") + "${h.hostName}\n";
+    in
+    lib.optionalString (h.vlan != null)
+      ("${plan.ipv4 h.vlan h.number} ${names}" + "${plan.ipv6 h.vlan h.number} ${names}");
+  # qemu-vm.nix declares these (internal) in NixOS; set them where declared.
+  hasPrimaryAddresses = options ? networking && options.networking ? primaryIPAddress;
 in
 {
   # nixops's deployment.targetHost: the address ssh uses to reach the machine.
@@ -37,20 +52,24 @@ in
     description = "The host name or address at which this machine is deployed (nixops's deployment.targetHost).";
   };
 
-  config = {
+  config = lib.mkMerge [ (lib.optionalAttrs hasPrimaryAddresses {
+    networking.primaryIPAddress = lib.optionalString (nics != [ ]) (builtins.head nics).ipv4;
+    networking.primaryIPv6Address = lib.optionalString (nics != [ ]) (builtins.head nics).ipv6;
+  }) {
     # nixos/modules/tasks/network-interfaces.nix
     networking.hostName = lib.mkDefault name;
 
     # nixos/modules/tasks/network-interfaces.nix: one static address per VLAN NIC.
     networking.interfaces = builtins.listToAttrs (map
       (nic: {
-        name = "eth${toString nic.k}";
-        value.ipv4.addresses = [{ address = address nic.vlan; prefixLength = 24; }];
+        name = nic.interface;
+        value.ipv4.addresses = [{ address = nic.ipv4; prefixLength = 24; }];
+        value.ipv6.addresses = [{ address = nic.ipv6; prefixLength = 64; }];
       })
       nics);
 
-    # nixos/modules/config/networking.nix: every machine's first address and name.
-    networking.extraHosts = lib.concatMapStrings (h: "${builtins.elemAt h 0} ${builtins.elemAt h 1}\n") hosts;
+    # nixos/lib/testing/network.nix: every machine's first addresses and names.
+    networking.extraHosts = lib.concatMapStrings hostLines hosts;
 
     # nixos/modules/services/networking/ssh/sshd.nix declares authorizedKeys
     # (users.users.<name>.openssh.authorizedKeys.keys): the project's key
@@ -63,9 +82,9 @@ in
     # $QEMU_VDE_SOCKET_<v> is expanded when the VM script runs.
     virtualisation.qemu.options = lib.concatMap
       (nic: [
-        "-device virtio-net-pci,netdev=vlan${toString nic.k},mac=52:54:00:12:${hexByte nic.vlan}:${hexByte number}"
+        "-device virtio-net-pci,netdev=vlan${toString nic.k},mac=${nic.mac}"
         ''-netdev vde,id=vlan${toString nic.k},sock="$QEMU_VDE_SOCKET_${toString nic.vlan}"''
       ])
       nics;
-  };
+  }];
 }

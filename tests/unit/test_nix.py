@@ -1,0 +1,130 @@
+"""nix.py: the exact command lines nixvms runs, and what it makes of Nix's answers.
+
+Nix is replaced only where nix.py starts it (subprocess.run inside run_nix).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nixvms import nix
+
+
+class FakeNix:
+    def __init__(self) -> None:
+        self.commands: list[list[str]] = []
+        self.answers: list[tuple[int, str, str]] = []
+
+    def answer(self, code: int = 0, stdout: str = "", stderr: str = "") -> None:
+        self.answers.append((code, stdout, stderr))
+
+    def __call__(self, command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        self.commands.append(command)
+        code, stdout, stderr = self.answers.pop(0) if self.answers else (0, "", "")
+        return subprocess.CompletedProcess(command, code, stdout, stderr)
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeNix]:
+    fake = FakeNix()
+    monkeypatch.setattr(nix.subprocess, "run", fake)
+    monkeypatch.setattr(nix, "_warned", set())
+    yield fake
+
+
+def log_line(**entry: Any) -> str:
+    return "@nix " + json.dumps(entry)
+
+
+def test_realise_adds_an_indirect_root_and_passes_options(fake: FakeNix, tmp_path: Path) -> None:
+    root = tmp_path / "gcroots" / "vm-a"
+    root.parent.mkdir()
+    root.symlink_to("/nix/store/x-vm")
+    settings = nix.NixSettings(options=(("max-jobs", "2"),), include=("nixpkgs=/n",))
+    assert nix.realise("/nix/store/x.drv", root, settings) == "/nix/store/x-vm"
+    assert fake.commands == [["nix-store", "--option", "max-jobs", "2", "--realise",
+                              "/nix/store/x.drv", "--add-root", str(root), "--indirect"]]
+
+
+def test_evaluate_machine_runs_one_instantiate_with_the_plan_and_a_root(
+        fake: FakeNix, tmp_path: Path) -> None:
+    record = {"drvPath": "/nix/store/x.drv", "vmPath": "/nix/store/x", "system": "x86_64-linux",
+              "systemName": "a", "hostName": "a", "domain": None, "targetHost": None,
+              "vlans": [1], "nics": [{"vlan": 1, "interface": "eth1", "ipv4": "192.168.1.1",
+                                       "ipv6": "2001:db8:1::1", "mac": "52:54:00:12:01:01"}]}
+    fake.answer(stderr="\n".join([
+        log_line(action="msg", level=5, msg="evaluating file '/p/network.nix'"),
+        log_line(action="msg", level=0, msg="trace: nixvms-machine " + json.dumps(record)),
+    ]))
+    result = nix.evaluate_machine("/p/network.nix", "a", "/t", '{"plan":1}', nix.NixSettings(),
+                                  tmp_path / "drv-a")
+    assert fake.commands == [[
+        "nix-instantiate", "-vv", "--log-format", "internal-json",
+        nix.glue_path("machine-vm.nix"), "--add-root", str(tmp_path / "drv-a"), "--indirect",
+        "--argstr", "networkFile", "/p/network.nix", "--argstr", "nixpkgs", "/t",
+        "--argstr", "name", "a", "--argstr", "planJSON", '{"plan":1}',
+    ]]
+    assert (result.drv_path, result.system_name, result.nics[0].ipv6) == (
+        "/nix/store/x.drv", "a", "2001:db8:1::1")
+
+
+def test_parse_runs_once_per_file_stamp(fake: FakeNix) -> None:
+    fake.answer(stdout="{ a = { }; }")
+    assert nix.parse_file("/p/n.nix", nix.NixSettings(), "stamp-1") == "{ a = { }; }"
+    assert nix.parse_file("/p/n.nix", nix.NixSettings(), "stamp-1") == "{ a = { }; }"
+    assert fake.commands == [["nix-instantiate", "--parse", "/p/n.nix"]]
+
+
+def test_a_failure_raises_nixs_own_message_without_its_prefix(fake: FakeNix) -> None:
+    fake.answer(code=1, stderr="error: undefined variable 'x'\n       at /p/n.nix:1:3")
+    with pytest.raises(nix.NixError) as raised:
+        nix.run_nix("nix-instantiate", ["--eval", "/p/n.nix"], nix.NixSettings())
+    assert raised.value.message == "undefined variable 'x'\n       at /p/n.nix:1:3"
+
+
+def test_an_option_nix_does_not_know_is_an_error(fake: FakeNix) -> None:
+    fake.answer(stderr="warning: unknown setting 'no-such-setting'\n")
+    settings = nix.NixSettings(options=(("no-such-setting", "1"),))
+    with pytest.raises(nix.NixError, match="does not know the setting 'no-such-setting'"):
+        nix.run_nix("nix-store", ["--realise", "/nix/store/x.drv"], settings)
+
+
+def test_an_unknown_option_is_a_warning_with_warn_only(
+        fake: FakeNix, caplog: pytest.LogCaptureFixture) -> None:
+    fake.answer(stderr="warning: unknown setting 'no-such-setting'\n")
+    settings = nix.NixSettings(options=(("no-such-setting", "1"),),
+                               unknown_options_warn_only=True)
+    nix.run_nix("nix-store", ["--realise", "/nix/store/x.drv"], settings)
+    assert "warning: unknown setting 'no-such-setting'" in caplog.text
+
+
+def test_each_warning_is_shown_once(fake: FakeNix, caplog: pytest.LogCaptureFixture) -> None:
+    for _ in range(3):
+        fake.answer(stderr="warning: unknown setting 'foo' in NIX_CONFIG\n")
+        nix.run_nix("nix-instantiate", ["--eval", "-E", "1"], nix.NixSettings())
+    assert caplog.text.count("unknown setting 'foo'") == 1
+
+
+def test_an_unreachable_binary_cache_is_one_warning_naming_the_setting(
+        fake: FakeNix, caplog: pytest.LogCaptureFixture) -> None:
+    retries = [f"warning: error: unable to download 'https://cache.nixos.org/nix-cache-info': "
+               f"Couldn't resolve host name (6); retrying in {ms} ms" for ms in (270, 585)]
+    fake.answer(stderr="\n".join(retries))
+    nix.run_nix("nix-store", ["--realise", "/nix/store/x.drv"], nix.NixSettings())
+    assert caplog.text.count("cannot reach the binary cache https://cache.nixos.org") == 1
+    assert "substituters" in caplog.text
+
+
+def test_the_search_path_candidates_follow_include_then_nix_path(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NIX_PATH", "nixpkgs=/a:/b:other=/c")
+    settings = nix.NixSettings(include=("nixpkgs=/i",))
+    assert nix.search_path_candidates(settings) == ["/i", "/a", "/b/nixpkgs"]
+    monkeypatch.setenv("NIX_PATH", "nixpkgs=https://example.org/n.tar.gz")
+    assert nix.search_path_candidates(nix.NixSettings()) is None
