@@ -52,8 +52,14 @@ DODO_LINE = "from nixvms.dodo import *  # noqa: F403  nixvms's tasks for ./netwo
 
 STARTER_NETWORK = """\
 # A network of NixOS virtual machines: machine name = NixOS module.
-# Build it with `nixvms build` (or `doit`), start it with ./result/bin/run-vms.
+# `nixvms up --detach` builds and starts it, `nixvms ssh server` logs in,
+# `nixvms stop` stops it.
 {
+  # Every machine: an ssh server (nixvms authorises the project's key for root).
+  defaults = { ... }: {
+    services.openssh.enable = true;
+  };
+
   server = { pkgs, ... }: {
     networking.firewall.enable = false;
   };
@@ -247,6 +253,338 @@ def init_command(directory: Path) -> None:
     else:
         network.write_text(STARTER_NETWORK)
         _say(f"wrote {network}")
+
+
+# --- The running network: up, status, ssh, stop, start, destroy, logs, console ------
+#
+# Thin commands over nixvms.supervisor (the same code as result/bin/run-vms).
+# They find the network from -f/--file NETWORK or the nearest network.nix in
+# this directory or above it; the running network's state directory is
+# --state-dir, else the one recorded in the network directory (the
+# project's .nixvms/run).
+
+import subprocess  # noqa: E402
+
+from nixvms.state import StateDir  # noqa: E402
+from nixvms.supervisor import SupervisorError, load_network  # noqa: E402
+from nixvms.supervisor import accel as supervisor_accel  # noqa: E402
+from nixvms.supervisor import client as supervisor  # noqa: E402
+from nixvms.supervisor.errors import NotReady  # noqa: E402
+from nixvms.supervisor.ports import (  # noqa: E402
+    DEFAULT_SSH_PORT_BASE,
+    parse_forward,
+    parse_port_base,
+)
+from nixvms.supervisor.supervisor import StartOptions  # noqa: E402
+
+NETWORK_FILE = "network.nix"
+
+
+def _fail_supervisor(error: SupervisorError) -> NoReturn:
+    if isinstance(error, NotReady):
+        click.echo(f"error: {error.message}", err=True)
+        for line in supervisor.describe_not_ready(error):
+            click.echo(line, err=True)
+        sys.exit(error.exit_code)
+    _fail(error.message, error.exit_code)
+
+
+def _find_network(file: Path | None) -> Path:
+    """-f NETWORK, else the nearest network.nix here or in a directory above."""
+    if file is not None:
+        if not file.is_file():
+            _fail(f"{file}: no such network file", EXIT_USAGE)
+        return file.resolve()
+    here = Path.cwd()
+    for directory in (here, *here.parents):
+        candidate = directory / NETWORK_FILE
+        if candidate.is_file():
+            return candidate
+    _fail(f"no {NETWORK_FILE} in {here} or any directory above it; "
+          "give one with -f NETWORK (or the state directory with --state-dir)")
+
+
+def _state_dir(file: Path | None, state_dir: Path | None) -> Path:
+    """The running network's state directory: --state-dir, else the project's."""
+    if state_dir is not None:
+        return state_dir
+    network = _find_network(file)
+    return StateDir.for_network(network).run_dir
+
+
+def _lifecycle_options(func: F, *, short_file: bool = True) -> F:
+    func = click.option(
+        "--state-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+        help="The running network's state directory (default: the project's .nixvms/run).",
+    )(func)
+    names = ("-f", "--file") if short_file else ("--file",)
+    func = click.option(
+        *names, "file", type=click.Path(dir_okay=False, path_type=Path),
+        metavar="NETWORK",
+        help="The project's network file (default: the nearest network.nix here or above).",
+    )(func)
+    return func
+
+
+def _lifecycle_options_no_short_file(func: F) -> F:
+    """For `logs`, whose -f is --follow."""
+    return _lifecycle_options(func, short_file=False)
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGHUP stop a foreground network as Ctrl-C does."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, handler)
+
+
+def _print_event(event: dict[str, Any]) -> None:
+    for line in supervisor.describe_event(event):
+        if event.get("event") == "ready":
+            click.echo(line)
+        else:
+            _say(line)
+
+
+def _split_network_argument(args: tuple[str, ...]) -> tuple[Path | None, tuple[str, ...]]:
+    """up's [NETWORK] [MACHINE...]: a machine name is a hostname label, so an
+    argument with a dot or a slash is the network file."""
+    if args and ("/" in args[0] or "." in args[0]):
+        return Path(args[0]), args[1:]
+    return None, args
+
+
+@nixvms.command("up", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("args", nargs=-1, metavar="[NETWORK] [MACHINE...]")
+@_lifecycle_options
+@click.option("-d", "--detach", is_flag=True,
+              help="Return once the machines are ready, leaving them running.")
+@click.option("--timeout", type=click.FloatRange(min=0), default=supervisor.DEFAULT_TIMEOUT,
+              show_default=True, metavar="S", help="Seconds to wait for the machines to be ready.")
+@click.option("--accel", type=click.Choice(supervisor_accel.ACCELS), envvar="NIXVMS_ACCEL",
+              default="auto", show_default=True,
+              help="QEMU acceleration: KVM only where a probe guest runs under it (auto).")
+@click.option("--fresh", "fresh", multiple=True, is_flag=False, flag_value="*",
+              metavar="[MACHINE]",
+              help="Start from a new disk: every machine, or MACHINE (repeatable).")
+@click.option("--forward", "forwards", multiple=True, metavar="MACHINE:HOSTPORT:GUESTPORT",
+              help="Forward 127.0.0.1:HOSTPORT to the machine's GUESTPORT (repeatable).")
+@_nix_options
+@click.option("-I", "include", multiple=True, metavar="PATH",
+              help="Add a Nix search path entry, as nix-build's -I (repeatable).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Evaluate and build this many machines at once.")
+@click.option("-v", "--verbose", count=True, help="Log every Nix command.")
+def up_command(
+    args: tuple[str, ...],
+    file: Path | None,
+    state_dir: Path | None,
+    detach: bool,
+    timeout: float,
+    accel: str,
+    fresh: tuple[str, ...],
+    forwards: tuple[str, ...],
+    options: tuple[tuple[str, str], ...],
+    show_trace: bool,
+    include: tuple[str, ...],
+    jobs: int,
+    verbose: int,
+) -> None:
+    """Build the network (what changed), start it, and wait until it is ready.
+
+    Starts the named machines (default: all) and prints a line per machine as
+    it becomes ready: its console shows the login prompt and, where openssh
+    is enabled, its ssh port answers. Then stays in the foreground (Ctrl-C
+    stops the network) or, with --detach, returns."""
+    _setup_logging(verbose)
+    positional, machines = _split_network_argument(args)
+    if positional is not None and file is not None:
+        _fail("give the network either as NETWORK or with -f, not both", EXIT_USAGE)
+    network_file = _find_network(positional or file)
+    try:
+        parsed_forwards = tuple(parse_forward(f) for f in forwards)
+        port_base = parse_port_base(
+            os.environ.get("NIXVMS_SSH_PORT_BASE") or str(DEFAULT_SSH_PORT_BASE))
+    except SupervisorError as error:
+        _fail_supervisor(error)
+    settings = NixSettings(options=options, include=include, show_trace=show_trace)
+    result = _run_build(network_file, network_file.parent / "result", settings, jobs)
+    try:
+        spec = load_network(result.store_path)
+        names = [m.name for m in spec.select(list(machines))]
+        fresh_names = spec.names if "*" in fresh else tuple(spec.machine(n).name for n in fresh)
+        run_dir = state_dir or Path(spec.state_dir or StateDir.for_network(network_file).run_dir)
+        if not detach:
+            _stop_on_signals()
+        choice = supervisor_accel.choose(accel)
+        _say(f"acceleration: {choice.accel.upper()} ({choice.reason})")
+        start_options = StartOptions(
+            network=spec.path, machines=tuple(names), accel=choice.accel,
+            fresh=tuple(fresh_names), forwards=parsed_forwards, ssh_port_base=port_base,
+            qemu_opts=os.environ.get("QEMU_OPTS", ""),
+            net_opts=os.environ.get("QEMU_NET_OPTS", ""),
+            kernel_params=os.environ.get("QEMU_KERNEL_PARAMS", ""),
+        )
+        started = supervisor.start(spec.path, run_dir, start_options, detach=detach,
+                                   timeout=timeout, on_event=_print_event)
+    except SupervisorError as error:
+        _fail_supervisor(error)
+    except KeyboardInterrupt:
+        _fail("interrupted; the network is stopped", EXIT_INTERRUPTED)
+    if detach:
+        started.close()
+        _say("running in the background: `nixvms status`, `nixvms ssh MACHINE`, "
+             "`nixvms stop`")
+        return
+    _say("running; Ctrl-C stops the network")
+    try:
+        code = started.follow(_print_event)
+    except KeyboardInterrupt:
+        code = started.stop()
+        _say("stopped the network")
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(code)
+
+
+nixvms.add_command(up_command, "run")
+
+
+@nixvms.command("status")
+@_lifecycle_options
+def status_command(file: Path | None, state_dir: Path | None) -> None:
+    """Show each machine: state, IPs, ssh port, forwards, pid, uptime, disk."""
+    directory = _state_dir(file, state_dir)
+    latest = None
+    if state_dir is None and file is None:
+        link = _find_network(None).parent / "result"
+        latest = str(link) if (link / "network.json").exists() else None
+    try:
+        st = supervisor.status(directory, latest)
+    except SupervisorError as error:
+        _fail_supervisor(error)
+    if st.running:
+        click.echo(f"network {st.network}: running from {st.state_dir} "
+                   f"(supervisor pid {st.supervisor_pid}, acceleration {st.accel or '-'})")
+    else:
+        click.echo(f"network {st.network}: not running (state in {st.state_dir})")
+    for line in supervisor.table(st):
+        click.echo(line)
+    stale = [m.name for m in st.machines if m.stale_disk]
+    if stale:
+        click.echo(f"disks from an older build: {', '.join(stale)} "
+                   f"(`nixvms up --fresh MACHINE` makes a new one)")
+
+
+@nixvms.command("ssh", context_settings={"ignore_unknown_options": True})
+@click.argument("machine")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@_lifecycle_options
+def ssh_command(machine: str, command: tuple[str, ...], file: Path | None,
+                state_dir: Path | None) -> None:
+    """Log in to MACHINE (its name or deployment.targetHost), or run COMMAND there.
+
+    The exit status is the command's (ssh's 255 when it cannot connect)."""
+    directory = _state_dir(file, state_dir)
+    try:
+        args = supervisor.ssh_command(directory, machine, command)
+    except SupervisorError as error:
+        _fail_supervisor(error)
+    try:
+        code = subprocess.run(args, check=False).returncode
+    except FileNotFoundError:
+        _fail("ssh is not installed (it comes with openssh-client)")
+    sys.exit(code)
+
+
+@nixvms.command("stop")
+@click.argument("machines", nargs=-1)
+@_lifecycle_options
+def stop_command(machines: tuple[str, ...], file: Path | None, state_dir: Path | None) -> None:
+    """Stop the named machines (default: the whole network)."""
+    directory = _state_dir(file, state_dir)
+    try:
+        stopped = supervisor.stop(directory, machines)
+    except SupervisorError as error:
+        _fail_supervisor(error)
+    what = ", ".join(stopped.machines) or "no machine was running"
+    _say(f"stopped {what}" + ("; the network is down" if stopped.everything else ""))
+
+
+@nixvms.command("start")
+@click.argument("machines", nargs=-1, required=True)
+@_lifecycle_options
+@click.option("--fresh", is_flag=True, help="Start them from new disks.")
+@click.option("--timeout", type=click.FloatRange(min=0), default=supervisor.DEFAULT_TIMEOUT,
+              show_default=True, metavar="S", help="Seconds to wait for them to be ready.")
+def start_command(machines: tuple[str, ...], file: Path | None, state_dir: Path | None,
+                  fresh: bool, timeout: float) -> None:
+    """Start stopped MACHINES of the network that last ran, and wait until ready."""
+    directory = _state_dir(file, state_dir)
+    try:
+        supervisor.start_machines(directory, machines, machines if fresh else (),
+                                  timeout=timeout, on_event=_print_event)
+    except SupervisorError as error:
+        _fail_supervisor(error)
+
+
+@nixvms.command("destroy")
+@click.argument("machines", nargs=-1)
+@_lifecycle_options
+def destroy_command(machines: tuple[str, ...], file: Path | None,
+                    state_dir: Path | None) -> None:
+    """Stop the named machines (default: all) and delete their disks and run state."""
+    directory = _state_dir(file, state_dir)
+    try:
+        removed = supervisor.destroy(directory, machines)
+    except SupervisorError as error:
+        _fail_supervisor(error)
+    for path in removed:
+        _say(f"removed {path}")
+    if not removed:
+        _say(f"nothing to remove in {directory}")
+
+
+@nixvms.command("logs")
+@click.argument("machine")
+@_lifecycle_options_no_short_file
+@click.option("-f", "--follow", is_flag=True, help="Keep printing what the console shows.")
+@click.option("-n", "--lines", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Only the last N lines.")
+def logs_command(machine: str, file: Path | None, state_dir: Path | None, follow: bool,
+                 lines: int | None) -> None:
+    """MACHINE's serial console, terminal control sequences stripped."""
+    directory = _state_dir(file, state_dir)
+    try:
+        path = supervisor.log_file(directory, machine)
+        if not follow:
+            click.echo(supervisor.read_log(path, lines), nl=False)
+            return
+        for text in supervisor.follow_log(path, lines, stop=lambda: False):
+            click.echo(text, nl=False)
+            sys.stdout.flush()
+    except SupervisorError as error:
+        _fail_supervisor(error)
+    except KeyboardInterrupt:
+        return
+
+
+@nixvms.command("console")
+@click.argument("machine")
+@_lifecycle_options
+def console_command(machine: str, file: Path | None, state_dir: Path | None) -> None:
+    """Attach to MACHINE's serial console (Ctrl-] detaches)."""
+    directory = _state_dir(file, state_dir)
+    try:
+        name, path = supervisor.console_socket(directory, machine)
+        _say(f"connected to {name}'s serial console; press {supervisor.DETACH_KEY_NAME} "
+             "to detach (Enter shows the prompt)")
+        supervisor.attach(path, sys.stdin.fileno(), sys.stdout.fileno())
+    except SupervisorError as error:
+        _fail_supervisor(error)
+    _say(f"\r\ndetached from {machine}'s console")
 
 
 @click.command(

@@ -156,9 +156,15 @@ def start(
     started = Started(process=process, events=read_fd, run_dir=run_dir, ready={})
     try:
         _wait_ready(started, names, timeout, on_event)
-    except BaseException:
+    except NotReady:
+        # Detached, the machines that came up keep running (status and logs
+        # show the others); in the foreground nobody would be left to stop them.
         if not detach:
             started.stop()
+        started.close()
+        raise
+    except BaseException:  # interrupted, or the supervisor failed: nothing stays
+        started.stop()
         started.close()
         raise
     return started

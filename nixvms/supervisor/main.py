@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -128,6 +129,9 @@ def main(argv: list[str]) -> int:
             kernel_params=os.environ.get("QEMU_KERNEL_PARAMS", ""),
         )
 
+        if not args.detach:
+            _stop_on_signals()
+
         def on_event(event: dict[str, object]) -> None:
             for line in client.describe_event(event):
                 _say(line)
@@ -155,6 +159,16 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         _say("error: interrupted")
         return 130
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGHUP stop a foreground network as Ctrl-C does."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, handler)
 
 
 def _stop_timeout() -> float:
