@@ -463,7 +463,12 @@ def git_state() -> str:
         return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
                               check=False).stdout.strip()
 
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    commit = git("rev-parse", "--short", "HEAD")
+    if not commit:
+        # An export (git archive) of a commit, measured apart from a work tree
+        # others are editing: its COMMIT file says which.
+        marker = REPO / "COMMIT"
+        return marker.read_text().strip() if marker.exists() else "unknown"
     dirty = [line for line in git("status", "--porcelain", "--", "nixvms").splitlines()
              if line.strip()]
     return commit + (f" with {len(dirty)} uncommitted change(s) in nixvms/" if dirty else "")

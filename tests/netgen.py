@@ -192,7 +192,9 @@ def render(model: Model) -> Tree:
 def reads(model: Model, name: str) -> set[Read]:
     """What machine `name`'s evaluation reads, by the model."""
     spec = model.machine(name)
-    found: set[Read] = {(NETWORK, CONTENT), (machine_path(name), CONTENT)}
+    # Of network.nix, only its parsed form with the other machines' expressions
+    # left out (nixvms/netparse.py): comments and other machines' lines do not count.
+    found: set[Read] = {(NETWORK, VIEW + name), (machine_path(name), CONTENT)}
     modules = [(shared_path(k), model.shared[k]) for k, _ in spec.shared]
     for path, shared in modules:
         found.add((path, CONTENT))
@@ -209,9 +211,28 @@ def reads(model: Model, name: str) -> set[Read]:
     return found
 
 
+VIEW = "view:"
+
+
+def network_view(text: str, name: str) -> tuple[str, ...]:
+    """What machine `name` sees of network.nix: its lines without comments, every
+    other machine's expression replaced by a hole (attribute names are kept)."""
+    view = []
+    for line in text.splitlines():
+        if line.lstrip().startswith("#"):
+            continue
+        attribute, equals, _ = line.strip().partition(" = ")
+        if equals and attribute not in (name, "defaults"):
+            line = f"{attribute} = <machine>;"
+        view.append(line.strip())
+    return tuple(view)
+
+
 def observe(tree: Tree, read: Read) -> object:
     """What a read sees in a file tree."""
     path, how = read
+    if how.startswith(VIEW):
+        return network_view(tree.get(path, ""), how[len(VIEW):])
     if how == CONTENT:
         return tree.get(path)
     if how == EXISTENCE:

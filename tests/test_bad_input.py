@@ -275,3 +275,185 @@ def test_symlinked_network_file_builds_and_follows_edits_of_its_target(tmp_path:
     assert second.code == 0, second.stderr
     assert second.tasks("evaluating") == {"a"}
     assert result_target(project) != before
+
+
+# --- special files, Nix's settings, hostile state (issue 16) ------------------------
+
+
+def next_build_is_a_no_op(project: Path) -> None:
+    """After a refused build, the good network builds again without redoing anything."""
+    run = nixvms("build", cwd=project)
+    assert run.code == 0, run.stderr
+    assert not run.tasks("evaluating") and not run.tasks("building"), run.stderr
+
+
+def test_network_file_that_is_a_fifo_is_named_without_hanging(good: Path) -> None:
+    fifo = good / "fifo.nix"
+    os.mkfifo(fifo)
+    try:
+        fails_clearly(good, "fifo.nix", naming=("fifo.nix", "not a regular file"), code=2)
+    finally:
+        fifo.unlink()
+    next_build_is_a_no_op(good)
+
+
+def test_extra_dep_that_is_a_fifo_is_named_without_hanging(good: Path) -> None:
+    os.mkfifo(good / "pipe")
+    try:
+        fails_clearly(good, "--extra-dep", "pipe", naming=("--extra-dep", "pipe",
+                                                           "not a regular file"), code=2)
+    finally:
+        (good / "pipe").unlink()
+
+
+def test_a_module_that_is_a_fifo_is_named_without_hanging(good: Path) -> None:
+    os.mkfifo(good / "fifo-module.nix")
+    try:
+        bad_network(good, "{ a = ./fifo-module.nix; b = { }; }\n")
+        fails_clearly(good, naming=("fifo-module.nix", "not a regular file"))
+    finally:
+        (good / "fifo-module.nix").unlink()
+
+
+def test_an_option_nix_does_not_know_is_an_error_naming_it(good: Path) -> None:
+    fails_clearly(good, "--option", "no-such-setting-xyz", "1",
+                  naming=("no-such-setting-xyz", "--option-warn-only"))
+
+
+def test_an_unknown_option_with_warn_only_builds_and_shows_nixs_warning(good: Path) -> None:
+    run = nixvms("build", "--option", "no-such-setting-xyz", "1", "--option-warn-only",
+                 cwd=good)
+    assert run.code == 0, run.stderr
+    assert run.stderr.count("warning: unknown setting 'no-such-setting-xyz'") == 1
+
+
+def test_state_directory_that_is_a_file_is_named(good: Path, tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    write(project / "network.nix", GOOD)
+    write(project / ".nixvms", "not a directory")
+    run = nixvms("build", cwd=project)
+    assert run.code == 1 and "Traceback" not in run.stderr
+    assert ".nixvms is not a directory" in error_lines(run)[0]
+    assert "--state-dir" in error_lines(run)[0]
+
+
+@pytest.mark.parametrize(("part", "kind"), [("lock", "dir"), ("gcroots", "file"),
+                                             ("records", "file"), ("filesets", "file")])
+def test_a_state_part_of_the_wrong_kind_is_named(good: Path, part: str, kind: str) -> None:
+    path = good / ".nixvms" / part
+    aside = good / f"aside-{part}"
+    os.replace(path, aside)
+    try:
+        path.mkdir() if kind == "dir" else path.write_text("wrong kind")
+        run = fails_clearly(good, naming=(str(path),))
+        assert "remove it" in error_lines(run)[0]
+    finally:
+        if path.is_dir():
+            path.rmdir()
+        else:
+            path.unlink()
+        os.replace(aside, path)
+    next_build_is_a_no_op(good)
+
+
+def test_state_dir_option_keeps_the_state_elsewhere(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    write(project / "network.nix", GOOD)
+    run = nixvms("build", "--state-dir", str(tmp_path / "state"), cwd=project)
+    assert run.code == 0, run.stderr
+    assert (tmp_path / "state" / "records").is_dir()
+    assert not (project / ".nixvms").exists()
+
+
+def _mount(*args: str) -> bool:
+    return subprocess.run(["mount", *args], capture_output=True, check=False).returncode == 0
+
+
+@pytest.fixture
+def read_only_project(tmp_path: Path) -> Iterator[Path]:
+    """A project directory on a read-only mount (root ignores file modes)."""
+    project = tmp_path / "ro"
+    write(project / "network.nix", GOOD)
+    if not _mount("--bind", str(project), str(project)):
+        pytest.skip("cannot bind-mount here")
+    try:
+        if not _mount("-o", "remount,ro,bind", str(project)):
+            pytest.skip("cannot remount read-only here")
+        yield project
+    finally:
+        subprocess.run(["umount", str(project)], check=False)
+
+
+def test_read_only_project_directory_names_where_and_the_way_out(read_only_project: Path,
+                                                                  tmp_path: Path) -> None:
+    run = nixvms("build", cwd=read_only_project)
+    assert run.code == 1 and "Traceback" not in run.stderr, run.stderr
+    first = error_lines(run)[0]
+    assert str(read_only_project / ".nixvms") in first and "--state-dir" in first
+    elsewhere = nixvms("build", "--state-dir", str(tmp_path / "s"), "--no-out-link",
+                       cwd=read_only_project)
+    assert elsewhere.code == 0, elsewhere.stderr
+
+
+def test_project_path_that_is_not_utf8_is_named_in_escaped_form(tmp_path: Path) -> None:
+    project = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9"))
+    write(project / "network.nix", GOOD)
+    run = nixvms("build", cwd=project)
+    assert run.code == 2 and "Traceback" not in run.stderr, run.stderr
+    assert "caf\\udce9" in error_lines(run)[0] and "not valid UTF-8" in error_lines(run)[0]
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if not _mount("-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)):
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_names_the_file_and_keeps_the_previous_records(small_disk: Path) -> None:
+    project = small_disk / "p"
+    write(project / "network.nix", GOOD)
+    assert nixvms("build", cwd=project).code == 0
+    before = result_target(project)
+    records = {p: p.read_bytes() for p in (project / ".nixvms" / "records").rglob("*.json")}
+    filler = small_disk / "filler"
+    with open(filler, "wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 65536)
+        except OSError:
+            pass
+    write_ok = True
+    try:
+        (project / "network.nix").write_text(GOOD.replace("a {", "a edited {"))
+    except OSError:
+        write_ok = False
+    if write_ok:
+        run = nixvms("build", cwd=project)
+        assert run.code == 1 and "Traceback" not in run.stderr, run.stderr
+        assert "No space left on device" in run.stderr
+        assert result_target(project) == before
+        for path, content in records.items():
+            assert not path.exists() or json.loads(path.read_bytes()) is not None
+            assert path.read_bytes() == content or path.name == "network.json"
+    filler.unlink()
+    again = nixvms("build", cwd=project)
+    assert again.code == 0, again.stderr
+
+
+def test_extra_dep_given_to_a_built_project_is_tracked_from_then_on(good: Path) -> None:
+    write(good / "motd.txt", "first")
+    run = nixvms("build", "--extra-dep", "motd.txt", cwd=good)
+    assert run.code == 0 and run.tasks("evaluating") == {"a", "b"}, run.stderr
+    write(good / "motd.txt", "second")
+    run = nixvms("build", "--extra-dep", "motd.txt", cwd=good)
+    assert run.tasks("evaluating") == {"a", "b"}, run.stderr
+    run = nixvms("build", "--extra-dep", "motd.txt", cwd=good)
+    assert not run.tasks("evaluating"), run.stderr
+    run = nixvms("build", cwd=good)  # dropping it is a change of parameters too
+    assert run.tasks("evaluating") == {"a", "b"}, run.stderr

@@ -25,6 +25,7 @@ import json
 import os
 import random
 import shutil
+import subprocess
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from typing import Any
 import pytest
 
 from tests import netgen
-from tests.conftest import LOCAL_STATE, Run, nixvms
+from tests.conftest import BIN, LOCAL_STATE, Run, nixvms
 
 pytestmark = pytest.mark.nix
 
@@ -112,23 +113,36 @@ def touch(path: Path) -> None:
 
 
 def read_record(directory: Path, machine: str, kind: str) -> dict[str, Any]:
-    path = directory / ".nixvms" / "machines" / f"{machine}.{kind}.json"
+    """The data of a machine's record (nixvms/records.py's layout), or {}."""
+    path = directory / ".nixvms" / "records" / kind / f"{machine}.json"
     if not path.exists():
         return {}
-    data = json.loads(path.read_text())
+    data = json.loads(path.read_text()).get("data")
     assert isinstance(data, dict)
     return data
 
 
-def diagnose(record: dict[str, Any], drv_existed: bool) -> str:
+def recorded_files(directory: Path, record: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """path -> {kind, digest} of the file groups a record names."""
+    found = {}
+    for digest in record.get("files", []):
+        group_path = directory / ".nixvms" / "filesets" / f"{digest}.json"
+        if not group_path.exists():
+            continue
+        group = json.loads(group_path.read_text())
+        for name, (_mode, kind, _stamp, fp_digest) in group["entries"].items():
+            found[os.path.join(group["directory"], name)] = {"kind": kind, "digest": fp_digest}
+    return found
+
+
+def diagnose(record: dict[str, Any], files: dict[str, dict[str, str]], drv_existed: bool) -> str:
     """Why nixvms may have found an evaluation stale: its drv gone, or a recorded file changed."""
     if not record:
         return "no record of a previous evaluation"
     found = []
     if not drv_existed:
         found.append(f"its drv {record.get('drv_path')} was not in the store (garbage collected?)")
-    files = record.get("files")
-    for path, fp in (files if isinstance(files, dict) else {}).items():
+    for path, fp in files.items():
         kind, now = fp.get("kind"), Path(path)
         if kind == "file" and (not now.is_file() or hashlib.sha256(
                 now.read_bytes()).hexdigest() != fp.get("digest")):
@@ -219,6 +233,7 @@ def test_incremental_builds_equal_clean_builds_and_do_only_the_work_needed(
         want_network = expect.makes_network(model)
         built_before = {n: read_record(project, n, "build").get("drv_path") for n in model.names}
         evals_before = {n: read_record(project, n, "eval") for n in model.names}
+        files_before = {n: recorded_files(project, r) for n, r in evals_before.items()}
         drvs_existed = {n: os.path.exists(str(r.get("drv_path"))) for n, r in evals_before.items()}
 
         run: Run = nixvms("build", cwd=project)
@@ -242,7 +257,8 @@ def test_incremental_builds_equal_clean_builds_and_do_only_the_work_needed(
                             f"expected {sorted(want_evals)}")
             for name in sorted(run.tasks("evaluating") ^ want_evals):
                 problems.append(f"  {name} before this run: "
-                                f"{diagnose(evals_before[name], drvs_existed[name])}")
+                                + diagnose(evals_before[name], files_before[name],
+                                           drvs_existed[name]))
         if run.tasks("building") != want_builds:
             problems.append(f"built {sorted(run.tasks('building'))}, "
                             f"expected {sorted(want_builds)}")
@@ -261,3 +277,57 @@ def test_incremental_builds_equal_clean_builds_and_do_only_the_work_needed(
 
     elapsed = time.monotonic() - started
     print(f"{STEPS} steps (seed {SEED}) in {elapsed:.1f} s:", *history, sep="\n  ")
+
+
+EDIT_TRIALS = int(os.environ.get("NIXVMS_EDIT_TRIALS", "6"))
+
+EDITED_NETWORK = "{ a = ./a.nix; b = { }; }\n"
+
+
+def module(version: int) -> str:
+    return f'{{ ... }}: {{ environment.etc."version".text = "{version}"; }}\n'
+
+
+def test_an_edit_while_a_build_runs_is_seen_by_the_next_build(tmp_path: Path) -> None:
+    """An editor saves while nixvms evaluates, at seeded moments: the build after
+    that always ends with what a clean build of the saved files makes."""
+    rng = random.Random(SEED)
+    project, clean = tmp_path / "project", tmp_path / "clean"
+    project.mkdir()
+    (project / "network.nix").write_text(EDITED_NETWORK)
+    run_id = uuid.uuid4().hex[:12]
+    (project / "b.nix").write_text(f'{{ ... }}: {{ environment.etc."run".text = "{run_id}"; }}\n')
+    (project / "network.nix").write_text("{ a = ./a.nix; b = ./b.nix; }\n")
+    (project / "a.nix").write_text(module(0))
+    assert nixvms("build", cwd=project).code == 0
+    clean_drvs: dict[str, str] = {}
+
+    def clean_drv(content: str) -> str:
+        if content not in clean_drvs:
+            if clean.exists():
+                shutil.rmtree(clean)
+            shutil.copytree(project, clean, ignore=LOCAL_STATE)
+            shutil.copytree(project / ".nixvms" / "ssh", clean / ".nixvms" / "ssh")
+            (clean / "a.nix").write_text(content)
+            assert nixvms("build", "--no-out-link", cwd=clean).code == 0
+            clean_drvs[content] = read_record(clean, "a", "eval")["drv_path"]
+        return clean_drvs[content]
+
+    for trial in range(EDIT_TRIALS):
+        (project / "a.nix").write_text(module(2 * trial + 1))
+        delay = rng.uniform(0.0, 0.6)
+        build = subprocess.Popen([str(BIN / "nixvms"), "build"], cwd=project,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        saved = module(2 * trial + 2)
+        (project / "a.nix").write_text(saved)
+        _, stderr = build.communicate(timeout=300)
+        assert build.returncode == 0, stderr
+        after = nixvms("build", cwd=project)
+        assert after.code == 0, after.stderr
+        assert read_record(project, "a", "eval")["drv_path"] == clean_drv(saved), (
+            f"NIXVMS_PROPERTY_SEED={SEED} trial {trial}: a.nix saved {delay:.3f} s into a "
+            f"build; the next build kept a stale evaluation.\nfirst build:\n{stderr}\n"
+            f"next build:\n{after.stderr}")
+        settled = nixvms("build", cwd=project)
+        assert not settled.tasks("evaluating"), settled.stderr

@@ -13,10 +13,18 @@ let
     if inStore p then value
     else builtins.trace "nixvms-dep ${kind} ${toString p}" value;
 
+  # Nix would wait forever reading a FIFO (and a device or socket is no
+  # source either): name such a path instead. readDir says "unknown" for them.
+  readable = p:
+    let kind = (builtins.readDir (dirOf p)).${baseNameOf (toString p)} or "regular"; in
+    if kind == "unknown" then
+      throw "${toString p} is not a regular file (a FIFO, socket or device), so Nix cannot read it"
+    else p;
+
   tracedBuiltins = builtins // {
     import = tracedImport;
-    scopedImport = scope: p: builtins.scopedImport (overrides // scope) p;
-    readFile = p: note "file" p (builtins.readFile p);
+    scopedImport = scope: p: builtins.scopedImport (overrides // scope) (readable p);
+    readFile = p: note "file" p (builtins.readFile (readable p));
     readDir = p: note "listing" p (builtins.readDir p);
     pathExists = p:
       let exists = builtins.pathExists p;
@@ -28,7 +36,7 @@ let
 
   tracedImport = p:
     if inStore p then builtins.import p
-    else note "import" p (builtins.scopedImport overrides p);
+    else note "import" p (builtins.scopedImport overrides (readable p));
 
   # A NixOS module whose imports are traced too: a path is imported through
   # the tracer (keeping its file name and key, as the module system would

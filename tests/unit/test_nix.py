@@ -33,7 +33,7 @@ class FakeNix:
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeNix]:
     fake = FakeNix()
-    monkeypatch.setattr(nix.subprocess, "run", fake)
+    monkeypatch.setattr(subprocess, "run", fake)
     monkeypatch.setattr(nix, "_warned", set())
     yield fake
 
