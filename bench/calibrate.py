@@ -24,12 +24,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.baseline import baseline_command
 from bench.heavy import HeavySpec
 from bench.measure import Measured, measure
 from bench.network import BenchNetwork, Weight
 
 REPO = Path(__file__).resolve().parent.parent
-BASELINE_NIX = REPO / "nixvms" / "nix" / "baseline.nix"
 TINYOS = REPO / "nixvms" / "tinyos"
 
 PARSE_NIX = """\
@@ -69,11 +69,8 @@ def calibrate(weight: Weight, workdir: Path, env: dict[str, str], nixpkgs: str |
     """Measure one machine of this weight (see the module's docstring)."""
     net = BenchNetwork(workdir / "calibration", 1, "calibration", weight)
     net.write("0")
-    command = [
-        "nix-instantiate", str(BASELINE_NIX),
-        "--arg", "networkFile", str(net.network_file),
-        "--arg", "nixpkgs", nixpkgs or str(TINYOS),
-    ]
+    command = baseline_command("nix-instantiate", net.network_file, nixpkgs or str(TINYOS),
+                               net.names)
     evals = [_checked(measure(command, net.root, env), "the calibration evaluation")
              for _ in range(repeat)]
     parse: float | None = None

@@ -54,6 +54,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.baseline import baseline_command
 from bench.calibrate import Calibration, calibrate, heavy_spec_args, spec_from
 from bench.floor import state_bytes, tracked_files
 from bench.heavy import write_modules
@@ -64,7 +65,6 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = Path(sys.executable)
 RSS_WRAPPER = REPO / "bench" / "nixvms_rss.py"
 FLOOR_SCRIPT = REPO / "bench" / "floor.py"
-BASELINE_NIX = REPO / "nixvms" / "nix" / "baseline.nix"
 TINYOS = REPO / "nixvms" / "tinyos"
 NIX_LOG_DIR = Path("/nix/var/log/nix/drvs")
 RSS_PREFIX = "bench: maxrss-kb "
@@ -236,12 +236,8 @@ def run_nixvms(
 def run_baseline(
     net: BenchNetwork, env: dict[str, str], nixpkgs: str, max_jobs: int | None = None
 ) -> Sample:
-    command = [
-        "nix-build", str(BASELINE_NIX),
-        "--arg", "networkFile", str(net.network_file),
-        "--arg", "nixpkgs", nixpkgs,
-        "-o", "result",
-    ]
+    command = [*baseline_command("nix-build", net.network_file, nixpkgs, net.names),
+               "-o", "result"]
     if max_jobs is not None:
         command += ["--max-jobs", str(max_jobs)]
     started = time.time()

@@ -1,0 +1,40 @@
+"""The baseline's command: one nix-build (or nix-instantiate) of the whole network.
+
+`nixvms/nix/baseline.nix` computes a default address plan of its own; when
+nixvms's Python can make the plan (nixvms.network.make_plan, the code nixvms
+itself passes to every evaluation), the bench passes that one instead
+(`--argstr planJSON`), so that the baseline keeps evaluating exactly what
+nixvms evaluates even while the plan's format changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BASELINE_NIX = REPO / "nixvms" / "nix" / "baseline.nix"
+
+
+def plan_json(names: Sequence[str]) -> str | None:
+    """nixvms's address plan for machines of default VLAN and hostName, if it says."""
+    try:
+        from nixvms.network import make_plan, number_machines
+    except ImportError:
+        return None
+    try:
+        return make_plan(number_machines(names), {}, "").as_json()
+    except (TypeError, AttributeError):
+        return None
+
+
+def baseline_command(tool: str, network_file: Path, nixpkgs: str,
+                     names: Sequence[str]) -> list[str]:
+    """`tool` (nix-build or nix-instantiate) of baseline.nix for this network."""
+    command = [tool, str(BASELINE_NIX),
+               "--arg", "networkFile", str(network_file),
+               "--arg", "nixpkgs", nixpkgs]
+    plan = plan_json(names)
+    if plan is not None:
+        command += ["--argstr", "planJSON", plan]
+    return command
