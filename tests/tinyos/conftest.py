@@ -188,3 +188,31 @@ def launcher(tmp_path: Path) -> Iterator[Launcher]:
         yield launch
     finally:
         launch.stop_all()
+
+
+# Module-scoped versions: a network booted once and read by several tests.
+
+
+@pytest.fixture(scope="module")
+def module_machines(tmp_path_factory: pytest.TempPathFactory, debs_ready: None) -> Machines:
+    return Machines(tmp_path_factory.mktemp("machines"))
+
+
+@pytest.fixture(scope="module")
+def module_launcher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launcher]:
+    assert shutil.which("qemu-system-x86_64"), "qemu-system-x86_64 not installed"
+    launch = Launcher(tmp_path_factory.mktemp("vms"))
+    try:
+        yield launch
+    finally:
+        launch.stop_all()
+
+
+def vlan_nics(number: int, vlans: list[int]) -> str:
+    """Nix text: the QEMU options of one NIC per VLAN (eth1, eth2, ...) with
+    the test network's MAC 52:54:00:12:vv:nn, as nixvms's network module adds them."""
+    opts = []
+    for k, vlan in enumerate(vlans, start=1):
+        opts.append(f'"-device virtio-net-pci,netdev=vlan{k},mac=52:54:00:12:{vlan:02x}:{number:02x}"')
+        opts.append(f"''-netdev vde,id=vlan{k},sock=\"$QEMU_VDE_SOCKET_{vlan}\"''")
+    return "virtualisation.qemu.options = [ " + " ".join(opts) + " ];"

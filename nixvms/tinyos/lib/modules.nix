@@ -384,6 +384,15 @@ rec {
             default = true;
             description = "Whether to check whether all option definitions have matching declarations.";
           };
+          # tinyos: a line added to "The option `x' does not exist" (eval-config.nix
+          # sets it to say that this is tinyos and how to use real nixpkgs).
+          _module.unknownOptionHint = mkOption {
+            type = types.str;
+            internal = true;
+            visible = false;
+            default = "";
+            description = "A line appended to the error for an option that does not exist.";
+          };
           _module.freeformType = mkOption {
             type = types.nullOr types.optionType;
             internal = true;
@@ -429,7 +438,8 @@ rec {
       checkUnmatched =
         if declaredConfig._module.check && freeformType == null && merged.unmatched != [ ] then
           let firstDef = head merged.unmatched; in
-          throw "The option `${showOption (prefix ++ firstDef.prefix)}' does not exist. Definition values:${showDefs [ firstDef ]}"
+          let hint = declaredConfig._module.unknownOptionHint; in
+          throw "The option `${showOption (prefix ++ firstDef.prefix)}' does not exist. Definition values:${showDefs [ firstDef ]}${lib.optionalString (hint != "") "\n${hint}"}"
         else null;
       checked = seq checkUnmatched;
 

@@ -37,7 +37,12 @@ rec {
   toUpper = replaceStrings lowerChars upperChars;
   escape = list: replaceStrings list (map (c: "\\${c}") list);
   escapeRegex = escape (stringToCharacters "\\[{()^$?*+|.");
-  escapeShellArg = arg: "'${replaceStrings [ "'" ] [ "'\\''" ] (toString arg)}'";
+  # As nixpkgs': a word of shell-safe characters is left as it is, anything
+  # else is single-quoted ("/root" stays /root, "" becomes '').
+  escapeShellArg = arg:
+    let string = toString arg; in
+    if match "[[:alnum:],._+:@%/-]+" string != null then string
+    else "'${replaceStrings [ "'" ] [ "'\\''" ] string}'";
   escapeShellArgs = concatMapStringsSep " " escapeShellArg;
   escapeNixString = s: escape [ "$" ] (builtins.toJSON s);
   escapeXML = replaceStrings [ "\"" "'" "<" ">" "&" ] [ "&quot;" "&apos;" "&lt;" "&gt;" "&amp;" ];

@@ -8,6 +8,15 @@
 # busybox is not here: it is the static bootstrap (debian.nix).
 {
   dropbear = { deb = "dropbear-bin"; };
+  # the firewall's packet filter tool (networking.firewall; nft, the
+  # nftables backend of NixOS's firewall)
+  nftables = { deb = "nftables"; };
+  curl = { deb = "curl"; };
+  # services.nginx: the binary (Debian's nginx); nginx-common in its closure
+  # has mime.types, which the module's nginx.conf includes
+  nginx = { deb = "nginx"; };
+  # time.timeZone: /usr/share/zoneinfo (architecture-independent)
+  tzdata = { deb = "tzdata"; };
   lynx = {
     deb = "lynx";
     env = debs: { LYNX_CFG = "${debs.lynx-common}/etc/lynx/lynx.cfg"; };

@@ -22,6 +22,8 @@ let
   # names cannot contain ':'.
   upstreamVersion = v: let p = builtins.match "[0-9]+:(.*)" v; in
     if p == null then v else builtins.head p;
+  # ... and store names take [A-Za-z0-9+._?=-] only: "3.0.22-1~deb12u2" -> "3.0.22-1_deb12u2"
+  storeVersion = v: builtins.replaceStrings [ "~" ] [ "_" ] (upstreamVersion v);
 
   # The bootstrap builder: bin/busybox alone in a store path
   # (recursive hash), added by setup. Its own builder is
@@ -78,7 +80,7 @@ let
     let deb = requireDeb debName; in
     derivation {
       inherit system;
-      name = "${debName}-${deb.version}";
+      name = "${debName}-${storeVersion deb.debianVersion}";
       builder = "${bootstrapBusybox}/bin/busybox";
       args = [ "sh" "-ec" "mkdir $out; dpkg-deb -x ${deb} $out" ];
     } // { inherit (deb) version; };
@@ -106,7 +108,7 @@ let
     in
     derivation {
       inherit system;
-      name = "${pname}-${main.version}";
+      name = "${pname}-${storeVersion main.version}";
       builder = "${bootstrapBusybox}/bin/busybox";
       PATH = "${busybox}/bin";
       args = [ "sh" "-ec" ''
@@ -139,5 +141,5 @@ let
   packages = builtins.mapAttrs debPackage (import ./debian-packages.nix);
 in
 {
-  inherit manifest requireDeb unpackDeb bootstrapBusybox busybox upstreamVersion libc debPackage packages;
+  inherit manifest requireDeb unpackDeb bootstrapBusybox busybox upstreamVersion storeVersion libc debPackage packages;
 }

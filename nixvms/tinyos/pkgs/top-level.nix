@@ -43,7 +43,7 @@ let
     busybox = debian.busybox;
     # packages from Debian binaries with their shared libraries
     # (debian-packages.nix): dropbear, lynx, ...
-    inherit (debian.packages) dropbear lynx;
+    inherit (debian.packages) dropbear lynx nftables curl nginx tzdata;
     debianPackages = debian.packages;
     # the dynamic loader's package (glibc's role in nixpkgs)
     glibc = debian.libc;
@@ -53,7 +53,7 @@ let
       inherit system busybox;
       builder = "${debian.bootstrapBusybox}/bin/busybox";
     }) mkDerivation runCommand runCommandLocal writeTextFile writeText writeTextDir
-       writeScript writeScriptBin writeShellScript writeShellScriptBin
+       writeScript writeScriptBin writeShellScript writeShellScriptBin writeShellApplication
        symlinkJoin buildEnv;
 
     linux = import ./linux.nix { inherit runCommand requireDeb platform debian; };

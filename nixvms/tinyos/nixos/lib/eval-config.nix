@@ -1,6 +1,8 @@
 # Mirrors nixos/lib/eval-config.nix: evaluate a NixOS-style configuration
-# with tinyos's module list. `pkgs` is tinyos's package set for
-# config.nixpkgs.system, as NixOS's misc/nixpkgs.nix provides it.
+# with tinyos's module list. `pkgs` is tinyos's package set for the
+# machine's platform (nixpkgs.hostPlatform, else localSystem, else
+# nixpkgs.system: misc/nixpkgs.nix decides), as NixOS's misc/nixpkgs.nix
+# provides it.
 { system ? builtins.currentSystem
 , modules
 , specialArgs ? { }
@@ -16,10 +18,14 @@ let
     _file = ./eval-config.nix;
     key = toString ./eval-config.nix;
     config = {
+      _module.unknownOptionHint =
+        "(this is tinyos, nixvms's small stand-in for nixpkgs: it has the NixOS options listed in nixvms's README"
+        + " (networking, firewall, users, systemd services and timers, fileSystems, openssh, httpd, nginx, virtualisation, ...);"
+        + " to build with real nixpkgs, pass -I nixpkgs=/path/to/nixpkgs or set NIX_PATH)";
       nixpkgs.system = lib.mkDefault system;
       _module.args.pkgs =
         if pkgs != null then pkgs
-        else import ../../default.nix { system = config.nixpkgs.system; };
+        else import ../../default.nix { system = config.nixpkgs.resolvedSystem; };
     };
   };
   modulesPath = ../modules;

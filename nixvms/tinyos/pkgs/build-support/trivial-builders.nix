@@ -72,6 +72,30 @@ rec {
   # bash in nixpkgs; busybox's ash here (the only shell tinyos has).
   writeShellScript = name: text: writeScript name "#!${busybox}/bin/sh\n${text}";
   writeShellScriptBin = name: text: writeScriptBin name "#!${busybox}/bin/sh\n${text}";
+  # nixpkgs' writeShellApplication: bin/<name> with errexit, nounset and
+  # pipefail set and runtimeInputs' bin directories first on PATH. nixpkgs
+  # checks the script with shellcheck; tinyos has none and checks its
+  # syntax with `sh -n` instead. checkPhase replaces that check, as in nixpkgs.
+  writeShellApplication =
+    { name, text, runtimeInputs ? [ ], runtimeEnv ? null, meta ? { }, passthru ? { }
+    , checkPhase ? null, excludeShellChecks ? [ ], extraShellCheckFlags ? [ ]
+    , bashOptions ? [ "errexit" "nounset" "pipefail" ], inheritPath ? true, derivationArgs ? { } }:
+    writeTextFile {
+      inherit name;
+      executable = true;
+      destination = "/bin/${name}";
+      text = "#!${busybox}/bin/sh\n"
+        + builtins.concatStringsSep "" (map (o: "set -o ${o}\n") bashOptions)
+        + (if runtimeEnv == null then "" else builtins.concatStringsSep ""
+            (map (k: "export ${k}='${builtins.replaceStrings [ "'" ] [ "'\\''" ] (toString runtimeEnv.${k})}'\n")
+              (builtins.attrNames runtimeEnv)))
+        + (if runtimeInputs == [ ] then "" else
+            "export PATH=\"${binPath runtimeInputs}${if inheritPath then ":$PATH" else ""}\"\n")
+        + "\n" + text;
+      checkPhase = if checkPhase != null then checkPhase else ''
+        ${busybox}/bin/sh -n "$target"
+      '';
+    } // { inherit meta passthru; };
   symlinkJoin = { name, paths, postBuild ? "", passthru ? { }, ... }:
     buildEnv { inherit name paths postBuild passthru; };
 }

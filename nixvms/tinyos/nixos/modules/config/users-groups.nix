@@ -58,13 +58,13 @@ let
   autoUid = u:
     let
       pool = builtins.filter (n: (cfg.users.${n}.isNormalUser) == u.isNormalUser) normalNames;
-      index = lib.findFirstIndex (n: n == u.name) 0 pool;
+      index = lib.lists.findFirstIndex (n: n == u.name) 0 pool;
     in (if u.isNormalUser then 1000 else 400) + index;
   uidOf = u: if u.uid != null then u.uid else if u.name == "root" then 0 else autoUid u;
   groupNames = builtins.attrNames cfg.groups;
   gidOf = g: if g.gid != null then g.gid
     else if g.name == "root" then 0
-    else 500 + lib.findFirstIndex (n: n == g.name) 0 groupNames;
+    else 500 + lib.lists.findFirstIndex (n: n == g.name) 0 groupNames;
   primaryGroup = u: if u.group != "" then u.group else if u.isNormalUser then "users" else "nogroup";
   shellOf = u: if u.shell == null then "${pkgs.busybox}/bin/sh" else toString u.shell;
   passwordOf = u:

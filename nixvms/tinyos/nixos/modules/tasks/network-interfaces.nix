@@ -70,6 +70,23 @@ let
     esac
   '';
 
+  # udev rules that name a NIC by its MAC address (what NixOS's test network
+  # writes for virtualisation.interfaces): SUBSYSTEM=="net" ... ATTR{address}=="<mac>" ... NAME="<name>"
+  renames = builtins.concatMap (line:
+    let m = builtins.match ''.*SUBSYSTEM=="net".*ATTR[{]address[}]=="([0-9a-fA-F:]+)".*NAME="([^"]+)".*'' line; in
+    if m == null then [ ] else [ { mac = lib.toLower (builtins.elemAt m 0); name = builtins.elemAt m 1; } ])
+    (lib.splitString "\n" (config.boot.initrd.services.udev.rules + "\n" + config.services.udev.extraRules));
+  renameInterface = r: ''
+    found= n=0
+    while [ -z "$found" ] && [ $n -lt 50 ]; do
+      for dev in /sys/class/net/*; do [ "$(cat $dev/address)" = ${r.mac} ] && found=''${dev##*/}; done
+      [ -n "$found" ] || { n=$((n + 1)); sleep 0.1; }
+    done
+    if [ -n "$found" ] && [ "$found" != ${r.name} ]; then
+      ip link set dev "$found" name ${r.name} && echo "network: $found (${r.mac}) renamed ${r.name}"
+    fi
+  '';
+
   setupInterface = i: ''
     if wait_iface ${i.name}; then
       ${lib.optionalString (i.macAddress != null) "ip link set dev ${i.name} address ${i.macAddress}"}
@@ -83,6 +100,19 @@ let
   '';
 in
 {
+  # udev rules: tinyos has no udev; the rules that name network interfaces
+  # by MAC address are carried out at boot (see renames), the rest are ignored.
+  options.boot.initrd.services.udev.rules = mkOption {
+    type = types.lines;
+    default = "";
+    description = "udev rules for the initrd (tinyos honours those naming a NIC by MAC address).";
+  };
+  options.services.udev.extraRules = mkOption {
+    type = types.lines;
+    default = "";
+    description = "Additional udev rules (tinyos honours those naming a NIC by MAC address).";
+  };
+
   options.networking = {
     hostName = mkOption {
       type = types.strMatching "^$|^[[:alnum:]]([[:alnum:]_-]{0,61}[[:alnum:]])?$";
@@ -134,7 +164,9 @@ in
     system.activationScripts.hostname = lib.optionalString (cfg.hostName != "") "hostname ${cfg.hostName}\n";
 
     system.activationScripts.networking = {
-      deps = [ "modules" "hostname" ];
+      # after the firewall's rules (services/networking/firewall.nix), as
+      # NixOS orders firewall.service before network-pre.target
+      deps = [ "modules" "hostname" "firewall" ];
       text = ''
         wait_iface() {
           n=0
@@ -145,6 +177,7 @@ in
           done
         }
         ip link set lo up
+        ${lib.concatMapStrings renameInterface renames}
         ${lib.concatMapStrings setupInterface ifaces}
         for dev in /sys/class/net/*; do
           n=''${dev##*/}

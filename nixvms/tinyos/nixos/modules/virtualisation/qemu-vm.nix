@@ -47,6 +47,10 @@ let
     if [ -z "$TMPDIR" ] || [ -z "$USE_TMPDIR" ]; then
         TMPDIR=$(mktemp -d -t nix-vm.XXXXXXXXXX)
     fi
+    # virtualisation.emptyDiskImages: fresh blank disks for every run, as NixOS makes them
+    ${lib.concatImapStrings (i: size: ''
+    qemu-img create -q -f qcow2 "$TMPDIR/empty${toString i}.qcow2" ${toString size}M
+    '') cfg.emptyDiskImages}
     # Create a directory for exchanging data with the VM.
     mkdir -p "$TMPDIR/xchg"
     cd "$TMPDIR"
@@ -63,6 +67,9 @@ let
           cfg.sharedDirectories)} \
         ${lib.optionalString (cfg.diskImage != null)
           ''-drive file="$NIX_DISK_IMAGE",if=none,id=drive1,cache=writeback,werror=report -device virtio-blk-pci,drive=drive1,serial=root''} \
+        ${lib.concatImapStrings (i: _:
+          ''-drive file="$TMPDIR/empty${toString i}.qcow2",if=none,id=empty${toString i},cache=writeback,werror=report -device virtio-blk-pci,drive=empty${toString i},serial=empty${toString i} '')
+          cfg.emptyDiskImages} \
         -kernel ${toplevel}/kernel \
         -initrd ${toplevel}/initrd \
         -append "$(cat ${toplevel}/kernel-params) ${consoles} $QEMU_KERNEL_PARAMS" \
@@ -98,11 +105,35 @@ in
       default = true;
       description = "Whether to run QEMU with a graphics window, or in nographic mode (console on the serial port and stdio).";
     };
+    virtualisation.emptyDiskImages = mkOption {
+      type = types.listOf positive;
+      default = [ ];
+      description = "Additional disk images to provide to the VM, sizes in MiB: blank qcow2 files in $TMPDIR made at every start (/dev/vdb, /dev/vdc, ... after the disk image).";
+    };
     virtualisation.vlans = mkOption {
       type = types.listOf (types.ints.unsigned or types.int);
-      default = [ 1 ];
+      default = if cfg.interfaces == { } then [ 1 ] else [ ];
       example = [ 1 2 ];
       description = "Virtual networks to which the VM is connected (the NICs themselves come from virtualisation.qemu.options, added by the network's module).";
+    };
+    virtualisation.interfaces = mkOption {
+      type = types.attrsOf (types.submodule {
+        options.vlan = mkOption { type = types.ints.unsigned; description = "VLAN to which the network interface is connected."; };
+        options.assignIP = mkOption { type = types.bool; default = false; description = "Automatically assign an IP address to the network interface using the same scheme as virtualisation.vlans."; };
+      });
+      default = { };
+      example = { enp1s0.vlan = 1; };
+      description = "Network interfaces to add to the VM, by name (the test network's module adds the NICs and names them, see boot.initrd.services.udev.rules).";
+    };
+    virtualisation.allInterfaces = mkOption {
+      type = types.attrsOf (types.submodule {
+        options.name = mkOption { type = types.str; internal = true; description = "Interface name."; };
+        options.vlan = mkOption { type = types.ints.unsigned; description = "VLAN to which the network interface is connected."; };
+        options.assignIP = mkOption { type = types.bool; default = false; description = "Whether an address is assigned from the address plan."; };
+      });
+      internal = true;
+      default = { };
+      description = "All network interfaces of the VM: eth1, eth2, ... for virtualisation.vlans, then virtualisation.interfaces.";
     };
     virtualisation.sharedDirectories = mkOption {
       type = types.attrsOf (types.submodule sharedOpts);
@@ -145,6 +176,14 @@ in
   };
 
   config = {
+    # as NixOS's qemu-vm.nix: the VLANs' NICs eth1.. (with an address) and the named interfaces
+    virtualisation.allInterfaces =
+      builtins.listToAttrs (lib.imap1 (k: vlan: {
+        name = "eth${toString k}";
+        value = { name = "eth${toString k}"; inherit vlan; assignIP = true; };
+      }) cfg.vlans)
+      // builtins.mapAttrs (name: i: { inherit name; inherit (i) vlan assignIP; }) cfg.interfaces;
+
     virtualisation.sharedDirectories = {
       xchg = { source = ''"$TMPDIR"/xchg''; securityModel = "none"; target = "/tmp/xchg"; };
       shared = { source = ''"''${SHARED_DIR:-$TMPDIR/xchg}"''; target = "/tmp/shared"; securityModel = "none"; };

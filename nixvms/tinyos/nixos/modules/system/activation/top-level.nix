@@ -34,7 +34,7 @@ in
     };
     name = mkOption {
       type = types.str;
-      default = if config.networking.hostName == "" then "nixos" else config.networking.hostName;
+      default = if config.networking.hostName == "" then "unnamed" else config.networking.hostName;
       description = "The name of the system used in the system.build.toplevel derivation and the VM's name.";
     };
     stateVersion = mkOption {

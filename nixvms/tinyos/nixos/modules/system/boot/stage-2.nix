@@ -111,15 +111,11 @@ in
     # opened through /dev/console do not).
     environment.etc.inittab.text = ''
       ::sysinit:${boot}
-      ${serial}::respawn:${bb}/bin/getty -L 115200 ${serial} vt100
+      ${serial}::respawn:${config.system.build.serialGetty}
       ::ctrlaltdel:${bb}/bin/reboot
       ::shutdown:${shutdown}
     '';
-    environment.etc.issue.text = ''
-
-      <<< Welcome to tinyos (\m) - \l >>>
-
-    '';
+    # /etc/issue and the getty's arguments: services/ttys/getty.nix
 
     system.build.bootStage2 = init;
     system.build.bootScript = boot;

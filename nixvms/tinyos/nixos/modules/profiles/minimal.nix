@@ -1,0 +1,3 @@
+# nixos/modules/profiles/minimal.nix trims documentation and fonts from a
+# NixOS system; tinyos has neither, so importing it changes nothing.
+{ ... }: { }
