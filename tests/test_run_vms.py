@@ -1,19 +1,24 @@
-"""bin/run-vms run for real (bash, vde_switch) against stand-in VM scripts.
+"""result/bin/run-vms (the launcher and the supervisor) run for real, with
+real vde_switch, against stand-in VM scripts.
 
 A stand-in honours the VM script contract the way a test needs: it prints
-its environment to stdout (so to the machine's log), creates its disk image
-as NixOS's script does, starts a child (to check that process groups are
-stopped whole) and waits. The end-to-end test with real QEMU lives elsewhere.
+its environment to its output (<state>/<m>.out), writes a login prompt to
+the serial console log QEMU would write (the chardev's logfile, an fd named
+in QEMU_OPTS), creates its disk image as NixOS's script does, starts a child
+(to check that process groups are stopped whole) and waits. The same
+behaviours with real QEMU are in test_lifecycle.py.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -23,132 +28,51 @@ from pathlib import Path
 
 import pytest
 
-from nixvms.network import Machine, Network
-from nixvms.render import render_run_vms
+from nixvms.render import render_launcher
+
+REPO = Path(__file__).resolve().parent.parent
+SUPERVISOR = REPO / "nixvms" / "supervisor"
 
 pytestmark = pytest.mark.skipif(
-    shutil.which("vde_switch") is None or shutil.which("setsid") is None,
-    reason="needs vde_switch (vde2) and setsid (util-linux)",
+    shutil.which("vde_switch") is None, reason="needs vde_switch (vde2)"
 )
 
 STANDIN = r"""#!/usr/bin/env bash
+fd=$(printf '%s\n' "$QEMU_OPTS" | sed -n 's|.*logfile=/dev/fd/\([0-9]*\).*|\1|p')
+console=/dev/fd/$fd
 echo "TMPDIR=$TMPDIR"
 echo "USE_TMPDIR=$USE_TMPDIR"
 echo "NIX_DISK_IMAGE=$NIX_DISK_IMAGE"
 echo "QEMU_NET_OPTS=$QEMU_NET_OPTS"
 echo "QEMU_OPTS=$QEMU_OPTS"
+echo "QEMU_KERNEL_PARAMS=$QEMU_KERNEL_PARAMS"
 echo "QEMU_VDE_SOCKET_1=${QEMU_VDE_SOCKET_1:-}"
 echo "QEMU_VDE_SOCKET_2=${QEMU_VDE_SOCKET_2:-}"
 echo "PWD=$PWD"
 if [ -e "$NIX_DISK_IMAGE" ]; then echo "DISK=old"; else echo "DISK=new"; : >"$NIX_DISK_IMAGE"; fi
 read -r line || echo "STDIN=eof"
+printf '\033[2J\033[?7lSeaBIOS booting\r\n' >>"$console"
 """
 
-SLEEPER = 'sleep 1000 &\necho "CHILD=$!"\necho "VM=$$"\nwait\n'
+LOGIN = 'echo "$(basename "$TMPDIR") login:" >>"$console"\n'
+SLEEPER = LOGIN + 'sleep 1000 &\necho "CHILD=$!"\necho "VM=$$"\nwait\n'
 
 
 def is_alive(pid: int) -> bool:
     """Running (a zombie waiting for a reaper does not count)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError):
         return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X", "x")
+    return stat_line.rsplit(")", 1)[1].split()[0] not in ("Z", "X", "x")
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
+def wait_until(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or predicate}")
         time.sleep(0.05)
-
-
-@dataclass
-class Net:
-    """A rendered run-vms over stand-in VMs, and a short state directory."""
-
-    root: Path
-    state: Path
-    script: Path
-    names: list[str]
-    procs: list[subprocess.Popen[str]] = field(default_factory=list)
-
-    def env(self, **extra: str) -> dict[str, str]:
-        env = {
-            k: v for k, v in os.environ.items()
-            if not k.startswith(("QEMU_", "NIXVMS_")) and k not in ("DISPLAY", "WAYLAND_DISPLAY")
-        }
-        env["NIXVMS_STOP_TIMEOUT"] = "3"
-        env.update(extra)
-        return env
-
-    def run(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["bash", str(self.script), "--state-dir", str(self.state), *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=self.env(**env),
-            cwd=self.root,
-            check=False,
-        )
-
-    def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
-        """run-vms in the foreground, its output to files out and err."""
-        proc = subprocess.Popen(
-            ["bash", str(self.script), "--state-dir", str(self.state), *args],
-            stdout=(self.root / "out").open("w"),
-            stderr=(self.root / "err").open("w"),
-            text=True,
-            env=self.env(**env),
-            cwd=self.root,
-        )
-        self.procs.append(proc)
-        return proc
-
-    def out(self) -> str:
-        return (self.root / "out").read_text()
-
-    def err(self) -> str:
-        return (self.root / "err").read_text()
-
-    def log(self, name: str) -> str:
-        path = self.state / f"{name}.log"
-        return path.read_text() if path.exists() else ""
-
-    def log_value(self, name: str, key: str) -> str:
-        match = re.search(rf"^{key}=(.*)$", self.log(name), re.MULTILINE)
-        assert match, f"{key} not in {name}'s log: {self.log(name)!r}"
-        return match.group(1)
-
-    def wait_running(self) -> None:
-        wait_until(
-            lambda: (
-                all("CHILD=" in self.log(n) for n in self.names)
-                and (self.root / "out").exists()
-                and "Ctrl-C stops the network" in self.out()
-            ),
-            what="the network to run",
-        )
-
-    def pidfile_pids(self) -> dict[str, int]:
-        pids = {}
-        for f in (self.state / "run-vms.d").glob("*.pid"):
-            pids[f.stem] = int(f.read_text().split()[0])
-        return pids
-
-    def all_pids(self) -> list[int]:
-        """Every process of the network: VMs, their children, switches."""
-        pids = [p for k, p in self.pidfile_pids().items() if k != "run-vms"]
-        for name in self.names:
-            if "CHILD=" in self.log(name):
-                pids.append(int(self.log_value(name, "CHILD")))
-        return pids
-
-    def ports(self) -> dict[str, int]:
-        lines = (self.state / "run-vms.d" / "ports").read_text().splitlines()
-        return {line.split()[0]: int(line.split()[1]) for line in lines}
 
 
 def make_standin(root: Path, name: str, body: str) -> str:
@@ -160,72 +84,163 @@ def make_standin(root: Path, name: str, body: str) -> str:
     return str(vm)
 
 
-def make_net(
-    root: Path,
-    state: Path,
-    machines: dict[str, tuple[int, ...]],
-    bodies: dict[str, str] | None = None,
-    targets: dict[str, str] | None = None,
-    ssh_key: str | None = None,
-    vde_switch: str = "vde_switch",
-    vm_roots: dict[str, Path] | None = None,
-) -> Net:
-    """run-vms for these machines (name -> VLANs); stand-ins live under root
-    unless vm_roots names another directory for a machine."""
+def make_network_dir(root: Path, machines: dict[str, tuple[int, ...]], *,
+                     bodies: dict[str, str] | None = None,
+                     targets: dict[str, str] | None = None,
+                     ssh_key: str | None = None, state_dir: str | None = None) -> Path:
+    """A network directory as network-dir.nix makes it, over stand-ins."""
     bodies = bodies or {}
     targets = targets or {}
-    vm_roots = vm_roots or {}
-    network = Network(
-        tuple(
-            Machine(
-                name=name,
-                number=i,
-                system="x86_64-linux",
-                host_name=name,
-                target_host=targets.get(name),
-                vlans=vlans,
-                vm=make_standin(vm_roots.get(name, root), name, bodies.get(name, SLEEPER)),
-            )
+    net = root / "net"
+    (net / "bin").mkdir(parents=True)
+    (net / "bin" / "run-vms").write_text(render_launcher("run-vms"))
+    (net / "bin" / "run-vms").chmod(0o755)
+    (net / "bin" / "nixos-run-vms").symlink_to("run-vms")
+    lib = net / "lib" / "nixvms_supervisor"
+    lib.mkdir(parents=True)
+    for source in SUPERVISOR.glob("*.py"):
+        shutil.copy(source, lib / source.name)
+    data: dict[str, object] = {
+        "machines": [
+            {
+                "name": name, "number": i, "hostName": name,
+                "targetHost": targets.get(name),
+                "vm": make_standin(root, name, bodies.get(name, SLEEPER)),
+                "vlans": list(vlans),
+                "addresses": [{"vlan": v, "interface": f"eth{k}", "ip": f"192.168.{v}.{i}"}
+                              for k, v in enumerate(vlans, start=1)],
+            }
             for i, (name, vlans) in enumerate(sorted(machines.items()), start=1)
+        ],
+        "vlans": sorted({v for vlans in machines.values() for v in vlans}),
+    }
+    if ssh_key:
+        data["sshKey"] = ssh_key
+    if state_dir:
+        data["stateDir"] = state_dir
+    (net / "network.json").write_text(json.dumps(data))
+    return net
+
+
+@dataclass
+class Net:
+    root: Path
+    state: Path
+    directory: Path
+    names: list[str]
+    procs: list[subprocess.Popen[str]] = field(default_factory=list)
+
+    @property
+    def script(self) -> Path:
+        return self.directory / "bin" / "run-vms"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("QEMU_", "NIXVMS_"))}
+        env["NIXVMS_STOP_TIMEOUT"] = "3"
+        env["NIXVMS_ACCEL"] = "tcg"
+        env.update(extra)
+        return env
+
+    def run(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(self.script), "--state-dir", str(self.state), *args],
+            capture_output=True, text=True, timeout=90, env=self.env(**env),
+            cwd=self.root, check=False,
         )
-    )
-    script = root / "run-vms"
-    script.write_text(render_run_vms(network, ssh_key=ssh_key, vde_switch=vde_switch))
-    script.chmod(0o755)
-    return Net(root=root, state=state, script=script, names=sorted(machines))
+
+    def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
+        """run-vms in the foreground; its stderr goes to the file err."""
+        proc = subprocess.Popen(
+            [str(self.script), "--state-dir", str(self.state), *args],
+            stdout=subprocess.DEVNULL, stderr=(self.root / "err").open("w"), text=True,
+            env=self.env(**env), cwd=self.root,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def err(self) -> str:
+        return (self.root / "err").read_text()
+
+    def out(self, name: str) -> str:
+        path = self.state / f"{name}.out"
+        return path.read_text() if path.exists() else ""
+
+    def value(self, name: str, key: str) -> str:
+        match = re.search(rf"^{key}=(.*)$", self.out(name), re.MULTILINE)
+        assert match, f"{key} not in {name}'s output: {self.out(name)!r}"
+        return match.group(1)
+
+    def state_file(self) -> dict[str, object]:
+        data = json.loads((self.state / "state.json").read_text())
+        assert isinstance(data, dict)
+        return data
+
+    def machine(self, name: str) -> dict[str, object]:
+        machines = self.state_file()["machines"]
+        assert isinstance(machines, dict)
+        record = machines[name]
+        assert isinstance(record, dict)
+        return record
+
+    def wait_ready(self) -> None:
+        wait_until(lambda: (self.root / "err").exists()
+                   and "Ctrl-C stops the network" in self.err(), what="the network to run")
+
+    def all_pids(self) -> list[int]:
+        """Every process of the network: supervisor, VMs, their children, switches."""
+        data = self.state_file()
+        supervisor = data["supervisor"]
+        assert isinstance(supervisor, dict)
+        pids = [int(supervisor["pid"])]
+        switches = data["switches"]
+        assert isinstance(switches, dict)
+        pids += [int(s["pid"]) for s in switches.values() if s["pid"]]
+        for name in self.names:
+            pid = self.machine(name)["pid"]
+            if isinstance(pid, int):
+                pids.append(pid)
+            if "CHILD=" in self.out(name):
+                pids.append(int(self.value(name, "CHILD")))
+        return pids
+
+    def ports(self) -> dict[str, int]:
+        return {n: int(str(self.machine(n)["ssh_port"])) for n in self.names}
 
 
 @pytest.fixture
 def short_dir() -> Iterator[Path]:
-    """A directory with a short path: unix socket paths have at most 107 bytes."""
     path = Path(tempfile.mkdtemp(prefix="rv-"))
     yield path
-    # Never leave a process behind, even when a test failed half-way.
-    for f in path.glob("**/run-vms.d/*.pid"):
-        try:
-            pid_text, start = f.read_text().split()
-            pid = int(pid_text)
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except (OSError, ValueError):
-            continue
-        if stat.rsplit(")", 1)[1].split()[19] != start:
-            continue  # not the process that was recorded
-        targets = (pid,) if f.name == "run-vms.pid" else (-pid, pid)
-        for target in targets:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(target, signal.SIGKILL)
+    kill_recorded(path)
     shutil.rmtree(path, ignore_errors=True)
+
+
+def kill_recorded(path: Path) -> None:
+    """Never leave a process behind, even when a test failed half-way."""
+    for state_file in path.glob("**/state.json"):
+        with contextlib.suppress(OSError, ValueError):
+            data = json.loads(state_file.read_text())
+            pids = [data["supervisor"]["pid"]]
+            pids += [s.get("pid") for s in data.get("switches", {}).values()]
+            pids += [m.get("pid") for m in data.get("machines", {}).values()]
+            for pid in pids:
+                if isinstance(pid, int) and pid > 1:
+                    for target in (-pid, pid):
+                        with contextlib.suppress(ProcessLookupError, PermissionError):
+                            os.kill(target, signal.SIGKILL)
+
+
+def make_net(root: Path, state: Path, machines: dict[str, tuple[int, ...]],
+             **kwargs: object) -> Net:
+    directory = make_network_dir(root, machines, **kwargs)  # type: ignore[arg-type]
+    return Net(root=root, state=state, directory=directory, names=sorted(machines))
 
 
 @pytest.fixture
 def net(tmp_path: Path, short_dir: Path) -> Iterator[Net]:
-    n = make_net(
-        tmp_path,
-        short_dir / "st ate",
-        {"alpha": (1,), "beta": (1, 2)},
-        targets={"alpha": "alpha.example.net"},
-        ssh_key=str(tmp_path / "key dir" / "id_ed25519"),
-    )
+    n = make_net(tmp_path, short_dir / "st ate", {"alpha": (1,), "beta": (1, 2)},
+                 targets={"alpha": "alpha.example.net"},
+                 ssh_key=str(tmp_path / "key dir" / "id_ed25519"))
     yield n
     for proc in n.procs:
         if proc.poll() is None:
@@ -233,42 +248,70 @@ def net(tmp_path: Path, short_dir: Path) -> Iterator[Net]:
             proc.wait()
 
 
-def stop(net: Net, proc: subprocess.Popen[str]) -> int:
-    proc.send_signal(signal.SIGTERM)
+def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> int:
+    proc.send_signal(sig)
     return proc.wait(timeout=30)
 
 
 def test_switches_answer_on_their_control_sockets(net: Net) -> None:
     proc = net.start()
-    net.wait_running()
-    for vlan in (1, 2):
+    net.wait_ready()
+    switches = net.state_file()["switches"]
+    assert isinstance(switches, dict)
+    for vlan in ("1", "2"):
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.connect(str(net.state / f"vde{vlan}.ctl" / "ctl"))
-    assert stop(net, proc) == 0
+            s.connect(str(Path(switches[vlan]["socket"]) / "ctl"))
+    assert stop(proc) in (0, 130)
 
 
-def test_each_vm_gets_the_contract_environment_and_its_output_goes_to_its_log(
-    net: Net,
-) -> None:
-    proc = net.start()
-    net.wait_running()
+def test_each_vm_gets_the_contract_environment(net: Net) -> None:
+    proc = net.start(QEMU_KERNEL_PARAMS="quiet", QEMU_OPTS="-m 64")
+    net.wait_ready()
     ports = net.ports()
+    sockets = Path(str(net.state_file()["sockets"]))
     for name in net.names:
         home = net.state / name
-        assert net.log_value(name, "TMPDIR") == str(home)
-        assert net.log_value(name, "USE_TMPDIR") == "1"
-        assert net.log_value(name, "PWD") == str(home)
-        assert net.log_value(name, "NIX_DISK_IMAGE") == str(home / f"{name}.qcow2")
-        assert net.log_value(name, "QEMU_VDE_SOCKET_1") == str(net.state / "vde1.ctl")
-        assert net.log_value(name, "QEMU_NET_OPTS") == f"hostfwd=tcp:127.0.0.1:{ports[name]}-:22"
-        assert net.log_value(name, "STDIN") == "eof"
-    assert net.log_value("beta", "QEMU_VDE_SOCKET_2") == str(net.state / "vde2.ctl")
-    assert stop(net, proc) == 0
+        assert net.value(name, "TMPDIR") == str(home)
+        assert net.value(name, "USE_TMPDIR") == "1"
+        assert net.value(name, "PWD") == str(home)
+        assert net.value(name, "NIX_DISK_IMAGE") == str(home / f"{name}.qcow2")
+        assert net.value(name, "QEMU_VDE_SOCKET_1") == str(sockets / "vde1.ctl")
+        assert net.value(name, "QEMU_NET_OPTS") == f"hostfwd=tcp:127.0.0.1:{ports[name]}-:22"
+        assert net.value(name, "QEMU_KERNEL_PARAMS") == "quiet"
+        assert net.value(name, "QEMU_OPTS").endswith("-machine accel=tcg -m 64")
+        assert net.value(name, "STDIN") == "eof"
+    assert net.value("beta", "QEMU_VDE_SOCKET_2") == str(sockets / "vde2.ctl")
+    stop(proc)
+
+
+def test_every_vm_gets_console_backdoor_and_monitor_sockets(net: Net) -> None:
+    proc = net.start()
+    net.wait_ready()
+    sockets = Path(str(net.state_file()["sockets"]))
+    opts = net.value("alpha", "QEMU_OPTS")
+    assert f"path={sockets}/alpha.console,server=on,wait=off,logfile=/dev/fd/" in opts
+    assert "-serial chardev:nixvms-console" in opts
+    assert "-device virtio-serial -device virtconsole,chardev=shell" in opts
+    assert f"-chardev socket,id=shell,path={sockets}/alpha.shell,server=on,wait=off" in opts
+    assert f"-monitor unix:{sockets}/alpha.monitor,server=on,wait=off" in opts
+    assert net.machine("alpha")["console"] == str(sockets / "alpha.console")
+    stop(proc)
+
+
+def test_sockets_of_a_state_dir_with_a_space_go_to_a_short_private_directory(
+        net: Net) -> None:
+    proc = net.start()
+    net.wait_ready()
+    sockets = Path(str(net.state_file()["sockets"]))
+    assert " " in str(net.state)
+    assert sockets.parent == Path(tempfile.gettempdir()) / f"nixvms-{os.geteuid()}"
+    assert stat.S_IMODE(sockets.stat().st_mode) == 0o700
+    stop(proc)
 
 
 def test_ssh_config_has_an_entry_per_machine_and_target_host(net: Net) -> None:
     proc = net.start()
-    net.wait_running()
+    net.wait_ready()
     ports = net.ports()
     assert len(set(ports.values())) == 2
     config = (net.state / "ssh_config").read_text()
@@ -280,324 +323,250 @@ def test_ssh_config_has_an_entry_per_machine_and_target_host(net: Net) -> None:
         assert "  User root\n" in entry
         assert f'  IdentityFile "{key}"\n' in entry
         assert "  StrictHostKeyChecking no\n" in entry
-        assert "  UserKnownHostsFile /dev/null\n" in entry
-        assert "  LogLevel ERROR\n" in entry
-    assert stop(net, proc) == 0
+    stop(proc)
 
 
-def test_ssh_config_names_no_identity_file_without_a_key(tmp_path: Path, short_dir: Path) -> None:
-    n = make_net(tmp_path, short_dir / "s", {"solo": (1,)})
-    result = n.run("--detach")
-    assert result.returncode == 0, result.stderr
-    assert "IdentityFile" not in (n.state / "ssh_config").read_text()
-    assert n.run("--stop").returncode == 0
-
-
-def test_table_lists_machine_ip_port_target_and_log(net: Net) -> None:
+def test_ready_lines_name_each_machine(net: Net) -> None:
     proc = net.start()
-    net.wait_running()
-    ports = net.ports()
-    lines = net.out().splitlines()
-    assert lines[0].split() == ["MACHINE", "IP", "SSH", "TARGETHOST", "LOG"]
-    assert lines[1].split(None, 4) == [
-        "alpha",
-        "192.168.1.1",
-        str(ports["alpha"]),
-        "alpha.example.net",
-        str(net.state / "alpha.log"),
-    ]
-    assert lines[2].split(None, 4) == [
-        "beta",
-        "192.168.1.2",
-        str(ports["beta"]),
-        "-",
-        str(net.state / "beta.log"),
-    ]
-    assert stop(net, proc) == 0
+    net.wait_ready()
+    assert re.search(r"run-vms: alpha ready in \d+\.\d s", net.err())
+    assert re.search(r"run-vms: beta ready in \d+\.\d s", net.err())
+    stop(proc)
 
 
-def test_sigterm_leaves_no_process_of_the_network_alive(net: Net) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_a_signal_to_run_vms_leaves_no_process_of_the_network(net: Net, sig: int) -> None:
     proc = net.start()
-    net.wait_running()
+    net.wait_ready()
     pids = net.all_pids()
-    assert len(pids) == 6  # 2 VMs, their 2 children, 2 switches
+    assert len(pids) == 7  # supervisor, 2 VMs, their 2 children, 2 switches
     assert all(is_alive(p) for p in pids)
-    assert stop(net, proc) == 0
-    assert [p for p in pids if is_alive(p)] == []
-    assert net.pidfile_pids() == {}
-    assert not (net.state / "vde1.ctl").exists()
+    stop(proc, sig)
+    wait_until(lambda: not any(is_alive(p) for p in pids), what="every process to stop")
     assert not (net.state / "ssh_config").exists()
+    assert net.run("--detach").returncode == 0  # nothing stops the next start
+    assert net.run("--stop").returncode == 0
 
 
-def test_sigint_stops_the_network_like_ctrl_c(net: Net) -> None:
-    proc = net.start()
-    net.wait_running()
+def test_kill_9_of_the_supervisor_kills_its_vms_and_switches(net: Net) -> None:
+    assert net.run("--detach").returncode == 0
     pids = net.all_pids()
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=30) == 0
-    assert [p for p in pids if is_alive(p)] == []
+    vms_and_switches = [int(str(net.machine(n)["pid"])) for n in net.names]
+    switches = net.state_file()["switches"]
+    assert isinstance(switches, dict)
+    vms_and_switches += [int(s["pid"]) for s in switches.values()]
+    os.kill(pids[0], signal.SIGKILL)
+    wait_until(lambda: not any(is_alive(p) for p in vms_and_switches),
+               what="the VMs and switches to die with their supervisor")
+    assert net.run("--detach").returncode == 0, "the next start works"
+    # ... and has killed what the stand-ins had started beside themselves.
+    assert [p for p in pids if is_alive(p) and p not in net.all_pids()] == []
+    assert net.run("--stop").returncode == 0
 
 
 def test_a_vm_that_ignores_sigterm_is_killed(tmp_path: Path, short_dir: Path) -> None:
-    n = make_net(
-        tmp_path,
-        short_dir / "s",
-        {"stubborn": (1,)},
-        bodies={"stubborn": "trap '' TERM\n" + SLEEPER},
-    )
-    proc = n.start(NIXVMS_STOP_TIMEOUT="1")
-    n.wait_running()
+    n = make_net(tmp_path, short_dir / "s", {"stubborn": (1,)},
+                 bodies={"stubborn": "trap '' TERM\n" + SLEEPER})
+    assert n.run("--detach", NIXVMS_STOP_TIMEOUT="1").returncode == 0
     pids = n.all_pids()
-    assert stop(n, proc) == 0
+    started = time.monotonic()
+    assert n.run("--stop").returncode == 0
+    assert time.monotonic() - started < 15
     assert [p for p in pids if is_alive(p)] == []
-    assert "did not stop within 1s; killing it" in n.err()
 
 
-def test_a_dying_vm_stops_the_rest_and_exits_nonzero_naming_it(
-    tmp_path: Path, short_dir: Path
-) -> None:
-    n = make_net(
-        tmp_path,
-        short_dir / "s",
-        {"good": (1,), "bad": (1,)},
-        bodies={"bad": 'echo "CHILD=$$"\nsleep 1\necho "kernel panic"\nexit 3\n'},
-    )
+def test_a_dying_vm_is_reported_and_the_others_keep_running(
+        tmp_path: Path, short_dir: Path) -> None:
+    n = make_net(tmp_path, short_dir / "s", {"good": (1,), "bad": (1,)},
+                 bodies={"bad": LOGIN + 'sleep 2\necho "kernel panic" >>"$console"\nexit 3\n'})
     proc = n.start()
-    wait_until(lambda: "CHILD=" in n.log("good"), what="good to start")
-    pids = n.all_pids()
-    assert proc.wait(timeout=30) == 1
-    err = n.err()
-    assert f"machine bad stopped (exit status 3); its log: {n.state / 'bad.log'}" in err
-    assert "kernel panic" in err
-    assert [p for p in pids if is_alive(p)] == []
+    n.wait_ready()
+    wait_until(lambda: "bad died" in n.err(), what="the death to be reported")
+    assert "run-vms: bad died (exit status 3); its last console lines:" in n.err()
+    assert "  | kernel panic" in n.err()
+    assert proc.poll() is None
+    assert n.machine("good")["state"] == "running"
+    assert n.machine("bad")["state"] == "dead"
+    assert n.machine("bad")["exit_status"] == 3
+    stop(proc)
 
 
 def test_detach_leaves_the_network_running_and_stop_stops_it(net: Net) -> None:
     result = net.run("--detach")
     assert result.returncode == 0, result.stderr
-    assert "--stop" in result.stdout
+    assert "running in the background" in result.stderr
     pids = net.all_pids()
-    assert len(pids) == 6
     assert all(is_alive(p) for p in pids)
-    stopped = net.run("--stop")
-    assert stopped.returncode == 0, stopped.stderr
-    assert "stopped 2 VM(s) and 2 switch(es)" in stopped.stderr
-    assert not (net.state / "ssh_config").exists()
-    assert [p for p in pids if is_alive(p)] == []
-    assert net.pidfile_pids() == {}
-
-
-def test_stop_with_nothing_running_says_so(net: Net) -> None:
     result = net.run("--stop")
-    assert result.returncode == 0
-    assert "nothing" in result.stderr
-
-
-def test_stop_asks_a_foreground_run_vms_to_stop(net: Net) -> None:
-    proc = net.start()
-    net.wait_running()
-    pids = net.all_pids()
-    stopped = net.run("--stop")
-    assert stopped.returncode == 0, stopped.stderr
-    assert proc.wait(timeout=30) == 0
+    assert result.returncode == 0, result.stderr
+    assert "stopped alpha, beta" in result.stderr
     assert [p for p in pids if is_alive(p)] == []
+
+
+def test_stop_with_nothing_running_says_so_in_one_line(net: Net) -> None:
+    result = net.run("--stop")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"run-vms: error: no network has run from {net.state} (no such directory)"]
 
 
 def test_start_is_refused_while_the_network_runs(net: Net) -> None:
     assert net.run("--detach").returncode == 0
-    again = net.run("--detach")
-    assert again.returncode == 1
-    assert "already running" in again.stderr and "--stop" in again.stderr
-    assert net.run("--stop").returncode == 0
+    before = net.state_file()
+    result = net.run("--detach")
+    assert result.returncode == 1
+    assert "a network is already running from" in result.stderr
+    assert "nixvms stop" in result.stderr
+    assert net.state_file() == before
+    net.run("--stop")
 
 
-def test_stop_cleans_up_after_a_killed_run_vms(net: Net) -> None:
-    proc = net.start()
-    net.wait_running()
+def test_two_starts_at_the_same_instant_leave_exactly_one_network(net: Net) -> None:
+    procs = [subprocess.Popen([str(net.script), "--state-dir", str(net.state), "--detach"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=net.env(), cwd=net.root) for _ in range(2)]
+    results = [(p.wait(timeout=60), p.communicate()[1]) for p in procs]
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 1], results
+    loser = next(err for code, err in results if code == 1)
+    assert "already running" in loser
     pids = net.all_pids()
-    proc.kill()
-    proc.wait()
     assert all(is_alive(p) for p in pids)
+    assert (net.state / "ssh_config").exists()
     assert net.run("--stop").returncode == 0
     assert [p for p in pids if is_alive(p)] == []
 
 
 def test_stale_disk_is_reported_naming_the_machine_and_fresh(
-    tmp_path: Path, short_dir: Path
-) -> None:
-    state = short_dir / "s"
-    first = make_net(tmp_path / "v1", state, {"a": (1,), "b": (1,)})
-    assert first.run("--detach").returncode == 0
-    assert first.run("--stop").returncode == 0
-    assert (state / "a" / "vm-path").read_text() == f"{tmp_path / 'v1'}/vm a's\n"
-    # A rebuild changed a's VM only.
-    second = make_net(
-        tmp_path / "v2", state, {"a": (1,), "b": (1,)}, vm_roots={"b": tmp_path / "v1"}
-    )
-    result = second.run("--detach")
+        tmp_path: Path, short_dir: Path) -> None:
+    n = make_net(tmp_path, short_dir / "s", {"solo": (1,)})
+    assert n.run("--detach").returncode == 0
+    assert n.run("--stop").returncode == 0
+    state = n.state_file()
+    machines = state["machines"]
+    assert isinstance(machines, dict)
+    machines["solo"]["disk_vm"] = "/nix/store/older-vm"
+    (n.state / "state.json").write_text(json.dumps(state))
+    result = n.run("--detach")
     assert result.returncode == 0, result.stderr
-    assert "warning: machine a: its disk" in result.stderr
-    assert "--fresh=a" in result.stderr
-    assert "machine b" not in result.stderr
-    assert second.log_value("a", "DISK") == "old"
-    assert second.run("--stop").returncode == 0
+    assert "solo: its disk was made by an older build (/nix/store/older-vm)" in result.stderr
+    assert "--fresh solo" in result.stderr
+    n.run("--stop")
 
 
 def test_fresh_starts_the_machine_from_a_new_disk(tmp_path: Path, short_dir: Path) -> None:
-    state = short_dir / "s"
-    first = make_net(tmp_path / "v1", state, {"a": (1,)})
-    assert first.run("--detach").returncode == 0
-    assert first.run("--stop").returncode == 0
-    second = make_net(tmp_path / "v2", state, {"a": (1,)})
-    result = second.run("--detach", "--fresh=a")
+    n = make_net(tmp_path, short_dir / "s", {"solo": (1,)})
+    assert n.run("--detach").returncode == 0
+    assert n.value("solo", "DISK") == "new"
+    n.run("--stop")
+    assert n.run("--detach").returncode == 0
+    assert n.value("solo", "DISK") == "old"
+    n.run("--stop")
+    result = n.run("--detach", "--fresh", "solo")
     assert result.returncode == 0, result.stderr
-    assert "warning" not in result.stderr
-    assert "machine a: starting from a new disk" in result.stderr
-    assert second.log_value("a", "DISK") == "new"
-    assert (state / "a" / "vm-path").read_text() == f"{tmp_path / 'v2'}/vm a's\n"
-    assert second.run("--stop").returncode == 0
-    again = second.run("--detach")
-    assert "warning" not in again.stderr
-    assert second.log_value("a", "DISK") == "old"
-    assert second.run("--stop").returncode == 0
+    assert "solo: starting from a new disk" in result.stderr
+    assert n.value("solo", "DISK") == "new"
+    n.run("--stop")
 
 
-def test_qemu_opts_pass_through_with_the_accelerator(net: Net) -> None:
-    result = net.run("--detach", QEMU_OPTS="-m 512", NIXVMS_ACCEL="tcg", DISPLAY=":0")
+def test_state_dir_and_its_files_are_private(net: Net) -> None:
+    assert net.run("--detach").returncode == 0
+    assert stat.S_IMODE(net.state.stat().st_mode) == 0o700
+    for path in net.state.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+    net.run("--stop")
+
+
+def test_a_symlink_planted_in_the_state_dir_is_refused(net: Net, tmp_path: Path) -> None:
+    net.state.mkdir(parents=True)
+    target = tmp_path / "elsewhere"
+    (net.state / "alpha.log").symlink_to(target)
+    result = net.run("--detach")
+    assert result.returncode == 1
+    assert "alpha.log is a symlink" in result.stderr
+    assert not target.exists()
+    assert len(result.stderr.strip().splitlines()) <= 2
+
+
+def test_a_state_dir_owned_by_another_user_is_refused(net: Net) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give a directory to another user")
+    net.state.mkdir(parents=True)
+    os.chown(net.state, 65534, 65534)
+    result = net.run("--detach")
+    assert result.returncode == 1
+    assert "belongs to uid 65534, not to you" in result.stderr
+
+
+def test_a_state_dir_with_a_quote_a_space_and_a_command_works(
+        tmp_path: Path, short_dir: Path) -> None:
+    n = make_net(tmp_path, short_dir / "it's a $(touch pwned) dir", {"solo": (1,)})
+    result = n.run("--detach")
     assert result.returncode == 0, result.stderr
-    assert net.log_value("alpha", "QEMU_OPTS") == "-m 512 -machine accel=tcg"
-    assert result.stderr.count("acceleration: tcg") == 1
-    assert net.run("--stop").returncode == 0
-
-
-def test_without_a_display_vms_run_nographic(net: Net) -> None:
-    result = net.run("--detach", QEMU_OPTS="-m 512")
-    assert result.returncode == 0, result.stderr
-    assert net.log_value("alpha", "QEMU_OPTS") == "-nographic -m 512"
-    assert net.run("--stop").returncode == 0
-
-
-def test_without_an_accelerator_qemu_opts_are_untouched(net: Net) -> None:
-    result = net.run("--detach", QEMU_OPTS="-m 512", QEMU_NET_OPTS="restrict=on", DISPLAY=":0")
-    assert result.returncode == 0, result.stderr
-    assert net.log_value("alpha", "QEMU_OPTS") == "-m 512"
-    port = net.ports()["alpha"]
-    assert (
-        net.log_value("alpha", "QEMU_NET_OPTS") == f"hostfwd=tcp:127.0.0.1:{port}-:22,restrict=on"
-    )
-    assert result.stderr.count("acceleration:") == 1
-    assert net.run("--stop").returncode == 0
-
-
-def test_ssh_port_skips_a_port_in_use(net: Net) -> None:
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        base = busy.getsockname()[1]
-        result = net.run("--detach", NIXVMS_SSH_PORT_BASE=str(base))
-        assert result.returncode == 0, result.stderr
-        ports = sorted(net.ports().values())
-        assert base < ports[0] < ports[1]
-    assert net.run("--stop").returncode == 0
+    assert n.value("solo", "NIX_DISK_IMAGE") == str(n.state / "solo" / "solo.qcow2")
+    assert "login:" in (n.state / "solo.log").read_text()
+    assert not (tmp_path / "pwned").exists() and not Path("pwned").exists()
+    n.run("--stop")
 
 
 def test_missing_vm_script_is_an_error_naming_the_machine(net: Net) -> None:
-    shutil.rmtree(net.root / "vm beta's")
+    vm = json.loads((net.directory / "network.json").read_text())["machines"][0]["vm"]
+    (Path(vm) / "bin" / "run-alpha-vm").unlink()
     result = net.run("--detach")
     assert result.returncode == 1
-    assert "machine beta: its VM script" in result.stderr
-    assert net.pidfile_pids() == {}
+    assert "machine alpha: its VM script" in result.stderr
+    assert "is missing or not executable" in result.stderr
 
 
-def test_a_switch_that_fails_to_start_is_reported(tmp_path: Path, short_dir: Path) -> None:
-    fake = tmp_path / "fake_switch"
-    fake.write_text("#!/bin/sh\necho 'cannot open socket' >&2\nexit 1\n")
-    fake.chmod(0o755)
-    n = make_net(tmp_path, short_dir / "s", {"a": (1,)}, vde_switch=str(fake))
-    result = n.run()
+def test_ports_that_run_out_are_one_error_before_anything_starts(net: Net) -> None:
+    result = net.run("--detach", NIXVMS_SSH_PORT_BASE="65535")
     assert result.returncode == 1
-    assert "the switch of VLAN 1 stopped at start" in result.stderr
-    assert "cannot open socket" in result.stderr
-    assert n.log("a") == ""
-    assert n.pidfile_pids() == {}
+    assert "no free ports for 2 ssh forward(s) from 65535" in result.stderr
+    assert not any(net.state.glob("*.out"))
 
 
-def test_state_dir_too_long_for_unix_sockets_is_an_error(net: Net) -> None:
-    net.state = net.state / ("x" * 100)
-    result = net.run("--detach")
-    assert result.returncode == 1
-    assert "too long" in result.stderr
+def test_ssh_port_skips_a_port_in_use(net: Net) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        taken = s.getsockname()[1]
+        assert net.run("--detach", NIXVMS_SSH_PORT_BASE=str(taken)).returncode == 0
+        assert taken not in net.ports().values()
+    net.run("--stop")
 
 
-def test_default_state_dir_is_vms_state_in_the_current_directory(
-    tmp_path: Path, short_dir: Path
-) -> None:
-    n = make_net(tmp_path, short_dir, {"a": (1,)})
-    env = n.env()
-    result = subprocess.run(
-        ["bash", str(n.script), "--detach"],
-        cwd=short_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+def test_forward_reaches_the_vm_as_a_hostfwd_on_127_0_0_1(net: Net) -> None:
+    result = net.run("--detach", "--forward", "beta:18080:80")
     assert result.returncode == 0, result.stderr
-    assert (short_dir / "vms-state" / "ssh_config").exists()
-    assert (short_dir / "vms-state" / "a.log").exists()
-    stopped = subprocess.run(
-        ["bash", str(n.script), "--stop"],
-        cwd=short_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert stopped.returncode == 0, stopped.stderr
-    assert "stopped 1 VM(s)" in stopped.stderr
+    assert "hostfwd=tcp:127.0.0.1:18080-:80" in net.value("beta", "QEMU_NET_OPTS")
+    net.run("--stop")
 
 
-def test_detach_reports_a_vm_that_fails_at_start(tmp_path: Path, short_dir: Path) -> None:
-    n = make_net(
-        tmp_path,
-        short_dir / "s",
-        {"good": (1,), "bad": (1,)},
-        bodies={"bad": 'echo "could not bind port" >&2\nexit 1\n'},
-    )
-    result = n.run("--detach")
-    assert result.returncode == 1
-    assert "machine bad stopped (exit status 1)" in result.stderr
-    assert "could not bind port" in result.stderr
-    pids = n.all_pids()
-    assert [p for p in pids if is_alive(p)] == []
-    assert n.pidfile_pids() == {}
-
-
-def test_a_dying_switch_stops_the_network_naming_its_vlan(net: Net) -> None:
-    proc = net.start()
-    net.wait_running()
-    pids = net.all_pids()
-    os.kill(net.pidfile_pids()["vde2"], signal.SIGKILL)
-    assert proc.wait(timeout=30) == 1
-    assert "the switch of VLAN 2 stopped" in net.err()
-    assert [p for p in pids if is_alive(p)] == []
+@pytest.mark.parametrize("bad, message", [
+    (["--forward", "beta:80"], "is not MACHINE:HOSTPORT:GUESTPORT"),
+    (["--forward", "beta:99999:80"], "99999 is not a port number"),
+    (["--forward", "gamma:8080:80"], "there is no machine named 'gamma'"),
+    (["gamma"], "there is no machine named 'gamma'"),
+    (["--timeout", "soon"], "invalid float value"),
+])
+def test_bad_input_is_one_error_line(net: Net, bad: list[str], message: str) -> None:
+    result = net.run("--detach", *bad)
+    assert result.returncode in (1, 2)
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_a_network_without_vlans_starts_no_switch(tmp_path: Path, short_dir: Path) -> None:
-    n = make_net(tmp_path, short_dir / "s", {"lonely": ()})
-    result = n.run("--detach")
-    assert result.returncode == 0, result.stderr
-    assert list(n.pidfile_pids()) == ["vm-lonely"]
-    assert n.log_value("lonely", "QEMU_VDE_SOCKET_1") == ""
-    assert result.stdout.splitlines()[1].split()[:2] == ["lonely", "-"]
-    assert n.run("--stop").returncode == 0
+    n = make_net(tmp_path, short_dir / "s", {"alone": ()})
+    assert n.run("--detach").returncode == 0
+    assert n.state_file()["switches"] == {}
+    n.run("--stop")
 
 
-def test_a_vm_dying_at_once_is_noticed_in_the_foreground(tmp_path: Path, short_dir: Path) -> None:
-    n = make_net(tmp_path, short_dir / "s", {"good": (1,), "bad": (1,)}, bodies={"bad": "exit 4\n"})
-    proc = n.start()
-    assert proc.wait(timeout=30) == 1
-    assert "machine bad stopped (exit status 4)" in n.err()
-    assert [p for p in n.all_pids() if is_alive(p)] == []
+def test_nixos_run_vms_is_the_same_program(net: Net) -> None:
+    result = subprocess.run([str(net.directory / "bin" / "nixos-run-vms"), "--help"],
+                            capture_output=True, text=True, check=False, timeout=30)
+    assert result.returncode == 0
+    assert "--state-dir" in result.stdout

@@ -115,12 +115,19 @@ def main(argv: list[str]) -> int:
             for line in client.table(client.status(state_dir)):
                 print(line)
             return 0
-        choice = accel.choose(args.accel)
-        _say(f"acceleration: {choice.accel} ({choice.reason})")
-        fresh = tuple(spec.names) if "*" in args.fresh else tuple(args.fresh)
+        # Bad input is said before anything is probed or started.
+        machines = tuple(m.name for m in spec.select(args.machines))
+        forwards = tuple(parse_forward(f) for f in args.forward)
+        for f in forwards:
+            spec.machine(f.machine)
+        fresh = spec.names if "*" in args.fresh else tuple(
+            spec.machine(n).name for n in args.fresh)
+        requested = accel.parse_accel(args.accel)
+        choice = accel.choose(requested)
+        _say(f"acceleration: {choice.accel.upper()} ({choice.reason})")
         options = StartOptions(
-            network=spec.path, machines=tuple(args.machines), accel=choice.accel, fresh=fresh,
-            forwards=tuple(parse_forward(f) for f in args.forward),
+            network=spec.path, machines=machines, accel=choice.accel, fresh=fresh,
+            forwards=forwards,
             ssh_port_base=parse_port_base(
                 os.environ.get("NIXVMS_SSH_PORT_BASE") or str(DEFAULT_SSH_PORT_BASE)),
             stop_timeout=_stop_timeout(),

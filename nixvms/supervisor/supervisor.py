@@ -32,6 +32,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from . import errors, procs
@@ -139,6 +140,7 @@ class Supervisor:
         for name, record in (previous.get("machines") or {}).items():
             if name in self.runs and isinstance(record, dict):
                 self.runs[name].disk_vm = record.get("disk_vm")
+        reap_leftovers(previous)
 
     # --- the state file -------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -277,7 +279,9 @@ class Supervisor:
                         self._start_vm(run, choose_ports(self.options.ssh_port_base, 1,
                                                          in_use)[0])
                         pending.append(run)
-                elif not any(port_free(p) for p in ports):
+                elif not any(port_free(p) for p in ports) or _has_output(vm.log):
+                    # QEMU binds its forwards before the guest runs: once the
+                    # console shows anything, they are bound.
                     pending.remove(run)
             time.sleep(0.05)
 
@@ -452,6 +456,29 @@ class Supervisor:
             wake_r.close()
             wake_w.close()
             self.lock.release()
+
+
+def reap_leftovers(previous: dict[str, Any]) -> None:
+    """Kill what is left of the process groups a previous supervisor recorded.
+
+    Its VMs and switches died with it (parent-death signal), but what a VM
+    script started beside QEMU would not; it holds the group's id, so the
+    group is still ours. We hold the state directory's lock: no supervisor
+    runs from here."""
+    records = [*(previous.get("machines") or {}).values(),
+               *(previous.get("switches") or {}).values()]
+    for record in records:
+        pid = record.get("pid") if isinstance(record, dict) else None
+        if isinstance(pid, int) and pid > 1 and procs.group_alive(pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+
+
+def _has_output(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
 
 
 def error_kind(name: str) -> type[SupervisorError]:

@@ -1,0 +1,1185 @@
+"""The test driver: NixOS's test-driver API over the supervisor's machines.
+
+    from nixvms.supervisor.driver import Driver
+    with Driver("result") as driver:
+        test1 = driver.machines["test1"]
+        driver.start_all()
+        test1.succeed("hostname")
+
+The names and meanings are those of nixpkgs' nixos/lib/test-driver (start_all,
+join_all, Machine.start, shutdown, crash, wait_for_shutdown, execute, succeed,
+fail, wait_until_succeeds, wait_until_fails, wait_for_unit,
+wait_for_open_port, wait_for_closed_port, wait_for_file,
+wait_for_console_text, copy_from_vm, copy_from_host, send_console,
+send_monitor_command, block, unblock, shell_interact, subtest, retry).
+
+The machines are the supervisor's VMs (client.py): the driver starts the
+network's supervisor when it first starts a machine (in a session of its own,
+so a Ctrl-C typed at an interactive session does not reach it) and stops it
+at the end unless asked to keep the machines; a network already running from
+the state directory is used as it is and left running. Commands go through
+the test instrumentation's backdoor (backdoor.py), not ssh, so they work
+without openssh and without a network. Every command and its outcome is
+logged with a timestamp on the terminal and per machine in
+<state>/<m>.driver.log; consoles stay in <state>/<m>.log.
+
+Also the network directory's result/bin/nixos-test-driver: `main()` below.
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import builtins
+import code
+import contextlib
+import io
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import sys
+import tarfile
+import time
+import traceback
+import types
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+from xml.etree import ElementTree
+
+from . import accel, client, procs
+from .backdoor import Backdoor, BackdoorClosed, BackdoorError
+from .errors import NotReady, SupervisorError
+from .spec import MachineSpec, NetworkSpec, load_network
+from .statedir import RunDir, is_locked, open_private, prepare, read_state
+from .supervisor import StartOptions
+from .text import read_text, strip_controls, tail_lines
+
+DEFAULT_TIMEOUT = 900          # NixOS's default for every wait and command
+BOOT_TIMEOUT = 300.0           # starting a machine, connecting to its backdoor
+CONSOLE_LINES = 10             # console lines shown with a failure
+TRANSFER_CHUNK = 48 * 1024     # bytes per command when copying to a machine
+OUTPUT_IN_ERRORS = 2000        # characters of a command's output in an error
+
+
+# --- errors --------------------------------------------------------------------
+
+
+class MachineError(Exception):
+    """A machine cannot do what was asked: not running, no backdoor, ..."""
+
+    def __init__(self, message: str, machine: str | None = None) -> None:
+        super().__init__(message)
+        self.machine = machine
+
+
+class RequestedAssertionFailed(AssertionError):
+    """What a test asked for did not happen: a command failed, a wait timed out."""
+
+    def __init__(self, message: str, machine: str | None = None) -> None:
+        super().__init__(message)
+        self.machine = machine
+
+
+# --- logging -------------------------------------------------------------------
+
+
+class Logger:
+    """Timestamped lines on the terminal and in each machine's own log."""
+
+    def __init__(self, run_dir: RunDir, stream: TextIO | None) -> None:
+        self.run_dir = run_dir
+        self.stream = stream
+        self.start = time.monotonic()
+        self.files: dict[str, TextIO] = {}
+        self.depth = 0
+
+    def _file(self, machine: str) -> TextIO:
+        handle = self.files.get(machine)
+        if handle is None:
+            fd = open_private(self.run_dir.path / f"{machine}.driver.log", append=True)
+            handle = os.fdopen(fd, "a", encoding="utf-8", errors="replace")
+            self.files[machine] = handle
+        return handle
+
+    def log(self, message: str, machine: str | None = None, *, detail: str = "") -> None:
+        """One event: on the terminal (elapsed seconds, machine), and in the
+        machine's log file (wall-clock time, with `detail`: a command's output)."""
+        elapsed = time.monotonic() - self.start
+        indent = "  " * self.depth
+        if self.stream is not None:
+            who = f"{machine}: " if machine else ""
+            self.stream.write(f"[{elapsed:8.2f}] {indent}{who}{message}\n")
+            self.stream.flush()
+        if machine:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+            stamp += f".{int(time.time() % 1 * 1000):03d}Z"
+            handle = self._file(machine)
+            handle.write(f"{stamp} {message}\n")
+            if detail:
+                for line in detail.rstrip("\n").split("\n"):
+                    handle.write(f"{stamp}   | {line}\n")
+            handle.flush()
+
+    @contextlib.contextmanager
+    def nested(self, message: str, machine: str | None = None) -> Iterator[None]:
+        """Log a step, then how it ended and how long it took."""
+        self.log(message, machine)
+        began = time.monotonic()
+        self.depth += 1
+        try:
+            yield
+        except BaseException as error:
+            self.depth -= 1
+            self.log(f"failed after {time.monotonic() - began:.2f} s: {message}"
+                     f" ({first_line(error)})", machine)
+            raise
+        self.depth -= 1
+        self.log(f"(finished in {time.monotonic() - began:.2f} s: {message})", machine)
+
+    def close(self) -> None:
+        for handle in self.files.values():
+            with contextlib.suppress(OSError):
+                handle.close()
+        self.files.clear()
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.split("\n", 1)[0]
+
+
+def _shorten(text: str, limit: int = OUTPUT_IN_ERRORS) -> str:
+    return text if len(text) <= limit else "..." + text[-limit:]
+
+
+# --- retry ---------------------------------------------------------------------
+
+
+def retry(fn: Callable[[bool], bool], timeout_seconds: float = DEFAULT_TIMEOUT,
+          what: str = "the condition") -> None:
+    """Call fn(last_try) once a second until it returns True; after
+    timeout_seconds, call it a last time with last_try=True and raise if that
+    fails too (NixOS's retry)."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout_seconds:
+        if fn(False):
+            return
+        time.sleep(1)
+    if not fn(True):
+        raise RequestedAssertionFailed(
+            f"timed out after {time.monotonic() - start:.1f} s "
+            f"(timeout={timeout_seconds:g}) waiting for {what}")
+
+
+def make_command(args: Sequence[object]) -> str:
+    return " ".join(shlex.quote(str(a)) for a in args)
+
+
+# --- machines ------------------------------------------------------------------
+
+
+class Machine:
+    """One machine of the network, as NixOS's test driver's Machine."""
+
+    def __init__(self, driver: Driver, spec: MachineSpec) -> None:
+        self.driver = driver
+        self.spec = spec
+        self.name = spec.name
+        self.backdoor = Backdoor(driver.run_dir.shell_socket(self.name), self.name,
+                                 lambda message: self.log(message))
+        self.console_offset = 0
+        self.console_identity: tuple[int, int] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Machine '{self.name}'>"
+
+    # --- logging ---------------------------------------------------------------
+    def log(self, message: str, detail: str = "") -> None:
+        self.driver.logger.log(message, self.name, detail=detail)
+
+    def nested(self, message: str) -> contextlib.AbstractContextManager[None]:
+        return self.driver.logger.nested(message, self.name)
+
+    # --- what runs -------------------------------------------------------------
+    def _record(self) -> dict[str, Any]:
+        machines = (read_state(self.driver.run_dir) or {}).get("machines") or {}
+        record = machines.get(self.name)
+        return record if isinstance(record, dict) else {}
+
+    def is_up(self) -> bool:
+        """Whether the machine's QEMU runs."""
+        record = self._record()
+        pid, started = record.get("pid"), record.get("start_time")
+        return (record.get("state") in ("starting", "running") and isinstance(pid, int)
+                and procs.alive(pid, started if isinstance(started, int) else None))
+
+    def _why_down(self) -> str:
+        record = self._record()
+        state = record.get("state") or "stopped"
+        if state == "dead":
+            how = procs.describe_status(int(record.get("exit_status") or 0))
+            return f"machine {self.name} is not running (it stopped: {how})"
+        return f"machine {self.name} is not running"
+
+    def console_lines(self, count: int = CONSOLE_LINES) -> list[str]:
+        return tail_lines(self.driver.run_dir.console_log(self.name), count)
+
+    def _error(self, message: str) -> MachineError:
+        return MachineError(message, self.name)
+
+    # --- lifecycle -------------------------------------------------------------
+    def start(self) -> None:
+        """Start the machine (its QEMU, through the network's supervisor) and
+        wait until it has booted as the supervisor sees it (its login prompt).
+        A machine that does not come up is logged; the commands sent to it
+        then fail saying why."""
+        if self.is_up():
+            return
+        self.driver.start_machines([self])
+
+    def connect(self) -> None:
+        """Wait until the backdoor root shell answers (starting the machine
+        first if it is not running, as NixOS's driver does)."""
+        if self.backdoor.connected:
+            return
+        if not self.is_up():
+            self.start()
+        with self.nested("waiting for the backdoor root shell"):
+            try:
+                took = self.backdoor.connect(self.driver.boot_timeout, self.is_up,
+                                             self._why_down)
+            except BackdoorError as error:
+                raise self._error(str(error)) from None
+            self.log(f"connected to the backdoor root shell in {took:.2f} s")
+
+    def shutdown(self) -> None:
+        """Shut the machine down (poweroff through the backdoor) and wait
+        until its QEMU has exited."""
+        if not self.is_up():
+            return
+        with self.nested("shutting down"):
+            self.connect()
+            with contextlib.suppress(BackdoorClosed):
+                self.backdoor.send_raw(b"poweroff\n")
+            self._wait_down()
+
+    def crash(self) -> None:
+        """Simulate a sudden power failure: QEMU quits at once."""
+        if not self.is_up():
+            return
+        with self.nested("crashing (QEMU monitor: quit)"):
+            with contextlib.suppress(MachineError, OSError):
+                self.send_monitor_command("quit")
+            self._wait_down()
+
+    def wait_for_shutdown(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Wait until the machine's QEMU has exited (this does not shut it down)."""
+        if not self.is_up():
+            self.backdoor.close()
+            return
+        with self.nested("waiting for the machine to power off"):
+            self._wait_down(timeout)
+
+    def _wait_down(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while self.is_up():
+            if time.monotonic() > deadline:
+                raise RequestedAssertionFailed(
+                    f"timed out after {timeout:g} s waiting for machine {self.name} to power off",
+                    self.name)
+            time.sleep(0.1)
+        self.backdoor.close()
+
+    # --- commands --------------------------------------------------------------
+    def execute(self, command: str, check_return: bool = True, check_output: bool = True,
+                timeout: float | None = DEFAULT_TIMEOUT) -> tuple[int, str]:
+        """Run a shell command as root; (exit status, standard output).
+
+        It runs with `set -euo pipefail`, stdin /dev/null and its stderr on the
+        machine's console. After `timeout` seconds (None: no limit) it is killed
+        and the status is that of `timeout` (124 or 143)."""
+        self.connect()
+        began = time.monotonic()
+        try:
+            status, raw = self.backdoor.run(command, timeout)
+        except TimeoutError:
+            raise RequestedAssertionFailed(
+                f"machine {self.name}: no reply to `{command}` within {timeout} s", self.name
+            ) from None
+        except BackdoorClosed:
+            if not self.is_up():
+                raise self._error(f"{self._why_down()} while running `{command}`") from None
+            raise self._error(f"the backdoor of {self.name} went away while running "
+                              f"`{command}`") from None
+        output = raw.decode(errors="replace")
+        took = time.monotonic() - began
+        self.log(f"exit status {status} after {took:.2f} s: {command}", detail=output)
+        if not check_return:
+            return (-1, output)
+        return (status, output)
+
+    def succeed(self, *commands: str, timeout: float | None = None) -> str:
+        """Run the commands; raise if one exits non-zero; their output, joined."""
+        output = ""
+        for command in commands:
+            with self.nested(f"must succeed: {command}"):
+                status, out = self.execute(command, timeout=timeout)
+                if status != 0:
+                    raise RequestedAssertionFailed(
+                        self._failure(f"command `{command}` failed (exit status {status})", out),
+                        self.name)
+                output += out
+        return output
+
+    def fail(self, *commands: str, timeout: float | None = None) -> str:
+        """Run the commands; raise if one exits 0; their output, joined."""
+        output = ""
+        for command in commands:
+            with self.nested(f"must fail: {command}"):
+                status, out = self.execute(command, timeout=timeout)
+                if status == 0:
+                    raise RequestedAssertionFailed(
+                        self._failure(f"command `{command}` unexpectedly succeeded", out),
+                        self.name)
+                output += out
+        return output
+
+    def _failure(self, what: str, output: str) -> str:
+        text = f"machine {self.name}: {what}"
+        if output.strip():
+            text += "; its output:\n" + _shorten(output.rstrip("\n"))
+        else:
+            text += "; no output (its stderr went to the console)"
+        return text
+
+    def wait_until_succeeds(self, command: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+        """Repeat the command once a second until it succeeds; its output."""
+        output = ""
+
+        def check(last_try: bool) -> bool:
+            nonlocal output
+            status, output = self.execute(command, timeout=timeout)
+            return status == 0
+
+        with self.nested(f"waiting for success: {command}"):
+            self._retry(check, timeout, f"`{command}` to succeed")
+            return output
+
+    def wait_until_fails(self, command: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+        """Repeat the command once a second until it fails; its output."""
+        output = ""
+
+        def check(last_try: bool) -> bool:
+            nonlocal output
+            status, output = self.execute(command, timeout=timeout)
+            return status != 0
+
+        with self.nested(f"waiting for failure: {command}"):
+            self._retry(check, timeout, f"`{command}` to fail")
+            return output
+
+    def _retry(self, fn: Callable[[bool], bool], timeout: float, what: str) -> None:
+        try:
+            retry(fn, timeout, f"{what} on {self.name}")
+        except RequestedAssertionFailed as error:
+            raise RequestedAssertionFailed(str(error), self.name) from None
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep in the guest's time."""
+        self.succeed(f"sleep {seconds}")
+
+    # --- systemd ---------------------------------------------------------------
+    def systemctl(self, q: str, user: str | None = None) -> tuple[int, str]:
+        """`systemctl q` on the machine (`--user` for a user: NixOS only)."""
+        if user is not None:
+            q = q.replace("'", "\\'")
+            return self.execute(f"su -l {user} --shell /bin/sh -c "
+                                f"$'XDG_RUNTIME_DIR=/run/user/`id -u` systemctl --user {q}'")
+        return self.execute(f"systemctl {q}")
+
+    def get_unit_info(self, unit: str, user: str | None = None) -> dict[str, str]:
+        """The unit's properties, as `systemctl show` gives them."""
+        status, lines = self.systemctl(f"--no-pager show {shlex.quote(unit)}", user)
+        if status != 0:
+            raise RequestedAssertionFailed(
+                f"machine {self.name}: `systemctl show {unit}` failed (exit status {status})",
+                self.name)
+        return dict(line.split("=", 1) for line in lines.split("\n") if "=" in line)
+
+    def get_unit_property(self, unit: str, property: str, user: str | None = None) -> str:
+        """One property of a unit (`systemctl show -p`)."""
+        status, lines = self.systemctl(
+            f"--no-pager show {shlex.quote(unit)} --property={shlex.quote(property)}", user)
+        match = re.match(r"^([^=]+)=(.*)$", lines.strip())
+        if status != 0 or not match or match[1] != property:
+            raise RequestedAssertionFailed(
+                f"machine {self.name}: `systemctl show {unit} --property={property}` gave "
+                f"exit status {status} and {lines.strip()!r}", self.name)
+        return match[2]
+
+    def require_unit_state(self, unit: str, require_state: str = "active") -> None:
+        """Raise unless the unit's ActiveState is require_state."""
+        with self.nested(f"checking that unit {unit} is {require_state}"):
+            state = self.get_unit_property(unit, "ActiveState")
+            if state != require_state:
+                raise RequestedAssertionFailed(
+                    f"machine {self.name}: unit {unit} is {state}, not {require_state}",
+                    self.name)
+
+    def wait_for_unit(self, unit: str, user: str | None = None,
+                      timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Wait until the unit is active; raise as soon as it has failed, or
+        is inactive with no job pending (it will not start by itself)."""
+        def active(last_try: bool) -> bool:
+            state = self.get_unit_property(unit, "ActiveState", user)
+            if state == "failed":
+                raise RequestedAssertionFailed(
+                    self._with_journal(f'machine {self.name}: unit "{unit}" reached state '
+                                       '"failed"', unit), self.name)
+            if state == "inactive":
+                _, jobs = self.systemctl("list-jobs --full 2>&1", user)
+                if "No jobs" in jobs and self.get_unit_property(
+                        unit, "ActiveState", user) == "inactive":
+                    raise RequestedAssertionFailed(
+                        self._with_journal(f'machine {self.name}: unit "{unit}" is inactive '
+                                           "and there are no pending jobs", unit), self.name)
+            return state == "active"
+
+        with self.nested(f"waiting for unit {unit}"
+                         + (f" of user {user}" if user is not None else "")):
+            self._retry(active, timeout, f"unit {unit} to be active")
+
+    def _with_journal(self, message: str, unit: str) -> str:
+        with contextlib.suppress(MachineError, RequestedAssertionFailed):
+            status, journal = self.execute(
+                f"journalctl -u {shlex.quote(unit)} -n 10 --no-pager", timeout=30)
+            if status == 0 and journal.strip() and "-- No entries --" not in journal:
+                return f"{message}; its last journal lines:\n{journal.rstrip()}"
+        return message
+
+    def start_job(self, jobname: str, user: str | None = None) -> tuple[int, str]:
+        return self.systemctl(f"start {shlex.quote(jobname)}", user)
+
+    def stop_job(self, jobname: str, user: str | None = None) -> tuple[int, str]:
+        return self.systemctl(f"stop {shlex.quote(jobname)}", user)
+
+    # --- files and ports -------------------------------------------------------
+    def wait_for_file(self, filename: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Wait until the file exists on the machine."""
+        def exists(last_try: bool) -> bool:
+            status, _ = self.execute(f"test -e {shlex.quote(filename)}")
+            return status == 0
+
+        with self.nested(f"waiting for file {filename}"):
+            self._retry(exists, timeout, f"file {filename}")
+
+    def _port_open(self, port: int, addr: str) -> bool:
+        # The system's nc by its path: tinyos's busybox sh runs its own applets
+        # before PATH, and busybox's nc has no -z (tinyos's test
+        # instrumentation puts one that has it in the system's PATH).
+        status, _ = self.execute(
+            "nc=/run/current-system/sw/bin/nc; [ -x $nc ] || nc=nc; "
+            f"$nc -z {shlex.quote(addr)} {int(port)}")
+        return status == 0
+
+    def wait_for_open_port(self, port: int, addr: str = "localhost",
+                           timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Wait until something accepts TCP connections on addr:port, as seen
+        from the machine."""
+        with self.nested(f"waiting for TCP port {port} on {addr}"):
+            self._retry(lambda last: self._port_open(port, addr), timeout,
+                        f"TCP port {port} on {addr} to open")
+
+    def wait_for_closed_port(self, port: int, addr: str = "localhost",
+                             timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Wait until nothing accepts TCP connections on addr:port."""
+        with self.nested(f"waiting for TCP port {port} on {addr} to be closed"):
+            self._retry(lambda last: not self._port_open(port, addr), timeout,
+                        f"TCP port {port} on {addr} to close")
+
+    def copy_from_host(self, source: str, target: str) -> None:
+        """Copy a file or directory from the host to the machine (through the
+        backdoor: no shared directory needed). Like `cp -r source target`."""
+        src = Path(source)
+        if not src.exists():
+            raise MachineError(f"copy_from_host: {source} does not exist on the host", self.name)
+        with self.nested(f"copying {source} from the host to {target}"):
+            blob = io.BytesIO()
+            with tarfile.open(fileobj=blob, mode="w") as tar:
+                tar.add(str(src), arcname=src.name)
+            data = base64.b64encode(blob.getvalue()).decode()
+            tmp = self.succeed("mktemp -d").strip()
+            for at in range(0, len(data), TRANSFER_CHUNK):
+                self.succeed(f"printf %s {data[at:at + TRANSFER_CHUNK]} >> {tmp}/blob")
+            self.succeed(
+                f"mkdir {tmp}/x && base64 -d < {tmp}/blob | tar -x -C {tmp}/x",
+                f"mkdir -p {shlex.quote(str(Path(target).parent))}",
+                f"cp -r {tmp}/x/{shlex.quote(src.name)} {shlex.quote(target)}",
+                f"rm -rf {tmp}")
+
+    def copy_from_vm(self, source: str, target_dir: str = "") -> None:
+        """Copy a file or directory from the machine to the driver's output
+        directory (the current directory unless set), under target_dir."""
+        vm_src = Path(source)
+        with self.nested(f"copying {source} from the machine"):
+            encoded = self.succeed(
+                f"tar -C {shlex.quote(str(vm_src.parent))} -cf - {shlex.quote(vm_src.name)} "
+                "| base64")
+            destination = self.driver.out_dir / target_dir
+            destination.mkdir(parents=True, exist_ok=True)
+            with tarfile.open(fileobj=io.BytesIO(base64.b64decode(encoded)), mode="r") as tar:
+                _safe_extract(tar, destination, vm_src.name)
+            self.log(f"copied to {destination / vm_src.name}")
+
+    copy_from_machine = copy_from_vm
+
+    # --- consoles ----------------------------------------------------------------
+    def _console_text(self) -> str:
+        """The console since the last matched wait_for_console_text (or since
+        the machine started), escapes stripped."""
+        path = self.driver.run_dir.console_log(self.name)
+        try:
+            st = path.stat()
+        except OSError:
+            return ""
+        identity = (st.st_ino, st.st_dev)
+        if identity != self.console_identity or st.st_size < self.console_offset:
+            self.console_identity = identity
+            self.console_offset = 0
+        with open(path, "rb") as handle:
+            handle.seek(self.console_offset)
+            data = handle.read()
+        return data.decode(errors="replace")
+
+    def get_console_log(self) -> str:
+        """The whole serial console since the machine started."""
+        return strip_controls(read_text(self.driver.run_dir.console_log(self.name)))
+
+    def wait_for_console_text(self, regex: str, timeout: float | None = DEFAULT_TIMEOUT) -> None:
+        """Wait until the regular expression matches the serial console's
+        output (the text after the previous match of this method)."""
+        pattern = re.compile(regex, re.MULTILINE)
+        limit = float("inf") if timeout is None else timeout
+        with self.nested(f"waiting for /{regex}/ on the console"):
+            start = time.monotonic()
+            while True:
+                raw = self._console_text()
+                text = strip_controls(raw)
+                match = pattern.search(text)
+                if match:
+                    # consume up to the end of the match's line, in raw bytes
+                    line_end = text.find("\n", match.end())
+                    consumed_lines = text[:line_end if line_end >= 0 else len(text)].count("\n")
+                    raw_lines = raw.split("\n")
+                    taken = "\n".join(raw_lines[:consumed_lines + 1])
+                    self.console_offset += len(taken.encode(errors="replace"))
+                    return
+                if time.monotonic() - start > limit:
+                    raise RequestedAssertionFailed(
+                        f"machine {self.name}: timed out after {limit:g} s waiting for "
+                        f"/{regex}/ on the console", self.name)
+                if not self.is_up() and not pattern.search(strip_controls(self._console_text())):
+                    raise self._error(f"{self._why_down()}; /{regex}/ never appeared on its "
+                                      "console")
+                time.sleep(0.2)
+
+    def send_console(self, chars: str) -> None:
+        r"""Type characters on the serial console, e.g. send_console("root\n")."""
+        with self.nested(f"sending {chars!r} to the console"):
+            if not self.is_up():
+                raise self._error(self._why_down())
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(10)
+                try:
+                    sock.connect(str(self.driver.run_dir.console_socket(self.name)))
+                    sock.sendall(chars.encode())
+                except OSError as error:
+                    raise self._error(f"cannot write to the console of {self.name}: {error} "
+                                      "(is `nixvms console` attached?)") from None
+
+    def send_monitor_command(self, command: str) -> str:
+        """A QEMU human monitor command; its answer."""
+        if not self.is_up():
+            raise self._error(self._why_down())
+        path = self.driver.run_dir.monitor_socket(self.name)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(30)
+            try:
+                sock.connect(str(path))
+                _monitor_read(sock)  # the banner and the first prompt
+                sock.sendall(command.encode() + b"\n")
+                answer = _monitor_read(sock)
+            except OSError as error:
+                if command == "quit":
+                    return ""
+                raise self._error(f"the QEMU monitor of {self.name} did not answer: "
+                                  f"{error}") from None
+        text = strip_controls(answer)
+        lines = [line for line in text.split("\n") if line.strip() not in ("(qemu)", "")]
+        if lines and lines[0].strip().endswith(command.strip()):
+            lines = lines[1:]
+        return "\n".join(lines)
+
+    def _vlan_nics(self) -> list[str]:
+        """The NICs of the machine's VLANs (not the user-mode eth0), as the
+        QEMU monitor's `info network` names them."""
+        info = self.send_monitor_command("info network")
+        nics: list[str] = []
+        current = None
+        for line in info.split("\n"):
+            nic = re.match(r"^(\S+): index=\d+,type=nic", line)
+            if nic:
+                current = nic[1]
+                continue
+            peer = re.match(r"^\s*\\\s*(\S+): index=\d+,type=(\w+)", line)
+            if peer and current and peer[2] != "user":
+                nics.append(current)
+                current = None
+        return nics
+
+    def block(self) -> None:
+        """Unplug the machine from its VLANs (link down on each VLAN NIC);
+        eth0, the user-mode network, stays up."""
+        with self.nested("unplugging its VLAN NICs"):
+            for nic in self._vlan_nics():
+                self.send_monitor_command(f"set_link {nic} off")
+
+    def unblock(self) -> None:
+        """Undo block()."""
+        with self.nested("plugging its VLAN NICs back in"):
+            for nic in self._vlan_nics():
+                self.send_monitor_command(f"set_link {nic} on")
+
+    def forward_port(self, host_port: int = 8080, guest_port: int = 80) -> None:
+        """Forward 127.0.0.1:host_port to the machine's guest_port (eth0)."""
+        self.send_monitor_command(f"hostfwd_add tcp:127.0.0.1:{host_port}-:{guest_port}")
+
+    # --- interactive -------------------------------------------------------------
+    def shell_interact(self) -> None:
+        """A root shell on the machine, through the backdoor: one line at a
+        time, its output as it comes. Ctrl-D (or `exit`) returns to Python;
+        the machine's backdoor stays up."""
+        self.connect()
+        self.log("interactive shell (lines run in the backdoor's shell; Ctrl-D leaves)")
+        while True:
+            try:
+                line = input(f"{self.name}# ")
+            except EOFError:
+                print()
+                return
+            except KeyboardInterrupt:
+                print()
+                return
+            if line.strip() in ("exit", "logout"):
+                return
+            if not line.strip():
+                continue
+            try:
+                self.backdoor.interact_line(line)
+            except KeyboardInterrupt:
+                print("\n(interrupted; the command goes on in the guest)")
+                return
+            except BackdoorClosed:
+                raise self._error(f"{self._why_down()}") from None
+
+
+def _monitor_read(sock: socket.socket) -> str:
+    data = b""
+    while not data.endswith(b"(qemu) "):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode(errors="replace")
+
+
+def _safe_extract(tar: tarfile.TarFile, destination: Path, top: str) -> None:
+    """Extract a tar made by copy_from_vm: nothing outside `top`, no devices."""
+    base = destination.resolve()
+    for member in tar.getmembers():
+        name = os.path.normpath(member.name)
+        if name.startswith(("/", "..")) or not (name == top or name.startswith(top + "/")):
+            raise MachineError(f"copy_from_vm: refusing {member.name!r} from the machine")
+        if not (member.isfile() or member.isdir() or member.issym()):
+            continue
+        target = (base / name).resolve() if not member.issym() else base / name
+        if base not in target.parents and target != base:
+            raise MachineError(f"copy_from_vm: refusing {member.name!r} from the machine")
+        if member.issym():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                target.unlink()
+            os.symlink(member.linkname, target)
+        elif member.isdir():
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            extracted = tar.extractfile(member)
+            assert extracted is not None
+            with open(target, "wb") as out:
+                shutil.copyfileobj(extracted, out)
+            os.chmod(target, member.mode & 0o777)
+
+
+# --- the driver ----------------------------------------------------------------
+
+
+@dataclass
+class SubtestResult:
+    name: str
+    seconds: float
+    failure: str | None = None
+
+
+@dataclass
+class ScriptResult:
+    """How a test script went: passed, its subtests, the failure if any."""
+
+    script: Path
+    seconds: float
+    subtests: list[SubtestResult] = field(default_factory=list)
+    failure: str | None = None     # one paragraph naming the failing line
+    details: str = ""               # the script's own traceback lines
+
+    @property
+    def passed(self) -> bool:
+        return self.failure is None
+
+
+class Driver:
+    """The machines of a network directory, as NixOS's test driver has them."""
+
+    def __init__(self, network: str | os.PathLike[str], state_dir: str | os.PathLike[str]
+                 | None = None, *, keep_vms: bool = False, out_dir: str | os.PathLike[str]
+                 | None = None, stream: TextIO | None = sys.stderr,
+                 accel_choice: str | None = None, boot_timeout: float = BOOT_TIMEOUT) -> None:
+        self.spec: NetworkSpec = load_network(network)
+        self.run_dir: RunDir = prepare(state_dir or self.spec.state_dir or "vms-state")
+        self.keep_vms = keep_vms
+        self.out_dir = Path(out_dir) if out_dir is not None else Path.cwd()
+        self.logger = Logger(self.run_dir, stream)
+        self.boot_timeout = boot_timeout
+        self.accel_request = accel_choice or os.environ.get("NIXVMS_ACCEL") or "auto"
+        self.accel: str | None = None
+        self.machines: dict[str, Machine] = {m.name: Machine(self, m) for m in self.spec.machines}
+        self.started_network = False
+        self.subtests: list[SubtestResult] = []
+        self.closed = False
+
+    # --- context ----------------------------------------------------------------
+    def __enter__(self) -> Driver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def log(self, message: str) -> None:
+        self.logger.log(message)
+
+    def close(self) -> None:
+        """Disconnect; stop the network if this driver started it (unless
+        keep_vms)."""
+        if self.closed:
+            return
+        self.closed = True
+        for machine in self.machines.values():
+            machine.backdoor.close()
+        if self.started_network:
+            if self.keep_vms:
+                self.log(f"the machines keep running (stop them with `nixvms stop` or "
+                         f"run-vms --stop); state: {self.run_dir.path}")
+            else:
+                with contextlib.suppress(SupervisorError):
+                    client.stop(self.run_dir.path, timeout=60)
+                self.log("stopped the network")
+        self.logger.close()
+
+    # --- machines ---------------------------------------------------------------
+    def machine(self, name: str) -> Machine:
+        try:
+            return self.machines[self.spec.machine(name).name]
+        except SupervisorError:
+            raise MachineError(f"there is no machine named {name!r} in this network "
+                               f"(machines: {', '.join(self.machines)})") from None
+
+    def _supervisor_running(self) -> bool:
+        data = read_state(self.run_dir) or {}
+        record = data.get("supervisor") or {}
+        pid, started = record.get("pid"), record.get("start_time")
+        running = (isinstance(pid, int) and procs.alive(pid, started if isinstance(started, int)
+                                                         else None) and is_locked(self.run_dir))
+        if running and data.get("network") != self.spec.path:
+            raise MachineError(
+                f"another build of the network runs from {self.run_dir.path} "
+                f"({data.get('network')}); stop it first with `nixvms stop`")
+        return running
+
+    def _event(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        machine = str(event.get("machine") or "") or None
+        if kind == "ready":
+            self.logger.log(f"booted in {event.get('after')} s", machine)
+        elif kind == "died":
+            self.logger.log(f"QEMU exited ({event.get('status')})", machine)
+        elif kind in ("warning", "info"):
+            self.logger.log(str(event.get("message")))
+
+    def start_machines(self, machines: Sequence[Machine]) -> None:
+        """Start machines (through the supervisor, starting it if none runs)."""
+        names = [m.name for m in machines if not m.is_up()]
+        if not names:
+            return
+        for name in names:
+            self.machines[name].console_offset = 0
+            self.machines[name].console_identity = None
+            self.machines[name].backdoor.close()
+        with self.logger.nested(f"starting {', '.join(names)}"):
+            try:
+                if self._supervisor_running():
+                    client.start_machines(self.run_dir.path, names, [],
+                                          timeout=self.boot_timeout, on_event=self._event)
+                else:
+                    if self.accel is None:
+                        choice = accel.choose(self.accel_request)
+                        self.accel = choice.accel
+                        self.log(f"acceleration: {choice.accel} ({choice.reason})")
+                    options = StartOptions(
+                        network=self.spec.path, machines=tuple(names), accel=self.accel,
+                        qemu_opts=os.environ.get("QEMU_OPTS", ""),
+                        net_opts=os.environ.get("QEMU_NET_OPTS", ""),
+                        kernel_params=os.environ.get("QEMU_KERNEL_PARAMS", ""))
+                    started = client.start(self.spec.path, self.run_dir.path, options,
+                                           detach=True, timeout=self.boot_timeout,
+                                           on_event=self._event)
+                    started.close()
+                    self.started_network = True
+            except NotReady as error:
+                self.started_network = self.started_network or self._supervisor_running()
+                self.log(f"not booted: {error.message}")
+                for name, lines in error.details:
+                    for line in lines[-CONSOLE_LINES:]:
+                        self.logger.log(f"console: {line}", name)
+            except SupervisorError as error:
+                raise MachineError(error.message) from None
+
+    def start_all(self) -> None:
+        """Start every machine."""
+        self.start_machines(list(self.machines.values()))
+
+    def join_all(self) -> None:
+        """Wait until every machine has powered off."""
+        for machine in self.machines.values():
+            machine.wait_for_shutdown()
+
+    def shutdown_all(self) -> None:
+        for machine in self.machines.values():
+            machine.shutdown()
+
+    @contextlib.contextmanager
+    def subtest(self, name: str) -> Iterator[None]:
+        """A named part of a test: logged with its time, reported in JUnit XML."""
+        began = time.monotonic()
+        self.log(f"subtest: {name}")
+        self.logger.depth += 1
+        try:
+            yield
+        except BaseException as error:
+            self.logger.depth -= 1
+            took = time.monotonic() - began
+            self.subtests.append(SubtestResult(name, took, first_line(error)))
+            self.log(f"subtest failed after {took:.1f} s: {name}")
+            raise
+        self.logger.depth -= 1
+        took = time.monotonic() - began
+        self.subtests.append(SubtestResult(name, took))
+        self.log(f"subtest passed in {took:.1f} s: {name}")
+
+    # --- scripts ----------------------------------------------------------------
+    def namespace(self) -> dict[str, Any]:
+        """What a test script (or the interactive session) sees."""
+        ns: dict[str, Any] = {
+            "driver": self,
+            "machines": list(self.machines.values()),
+            "start_all": self.start_all,
+            "join_all": self.join_all,
+            "subtest": self.subtest,
+            "retry": retry,
+            "log": self.log,
+            "Machine": Machine,
+            "RequestedAssertionFailed": RequestedAssertionFailed,
+            "MachineError": MachineError,
+        }
+        for name, machine in self.machines.items():
+            ns[python_name(name)] = machine
+        if len(self.machines) == 1 and "machine" not in self.machines:
+            ns["machine"] = next(iter(self.machines.values()))
+        return ns
+
+    def check_script(self, path: Path) -> types.CodeType:
+        """Compile a test script; a syntax error, or a machine name the network
+        does not have, is a MachineError naming the line (nothing is started)."""
+        source = path.read_text()
+        try:
+            tree = ast.parse(source, filename=str(path))
+        except SyntaxError as error:
+            raise MachineError(f"{path}:{error.lineno}: {error.msg}") from None
+        known = set(self.namespace()) | set(dir(builtins))
+        bound = _bound_names(tree)
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id not in known and node.value.id not in bound):
+                raise MachineError(
+                    f"{path}:{node.lineno}: there is no machine named {node.value.id!r} in this "
+                    f"network (machines: {', '.join(python_name(n) for n in self.machines)})")
+        return compile(tree, str(path), "exec")
+
+    def run_script(self, path: Path) -> ScriptResult:
+        """Run a test script; how it went (it never raises for a test failure)."""
+        compiled = self.check_script(path)
+        began = time.monotonic()
+        self.log(f"running {path}")
+        result = ScriptResult(path, 0.0)
+        try:
+            exec(compiled, self.namespace())
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:
+            result.failure, result.details = self._describe_failure(path, error)
+        result.seconds = time.monotonic() - began
+        result.subtests = list(self.subtests)
+        return result
+
+    def _describe_failure(self, path: Path, error: BaseException) -> tuple[str, str]:
+        frames = [f for f in traceback.extract_tb(error.__traceback__)
+                  if f.filename == str(path)]
+        where = ""
+        if frames:
+            last = frames[-1]
+            where = f"{path}:{last.lineno}: {last.line or ''}".rstrip() + "\n"
+        if isinstance(error, SystemExit) and error.code in (0, None):
+            return "", ""
+        message = f"{type(error).__name__}: {error}" if not isinstance(
+            error, (RequestedAssertionFailed, MachineError)) else str(error)
+        text = where + message
+        machine = getattr(error, "machine", None)
+        if machine in self.machines:
+            lines = self.machines[machine].console_lines()
+            if lines:
+                text += f"\nlast console lines of {machine}:\n" + "\n".join(
+                    f"  {line}" for line in lines)
+        details = "".join(traceback.format_list(frames))
+        return text, details
+
+    def interact(self) -> None:
+        """An interactive Python session with the machines in scope."""
+        namespace = self.namespace()
+        history = self.run_dir.path / "driver-history"
+        readline_module: Any = None
+        with contextlib.suppress(ImportError):
+            import readline
+            import rlcompleter
+
+            readline_module = readline
+            readline.set_completer(rlcompleter.Completer(namespace).complete)
+            readline.parse_and_bind("tab: complete")
+            with contextlib.suppress(OSError):
+                readline.read_history_file(str(history))
+        names = ", ".join(python_name(n) for n in self.machines)
+        banner = (f"nixos-test-driver: machines {names}; start_all(), "
+                  f"{python_name(next(iter(self.machines)))}.succeed(\"...\"), ...; "
+                  "Ctrl-D stops the machines it started and leaves")
+        try:
+            code.interact(banner=banner, local=namespace, exitmsg="")
+        finally:
+            if readline_module is not None:
+                with contextlib.suppress(OSError):
+                    readline_module.write_history_file(str(history))
+                    os.chmod(history, 0o600)
+
+
+def python_name(name: str) -> str:
+    """A machine's name as a Python identifier (test-1 -> test_1)."""
+    ident = re.sub(r"\W", "_", name)
+    return ident if ident.isidentifier() and not ident[0].isdigit() else f"_{ident}"
+
+
+def _bound_names(tree: ast.AST) -> set[str]:
+    """Every name a script binds anywhere (assignments, defs, imports, args...)."""
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            bound.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                bound.add((alias.asname or alias.name).split(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            bound.update(node.names)
+    return bound
+
+
+# --- reports -------------------------------------------------------------------
+
+
+def junit_xml(result: ScriptResult) -> str:
+    """The result as JUnit XML: a test case per subtest, and one for the
+    script when it failed outside a subtest (or had none)."""
+    suite_name = result.script.name
+    classname = re.sub(r"\W", "_", result.script.stem)
+    cases: list[ElementTree.Element] = []
+    for sub in result.subtests:
+        case = ElementTree.Element("testcase", name=sub.name, classname=classname,
+                                   time=f"{sub.seconds:.3f}")
+        if sub.failure is not None:
+            failure = ElementTree.SubElement(case, "failure", message=sub.failure,
+                                             type="AssertionError")
+            failure.text = result.failure or sub.failure
+        cases.append(case)
+    failed_inside = any(s.failure is not None for s in result.subtests)
+    if not result.subtests or (result.failure and not failed_inside):
+        case = ElementTree.Element("testcase", name=suite_name, classname=classname,
+                                   time=f"{result.seconds:.3f}")
+        if result.failure:
+            failure = ElementTree.SubElement(case, "failure",
+                                             message=result.failure.split("\n")[-1][:500],
+                                             type="AssertionError")
+            failure.text = result.failure + ("\n" + result.details if result.details else "")
+        cases.append(case)
+    failures = sum(1 for c in cases if c.find("failure") is not None)
+    suites = ElementTree.Element("testsuites", tests=str(len(cases)), failures=str(failures),
+                                 errors="0", time=f"{result.seconds:.3f}")
+    suite = ElementTree.SubElement(suites, "testsuite", name=suite_name, tests=str(len(cases)),
+                                   failures=str(failures), errors="0", skipped="0",
+                                   time=f"{result.seconds:.3f}")
+    suite.extend(cases)
+    ElementTree.indent(suites)
+    return ElementTree.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def summary(result: ScriptResult) -> list[str]:
+    """The lines a terminal shows at the end of a test run."""
+    lines = [f"  {'ok  ' if s.failure is None else 'FAIL'} {s.name} ({s.seconds:.1f} s)"
+             for s in result.subtests]
+    if result.passed:
+        lines.append(f"passed: {result.script} in {result.seconds:.1f} s")
+    else:
+        lines.append(f"failed: {result.script} after {result.seconds:.1f} s")
+    return lines
+
+
+# --- result/bin/nixos-test-driver ----------------------------------------------
+
+
+def _network_dir() -> str:
+    here = Path(__file__).resolve().parent
+    return str(here.parent.parent) if here.parent.name == "lib" else os.getcwd()
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+USAGE = """\
+usage: nixos-test-driver [--state-dir DIR] [--keep-vms] [--junit-xml FILE] [SCRIPT]
+
+Without SCRIPT: an interactive Python session in which every machine of the
+network is an object (start_all(), test1.succeed("hostname"),
+test1.shell_interact(), ...). With SCRIPT: run that test script; exit 0 only
+if it passes. Machines this driver starts are stopped when it ends, unless
+--keep-vms.
+"""
+
+
+def main(argv: Sequence[str], network: str | None = None, prog: str = "nixos-test-driver") -> int:
+    """result/bin/nixos-test-driver."""
+    args = list(argv)
+    state_dir: str | None = None
+    junit: str | None = None
+    keep = False
+    script: str | None = None
+
+    def usage_error(message: str) -> int:
+        sys.stderr.write(f"{prog}: error: {message} (see {prog} --help)\n")
+        return 2
+
+    while args:
+        arg = args.pop(0)
+        if arg in ("-h", "--help"):
+            sys.stdout.write(USAGE)
+            return 0
+        if arg in ("--state-dir", "--junit-xml"):
+            if not args:
+                return usage_error(f"{arg} needs a value")
+            value = args.pop(0)
+            if arg == "--state-dir":
+                state_dir = value
+            else:
+                junit = value
+        elif arg == "--keep-vms":
+            keep = True
+        elif arg.startswith("-"):
+            return usage_error(f"unknown option {arg}")
+        elif script is None:
+            script = arg
+        else:
+            return usage_error(f"unexpected argument {arg}")
+    if script is not None and not Path(script).is_file():
+        sys.stderr.write(f"{prog}: error: no test script {script}\n")
+        return 1
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _on_signal)
+    try:
+        with Driver(network or _network_dir(), state_dir, keep_vms=keep) as driver:
+            if script is None:
+                driver.interact()
+                return 0
+            result = driver.run_script(Path(script))
+            return report(result, junit, sys.stderr)
+    except (MachineError, SupervisorError) as error:
+        message = error.message if isinstance(error, SupervisorError) else str(error)
+        sys.stderr.write(f"{prog}: error: {message}\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{prog}: error: interrupted\n")
+        return 130
+
+
+def report(result: ScriptResult, junit: str | os.PathLike[str] | None, stream: TextIO) -> int:
+    """Print how a script went, write JUnit XML; the exit status (0: passed)."""
+    if result.failure:
+        stream.write("error: " + result.failure.replace("\n", "\n  ") + "\n")
+    for line in summary(result):
+        stream.write(line + "\n")
+    stream.flush()
+    if junit is not None:
+        Path(junit).write_text(junit_xml(result))
+    return 0 if result.passed else 1
+
+
+if __name__ == "__main__":  # pragma: no cover - the launcher imports main()
+    sys.exit(main(sys.argv[1:]))
+
+
+__all__ = [
+    "Driver",
+    "Machine",
+    "MachineError",
+    "RequestedAssertionFailed",
+    "ScriptResult",
+    "junit_xml",
+    "main",
+    "report",
+    "retry",
+]
+
