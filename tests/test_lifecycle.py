@@ -1,0 +1,634 @@
+"""The running network's commands, with real QEMU under TCG and real vde_switch:
+nixvms up/run, status, ssh, stop, start, destroy, logs, console.
+
+One project is built once per module; each test that changes what runs
+starts its own network from its own state directory, and every test checks
+at its end that no qemu or vde_switch of its network is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BIN, LOCAL_STATE, REPO, Run, nixvms, write
+
+pytestmark = [pytest.mark.nix, pytest.mark.vm]
+
+NETWORK = """\
+{
+  defaults = { ... }: { services.openssh.enable = true; };
+  server = { ... }: {
+    deployment.targetHost = "server.example.net";
+    networking.firewall.enable = false;
+  };
+  client = { lib, ... }: { services.openssh.enable = lib.mkForce false; };
+}
+"""
+
+BROKEN = """\
+{
+  good = { ... }: { };
+  # Its kernel finds no init: it panics and QEMU (-no-reboot) exits.
+  broken = { ... }: {
+    boot.kernelParams = [ "panic=1" "rdinit=/nonexistent" "init=/nonexistent" ];
+  };
+}
+"""
+
+
+def up(project: Path, state: Path, *args: str) -> Run:
+    return nixvms("up", "--detach", "--state-dir", str(state), *args, cwd=project)
+
+
+def run(project: Path, state: Path, *args: str) -> Run:
+    return nixvms(*args, "--state-dir", str(state), cwd=project)
+
+
+def state_file(state: Path) -> dict[str, object]:
+    data = json.loads((state / "state.json").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def machine_record(state: Path, name: str) -> dict[str, object]:
+    machines = state_file(state)["machines"]
+    assert isinstance(machines, dict)
+    record = machines[name]
+    assert isinstance(record, dict)
+    return record
+
+
+def processes_of(*marks: str) -> list[int]:
+    """Live qemu and vde_switch processes whose command line names a mark
+    (a state or socket directory)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            status = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if status in ("Z", "X") or not ("qemu" in cmdline or "vde_switch" in cmdline):
+            continue
+        if any(mark in cmdline for mark in marks):
+            found.append(int(pid))
+    return found
+
+
+def marks(state: Path) -> tuple[str, str]:
+    return str(state), str(state_file(state)["sockets"])
+
+
+def wait_gone(*mark: str, timeout: float = 30) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while processes_of(*mark) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return processes_of(*mark)
+
+
+def short_state(tag: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=f"lc-{tag}-")) / "run"
+
+
+def kill_network(state: Path) -> None:
+    """Whatever a failed test left: SIGKILL its supervisor (the rest follows)."""
+    try:
+        data = state_file(state)
+        supervisor = data["supervisor"]
+        assert isinstance(supervisor, dict)
+        os.kill(int(supervisor["pid"]), signal.SIGKILL)
+    except (OSError, ValueError, KeyError, AssertionError):
+        pass
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("lifecycle") / "project"
+    write(directory / "network.nix", NETWORK)
+    built = nixvms("build", cwd=directory)
+    assert built.code == 0, built.stderr
+    return directory
+
+
+@pytest.fixture
+def state() -> Iterator[Path]:
+    path = short_state("t")
+    yield path
+    kill_network(path)
+    shutil.rmtree(path.parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def forward_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def running(project: Path, forward_port: int) -> Iterator[tuple[Path, Run, float]]:
+    """One network shared by the tests that only read it."""
+    path = short_state("shared")
+    started = time.monotonic()
+    result = up(project, path, "--forward", f"server:{forward_port}:22")
+    took = time.monotonic() - started
+    assert result.code == 0, result.stderr
+    yield path, result, took
+    nixvms("stop", "--state-dir", str(path), cwd=project)
+    kill_network(path)
+    shutil.rmtree(path.parent, ignore_errors=True)
+
+
+# --- up --------------------------------------------------------------------------
+
+
+def test_up_detach_returns_only_when_every_machine_is_ready(
+        project: Path, running: tuple[Path, Run, float]) -> None:
+    state, result, took = running
+    times = dict(re.findall(r"^(\w+) ready in (\d+\.\d) s$", result.stdout, re.MULTILINE))
+    assert set(times) == {"client", "server"}, result.stdout
+    assert took < 120
+    # Ready means: the login prompt, and the ssh server answering where there is one.
+    assert "login:" in (state / "client.log").read_text(errors="replace")
+    assert nixvms("ssh", "server", "--state-dir", str(state), "--", "true",
+                  cwd=project).code == 0
+
+
+def test_auto_acceleration_chooses_tcg_here_in_under_a_second() -> None:
+    started = time.monotonic()
+    probe = subprocess.run(
+        [str(BIN / "python"), "-c",
+         "from nixvms.supervisor import accel; c = accel.choose('auto'); print(c.accel)"],
+        capture_output=True, text=True, check=True, timeout=30)
+    assert time.monotonic() - started < 1.5  # the probe itself and Python's start
+    if os.access("/dev/kvm", os.R_OK):
+        assert probe.stdout.strip() == "tcg", "guests hang under this host's KVM"
+
+
+def test_up_says_the_chosen_acceleration_once(running: tuple[Path, Run, float]) -> None:
+    _, result, _ = running
+    assert len(re.findall(r"^acceleration: ", result.stderr, re.MULTILINE)) == 1
+
+
+def test_up_fails_naming_a_machine_that_never_comes_up(
+        tmp_path: Path, state: Path) -> None:
+    broken = tmp_path / "broken"
+    write(broken / "network.nix", BROKEN)
+    result = nixvms("up", "--detach", "--timeout", "90", "--state-dir", str(state), cwd=broken)
+    assert result.code == 1
+    assert "error: machines that did not come up: broken" in result.stderr
+    assert "broken's last console lines:" in result.stderr
+    assert "nonexistent" in result.stderr  # the kernel's own words about the init
+    assert "good ready in" in result.stdout
+    assert "Traceback" not in result.stderr
+    run(broken, state, "stop")
+    assert wait_gone(*marks(state)) == []
+
+
+# --- status ----------------------------------------------------------------------
+
+
+def test_status_shows_state_ips_ports_forwards_pid_and_uptime(
+        project: Path, running: tuple[Path, Run, float], forward_port: int) -> None:
+    state, _, _ = running
+    result = run(project, state, "status")
+    assert result.code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "running from" in lines[0]
+    header = lines[1].split()
+    assert header == ["MACHINE", "STATE", "IP", "SSH", "FORWARDS", "PID", "UPTIME", "DISK"]
+    rows = {line.split()[0]: line.split() for line in lines[2:4]}
+    server = machine_record(state, "server")
+    assert rows["server"][1] == "running"
+    assert rows["server"][2] == "192.168.1.2"
+    assert rows["server"][3] == str(server["ssh_port"])
+    assert rows["server"][4] == f"{forward_port}->22"
+    assert rows["server"][5] == str(server["pid"])
+    assert re.fullmatch(r"\d+", rows["server"][6])
+    assert rows["client"][2] == "192.168.1.1"
+
+
+def test_status_from_a_subdirectory_finds_the_project(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    write(project / "network.nix", "{ solo = { ... }: { }; }\n")
+    (project / "deep" / "er").mkdir(parents=True)
+    result = nixvms("status", cwd=project / "deep" / "er")
+    assert result.code == 1
+    assert result.stderr.splitlines() == [
+        f"error: no network has run from {project}/.nixvms/run (no such directory)"]
+
+
+# --- ssh -------------------------------------------------------------------------
+
+
+def test_ssh_by_name_runs_the_command_and_returns_its_exit_status(
+        project: Path, running: tuple[Path, Run, float]) -> None:
+    state, _, _ = running
+    result = run(project, state, "ssh", "server", "--", "hostname; exit 7")
+    assert result.code == 7
+    assert result.stdout.strip() == "server"
+
+
+def test_ssh_by_target_host_reaches_the_same_machine(
+        project: Path, running: tuple[Path, Run, float]) -> None:
+    state, _, _ = running
+    result = run(project, state, "ssh", "server.example.net", "--", "hostname")
+    assert result.code == 0, result.stderr
+    assert result.stdout.strip() == "server"
+
+
+def test_ssh_to_a_machine_without_openssh_says_which_option(
+        project: Path, running: tuple[Path, Run, float]) -> None:
+    state, _, _ = running
+    result = run(project, state, "ssh", "client")
+    assert result.code == 2
+    assert result.stderr.splitlines() == [
+        "error: machine client runs no ssh server: set services.openssh.enable = true; in "
+        "its configuration (or use `nixvms console client`)"]
+
+
+def test_forwards_are_bound_on_127_0_0_1_only(
+        running: tuple[Path, Run, float], forward_port: int) -> None:
+    state, _, _ = running
+    listening = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True,
+                               check=True).stdout
+    ports = [forward_port] + [int(str(machine_record(state, m)["ssh_port"]))
+                              for m in ("client", "server")]
+    for port in ports:
+        local = [line.split()[3] for line in listening.splitlines()
+                 if line.split()[3].rsplit(":", 1)[1] == str(port)]
+        assert local == [f"127.0.0.1:{port}"], (port, local)
+
+
+# --- logs and console -------------------------------------------------------------
+
+
+def test_logs_strip_terminal_control_sequences_and_keep_the_raw_log(
+        project: Path, running: tuple[Path, Run, float]) -> None:
+    state, _, _ = running
+    raw = (state / "server.log").read_bytes()
+    assert b"\x1b" in raw  # SeaBIOS's escapes are in the raw log
+    result = run(project, state, "logs", "server")
+    assert result.code == 0
+    assert "\x1b" not in result.stdout and "\r" not in result.stdout
+    assert "server login:" in result.stdout
+    last = run(project, state, "logs", "server", "-n", "3")
+    assert len(last.stdout.splitlines()) == 3
+
+
+def test_logs_follow_prints_what_the_console_shows_next(
+        project: Path, running: tuple[Path, Run, float]) -> None:
+    state, _, _ = running
+    follow = subprocess.Popen(
+        [str(BIN / "nixvms"), "logs", "--state-dir", str(state), "server", "-f", "-n", "0"],
+        cwd=project, stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1)
+        assert run(project, state, "ssh", "server", "--", "echo marker-$((6*7)) >/dev/console"
+                   ).code == 0
+        deadline = time.monotonic() + 20
+        seen = ""
+        assert follow.stdout is not None
+        os.set_blocking(follow.stdout.fileno(), False)
+        while "marker-42" not in seen and time.monotonic() < deadline:
+            time.sleep(0.2)
+            seen += follow.stdout.read() or ""
+        assert "marker-42" in seen
+    finally:
+        follow.send_signal(signal.SIGINT)
+        follow.wait(timeout=10)
+
+
+def test_console_attaches_under_a_terminal_and_detaches_with_ctrl_bracket(
+        project: Path, running: tuple[Path, Run, float]) -> None:
+    state, _, _ = running
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: nixvms console on the pseudo-terminal
+        os.chdir(project)
+        os.execv(str(BIN / "nixvms"),
+                 [str(BIN / "nixvms"), "console", "--state-dir", str(state), "server"])
+    seen = b""
+
+    def read_until(text: bytes, timeout: float = 20) -> bool:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while text not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    seen += os.read(fd, 4096)
+                except OSError:
+                    break
+        return text in seen
+
+    try:
+        assert read_until(b"press Ctrl-] to detach"), seen
+        os.write(fd, b"\r")
+        assert read_until(b"server login:"), seen
+        os.write(fd, b"\x1d")
+        assert read_until(b"detached from server's console"), seen
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        os.close(fd)
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+
+
+# --- bad input ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args, message", [
+    (["ssh", "nosuch"], "there is no machine named 'nosuch'"),
+    (["logs", "nosuch"], "there is no machine named 'nosuch'"),
+    (["stop", "nosuch"], "there is no machine named 'nosuch'"),
+    (["up", "--detach", "nosuch"], "there is no machine named 'nosuch'"),
+    (["up", "--detach", "--forward", "server:80"], "is not MACHINE:HOSTPORT:GUESTPORT"),
+    (["up", "--detach", "--timeout", "soon"], "'soon' is not a valid float"),
+])
+def test_bad_input_is_one_line_and_leaves_the_running_network_alone(
+        project: Path, running: tuple[Path, Run, float], args: list[str],
+        message: str) -> None:
+    state, _, _ = running
+    before = state_file(state)
+    result = run(project, state, *args)
+    assert result.code in (1, 2)
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == \
+        result.stderr.splitlines()[-1:]
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    after = state_file(state)
+    assert after["supervisor"] == before["supervisor"]
+    assert after["machines"] == before["machines"]
+
+
+def test_up_with_a_forward_on_a_taken_port_is_one_error_and_disturbs_nothing(
+        project: Path, running: tuple[Path, Run, float], forward_port: int,
+        state: Path) -> None:
+    other, _, _ = running
+    before = state_file(other)
+    result = up(project, state, "--forward", f"server:{forward_port}:22")
+    assert result.code == 1
+    assert f"port {forward_port} on 127.0.0.1 is already in use" in result.stderr
+    assert processes_of(str(state)) == []
+    assert state_file(other)["machines"] == before["machines"]
+
+
+def test_up_of_a_running_network_is_refused_naming_stop(
+        project: Path, running: tuple[Path, Run, float]) -> None:
+    state, _, _ = running
+    before = state_file(state)
+    result = up(project, state)
+    assert result.code == 1
+    assert "a network is already running from" in result.stderr
+    assert "nixvms stop" in result.stderr
+    assert state_file(state) == before
+
+
+# --- stop, start, destroy -------------------------------------------------------------
+
+
+def test_stop_of_one_machine_leaves_the_other_running_and_start_restarts_it(
+        project: Path, state: Path) -> None:
+    assert up(project, state).code == 0
+    server_pid = machine_record(state, "server")["pid"]
+    client_pid = int(str(machine_record(state, "client")["pid"]))
+    stopped = run(project, state, "stop", "client")
+    assert stopped.code == 0, stopped.stderr
+    assert "stopped client" in stopped.stderr
+    assert machine_record(state, "client")["state"] == "stopped"
+    assert machine_record(state, "server")["pid"] == server_pid
+    assert not Path(f"/proc/{client_pid}").exists()
+    status = run(project, state, "status").stdout
+    assert re.search(r"^client\s+stopped", status, re.MULTILINE)
+    started = run(project, state, "start", "client")
+    assert started.code == 0, started.stderr
+    assert re.search(r"^client ready in \d+\.\d s$", started.stdout, re.MULTILINE)
+    assert machine_record(state, "client")["state"] == "running"
+    assert run(project, state, "stop").code == 0
+    assert wait_gone(*marks(state)) == []
+
+
+def test_stop_of_all_leaves_no_process_and_the_next_up_works(
+        project: Path, state: Path) -> None:
+    assert up(project, state).code == 0
+    mark = marks(state)
+    assert processes_of(*mark)
+    result = run(project, state, "stop")
+    assert result.code == 0, result.stderr
+    assert "the network is down" in result.stderr
+    assert wait_gone(*mark) == []
+    again = run(project, state, "stop")
+    assert again.code == 1
+    assert again.stderr.splitlines() == [f"error: no network is running from {state}"]
+    assert up(project, state).code == 0
+    assert run(project, state, "stop").code == 0
+
+
+def test_destroy_stops_and_deletes_disks_and_run_state_saying_what(
+        project: Path, state: Path) -> None:
+    assert up(project, state).code == 0
+    mark = marks(state)
+    one = run(project, state, "destroy", "client")
+    assert one.code == 0, one.stderr
+    assert f"removed {state}/client" in one.stderr.splitlines()
+    assert not (state / "client").exists()
+    assert (state / "server" / "server.qcow2").exists()
+    assert machine_record(state, "server")["state"] == "running"
+    everything = run(project, state, "destroy")
+    assert everything.code == 0, everything.stderr
+    assert f"removed {state}/server" in everything.stderr.splitlines()
+    assert not state.exists()
+    assert wait_gone(*mark) == []
+
+
+def test_a_vm_killed_is_reported_dead_while_the_others_keep_running(
+        project: Path, state: Path) -> None:
+    assert up(project, state).code == 0
+    client = int(str(machine_record(state, "client")["pid"]))
+    os.kill(client, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while machine_record(state, "client")["state"] != "dead" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    status = run(project, state, "status").stdout
+    assert re.search(r"^client\s+dead \(killed by SIGKILL\)", status, re.MULTILINE), status
+    assert re.search(r"^server\s+running", status, re.MULTILINE)
+    assert run(project, state, "ssh", "server", "--", "true").code == 0
+    log = (state / "supervisor.log").read_text()
+    assert '"event": "died", "machine": "client"' in log
+    assert run(project, state, "stop").code == 0
+
+
+# --- teardown paths -----------------------------------------------------------------
+
+
+def foreground_up(project: Path, state: Path) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [str(BIN / "nixvms"), "up", "--state-dir", str(state)], cwd=project,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if (state / "state.json").exists() and all(
+                machine_record(state, m)["state"] == "running" for m in ("client", "server")):
+            return proc
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    raise AssertionError("the network did not come up")
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "sighup"])
+def test_a_signal_to_foreground_up_stops_everything_and_the_next_up_works(
+        project: Path, state: Path, how: str) -> None:
+    proc = foreground_up(project, state)
+    mark = marks(state)
+    if how == "ctrl-c":
+        os.killpg(proc.pid, signal.SIGINT)  # what the terminal sends its foreground group
+    else:
+        proc.send_signal(signal.SIGTERM if how == "sigterm" else signal.SIGHUP)
+    proc.wait(timeout=60)
+    assert wait_gone(*mark) == []
+    assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
+    assert up(project, state).code == 0
+    assert run(project, state, "stop").code == 0
+
+
+def test_kill_9_of_the_supervisor_leaves_no_vm_and_the_next_up_works(
+        project: Path, state: Path) -> None:
+    assert up(project, state).code == 0
+    mark = marks(state)
+    supervisor = state_file(state)["supervisor"]
+    assert isinstance(supervisor, dict)
+    os.kill(int(supervisor["pid"]), signal.SIGKILL)
+    assert wait_gone(*mark, timeout=15) == []
+    status = run(project, state, "status")
+    assert "not running" in status.stdout
+    assert up(project, state).code == 0
+    assert run(project, state, "stop").code == 0
+
+
+# --- concurrency --------------------------------------------------------------------
+
+
+def test_two_ups_on_one_state_dir_at_the_same_instant_leave_exactly_one_network(
+        project: Path, state: Path) -> None:
+    command = [str(BIN / "nixvms"), "up", "--detach", "--state-dir", str(state)]
+    procs = [subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p.wait(timeout=300), p.communicate()[1]) for p in procs]
+    assert sorted(code for code, _ in results) == [0, 1], results
+    assert any("already running" in err for code, err in results if code == 1)
+    assert (state / "ssh_config").exists()
+    assert run(project, state, "ssh", "server", "--", "true").code == 0
+    assert run(project, state, "stop").code == 0
+    assert wait_gone(*marks(state)) == []
+
+
+def test_two_networks_from_two_directories_started_at_once_both_come_up(
+        project: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    shutil.copytree(project, other, ignore=LOCAL_STATE)
+    assert nixvms("build", cwd=other).code == 0
+    states = [short_state("a"), short_state("b")]
+    try:
+        procs = [subprocess.Popen(
+            [str(BIN / "nixvms"), "up", "--detach", "--state-dir", str(s)], cwd=d,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for d, s in ((project, states[0]), (other, states[1]))]
+        results = [(p.wait(timeout=300), p.communicate()[1]) for p in procs]
+        assert [code for code, _ in results] == [0, 0], results
+        ports = {int(str(machine_record(s, m)["ssh_port"])) for s in states
+                 for m in ("client", "server")}
+        assert len(ports) == 4
+        for d, s in ((project, states[0]), (other, states[1])):
+            assert run(d, s, "ssh", "server", "--", "true").code == 0
+    finally:
+        for d, s in ((project, states[0]), (other, states[1])):
+            run(d, s, "stop")
+            kill_network(s)
+            shutil.rmtree(s.parent, ignore_errors=True)
+
+
+# --- state directories ---------------------------------------------------------------
+
+
+def test_a_state_dir_with_a_quote_a_space_and_a_command_in_its_name_works(
+        project: Path, tmp_path: Path) -> None:
+    state = tmp_path / "it's a $(touch pwned) dir"
+    try:
+        result = up(project, state)
+        assert result.code == 0, result.stderr
+        assert run(project, state, "ssh", "server", "--", "true").code == 0
+        assert (state / "server" / "server.qcow2").exists()
+        assert not (project / "pwned").exists() and not (tmp_path / "pwned").exists()
+        assert run(project, state, "stop").code == 0
+    finally:
+        kill_network(state)
+
+
+def test_the_default_state_dir_is_the_projects_whatever_the_working_directory(
+        tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    write(project / "network.nix", "{ solo = { ... }: { }; }\n")
+    (project / "sub").mkdir()
+    try:
+        result = nixvms("up", "--detach", cwd=project)
+        assert result.code == 0, result.stderr
+        assert (project / ".nixvms" / "run" / "state.json").exists()
+        status = nixvms("status", cwd=project / "sub")
+        assert status.code == 0 and "running from" in status.stdout
+        outside = nixvms("status", "-f", str(project / "network.nix"), cwd=tmp_path)
+        assert outside.code == 0
+        assert nixvms("stop", cwd=project / "sub").code == 0
+    finally:
+        kill_network(project / ".nixvms" / "run")
+
+
+# --- the walk-throughs -----------------------------------------------------------------
+
+
+def test_init_up_ssh_stop_is_the_first_walk_through(tmp_path: Path) -> None:
+    project = tmp_path / "first"
+    assert nixvms("init", str(project), cwd=tmp_path).code == 0
+    try:
+        assert nixvms("up", "--detach", cwd=project).code == 0
+        assert nixvms("status", cwd=project).code == 0
+        ssh = nixvms("ssh", "server", "--", "hostname", cwd=project)
+        assert ssh.code == 0, ssh.stderr
+        assert ssh.stdout.strip() == "server"
+        assert nixvms("stop", cwd=project).code == 0
+    finally:
+        kill_network(project / ".nixvms" / "run")
+
+
+def test_the_manual_network_comes_up_and_answers_over_ssh(tmp_path: Path) -> None:
+    project = tmp_path / "manual"
+    project.mkdir()
+    shutil.copy(REPO / "examples" / "network.nix", project / "network.nix")
+    try:
+        result = nixvms("up", "--detach", cwd=project)
+        assert result.code == 0, result.stderr
+        assert nixvms("ssh", "test1", "--", "uname -m", cwd=project).stdout.strip() in (
+            "i686", "i586", "i386")
+        assert nixvms("ssh", "test2", "--", "uname -m", cwd=project).stdout.strip() == "x86_64"
+        assert nixvms("stop", cwd=project).code == 0
+    finally:
+        kill_network(project / ".nixvms" / "run")
