@@ -149,6 +149,12 @@ class Logger:
         self.files.clear()
 
 
+def short(command: str, limit: int = 200) -> str:
+    """A command as logs show it: one line, long ones cut."""
+    flat = " ".join(command.split("\n"))
+    return flat if len(flat) <= limit else flat[:limit] + f"... ({len(command)} characters)"
+
+
 def first_line(error: BaseException) -> str:
     text = str(error).strip() or type(error).__name__
     return text.split("\n", 1)[0]
@@ -319,7 +325,7 @@ class Machine:
                               f"`{command}`") from None
         output = raw.decode(errors="replace")
         took = time.monotonic() - began
-        self.log(f"exit status {status} after {took:.2f} s: {command}", detail=output)
+        self.log(f"exit status {status} after {took:.2f} s: {short(command)}", detail=output)
         if not check_return:
             return (-1, output)
         return (status, output)
@@ -328,7 +334,7 @@ class Machine:
         """Run the commands; raise if one exits non-zero; their output, joined."""
         output = ""
         for command in commands:
-            with self.nested(f"must succeed: {command}"):
+            with self.nested(f"must succeed: {short(command)}"):
                 status, out = self.execute(command, timeout=timeout)
                 if status != 0:
                     raise RequestedAssertionFailed(
@@ -341,7 +347,7 @@ class Machine:
         """Run the commands; raise if one exits 0; their output, joined."""
         output = ""
         for command in commands:
-            with self.nested(f"must fail: {command}"):
+            with self.nested(f"must fail: {short(command)}"):
                 status, out = self.execute(command, timeout=timeout)
                 if status == 0:
                     raise RequestedAssertionFailed(
@@ -511,8 +517,8 @@ class Machine:
             raise MachineError(f"copy_from_host: {source} does not exist on the host", self.name)
         with self.nested(f"copying {source} from the host to {target}"):
             blob = io.BytesIO()
-            with tarfile.open(fileobj=blob, mode="w") as tar:
-                tar.add(str(src), arcname=src.name)
+            with tarfile.open(fileobj=blob, mode="w", dereference=True) as tar:
+                tar.add(str(src), arcname=src.name, filter=_plain_member)
             data = base64.b64encode(blob.getvalue()).decode()
             tmp = self.succeed("mktemp -d").strip()
             for at in range(0, len(data), TRANSFER_CHUNK):
@@ -687,6 +693,13 @@ class Machine:
                 return
             except BackdoorClosed:
                 raise self._error(f"{self._why_down()}") from None
+
+
+def _plain_member(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """Members as root's, as NixOS's copy_from_host leaves them (root:root)."""
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
 
 
 def _monitor_read(sock: socket.socket) -> str:
