@@ -148,7 +148,7 @@ class FirewallNetwork:
     strict: VM
 
     def outcome(self, what: str) -> str:
-        found = re.search(rf"^probe: fw: {re.escape(what)} (\S+)", self.probe.console(), re.MULTILINE)
+        found = re.search(rf"probe: fw: {re.escape(what)} (\S+)", self.probe.console())
         assert found, f"no outcome for {what!r}:\n{self.probe.console()[-3000:]}"
         return found.group(1)
 
