@@ -26,7 +26,8 @@ LAUNCHER_TEMPLATE = "launcher.sh.j2"
 SUPERVISOR_DIR = "supervisor"
 # The launchers the network directory's bin/ holds: (file, what it runs).
 # nixos-run-vms is the name the nixos-build-vms manual uses.
-LAUNCHERS = ("run-vms",)
+# nixos-test-driver runs the test driver (supervisor/driver.py: main).
+LAUNCHERS = ("run-vms", "nixos-test-driver")
 
 if TYPE_CHECKING:
     import jinja2

@@ -2,6 +2,8 @@
 #
 #   bin/run-vms                 the launcher (rendered by nixvms: templates/launcher.sh.j2)
 #   bin/nixos-run-vms           the same (the name the nixos-build-vms manual uses)
+#   bin/nixos-test-driver       the test driver (lib/nixvms_supervisor/driver.py): a
+#                               Python session over the machines, or a test script
 #   lib/nixvms_supervisor/      the supervisor: nixvms/supervisor/*.py, standard library only
 #   lib/python3                 nixpkgs' python3, when the package set has one
 #                               (with tinyos the launcher uses the host's python3)
@@ -25,7 +27,7 @@ let
   rendered = builtins.path {
     path = asPath files;
     name = "network";
-    filter = path: type: builtins.elem (baseNameOf path) [ "run-vms" "network.json" ];
+    filter = path: type: builtins.elem (baseNameOf path) [ "run-vms" "nixos-test-driver" "network.json" ];
   };
   # The supervisor's Python files only (no __pycache__, no editor files).
   supervisor = builtins.path {
@@ -43,6 +45,8 @@ pkgs.runCommand "nixos-vms" { } ''
   cp ${rendered}/run-vms "$out/bin/run-vms"
   chmod 0555 "$out/bin/run-vms"
   ln -s run-vms "$out/bin/nixos-run-vms"
+  cp ${rendered}/nixos-test-driver "$out/bin/nixos-test-driver"
+  chmod 0555 "$out/bin/nixos-test-driver"
   cp ${supervisor}/*.py "$out/lib/nixvms_supervisor/"
   ${python}
   cp ${rendered}/network.json "$out/network.json"
