@@ -452,6 +452,77 @@ def up_command(
 nixvms.add_command(up_command, "run")
 
 
+@nixvms.command("test", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("args", nargs=-1, metavar="[NETWORK] SCRIPT")
+@_lifecycle_options
+@click.option("--junit-xml", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Write the result as JUnit XML (a test case per subtest).")
+@click.option("--keep-vms", is_flag=True,
+              help="Leave the machines running afterwards (`nixvms stop` stops them).")
+@click.option("--accel", type=click.Choice(supervisor_accel.ACCELS), envvar="NIXVMS_ACCEL",
+              default="auto", show_default=True,
+              help="QEMU acceleration: KVM only where a probe guest runs under it (auto).")
+@_nix_options
+@click.option("-I", "include", multiple=True, metavar="PATH",
+              help="Add a Nix search path entry, as nix-build's -I (repeatable).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Evaluate and build this many machines at once.")
+@click.option("-v", "--verbose", count=True, help="Log every Nix command.")
+def test_command(
+    args: tuple[str, ...],
+    file: Path | None,
+    state_dir: Path | None,
+    junit_xml: Path | None,
+    keep_vms: bool,
+    accel: str,
+    options: tuple[tuple[str, str], ...],
+    show_trace: bool,
+    include: tuple[str, ...],
+    jobs: int,
+    verbose: int,
+) -> None:
+    """Build the network (what changed) and run a test script on it.
+
+    SCRIPT is Python with NixOS's test-driver API in scope: each machine by
+    name, start_all(), subtest(), retry() (see the README's "Testing a
+    network"). Machines boot when the script first uses them. Prints each
+    subtest with its time; exits 0 only if the script passed; stops every
+    machine it started unless --keep-vms."""
+    from nixvms.supervisor import driver as test_driver
+
+    _setup_logging(verbose)
+    if not 1 <= len(args) <= 2:
+        _fail("give the test script: nixvms test [NETWORK] SCRIPT.py", EXIT_USAGE)
+    script = Path(args[-1])
+    positional = Path(args[0]) if len(args) == 2 else None
+    if positional is not None and file is not None:
+        _fail("give the network either as NETWORK or with -f, not both", EXIT_USAGE)
+    if not script.is_file():
+        _fail(f"{script}: no such test script", EXIT_USAGE)
+    try:
+        compile(script.read_bytes(), str(script), "exec")
+    except SyntaxError as error:
+        _fail(f"{script}:{error.lineno}: {error.msg}")
+    network_file = _find_network(positional or file)
+    settings = NixSettings(options=options, include=include, show_trace=show_trace)
+    result = _run_build(network_file, network_file.parent / "result", settings, jobs)
+    _stop_on_signals()
+    try:
+        spec = load_network(result.store_path)
+        run_dir = state_dir or Path(spec.state_dir or StateDir.for_network(network_file).run_dir)
+        with test_driver.Driver(result.store_path, run_dir, keep_vms=keep_vms,
+                                accel_choice=accel) as driver:
+            outcome = driver.run_script(script)
+        code = test_driver.report(outcome, junit_xml, sys.stdout, sys.stderr)
+    except test_driver.MachineError as error:
+        _fail(str(error))
+    except SupervisorError as error:
+        _fail_supervisor(error)
+    except KeyboardInterrupt:
+        _fail("interrupted; the machines the test started are stopped", EXIT_INTERRUPTED)
+    sys.exit(code)
+
+
 @nixvms.command("status")
 @_lifecycle_options
 def status_command(file: Path | None, state_dir: Path | None) -> None:

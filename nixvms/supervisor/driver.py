@@ -1158,7 +1158,7 @@ def main(argv: Sequence[str], network: str | None = None, prog: str = "nixos-tes
                 driver.interact()
                 return 0
             result = driver.run_script(Path(script))
-            return report(result, junit, sys.stderr)
+            return report(result, junit, sys.stdout, sys.stderr)
     except (MachineError, SupervisorError) as error:
         message = error.message if isinstance(error, SupervisorError) else str(error)
         sys.stderr.write(f"{prog}: error: {message}\n")
@@ -1168,13 +1168,17 @@ def main(argv: Sequence[str], network: str | None = None, prog: str = "nixos-tes
         return 130
 
 
-def report(result: ScriptResult, junit: str | os.PathLike[str] | None, stream: TextIO) -> int:
-    """Print how a script went, write JUnit XML; the exit status (0: passed)."""
+def report(result: ScriptResult, junit: str | os.PathLike[str] | None, out: TextIO,
+           err: TextIO | None = None) -> int:
+    """Print how a script went (the failure on err, the summary on out),
+    write JUnit XML; the exit status (0: passed)."""
+    err = err or out
     if result.failure:
-        stream.write("error: " + result.failure.replace("\n", "\n  ") + "\n")
+        err.write("error: " + result.failure.replace("\n", "\n  ") + "\n")
+        err.flush()
     for line in summary(result):
-        stream.write(line + "\n")
-    stream.flush()
+        out.write(line + "\n")
+    out.flush()
     if junit is not None:
         Path(junit).write_text(junit_xml(result))
     return 0 if result.passed else 1
