@@ -170,7 +170,7 @@ class BuildContext:
 # --- before doit: the network file, nixpkgs, the machine list, the plan ------------
 
 
-def check_input_file(path: Path, what: str) -> None:
+def check_input_file(path: Path, what: str, error: type[NixvmsError] = NetworkError) -> None:
     """A file nixvms reads must be a regular file it can read (a FIFO would hang)."""
     shown = ascii(str(path))[1:-1] if not _is_utf8(str(path)) else str(path)
     if not _is_utf8(str(path)):
@@ -178,16 +178,16 @@ def check_input_file(path: Path, what: str) -> None:
     try:
         info = os.stat(path)
     except FileNotFoundError:
-        raise UsageError(f"the {what} {shown} does not exist") from None
-    except OSError as error:
-        raise UsageError(f"the {what} {shown} cannot be read: {error.strerror}") from None
+        raise error(f"the {what} {shown} does not exist") from None
+    except OSError as failure:
+        raise error(f"the {what} {shown} cannot be read: {failure.strerror}") from None
     if stat.S_ISDIR(info.st_mode):
-        raise UsageError(f"the {what} {shown} is a directory, not a file")
+        raise error(f"the {what} {shown} is a directory, not a file")
     if not stat.S_ISREG(info.st_mode):
-        raise UsageError(f"the {what} {shown} is not a regular file (a FIFO, socket or "
-                         "device cannot be read as Nix)")
+        raise error(f"the {what} {shown} is not a regular file (a FIFO, socket or "
+                    "device cannot be read as Nix)")
     if not os.access(path, os.R_OK):
-        raise UsageError(f"the {what} {shown} is not readable")
+        raise error(f"the {what} {shown} is not readable")
 
 
 def _is_utf8(text: str) -> bool:
@@ -203,7 +203,7 @@ def prepare(network_file: Path, state: StateDir, options: Options,
     """Read what every task needs: nixpkgs, the machine list, the predicted plan."""
     check_input_file(network_file, "network file")
     for extra in options.extra_deps:
-        check_input_file(Path(extra), "--extra-dep file")
+        check_input_file(Path(extra), "--extra-dep file", UsageError)
     nix.check_include_paths(options.settings)
     path = deps.absolute(network_file)
     files = deps.FileStates()

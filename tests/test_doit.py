@@ -39,11 +39,13 @@ def test_doit_builds_the_network_and_links_result(doit_project: Path) -> None:
     assert ".  build:" not in again.stdout
 
 
-def test_doit_builds_one_machine(doit_project: Path) -> None:
+def test_doit_builds_one_machine_after_settling_the_plan(doit_project: Path) -> None:
     run = doit("build:alpha", cwd=doit_project)
     assert run.code == 0, run.stdout + run.stderr
-    assert ".  eval:alpha" in run.stdout and ".  build:alpha" in run.stdout
-    assert "beta" not in run.stdout
+    # Every machine is evaluated (the plan lists each one in /etc/hosts), one is built.
+    assert ".  eval:alpha" in run.stdout and ".  eval:beta" in run.stdout
+    assert ".  build:alpha" in run.stdout
+    assert "build:beta" not in run.stdout
     assert not (doit_project / "result").exists()
 
 

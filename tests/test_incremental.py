@@ -33,6 +33,15 @@ MACHINE = """\
 # collecting one test's garbage is not blocked by another test's roots.
 RUN_ID = uuid.uuid4().hex
 
+# The manual's style: machines inline in network.nix, with a shared binding.
+INLINE = """\
+let shared = "shared v1"; in
+{{
+  alpha = {{ ... }}: {{ environment.etc.motd.text = "{alpha} " + shared; }};
+  beta = {{ ... }}: {{ environment.etc.motd.text = "{beta} " + shared; }};
+}}
+""".replace("shared v1", f"shared v1 {RUN_ID}")
+
 
 def machine_file(motd: str) -> str:
     return MACHINE.replace("{motd}", f"{motd} {RUN_ID}")
@@ -102,14 +111,52 @@ def test_touching_a_file_without_change_redoes_nothing(network: Path) -> None:
     assert run.tasks("evaluating") == set()
 
 
-def test_editing_network_file_reevaluates_but_rebuilds_nothing_unchanged(network: Path) -> None:
+def test_a_comment_in_the_network_file_evaluates_nothing(network: Path) -> None:
     before = result_target(network)
     write(network / "network.nix", "# a comment\n" + NETWORK)
     run = nixvms("build", cwd=network)
     assert run.code == 0, run.stderr
-    assert run.tasks("evaluating") == {"alpha", "beta"}
+    assert run.tasks("evaluating") == set()
     assert run.tasks("building") == set()
     assert result_target(network) == before
+    again = nixvms("build", "-v", cwd=network)
+    assert "$ nix-" not in again.stderr, again.stderr  # the new stamp was remembered
+
+
+def test_editing_one_inline_machine_evaluates_only_that_machine(tmp_path: Path) -> None:
+    project = tmp_path / "inline"
+    write(project / "network.nix", INLINE.format(alpha="alpha v1", beta="beta v1"))
+    assert nixvms("build", cwd=project).code == 0
+    write(project / "network.nix", INLINE.format(alpha="alpha v2", beta="beta v1"))
+    run = nixvms("build", cwd=project)
+    assert (run.tasks("evaluating"), run.tasks("building")) == ({"alpha"}, {"alpha"}), run.stderr
+
+
+def test_editing_a_shared_binding_of_the_network_file_evaluates_every_machine(
+        tmp_path: Path) -> None:
+    project = tmp_path / "inline"
+    write(project / "network.nix", INLINE.format(alpha="alpha v1", beta="beta v1"))
+    assert nixvms("build", cwd=project).code == 0
+    write(project / "network.nix",
+          INLINE.format(alpha="alpha v1", beta="beta v1").replace("shared v1", "shared v2"))
+    run = nixvms("build", cwd=project)
+    assert run.tasks("evaluating") == {"alpha", "beta"}, run.stderr
+
+
+def test_a_machine_reading_another_through_nodes_follows_its_edits(tmp_path: Path) -> None:
+    project = tmp_path / "nodes"
+    text = """{{
+  alpha = {{ nodes, ... }}: {{
+    environment.etc.peer.text = nodes.beta.config.environment.etc.motd.text;
+  }};
+  beta = {{ ... }}: {{ environment.etc.motd.text = "{beta}"; }};
+}}
+"""
+    write(project / "network.nix", text.format(beta=f"beta v1 {RUN_ID}"))
+    assert nixvms("build", cwd=project).code == 0
+    write(project / "network.nix", text.format(beta=f"beta v2 {RUN_ID}"))
+    run = nixvms("build", cwd=project)
+    assert run.tasks("evaluating") == {"alpha", "beta"}, run.stderr
 
 
 def test_adding_a_machine_renumbers_and_rebuilds_all(network: Path) -> None:
@@ -124,7 +171,8 @@ def test_adding_a_machine_renumbers_and_rebuilds_all(network: Path) -> None:
 
 
 def test_collected_vm_is_rebuilt_alone(network: Path) -> None:
-    record = json.loads((network / ".nixvms" / "machines" / "alpha.build.json").read_text())
+    record = json.loads(
+        (network / ".nixvms" / "records" / "build" / "alpha.json").read_text())["data"]
     (network / ".nixvms" / "gcroots" / "vm-alpha").unlink()
     (network / "result").unlink()
     (network / ".nixvms" / "gcroots" / "network").unlink()
