@@ -54,8 +54,8 @@ def up(project: Path, state: Path, *args: str) -> Run:
     return nixvms("up", "--detach", "--state-dir", str(state), *args, cwd=project)
 
 
-def run(project: Path, state: Path, *args: str) -> Run:
-    return nixvms(*args, "--state-dir", str(state), cwd=project)
+def run(project: Path, state: Path, command: str, *args: str) -> Run:
+    return nixvms(command, "--state-dir", str(state), *args, cwd=project)
 
 
 def state_file(state: Path) -> dict[str, object]:
@@ -282,11 +282,16 @@ def test_forwards_are_bound_on_127_0_0_1_only(
 def test_logs_strip_terminal_control_sequences_and_keep_the_raw_log(
         project: Path, running: tuple[Path, Run, float]) -> None:
     state, _, _ = running
+    # What SeaBIOS and full-screen programs write: clear screen, no line wrap.
+    escapes = r"printf '\033[2J\033[?7lescaped-\033[1mline\033[0m\r\n' >/dev/console"
+    assert run(project, state, "ssh", "server", "--", escapes).code == 0
+    time.sleep(1)
     raw = (state / "server.log").read_bytes()
-    assert b"\x1b" in raw  # SeaBIOS's escapes are in the raw log
+    assert b"\x1b[2J\x1b[?7lescaped-\x1b[1mline" in raw  # the raw log keeps them
     result = run(project, state, "logs", "server")
     assert result.code == 0
     assert "\x1b" not in result.stdout and "\r" not in result.stdout
+    assert "escaped-line\n" in result.stdout
     assert "server login:" in result.stdout
     last = run(project, state, "logs", "server", "-n", "3")
     assert len(last.stdout.splitlines()) == 3

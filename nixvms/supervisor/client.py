@@ -556,7 +556,7 @@ def attach(path: Path, stdin: int, stdout: int, detach_key: bytes = DETACH_KEY) 
     saved = termios.tcgetattr(stdin) if os.isatty(stdin) else None
     try:
         if saved is not None:
-            tty.setraw(stdin)
+            tty.setraw(stdin, termios.TCSANOW)  # keys typed ahead are kept
         while True:
             readable, _, _ = select.select([stdin, sock.fileno()], [], [])
             if sock.fileno() in readable:
