@@ -131,7 +131,7 @@ def measure(
     command: Sequence[str],
     cwd: Path,
     env: dict[str, str],
-    sample_interval: float = 0.05,
+    sample_interval: float = 0.1,
 ) -> Measured:
     """Run `command` to its end and say what it cost (see the module's docstring)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:

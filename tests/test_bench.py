@@ -69,11 +69,16 @@ def test_bench_light(tmp_path: Path) -> None:
     lines: list[str] = []
     results = run.main(
         ["--weight", "light", "--sizes", str(SIZE), "--repeat", "1", "--full-repeat", "1",
-         "--out", str(out), "--workdir", str(tmp_path)],
+         "--out", str(out), "--json", str(tmp_path / "light.json"),
+         "--workdir", str(tmp_path)],
         say=lines.append,
     )
     check_counts(results)
     text = out.read_text()
+    # The saved samples render the same report again.
+    again = tmp_path / "again.md"
+    run.main(["--from-json", str(tmp_path / "light.json"), "--out", str(again)])
+    assert again.read_text() == text
     for scenario in run.SCENARIOS:
         assert f"| {SIZE} | {scenario} |" in text
     assert f"Targets (issue 10; the issue sets them at N = 50) at N = {SIZE}" in text
@@ -86,7 +91,8 @@ def test_bench_heavy(tmp_path: Path) -> None:
     modules = 60
     results = run.main(
         ["--weight", "heavy", "--sizes", str(SIZE), "--repeat", "1", "--full-repeat", "1",
-         "--modules", str(modules), "--out", str(out), "--workdir", str(tmp_path)],
+         "--modules", str(modules), "--out", str(out), "--json", str(tmp_path / "heavy.json"),
+         "--workdir", str(tmp_path)],
         say=lines.append,
     )
     check_counts(results)
