@@ -213,6 +213,7 @@ def vlan_nics(number: int, vlans: list[int]) -> str:
     the test network's MAC 52:54:00:12:vv:nn, as nixvms's network module adds them."""
     opts = []
     for k, vlan in enumerate(vlans, start=1):
-        opts.append(f'"-device virtio-net-pci,netdev=vlan{k},mac=52:54:00:12:{vlan:02x}:{number:02x}"')
+        mac = f"52:54:00:12:{vlan:02x}:{number:02x}"
+        opts.append(f'"-device virtio-net-pci,netdev=vlan{k},mac={mac}"')
         opts.append(f"''-netdev vde,id=vlan{k},sock=\"$QEMU_VDE_SOCKET_{vlan}\"''")
     return "virtualisation.qemu.options = [ " + " ".join(opts) + " ];"

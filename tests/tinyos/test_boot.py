@@ -30,6 +30,8 @@ def test_one_machine_boots_and_honours_the_contract(
     vm = machines.write("solo", """{ pkgs, ... }: {
       networking.hostName = "solo";
       virtualisation.graphics = false;
+      # the host forward reaches the guest through eth0: open the port, as on NixOS
+      networking.firewall.allowedTCPPorts = [ 8080 ];
       environment.etc."www/index.html".text = "served by solo";
       systemd.services.greeter = {
         wantedBy = [ "multi-user.target" ];

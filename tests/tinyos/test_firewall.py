@@ -35,9 +35,12 @@ COMMON = """
   virtualisation.graphics = false;
   virtualisation.diskImage = null;
   virtualisation.memorySize = 256;
-  networking.interfaces.eth1.ipv4.addresses = [ {{ address = "192.168.1.{n}"; prefixLength = 24; }} ];
-  networking.interfaces.eth1.ipv6.addresses = [ {{ address = "2001:db8:1::{n}"; prefixLength = 64; }} ];
-  networking.interfaces.eth2.ipv4.addresses = [ {{ address = "192.168.2.{n}"; prefixLength = 24; }} ];
+  networking.interfaces.eth1.ipv4.addresses =
+    [ {{ address = "192.168.1.{n}"; prefixLength = 24; }} ];
+  networking.interfaces.eth1.ipv6.addresses =
+    [ {{ address = "2001:db8:1::{n}"; prefixLength = 64; }} ];
+  networking.interfaces.eth2.ipv4.addresses =
+    [ {{ address = "192.168.2.{n}"; prefixLength = 24; }} ];
   environment.etc."www/index.html".text = "page of {name}";
   systemd.services.pages = {{
     wantedBy = [ "multi-user.target" ];

@@ -752,7 +752,8 @@ def test_option_without_definition_or_default_errors_only_when_read(tmp_path: Pa
     files = {"d": decl("needed", "types.str"), "e": decl("other", "types.int", "default = 1;")}
     assert config(tmp_path, "other", **files) == 1
     err = config_error(tmp_path, "needed", **files)
-    assert "The option `needed' is used but not defined." in err
+    assert ("The option `needed' was accessed but has no value defined."
+            " Try setting the option.") in err
 
 
 def test_read_only_option_defined_twice_is_an_error(tmp_path: Path) -> None:
@@ -937,7 +938,7 @@ def test_coercedTo_converts_the_coerced_type(tmp_path: Path) -> None:
         ("lib.optionals true [ 1 ] ++ lib.optional false 2", [1]),
         ("lib.optionalAttrs true { a = 1; }", {"a": 1}),
         ("lib.escapeShellArg \"it's\"", "'it'\\''s'"),
-        ('lib.escapeShellArgs [ "a b" "c" ]', "'a b' 'c'"),
+        ('lib.escapeShellArgs [ "a b" "c" ]', "'a b' c"),
         ('lib.splitString "." "a.b.c"', ["a", "b", "c"]),
         ('lib.removePrefix "/nix" "/nix/store"', "/store"),
         ('lib.removeSuffix ".nix" "a.nix"', "a"),
@@ -1003,3 +1004,109 @@ def test_fifty_realistic_machines_evaluate_in_one_process(tmp_path: Path) -> Non
         tmp_path,
     )
     assert got == [f"m{i}" for i in range(1, 51)]
+
+
+# ---- closer to nixpkgs' lib (issue 12, point 7) -----------------------------
+
+def test_unknown_option_suggests_close_declared_names(tmp_path: Path) -> None:
+    err = config_error(tmp_path, "enable", d=decl("enable", "types.bool", "default = false;"),
+                       e="{ enabel = true; }")
+    assert "The option `enabel' does not exist. Did you mean `enable'?" in err
+
+
+def test_unknown_option_far_from_every_name_suggests_nothing(tmp_path: Path) -> None:
+    err = config_error(tmp_path, "enable", d=decl("enable", "types.bool", "default = false;"),
+                       e="{ somethingElse = true; }")
+    assert "does not exist. Definition values:" in err
+    assert "Did you mean" not in err
+
+
+def test_nested_unknown_option_suggests_the_full_path(tmp_path: Path) -> None:
+    err = config_error(tmp_path, "a.port", d=decl("a.port", "types.int", "default = 1;"),
+                       e="{ a.prot = 2; }")
+    assert "The option `a.prot' does not exist. Did you mean `a.port'?" in err
+
+
+def test_module_of_another_class_is_refused(tmp_path: Path) -> None:
+    mods = modules(tmp_path, darwin='{ _class = "darwin"; }')
+    err = nix_error(f'(lib.evalModules {{ class = "nixos"; modules = {mods}; }}).config', tmp_path)
+    assert f"The module {tmp_path}/darwin.nix was imported into nixos instead of darwin." in err
+
+
+def test_module_of_the_same_class_or_without_class_is_accepted(tmp_path: Path) -> None:
+    mods = modules(tmp_path, a='{ _class = "nixos"; }', b="{ }")
+    expr = f'(lib.evalModules {{ class = "nixos"; modules = {mods}; }}).config'
+    assert nix_value(expr, tmp_path) == {}
+
+
+def test_submoduleWith_class_checks_its_modules(tmp_path: Path) -> None:
+    expr = """(lib.evalModules { modules = [ {
+      options.sub = lib.mkOption {
+        type = lib.types.submoduleWith { class = "nixos"; modules = [ ]; };
+      };
+      config.sub = { _class = "darwin"; };
+    } ]; }).config.sub"""
+    assert "was imported into nixos instead of darwin." in nix_error(expr, tmp_path)
+
+
+def test_disabledModules_string_is_relative_to_modulesPath(tmp_path: Path) -> None:
+    (tmp_path / "mods").mkdir()
+    module(tmp_path, "mods/defines.nix", "{ value = 2; }")
+    expr = f"""(lib.evalModules {{
+      specialArgs.modulesPath = {tmp_path}/mods;
+      modules = [ {tmp_path}/mods/defines.nix {{
+        disabledModules = [ "defines.nix" ];
+        options.value = lib.mkOption {{ default = 1; }};
+      }} ];
+    }}).config.value"""
+    assert nix_value(expr, tmp_path) == 1
+
+
+def test_declarationPositions_name_file_line_and_column(tmp_path: Path) -> None:
+    mods = modules(tmp_path, d='{ lib, ... }: {\n  options.x = lib.mkOption { default = 1; };\n}\n')
+    expr = f"(lib.evalModules {{ modules = {mods}; }}).options.x.declarationPositions"
+    got = nix_value(expr, tmp_path)
+    # Nix 2.8 places a dotted attribute path (options.x) at its first name
+    assert got == [{"file": f"{tmp_path}/d.nix", "line": 2, "column": 3}]
+
+
+PKGS = """{
+  hello = { type = "derivation"; pname = "hello"; outPath = "/hello"; };
+  other.hello = { type = "derivation"; pname = "hello-other"; outPath = "/other"; };
+}"""
+
+
+def package_option(tmp_path: Path, args: str, attr: str, pkgs: str = "pkgs") -> Any:
+    return nix_value(f"""let pkgs = {PKGS}; e = lib.evalModules {{ modules = [ {{
+      options.p = lib.mkPackageOption {pkgs} "hello" {args};
+    }} ]; }}; in e.{attr}""", tmp_path)
+
+
+def test_mkPackageOption_defaults_to_the_package_of_its_name(tmp_path: Path) -> None:
+    assert package_option(tmp_path, "{ }", "config.p.pname") == "hello"
+    assert package_option(tmp_path, "{ }", "options.p.defaultText.text") == "pkgs.hello"
+    assert package_option(tmp_path, "{ }", "options.p.description") == "The hello package to use."
+
+
+def test_mkPackageOption_without_default_has_no_value(tmp_path: Path) -> None:
+    err = nix_error(f"""let pkgs = {PKGS}; in (lib.evalModules {{ modules = [ {{
+      options.p = lib.mkPackageOption pkgs "hello" {{ default = null; }};
+    }} ]; }}).config.p""", tmp_path)
+    assert "The option `p' was accessed but has no value defined." in err
+
+
+def test_mkPackageOption_nullable(tmp_path: Path) -> None:
+    args = "{ nullable = true; default = null; }"
+    assert package_option(tmp_path, args, "config.p") is None
+    assert package_option(tmp_path, args, "options.p.type.description") == "null or package"
+
+
+def test_mkPackageOption_example_extraDescription_and_pkgsText(tmp_path: Path) -> None:
+    args = '{ example = "pkgs.hello.override { }"; extraDescription = "More."; }'
+    assert package_option(tmp_path, args, "options.p.example.text") == "pkgs.hello.override { }"
+    description = package_option(tmp_path, args, "options.p.description")
+    assert description == "The hello package to use. More."
+    other = '{ pkgsText = "myPkgs"; }'
+    assert package_option(tmp_path, other, "config.p.pname", "pkgs.other") == "hello-other"
+    text = package_option(tmp_path, other, "options.p.defaultText.text", "pkgs.other")
+    assert text == "myPkgs.hello"

@@ -6,6 +6,7 @@ unsupported platforms, and the idioms' options and defaults."""
 from __future__ import annotations
 
 import json
+
 import pytest
 
 from tests.tinyos.conftest import REPO, TINYOS, Machine, Machines, run_nix
@@ -67,7 +68,9 @@ def test_tinyos_modules_use_only_names_nixpkgs_lib_exports(machines: Machines) -
 
 
 def test_the_lib_stub_catches_a_name_nixpkgs_does_not_export(machines: Machines) -> None:
-    m = with_nixpkgs_lib(machines, "bad", "{ lib, ... }: { networking.hostName = lib.findFirstIndex (x: true) 0 [ ]; }")
+    m = with_nixpkgs_lib(
+        machines, "bad",
+        "{ lib, ... }: { networking.hostName = lib.findFirstIndex (x: true) 0 [ ]; }")
     assert "findFirstIndex" in m.error("config.networking.hostName")
 
 
@@ -100,11 +103,13 @@ def test_escapeShellArg_gives_nixpkgs_output(arg: str, quoted: str) -> None:
     ('{ nixpkgs.hostPlatform = "i686-linux"; }', "i686-linux"),
     ('{ nixpkgs.hostPlatform.system = "i686-linux"; }', "i686-linux"),
     ('{ nixpkgs.hostPlatform = "i686-linux"; nixpkgs.system = "x86_64-linux"; }', "i686-linux"),
-    ('{ nixpkgs.hostPlatform = "x86_64-linux"; nixpkgs.localSystem.system = "i686-linux"; }', "x86_64-linux"),
+    ('{ nixpkgs.hostPlatform = "x86_64-linux"; nixpkgs.localSystem.system = "i686-linux"; }',
+     "x86_64-linux"),
     ('{ nixpkgs.localSystem.system = "i686-linux"; }', "i686-linux"),
     ('{ nixpkgs.localSystem.config = "i686-unknown-linux-gnu"; }', "i686-linux"),
     ('{ nixpkgs.system = "i686-linux"; }', "i686-linux"),
-    ('{ nixpkgs.hostPlatform = "i686-linux"; nixpkgs.buildPlatform = "x86_64-linux"; }', "i686-linux"),
+    ('{ nixpkgs.hostPlatform = "i686-linux"; nixpkgs.buildPlatform = "x86_64-linux"; }',
+     "i686-linux"),
     ("{ }", "x86_64-linux"),
 ])
 def test_platform_precedence_is_nixos(machines: Machines, module: str, system: str) -> None:
@@ -115,12 +120,17 @@ def test_platform_precedence_is_nixos(machines: Machines, module: str, system: s
 
 
 def test_hostPlatform_machine_builds_for_its_platform(machines: Machines) -> None:
-    top = machines.write("m", '{ nixpkgs.hostPlatform = "i686-linux"; }').build("config.system.build.toplevel")
+    m = machines.write("m", '{ nixpkgs.hostPlatform = "i686-linux"; }')
+    top = m.build("config.system.build.toplevel")
     assert (top / "system").read_text() == "i686-linux"
 
 
-def test_unsupported_platform_is_one_error_naming_machine_platform_and_supported(machines: Machines) -> None:
-    err = machines.write("m", '{ networking.hostName = "alpha"; nixpkgs.hostPlatform = "aarch64-linux"; }').error()
+def test_unsupported_platform_is_one_error_naming_machine_platform_and_supported(
+    machines: Machines,
+) -> None:
+    m = machines.write(
+        "m", '{ networking.hostName = "alpha"; nixpkgs.hostPlatform = "aarch64-linux"; }')
+    err = m.error()
     line = next(ln for ln in err.splitlines() if "unsupported platform" in ln)
     assert 'machine "alpha"' in line
     assert '"aarch64-linux"' in line and "nixpkgs.hostPlatform" in line
@@ -203,8 +213,9 @@ def test_a_disabled_firewall_loads_no_rules(machines: Machines) -> None:
 
 
 def test_iptables_extraCommands_are_refused_with_a_reason(machines: Machines) -> None:
-    err = machines.write("m", '{ networking.firewall.extraCommands = "iptables -A INPUT -j ACCEPT"; }').error(
-        "config.system.build.toplevel")
+    m = machines.write(
+        "m", '{ networking.firewall.extraCommands = "iptables -A INPUT -j ACCEPT"; }')
+    err = m.error("config.system.build.toplevel")
     assert "extraCommands" in err and "nftables" in err
 
 
@@ -219,7 +230,10 @@ def test_modulesPath_profiles_import(machines: Machines) -> None:
 def test_unsupported_OnCalendar_is_an_error_naming_the_timer(machines: Machines) -> None:
     m = machines.write("m", """{
       systemd.services.x.script = "true";
-      systemd.timers.x = { wantedBy = [ "timers.target" ]; timerConfig.OnCalendar = "Mon *-*-1 00:00"; };
+      systemd.timers.x = {
+        wantedBy = [ "timers.target" ];
+        timerConfig.OnCalendar = "Mon *-*-1 00:00";
+      };
     }""")
     assert "systemd.timers.x.timerConfig: OnCalendar" in m.error("config.system.build.toplevel")
 

@@ -39,7 +39,7 @@ def test_same_config_same_drv_and_an_edit_changes_it(machines: Machines) -> None
 
 def test_unsupported_system_names_the_supported_ones(machines: Machines) -> None:
     err = machines.write("m", '{ nixpkgs.system = "aarch64-linux"; }').error()
-    assert 'unsupported system "aarch64-linux"' in err
+    assert 'unsupported platform "aarch64-linux"' in err
     assert "x86_64-linux" in err
 
 
@@ -98,7 +98,8 @@ def test_services_start_in_dependency_order(machines: Machines) -> None:
       };
     }""")
     order = m.value("config.system.build.serviceOrder")
-    assert set(order) == {"web", "db", "setup", "zzz", "helper"}
+    # firewall.service: the firewall is on by default, as in NixOS
+    assert set(order) == {"web", "db", "setup", "zzz", "helper", "firewall"}
     assert order.index("setup") < order.index("db") < order.index("web")
     assert order.index("setup") < order.index("zzz")
 

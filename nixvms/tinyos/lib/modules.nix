@@ -185,7 +185,7 @@ rec {
             let allInvalid = filter (def: !type.check def.value) defsFinal; in
             throw "A definition for option `${showOption loc}' is not of type `${type.description}'. Definition values:${showDefs allInvalid}"
         else
-          throw "The option `${showOption loc}' is used but not defined.";
+          throw "The option `${showOption loc}' was accessed but has no value defined. Try setting the option.";
     in
     {
       defsFinal' = { inherit highestPrio; values = defsFinal; };
@@ -237,9 +237,14 @@ rec {
       if bothHave "default" || bothHave "example" || bothHave "description" || bothHave "apply"
         || (bothHave "type" && mergedType == null)
       then throw "The option `${showOption loc}' in `${d.file}' is already declared in ${showFiles res.declarations}."
-      else opt // res // { declarations = res.declarations ++ [ d.file ]; }
+      else opt // res // {
+        declarations = res.declarations ++ [ d.file ];
+        # lib.modules: where each declaration is ({ file; line; column; }, or the file alone)
+        declarationPositions = res.declarationPositions ++ [
+          (if d.pos or null != null then d.pos else { inherit (d) file; line = null; column = null; }) ];
+      }
         // (if mergedType != null then { type = mergedType; } else { })
-    ) { inherit loc; declarations = [ ]; } decls;
+    ) { inherit loc; declarations = [ ]; declarationPositions = [ ]; } decls;
 
   setDefaultModuleLocation = file: m: { _file = file; imports = [ m ]; };
 
@@ -284,33 +289,45 @@ rec {
   applyModuleArgsIfFunction = key: f: args:
     if lib.isFunction f then applyModuleArgs key f args else f;
 
-  loadModule = args: fallbackFile: fallbackKey: m:
+  # `_class` of a module (or of what a function module returns) must match the
+  # evaluation's class, when both are given.
+  checkClass = class: fallbackFile: fallbackKey: m:
+    if class != null && isAttrs m && m ? _class && m._class != null && m._class != class then
+      throw "The module ${toString (m._file or m.key or (if fallbackKey != "" then fallbackKey else fallbackFile))} was imported into ${class} instead of ${m._class}."
+    else m;
+
+  loadModule = loadModuleOfClass null;
+  loadModuleOfClass = class: args: fallbackFile: fallbackKey: m0:
+    let m = checkClass class fallbackFile fallbackKey m0; in
     if lib.isFunction m then
-      unifyModuleSyntax fallbackFile fallbackKey (applyModuleArgs fallbackKey m args)
+      unifyModuleSyntax fallbackFile fallbackKey
+        (checkClass class fallbackFile fallbackKey (applyModuleArgs fallbackKey m args))
     else if isAttrs m then
       let t = m._type or "module"; in
       if t == "module" then unifyModuleSyntax fallbackFile fallbackKey m
       else if t == "if" || t == "override" || t == "merge" then
-        loadModule args fallbackFile fallbackKey { config = m; }
+        loadModuleOfClass class args fallbackFile fallbackKey { config = m; }
       else throw "Could not load a value as a module, because it is of type ${builtins.toJSON t}, in file ${fallbackFile}."
     else if isList m then
       throw "Module imports can't be nested lists. Perhaps you meant to remove one level of lists? Definitions: ${showDefs [ { file = fallbackFile; value = m; } ]}"
     else
       let file = toString m; in
-      unifyModuleSyntax file file (applyModuleArgsIfFunction file (import m) args);
+      unifyModuleSyntax file file
+        (checkClass class file file (applyModuleArgsIfFunction file (import m) args));
 
   # lib.modules.collectModules: the imports closure, deduplicated by `key`
   # (the first occurrence in breadth-first order wins), minus disabledModules.
-  collectModules = modulesPath: initialModules: args:
+  collectModules = collectModulesOfClass null;
+  collectModulesOfClass = class: modulesPath: initialModules: args:
     let
       structured = parentFile: parentKey: ms: lib.imap1 (n: x:
-        let module = loadModule args parentFile "${parentKey}:anon-${toString n}" x; in
+        let module = loadModuleOfClass class args parentFile "${parentKey}:anon-${toString n}" x; in
         { inherit (module) key; inherit module;
           modules = structured module._file module.key module.imports; }) ms;
       start = structured "<unknown-file>" "" initialModules;
       all' = genericClosure { startSet = start; operator = x: x.modules; };
       toKey = m:
-        if isString m && builtins.substring 0 1 m != "/" then toString (modulesPath + "/" + m)
+        if isString m && builtins.substring 0 1 m != "/" then toString modulesPath + "/" + m
         else if isAttrs m && m ? key then toString m.key
         else toString m;
       disabledKeys = map toKey (concatMap (x: x.module.disabledModules) all');
@@ -329,7 +346,7 @@ rec {
   mergeLevel = loc: decls: defs:
     let
       declsByName = zipAttrsWith (n: v: v)
-        (map (d: mapAttrs (n: o: { inherit (d) file; options = o; }) d.options) decls);
+        (map (d: mapAttrs (n: o: { inherit (d) file; options = o; pos = builtins.unsafeGetAttrPos n d.options; }) d.options) decls);
       defsByName = zipAttrsWith (n: v: v)
         (map (d: mapAttrs (n: v: { inherit (d) file; value = v; }) d.value) defs);
       results = mapAttrs (name: ds:
@@ -349,7 +366,7 @@ rec {
             # submodule (as NixOS does).
             ds' = if nOpts == length ds then ds else map (d:
               if isOption d.options then d
-              else { inherit (d) file; options = mkOption { type = types.submoduleWith { modules = [ { options = d.options; } ]; }; }; }) ds;
+              else { inherit (d) file pos; options = mkOption { type = types.submoduleWith { modules = [ { options = d.options; } ]; }; }; }) ds;
             opt = evalOptionValue loc' (mergeOptionDecls loc' ds') subDefs;
           in
           { options = opt; config = opt.value; unmatched = [ ]; }
@@ -365,6 +382,44 @@ rec {
       unmatched = unmatchedHere ++ concatLists (lib.mapAttrsToList (n: r:
         map (u: u // { prefix = [ n ] ++ u.prefix; }) r.unmatched) results);
     };
+
+  # ---- "Did you mean": declared names close to a name that does not exist ----
+
+  # Levenshtein distance of two short strings (option names)
+  editDistance = a: b:
+    let
+      la = builtins.stringLength a;
+      lb = builtins.stringLength b;
+      charA = i: builtins.substring i 1 a;
+      charB = j: builtins.substring j 1 b;
+      # one row of the table from the previous one
+      nextRow = prev: i: builtins.foldl' (row: j:
+        row ++ [ (lib.min (lib.min (builtins.elemAt prev (j + 1) + 1) (lib.last row + 1))
+                   (builtins.elemAt prev j + (if charA i == charB j then 0 else 1))) ])
+        [ (i + 1) ] (lib.range 0 (lb - 1));
+      last = builtins.foldl' nextRow (lib.range 0 lb) (lib.range 0 (la - 1));
+    in
+    if la == 0 then lb else if lb == 0 then la else lib.last last;
+
+  # For a definition path whose first unknown name is `n`, the declared paths
+  # at that place whose names are within a small distance of `n`.
+  suggestions = prefix: options: path:
+    let
+      go = node: done: rest:
+        if rest == [ ] || isOption node || !isAttrs node then [ ]
+        else
+          let n = head rest; in
+          if node ? ${n} then go node.${n} (done ++ [ n ]) (tail rest)
+          else
+            let
+              names = filter (c: builtins.substring 0 1 c != "_") (attrNames node);
+              limit = if builtins.stringLength n <= 3 then 1 else 2;
+              scored = map (c: { inherit c; d = editDistance (lib.toLower n) (lib.toLower c); }) names;
+              near = sort (x: y: x.d < y.d || (x.d == y.d && x.c < y.c)) (filter (x: x.d <= limit) scored);
+            in
+            map (x: prefix ++ done ++ [ x.c ]) (lib.take 3 near);
+    in
+    go options [ ] path;
 
   # ---- lib.evalModules ----
   evalModules = evalModulesArgs@{ modules, prefix ? [ ], specialArgs ? { }, args ? { }, check ? true, class ? null }:
@@ -408,7 +463,7 @@ rec {
 
       moduleArgs = { inherit lib options config specialArgs; } // specialArgs;
 
-      collected = collectModules (specialArgs.modulesPath or "") ([ internalModule ] ++ modules) moduleArgs;
+      collected = collectModulesOfClass class (specialArgs.modulesPath or "") ([ internalModule ] ++ modules) moduleArgs;
 
       # As in NixOS, modules are merged in reverse collection order: definitions from
       # imported modules come before those of the importer (e.g. in list options).
@@ -437,9 +492,14 @@ rec {
 
       checkUnmatched =
         if declaredConfig._module.check && freeformType == null && merged.unmatched != [ ] then
-          let firstDef = head merged.unmatched; in
-          let hint = declaredConfig._module.unknownOptionHint; in
-          throw "The option `${showOption (prefix ++ firstDef.prefix)}' does not exist. Definition values:${showDefs [ firstDef ]}${lib.optionalString (hint != "") "\n${hint}"}"
+          let
+            firstDef = head merged.unmatched;
+            hint = declaredConfig._module.unknownOptionHint;
+            close = suggestions prefix options firstDef.prefix;
+            didYouMean = lib.optionalString (close != [ ])
+              " Did you mean ${lib.concatMapStringsSep ", " (p: "`${showOption p}'") close}?";
+          in
+          throw "The option `${showOption (prefix ++ firstDef.prefix)}' does not exist.${didYouMean} Definition values:${showDefs [ firstDef ]}${lib.optionalString (hint != "") "\n${hint}"}"
         else null;
       checked = seq checkUnmatched;
 

@@ -23,18 +23,32 @@ rec {
     type = lib.types.bool;
   };
 
-  # lib.mkPackageOption (simplified: default is an attribute path in pkgs)
-  mkPackageOption = pkgs: name: { default ? [ name ], example ? null, extraDescription ? "" }:
+  # lib.mkPackageOption pkgs name { nullable, default, example, extraDescription, pkgsText }:
+  # an option of type package (or null or package) whose default is the
+  # attribute path `default` (a name or a list; default: name) of pkgs, or no
+  # default when default = null; example is an attribute path of pkgs (a list)
+  # or an expression (a string); pkgsText names pkgs in the texts.
+  mkPackageOption = pkgs: name:
+    { nullable ? false, default ? name, example ? null, extraDescription ? "", pkgsText ? "pkgs" }:
     let
-      defaultPath = lib.toList default;
-      name' = if isList name then concatStringsSep "." name else name;
+      name' = if isList name then lib.last name else name;
+      defaultPath = if isList default then default else [ default ];
+      defaultText = concatStringsSep "." defaultPath;
+      defaults =
+        if default != null then {
+          default = lib.attrByPath defaultPath (throw "${defaultText} cannot be found in ${pkgsText}") pkgs;
+          defaultText = literalExpression "${pkgsText}.${defaultText}";
+        }
+        else lib.optionalAttrs nullable { default = null; };
     in
-    mkOption ({
-      type = lib.types.package;
-      description = "The ${name'} package to use." + extraDescription;
-      default = lib.attrByPath defaultPath (throw "${concatStringsSep "." defaultPath} cannot be found in pkgs") pkgs;
-      defaultText = literalExpression ("pkgs." + concatStringsSep "." defaultPath);
-    } // lib.optionalAttrs (example != null) { example = example; });
+    mkOption (defaults // {
+      description = "The ${name'} package to use." + lib.optionalString (extraDescription != "") (" " + extraDescription);
+      type = if nullable then lib.types.nullOr lib.types.package else lib.types.package;
+    } // lib.optionalAttrs (example != null) {
+      example = literalExpression
+        (if isList example then "${pkgsText}.${concatStringsSep "." example}" else example);
+    });
+  mkPackageOptionMD = mkPackageOption;
 
   # lib.mkSinkUndeclaredOptions
   mkSinkUndeclaredOptions = attrs: mkOption ({

@@ -1,15 +1,16 @@
 # Mirrors time.timeZone of nixos/modules/config/locale.nix: /etc/localtime
-# points into tzdata's zoneinfo (Debian's tzdata here), /etc/zoneinfo is
-# the zoneinfo directory, and TZDIR and TZ are set for login shells. null
+# points to /etc/zoneinfo/<zone>, /etc/zoneinfo is tzdata's zoneinfo
+# directory (Debian's tzdata here), and TZDIR and TZ are set for login shells. null
 # means UTC, as in NixOS. A zone tzdata does not have fails the build.
 { config, lib, pkgs, ... }:
 let
   inherit (lib) mkOption types;
   tz = config.time.timeZone;
   zoneinfo = "${pkgs.tzdata}/share/zoneinfo";
-  checked = pkgs.runCommand "localtime-${lib.replaceStrings [ "/" ] [ "-" ] tz}" { } ''
+  # /etc/zoneinfo: tzdata's zoneinfo, once the zone is known to be there
+  checked = pkgs.runCommand "zoneinfo-${lib.replaceStrings [ "/" ] [ "-" ] tz}" { } ''
     [ -f ${zoneinfo}/${tz} ] || { echo "time.timeZone: no zone ${tz} in tzdata (${zoneinfo})" >&2; exit 1; }
-    ln -s ${zoneinfo}/${tz} $out
+    ln -s ${zoneinfo} $out
   '';
 in
 {
@@ -24,8 +25,9 @@ in
   };
 
   config = lib.mkIf (tz != null) {
-    environment.etc.localtime.source = checked;
-    environment.etc.zoneinfo.source = zoneinfo;
+    # as NixOS: /etc/localtime -> /etc/zoneinfo/<zone>
+    environment.etc.localtime.source = "/etc/zoneinfo/${tz}";
+    environment.etc.zoneinfo.source = checked;
     environment.variables = { TZDIR = "/etc/zoneinfo"; TZ = tz; };
   };
 }
