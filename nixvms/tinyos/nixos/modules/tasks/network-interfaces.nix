@@ -66,6 +66,10 @@ let
             for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
           fi
         ''}
+        ${lib.optionalString (cfg.hostName == "") ''
+          # an empty networking.hostName: the name comes from DHCP, as in NixOS
+          [ -n "$hostname" ] && hostname "$hostname"
+        ''}
         echo "udhcpc: $interface: $ip/''${mask:-24}''${router:+ via $router}" ;;
     esac
   '';
