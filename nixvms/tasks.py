@@ -528,9 +528,12 @@ def network_action(ctx: BuildContext) -> dict[str, Any] | TaskFailed:
             state_dir=str(ctx.state.run_dir),
         )
         vms = {m.name: m.vm for m in network.machines}
-        drv = nix.instantiate_network_dir(ctx.nixpkgs, files, vms, ctx.settings,
-                                          ctx.state.gcroots / "network-drv")
+        # The .drv is a root only until its output is: a collection in between
+        # cannot take it, and afterwards the VMs are kept by the output alone.
+        drv_root = ctx.state.gcroots / "network-drv"
+        drv = nix.instantiate_network_dir(ctx.nixpkgs, files, vms, ctx.settings, drv_root)
         store_path = nix.realise(drv, ctx.state.network_root, ctx.settings)
+        drv_root.unlink(missing_ok=True)
         if ctx.options.out_link is not None:
             nix.add_root(store_path, ctx.options.out_link, ctx.settings)
     except (NixvmsError, render.RenderError) as error:
