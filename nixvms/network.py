@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
+from functools import cached_property
 
 from nixvms.errors import NixvmsError
 
@@ -107,16 +108,18 @@ class Plan:
     hosts: tuple[HostEntry, ...]
     ssh_public_key: str
 
+    @cached_property
     def as_json(self) -> str:
+        """The plan as the glue reads it (planJSON), made once per plan."""
         return json.dumps({
             "numbers": dict(self.numbers),
             "hosts": [asdict(h) for h in self.hosts],
             "sshPublicKey": self.ssh_public_key,
         }, sort_keys=True)
 
-    @property
+    @cached_property
     def digest(self) -> str:
-        return hashlib.sha256(self.as_json().encode()).hexdigest()
+        return hashlib.sha256(self.as_json.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

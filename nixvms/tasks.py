@@ -321,7 +321,7 @@ def evaluate(ctx: BuildContext, machine: str) -> records.Evaluation:
     started = time.time_ns()
     network_stamp = ctx.network_stamp()
     result = nix.evaluate_machine(
-        ctx.network_file, machine, ctx.nixpkgs, ctx.plan.as_json(), ctx.settings,
+        ctx.network_file, machine, ctx.nixpkgs, ctx.plan.as_json, ctx.settings,
         ctx.state.drv_root(machine),
     )
     reads = deps.reads_from_log(result.messages)
