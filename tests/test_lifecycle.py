@@ -192,9 +192,9 @@ def test_up_fails_naming_a_machine_that_never_comes_up(
     write(broken / "network.nix", BROKEN)
     result = nixvms("up", "--detach", "--timeout", "90", "--state-dir", str(state), cwd=broken)
     assert result.code == 1
-    assert "error: machines that did not come up: broken" in result.stderr
+    assert "error: machines that did not come up: broken (died: exit status" in result.stderr
     assert "broken's last console lines:" in result.stderr
-    assert "nonexistent" in result.stderr  # the kernel's own words about the init
+    assert "Rebooting in 1 seconds" in result.stderr  # the console's own last words
     assert "good ready in" in result.stdout
     assert "Traceback" not in result.stderr
     run(broken, state, "stop")
@@ -480,6 +480,29 @@ def test_a_vm_killed_is_reported_dead_while_the_others_keep_running(
     assert run(project, state, "ssh", "server", "--", "true").code == 0
     log = (state / "supervisor.log").read_text()
     assert '"event": "died", "machine": "client"' in log
+    assert run(project, state, "stop").code == 0
+
+
+def test_a_disk_from_an_older_build_is_said_at_up_and_in_status_and_fresh_remakes_it(
+        tmp_path: Path, state: Path) -> None:
+    project = tmp_path / "stale"
+    write(project / "network.nix", "{ solo = { ... }: { }; }\n")
+    assert up(project, state).code == 0
+    assert run(project, state, "stop").code == 0
+    write(project / "network.nix",
+          '{ solo = { ... }: { environment.etc."motd".text = "changed"; }; }\n')
+    again = up(project, state)
+    assert again.code == 0, again.stderr
+    assert "warning: solo: its disk was made by an older build" in again.stderr
+    assert "--fresh solo" in again.stderr
+    status = run(project, state, "status")
+    assert re.search(r"^solo\s.*older build$", status.stdout, re.MULTILINE), status.stdout
+    assert "disks from an older build: solo" in status.stdout
+    assert run(project, state, "stop").code == 0
+    fresh = up(project, state, "--fresh", "solo")
+    assert fresh.code == 0, fresh.stderr
+    assert "solo: starting from a new disk" in fresh.stderr
+    assert "older build" not in run(project, state, "status").stdout
     assert run(project, state, "stop").code == 0
 
 
