@@ -35,6 +35,7 @@ from typing import Any, NoReturn, TypeVar  # noqa: E402
 import click  # noqa: E402
 
 from nixvms import __version__  # noqa: E402
+from nixvms.budget import parse_size_kb  # noqa: E402
 from nixvms.errors import BuildFailed, NixvmsError  # noqa: E402
 from nixvms.nix import NixSettings  # noqa: E402
 from nixvms.runner import BuildResult, build, clean  # noqa: E402
@@ -129,11 +130,13 @@ def _run_build(
     keep_going: bool = False,
     extra_deps: tuple[Path, ...] = (),
     state_dir: Path | None = None,
+    max_eval_memory: str | None = None,
 ) -> BuildResult:
     linked_before = _link_target(out_link)
     try:
+        memory = parse_size_kb(max_eval_memory) if max_eval_memory else None
         return build(network, out_link, settings, _say, jobs=jobs, keep_going=keep_going,
-                     extra_deps=extra_deps, state_dir=state_dir)
+                     extra_deps=extra_deps, state_dir=state_dir, max_eval_memory_kb=memory)
     except BuildFailed as error:
         for failure in error.failures:
             click.echo(f"error: {failure}", err=True)
@@ -186,8 +189,12 @@ def nixvms() -> None:
 @_nix_options
 @click.option("-I", "include", multiple=True, metavar="PATH",
               help="Add a Nix search path entry, as nix-build's -I (repeatable).")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Evaluate and build this many machines at once.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=os.cpu_count() or 1,
+              show_default="the number of cores",
+              help="Evaluate and build this many machines at once (-j 1: one at a time).")
+@click.option("--max-eval-memory", metavar="SIZE",
+              help="Bound the memory of the evaluations running at once, e.g. 8G "
+                   "(default: three quarters of the memory available).")
 @click.option("-k", "--keep-going", is_flag=True,
               help="Build the other machines when one fails.")
 @click.option("--extra-dep", "extra_deps", multiple=True,
@@ -212,6 +219,7 @@ def build_command(
     jobs: int,
     keep_going: bool,
     extra_deps: tuple[Path, ...],
+    max_eval_memory: str | None,
     option_warn_only: bool,
     state_dir: Path | None,
     verbose: int,
@@ -221,7 +229,8 @@ def build_command(
     settings = NixSettings(options=options, include=include, show_trace=show_trace,
                            unknown_options_warn_only=option_warn_only)
     out = None if no_out_link else out_link
-    result = _run_build(network, out, settings, jobs, keep_going, extra_deps, state_dir)
+    result = _run_build(network, out, settings, jobs, keep_going, extra_deps, state_dir,
+                        max_eval_memory)
     if no_out_link:
         click.echo(result.store_path)
     else:
@@ -375,8 +384,12 @@ def _split_network_argument(args: tuple[str, ...]) -> tuple[Path | None, tuple[s
 @_nix_options
 @click.option("-I", "include", multiple=True, metavar="PATH",
               help="Add a Nix search path entry, as nix-build's -I (repeatable).")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Evaluate and build this many machines at once.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=os.cpu_count() or 1,
+              show_default="the number of cores",
+              help="Evaluate and build this many machines at once (-j 1: one at a time).")
+@click.option("--max-eval-memory", metavar="SIZE",
+              help="Bound the memory of the evaluations running at once, e.g. 8G "
+                   "(default: three quarters of the memory available).")
 @click.option("-v", "--verbose", count=True, help="Log every Nix command.")
 def up_command(
     args: tuple[str, ...],
@@ -465,8 +478,12 @@ nixvms.add_command(up_command, "run")
 @_nix_options
 @click.option("-I", "include", multiple=True, metavar="PATH",
               help="Add a Nix search path entry, as nix-build's -I (repeatable).")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Evaluate and build this many machines at once.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=os.cpu_count() or 1,
+              show_default="the number of cores",
+              help="Evaluate and build this many machines at once (-j 1: one at a time).")
+@click.option("--max-eval-memory", metavar="SIZE",
+              help="Bound the memory of the evaluations running at once, e.g. 8G "
+                   "(default: three quarters of the memory available).")
 @click.option("-v", "--verbose", count=True, help="Log every Nix command.")
 def test_command(
     args: tuple[str, ...],
@@ -685,7 +702,7 @@ def nixos_build_vms(
         )
     settings = NixSettings(options=options, show_trace=show_trace)
     out_link = None if no_out_link else Path("result")
-    result = _run_build(networks[0], out_link, settings, jobs=1)
+    result = _run_build(networks[0], out_link, settings, jobs=os.cpu_count() or 1)
     if no_out_link:
         click.echo(result.store_path)
     else:

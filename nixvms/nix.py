@@ -14,10 +14,12 @@ import os
 import re
 import shlex
 import subprocess
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from nixvms.errors import NixvmsError
 from nixvms.network import Nic
@@ -69,6 +71,7 @@ class NixOutput:
     stdout: str
     messages: tuple[LogMessage, ...] = field(default=())
     warnings: tuple[str, ...] = field(default=())
+    peak_rss_kb: int = 0
 
 
 def glue_path(name: str) -> str:
@@ -98,9 +101,7 @@ def run_nix(
     command += list(args)
     log.info("$ %s", shlex.join(command))
     try:
-        proc = subprocess.run(
-            command, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
-        )
+        proc = _spawn(command)
     except FileNotFoundError as error:
         raise NixError(f"{program} not found; is Nix installed? (run scripts/setup)") from error
     messages = _parse_log(proc.stderr) if json_log else ()
@@ -110,7 +111,50 @@ def run_nix(
         raise NixError(_error_text(proc.stderr, messages), command)
     for warning in warnings:
         _warn_once(warning)
-    return NixOutput(proc.stdout, messages, warnings)
+    return NixOutput(proc.stdout, messages, warnings, proc.peak_rss_kb)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A finished Nix process: its exit code, output, and peak memory (KiB)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    peak_rss_kb: int
+
+
+def _spawn(command: Sequence[str]) -> Finished:
+    """Run a command to its end; the one place a Nix process starts.
+
+    Reaped with wait4, so that its peak memory is known (the evaluations'
+    memory bound is made of what earlier evaluations took).
+    """
+    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    chunks: dict[str, bytes] = {}
+
+    def drain(name: str, stream: Any) -> None:
+        chunks[name] = stream.read()
+
+    readers = [threading.Thread(target=drain, args=(name, stream), daemon=True)
+               for name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr))]
+    for reader in readers:
+        reader.start()
+    try:
+        for reader in readers:
+            reader.join()
+        _pid, status, usage = os.wait4(proc.pid, 0)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.stdout.close()
+    proc.stderr.close()
+    return Finished(proc.returncode, chunks["stdout"].decode(errors="surrogateescape"),
+                    chunks["stderr"].decode(errors="replace"), usage.ru_maxrss)
 
 
 _UNKNOWN_SETTING = re.compile(r"^unknown setting '(.+)'$")
@@ -317,6 +361,7 @@ class MachineEvaluation:
     vlans: tuple[int, ...]
     nics: tuple[Nic, ...]
     messages: tuple[LogMessage, ...]
+    peak_rss_kb: int
 
 
 _MACHINE_RECORD = "trace: nixvms-machine "
@@ -365,6 +410,7 @@ def evaluate_machine(
         nics=tuple(Nic(int(n["vlan"]), n["interface"], n["ipv4"], n["ipv6"], n["mac"])
                    for n in data["nics"]),
         messages=out.messages,
+        peak_rss_kb=out.peak_rss_kb,
     )
 
 

@@ -25,7 +25,7 @@ from nixvms.state import read_json, write_json
 
 # Bumped when a record's fields or meaning change: older records are then
 # ignored (and redone), never misread.
-VERSION = 2
+VERSION = 3
 
 R = TypeVar("R")
 
@@ -70,6 +70,7 @@ class Evaluation:
     network_stamp: str  # the network file's stamp when it was evaluated
     network_view: str  # digest of the part of the network file this machine depends on
     nodes: tuple[str, ...]  # other machines whose configuration it read (`nodes`)
+    memory_kb: int  # the evaluation's peak memory (budget.py)
 
 
 @dataclasses.dataclass(frozen=True)

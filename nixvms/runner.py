@@ -266,6 +266,7 @@ def build(
     keep_going: bool = False,
     extra_deps: tuple[Path, ...] = (),
     state_dir: Path | None = None,
+    max_eval_memory_kb: int | None = None,
 ) -> BuildResult:
     """Build a network: evaluate and build what changed, then make the network."""
     options = tasks.Options(
@@ -274,6 +275,7 @@ def build(
         extra_deps=tuple(sorted({os.path.abspath(p) for p in extra_deps})),
         jobs=jobs,
         keep_going=keep_going,
+        max_eval_memory_kb=max_eval_memory_kb,
     )
     with Pipeline(network_file, options, progress, state_dir) as pipeline:
         return pipeline.run()

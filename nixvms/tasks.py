@@ -40,6 +40,7 @@ from typing import Any
 from doit.exceptions import TaskFailed
 
 from nixvms import __version__, deps, keys, netparse, nix, records, render
+from nixvms.budget import MemoryBudget, default_limit_kb
 from nixvms.errors import NixvmsError, UsageError
 from nixvms.network import (
     Machine,
@@ -95,6 +96,7 @@ class Options:
     extra_deps: tuple[str, ...] = ()
     jobs: int = 1
     keep_going: bool = False
+    max_eval_memory_kb: int | None = None  # None: budget.default_limit_kb()
 
 
 @dataclass
@@ -117,6 +119,7 @@ class BuildContext:
     filesets: deps.FileSets
     progress: Progress
     plan: Plan
+    budget: MemoryBudget
     log: RunLog = field(default_factory=RunLog)
     _parsed: netparse.ParsedNetwork | None = None
     _parse_lock: Lock = field(default_factory=Lock)
@@ -216,13 +219,17 @@ def prepare(network_file: Path, state: StateDir, options: Options,
     numbers = number_machines(names)
     ssh_key = keys.project_key(state)
     machines = tuple(sorted(names))
-    plan = make_plan(numbers, recorded_naming(state, machines), ssh_key.public_key)
+    naming, memory = recorded_naming(state, machines)
+    plan = make_plan(numbers, naming, ssh_key.public_key)
+    budget = MemoryBudget(options.max_eval_memory_kb or default_limit_kb())
+    for peak in memory.values():
+        budget.seen(peak)
     if found is None and not state.eval_record(machines[0]).parent.exists():
         progress("no nixpkgs in NIX_PATH or -I: building with nixvms's bundled tinyos")
     return BuildContext(
         network_file=path, state=state, options=options, nixpkgs=nixpkgs,
         uses_tinyos=found is None, machines=machines, numbers=numbers, ssh_key=ssh_key,
-        files=files, filesets=filesets, progress=progress, plan=plan,
+        files=files, filesets=filesets, progress=progress, plan=plan, budget=budget,
     )
 
 
@@ -302,14 +309,16 @@ def _changed_since(path: str, started_ns: int) -> bool:
         return True
 
 
-def recorded_naming(state: StateDir, machines: tuple[str, ...]) -> dict[str, Naming]:
-    """What each machine's last evaluation said the plan needs of it."""
-    naming = {}
+def recorded_naming(state: StateDir, machines: tuple[str, ...]) -> tuple[
+        dict[str, Naming], dict[str, int]]:
+    """What each machine's last evaluation said the plan needs of it, and its memory."""
+    naming, memory = {}, {}
     for machine in machines:
         record = records.load(records.Evaluation, state.eval_record(machine))
         if record is not None:
             naming[machine] = Naming(record.vlans, record.host_name, record.domain)
-    return naming
+            memory[machine] = record.memory_kb
+    return naming, memory
 
 
 # --- eval:<machine> --------------------------------------------------------------
@@ -318,12 +327,15 @@ def recorded_naming(state: StateDir, machines: tuple[str, ...]) -> dict[str, Nam
 def evaluate(ctx: BuildContext, machine: str) -> records.Evaluation:
     """Evaluate one machine with the current plan and record what it read."""
     ctx.log.add("evaluated", machine)
-    started = time.time_ns()
-    network_stamp = ctx.network_stamp()
-    result = nix.evaluate_machine(
-        ctx.network_file, machine, ctx.nixpkgs, ctx.plan.as_json, ctx.settings,
-        ctx.state.drv_root(machine),
-    )
+    last = records.load(records.Evaluation, ctx.state.eval_record(machine))
+    with ctx.budget.hold(ctx.budget.expect(last.memory_kb if last else None)):
+        started = time.time_ns()
+        network_stamp = ctx.network_stamp()
+        result = nix.evaluate_machine(
+            ctx.network_file, machine, ctx.nixpkgs, ctx.plan.as_json, ctx.settings,
+            ctx.state.drv_root(machine),
+        )
+    ctx.budget.seen(result.peak_rss_kb)
     reads = deps.reads_from_log(result.messages)
     read = dict(reads.files)
     read.pop(ctx.network_file, None)
@@ -356,6 +368,7 @@ def evaluate(ctx: BuildContext, machine: str) -> records.Evaluation:
         network_stamp=network_stamp,
         network_view=view,
         nodes=nodes,
+        memory_kb=result.peak_rss_kb,
     )
     records.save(record, ctx.state.eval_record(machine))
     return record

@@ -1,12 +1,11 @@
 """nix.py: the exact command lines nixvms runs, and what it makes of Nix's answers.
 
-Nix is replaced only where nix.py starts it (subprocess.run inside run_nix).
+Nix is replaced only where run_nix starts it (nix._spawn).
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,16 +23,16 @@ class FakeNix:
     def answer(self, code: int = 0, stdout: str = "", stderr: str = "") -> None:
         self.answers.append((code, stdout, stderr))
 
-    def __call__(self, command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-        self.commands.append(command)
+    def __call__(self, command: list[str]) -> nix.Finished:
+        self.commands.append(list(command))
         code, stdout, stderr = self.answers.pop(0) if self.answers else (0, "", "")
-        return subprocess.CompletedProcess(command, code, stdout, stderr)
+        return nix.Finished(code, stdout, stderr, peak_rss_kb=1000)
 
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeNix]:
     fake = FakeNix()
-    monkeypatch.setattr(subprocess, "run", fake)
+    monkeypatch.setattr(nix, "_spawn", fake)
     monkeypatch.setattr(nix, "_warned", set())
     yield fake
 
@@ -128,3 +127,9 @@ def test_the_search_path_candidates_follow_include_then_nix_path(
     assert nix.search_path_candidates(settings) == ["/i", "/a", "/b/nixpkgs"]
     monkeypatch.setenv("NIX_PATH", "nixpkgs=https://example.org/n.tar.gz")
     assert nix.search_path_candidates(nix.NixSettings()) is None
+
+
+def test_a_real_process_reports_its_output_exit_code_and_peak_memory() -> None:
+    finished = nix._spawn(["sh", "-c", "echo out; echo err >&2; exit 3"])
+    assert (finished.returncode, finished.stdout, finished.stderr) == (3, "out\n", "err\n")
+    assert finished.peak_rss_kb > 0
