@@ -404,6 +404,7 @@ def up_command(
     show_trace: bool,
     include: tuple[str, ...],
     jobs: int,
+    max_eval_memory: str | None,
     verbose: int,
 ) -> None:
     """Build the network (what changed), start it, and wait until it is ready.
@@ -424,7 +425,8 @@ def up_command(
     except SupervisorError as error:
         _fail_supervisor(error)
     settings = NixSettings(options=options, include=include, show_trace=show_trace)
-    result = _run_build(network_file, network_file.parent / "result", settings, jobs)
+    result = _run_build(network_file, network_file.parent / "result", settings, jobs,
+                        max_eval_memory=max_eval_memory)
     try:
         spec = load_network(result.store_path)
         names = [m.name for m in spec.select(list(machines))]
@@ -496,6 +498,7 @@ def test_command(
     show_trace: bool,
     include: tuple[str, ...],
     jobs: int,
+    max_eval_memory: str | None,
     verbose: int,
 ) -> None:
     """Build the network (what changed) and run a test script on it.
@@ -522,7 +525,8 @@ def test_command(
         _fail(f"{script}:{error.lineno}: {error.msg}")
     network_file = _find_network(positional or file)
     settings = NixSettings(options=options, include=include, show_trace=show_trace)
-    result = _run_build(network_file, network_file.parent / "result", settings, jobs)
+    result = _run_build(network_file, network_file.parent / "result", settings, jobs,
+                        max_eval_memory=max_eval_memory)
     _stop_on_signals()
     try:
         spec = load_network(result.store_path)
