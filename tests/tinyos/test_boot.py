@@ -142,3 +142,46 @@ def test_two_machines_on_one_switch_ping_by_name(machines: Machines, launcher: L
           f" beta after {b.wait_for('beta login:', BOOT_TIMEOUT):.1f}s")
     a.wait_for("pinger: reached beta at PING beta (192.168.1.2)", 60)
     b.wait_for("pinger: reached alpha at PING alpha (192.168.1.1)", 60)
+
+
+def test_hostPlatform_machines_of_both_systems_boot(
+    machines: Machines, launcher: Launcher
+) -> None:
+    runs = {}
+    for name, platform in (("p32", "i686-linux"), ("p64", "x86_64-linux")):
+        vm = machines.write(name, f"""{{
+          networking.hostName = "{name}";
+          nixpkgs.hostPlatform = "{platform}";
+          virtualisation.graphics = false;
+          virtualisation.diskImage = null;
+          systemd.services.arch = {{
+            wantedBy = [ "multi-user.target" ];
+            serviceConfig.Type = "oneshot";
+            script = "echo machine=$(uname -m)";
+          }};
+        }}""").build()
+        runs[name] = launcher.start_vm(vm, name)
+    runs["p32"].wait_for("arch: machine=i686", BOOT_TIMEOUT)
+    runs["p64"].wait_for("arch: machine=x86_64", BOOT_TIMEOUT)
+
+
+def test_machines_named_by_system_name_start_including_an_empty_hostName(
+    machines: Machines, launcher: Launcher
+) -> None:
+    # NixOS: run-${system.name}-vm; system.name is "unnamed" for an empty hostName
+    unnamed = machines.write("nameless", """{
+      networking.hostName = "";
+      virtualisation.graphics = false;
+      virtualisation.diskImage = null;
+    }""").build()
+    custom = machines.write("custom", """{
+      networking.hostName = "host";
+      system.name = "custom";
+      virtualisation.graphics = false;
+      virtualisation.diskImage = null;
+    }""").build()
+    a = launcher.start_vm(unnamed, "unnamed")
+    b = launcher.start_vm(custom, "custom")
+    a.wait_for("tinyos: unnamed reached multi-user.target", BOOT_TIMEOUT)
+    b.wait_for("tinyos: custom reached multi-user.target", BOOT_TIMEOUT)
+    b.wait_for("host login:", 30)

@@ -2,7 +2,8 @@
 two booted machines (TCG) they do what NixOS does. `web` runs nginx behind
 the firewall with port 80 opened, a timer, an extra disk mounted through
 fileSystems, sysctl, a time zone, console autologin and a
-writeShellApplication; `client` fetches web's page with curl."""
+writeShellApplication; `client` fetches web's page with curl through a NIC
+named lan0 by a udev rule."""
 
 from __future__ import annotations
 
@@ -84,7 +85,12 @@ CLIENT = """{ pkgs, ... }: {
   virtualisation.graphics = false;
   virtualisation.diskImage = null;
   virtualisation.memorySize = 256;
-  networking.interfaces.eth1.ipv4.addresses = [ { address = "192.168.1.2"; prefixLength = 24; } ];
+  # the NIC named by its MAC address, as NixOS's test network names
+  # virtualisation.interfaces (a udev rule in the initrd)
+  boot.initrd.services.udev.rules = ''
+    SUBSYSTEM=="net",ACTION=="add",ATTR{address}=="52:54:00:12:01:02",NAME="lan0"
+  '';
+  networking.interfaces.lan0.ipv4.addresses = [ { address = "192.168.1.2"; prefixLength = 24; } ];
   NICS
   environment.systemPackages = [ pkgs.curl ];
   systemd.services.fetch = {
@@ -194,3 +200,10 @@ def test_getty_autologin(idioms: Idioms) -> None:
 def test_writeShellApplication_puts_runtimeInputs_on_PATH(idioms: Idioms) -> None:
     assert re.fullmatch(r"greetings, curl is /nix/store/\S+-curl-\S+/bin/curl",
                         idioms.line(idioms.web, "report: app:"))
+
+
+@pytest.mark.nix
+@pytest.mark.vm
+def test_a_udev_rule_names_the_nic_by_its_mac_address(idioms: Idioms) -> None:
+    idioms.client.wait_for("network: eth1 (52:54:00:12:01:02) renamed lan0", 30)
+    assert "network: lan0: 192.168.1.2/24" in idioms.client.console()

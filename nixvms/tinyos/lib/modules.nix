@@ -326,11 +326,16 @@ rec {
           modules = structured module._file module.key module.imports; }) ms;
       start = structured "<unknown-file>" "" initialModules;
       all' = genericClosure { startSet = start; operator = x: x.modules; };
-      toKey = m:
+      toKey = file: m:
         if isString m && builtins.substring 0 1 m != "/" then toString modulesPath + "/" + m
-        else if isAttrs m && m ? key then toString m.key
+        else if isAttrs m then
+          if m ? key then toString m.key
+          else throw ("Module `${file}' contains a disabledModules item that is an attribute set,"
+            + " presumably a module, that does not have a `key' attribute. Without a key the module"
+            + " system cannot tell which module to disable: give a path, a string relative to"
+            + " modulesPath, or an attribute set with a `key'.")
         else toString m;
-      disabledKeys = map toKey (concatMap (x: x.module.disabledModules) all');
+      disabledKeys = concatMap (x: map (toKey x.module._file) x.module.disabledModules) all';
       keep = x: !(elem x.key disabledKeys);
       filtered = if disabledKeys == [ ] then all' else genericClosure {
         startSet = filter keep start;
@@ -498,8 +503,12 @@ rec {
             close = suggestions prefix options firstDef.prefix;
             didYouMean = lib.optionalString (close != [ ])
               " Did you mean ${lib.concatMapStringsSep ", " (p: "`${showOption p}'") close}?";
+            name = showOption (prefix ++ firstDef.prefix);
+            values =
+              addErrorContext "while evaluating the error message for definitions for `${name}', which is an option that does not exist:"
+                (addErrorContext "while evaluating a definition from `${firstDef.file}':" (showDefs [ firstDef ]));
           in
-          throw "The option `${showOption (prefix ++ firstDef.prefix)}' does not exist.${didYouMean} Definition values:${showDefs [ firstDef ]}${lib.optionalString (hint != "") "\n${hint}"}"
+          throw "The option `${name}' does not exist.${didYouMean} Definition values:${values}${lib.optionalString (hint != "") "\n${hint}"}"
         else null;
       checked = seq checkUnmatched;
 

@@ -70,7 +70,7 @@ rec {
     else false;
   toInt = str:
     let m = match "[[:space:]]*(-?[0-9]+)[[:space:]]*" str; in
-    if m == null then throw "Could not convert ${str} to int." else builtins.fromJSON (head m);
+    if m == null then throw "toInt: Could not convert ${escapeNixString str} to int." else builtins.fromJSON (head m);
   toIntBase10 = toInt;
   versionOlder = v1: v2: builtins.compareVersions v2 v1 == 1;
   versionAtLeast = v1: v2: !versionOlder v1 v2;
