@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shlex
 from importlib.resources import files
 from pathlib import Path
@@ -28,6 +29,10 @@ SUPERVISOR_DIR = "supervisor"
 # nixos-run-vms is the name the nixos-build-vms manual uses.
 # nixos-test-driver runs the test driver (supervisor/driver.py: main).
 LAUNCHERS = ("run-vms", "nixos-test-driver")
+
+# What ssh_config's Host line can take literally: no whitespace, no quotes,
+# no comment sign, none of the pattern characters * ? ! and no comma.
+_SSH_HOST_PATTERN = re.compile(r"^[A-Za-z0-9._:\[\]%@-]+$")
 
 if TYPE_CHECKING:
     import jinja2
@@ -119,6 +124,14 @@ def network_data(network: Network, *, state_dir: str | None = None,
         for field, value in (("name", m.name), ("hostName", m.host_name), ("vm", m.vm)):
             if "\n" in value or "\0" in value:
                 raise RenderError(f"machine {m.name!r}: its {field} contains a newline")
+        target = m.target_host
+        if target is not None and not _SSH_HOST_PATTERN.match(target):
+            # The supervisor's ssh_config names each machine by its targetHost too.
+            raise RenderError(
+                f"machine {m.name!r}: deployment.targetHost {target!r} cannot be an "
+                "ssh_config Host name (it must be a host name or address, without spaces, "
+                "quotes or the pattern characters * ? ! ,)"
+            )
     data: dict[str, Any] = {
         "machines": [
             {
