@@ -31,7 +31,7 @@ from doit.exceptions import UnmetDependency
 from doit.loader import generate_tasks
 
 from nixvms import records, tasks
-from nixvms.errors import BuildFailed, StateError
+from nixvms.errors import BuildFailed, StateError, UsageError
 from nixvms.nix import NixSettings
 from nixvms.state import StateDir
 
@@ -188,6 +188,13 @@ class Pipeline:
 
     def open(self) -> None:
         """Make the state directory, take the lock, recover the database."""
+        for path, what in ((os.path.abspath(self.network_file), "network file"),
+                           (str(self.state.root), "state directory")):
+            try:
+                path.encode("utf-8")
+            except UnicodeEncodeError:
+                raise UsageError(f"the {what} path {ascii(path)[1:-1]} is not valid UTF-8; "
+                                 "rename it (or choose another --state-dir)") from None
         self.state.ensure()
         self._held.enter_context(project_lock(self.state, self.progress))
         recover_corrupt_database(self.state, self.progress)
