@@ -34,6 +34,9 @@ NETWORK = """\
   server = { ... }: {
     deployment.targetHost = "server.example.net";
     networking.firewall.enable = false;
+    virtualisation.forwardPorts = [
+      { from = "host"; host.address = "127.0.0.1"; host.port = @GUEST_FORWARD@; guest.port = 22; }
+    ];
   };
   client = { lib, ... }: { services.openssh.enable = lib.mkForce false; };
 }
@@ -117,10 +120,22 @@ def kill_network(state: Path) -> None:
         pass
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def guest_forward() -> int:
+    """The host port of the server's virtualisation.forwardPorts entry."""
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory, guest_forward: int) -> Path:
     directory = tmp_path_factory.mktemp("lifecycle") / "project"
-    write(directory / "network.nix", NETWORK)
+    write(directory / "network.nix", NETWORK.replace("@GUEST_FORWARD@", str(guest_forward)))
     built = nixvms("build", cwd=directory)
     assert built.code == 0, built.stderr
     return directory
@@ -136,9 +151,8 @@ def state() -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def forward_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """The host port of the shared network's --forward."""
+    return free_port()
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +219,8 @@ def test_up_fails_naming_a_machine_that_never_comes_up(
 
 
 def test_status_shows_state_ips_ports_forwards_pid_and_uptime(
-        project: Path, running: tuple[Path, Run, float], forward_port: int) -> None:
+        project: Path, running: tuple[Path, Run, float], forward_port: int,
+        guest_forward: int) -> None:
     state, _, _ = running
     result = run(project, state, "status")
     assert result.code == 0, result.stderr
@@ -218,7 +233,8 @@ def test_status_shows_state_ips_ports_forwards_pid_and_uptime(
     assert rows["server"][1] == "running"
     assert rows["server"][2] == "192.168.1.2"
     assert rows["server"][3] == str(server["ssh_port"])
-    assert rows["server"][4] == f"{forward_port}->22"
+    assert rows["server"][4] == (f"127.0.0.1:{forward_port}->22,"
+                                 f"127.0.0.1:{guest_forward}->22")
     assert rows["server"][5] == str(server["pid"])
     assert re.fullmatch(r"\d+", rows["server"][6])
     assert rows["client"][2] == "192.168.1.1"
@@ -264,12 +280,12 @@ def test_ssh_to_a_machine_without_openssh_says_which_option(
 
 
 def test_forwards_are_bound_on_127_0_0_1_only(
-        running: tuple[Path, Run, float], forward_port: int) -> None:
+        running: tuple[Path, Run, float], forward_port: int, guest_forward: int) -> None:
     state, _, _ = running
     listening = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True,
                                check=True).stdout
-    ports = [forward_port] + [int(str(machine_record(state, m)["ssh_port"]))
-                              for m in ("client", "server")]
+    ports = [forward_port, guest_forward] + [int(str(machine_record(state, m)["ssh_port"]))
+                                             for m in ("client", "server")]
     for port in ports:
         local = [line.split()[3] for line in listening.splitlines()
                  if line.split()[3].rsplit(":", 1)[1] == str(port)]

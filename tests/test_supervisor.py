@@ -281,3 +281,15 @@ def test_a_missing_state_dir_is_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         f"error: no network has run from {missing} (no such directory)"]
+
+
+def test_forward_ports_are_read_from_the_vm_script_when_network_json_does_not_say(
+        tmp_path: Path) -> None:
+    vm = tmp_path / "vm"
+    (vm / "bin").mkdir(parents=True)
+    (vm / "bin" / "run-web-vm").write_text(
+        '-netdev user,id=user.0,hostfwd=tcp::8080-:80,hostfwd=udp:127.0.0.1:5353-:53,'
+        '"$QEMU_NET_OPTS"\n')
+    net = spec.load_network(network_json(tmp_path, [{"name": "web", "vm": str(vm)}]))
+    assert [f.describe() for f in net.machines[0].forward_ports] == [
+        "0.0.0.0:8080->80", "127.0.0.1:5353->53/udp"]

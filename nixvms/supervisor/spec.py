@@ -7,7 +7,8 @@ directory. Fields the supervisor reads, all but `machines` optional:
     machines[].addresses[] {vlan, interface, ip, prefixLength, mac}
     machines[].openssh      services.openssh.enable (absent: read from the VM)
     machines[].sshPort      the guest's ssh port (default 22)
-    machines[].forwardPorts virtualisation.forwardPorts [{proto, hostPort, guestPort}]
+    machines[].forwardPorts virtualisation.forwardPorts [{proto, hostAddress, hostPort,
+                            guestPort}] (absent: read from the VM script's hostfwd=)
     vlans[]
     stateDir                the project's default state directory
     sshKey                  the private key ssh_config names (IdentityFile)
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,28 @@ class GuestForward:
     proto: str
     host_port: int
     guest_port: int
+    host_address: str = ""  # "": every address of the host
+
+    def describe(self) -> str:
+        where = self.host_address or "0.0.0.0"
+        return f"{where}:{self.host_port}->{self.guest_port}" + (
+            f"/{self.proto}" if self.proto != "tcp" else "")
+
+
+# qemu-vm.nix writes virtualisation.forwardPorts into the VM script as
+# hostfwd=PROTO:HOSTADDR:HOSTPORT-GUESTADDR:GUESTPORT (NixOS and tinyos alike).
+_HOSTFWD = re.compile(r"hostfwd=(tcp|udp):([0-9.]*):([0-9]+)-([0-9.]*):([0-9]+)")
+
+
+def vm_forward_ports(run_script: str) -> tuple[GuestForward, ...]:
+    """The forwards a VM script sets up itself, read from its text."""
+    try:
+        script = Path(run_script).read_text(errors="replace")
+    except OSError:
+        return ()
+    return tuple(GuestForward(proto=m.group(1), host_port=int(m.group(3)),
+                              guest_port=int(m.group(5)), host_address=m.group(2))
+                 for m in _HOSTFWD.finditer(script))
 
 
 @dataclass(frozen=True)
@@ -110,10 +134,12 @@ def _machine(data: dict[str, Any]) -> MachineSpec:
     vm = str(data["vm"])
     openssh = data.get("openssh")
     host_name = str(data.get("hostName") or data["name"])
+    system_name = str(data.get("systemName") or host_name)
+    run_script = str(data.get("runScript") or f"{vm}/bin/run-{system_name}-vm")
     return MachineSpec(
         name=str(data["name"]),
         host_name=host_name,
-        system_name=str(data.get("systemName") or host_name),
+        system_name=system_name,
         vm=vm,
         vlans=tuple(int(v) for v in data.get("vlans", [])),
         target_host=data.get("targetHost") or None,
@@ -125,9 +151,10 @@ def _machine(data: dict[str, Any]) -> MachineSpec:
         ssh_port=int(data.get("sshPort", 22)),
         forward_ports=tuple(
             GuestForward(proto=str(f.get("proto", "tcp")), host_port=int(f["hostPort"]),
-                         guest_port=int(f["guestPort"]))
-            for f in data.get("forwardPorts", [])
-        ),
+                         guest_port=int(f["guestPort"]),
+                         host_address=str(f.get("hostAddress", "")))
+            for f in data["forwardPorts"]
+        ) if "forwardPorts" in data else vm_forward_ports(run_script),
     )
 
 

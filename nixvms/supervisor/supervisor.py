@@ -211,6 +211,15 @@ class Supervisor:
                         f"machine {m.name}: virtualisation.forwardPorts host port "
                         f"{g.host_port} is already in use")
 
+    def _warn_open_forwards(self, names: list[str]) -> None:
+        for m in self.spec.machines:
+            for g in m.forward_ports if m.name in names else ():
+                if g.host_address in ("", "0.0.0.0"):
+                    self.report({"event": "warning", "message":
+                                 f"{m.name}: virtualisation.forwardPorts binds port "
+                                 f"{g.host_port} on every address of this host; set its "
+                                 'host.address = "127.0.0.1" to keep it local'})
+
     def _prepare_disk(self, run: MachineRun, fresh: bool) -> None:
         vm = run.vm
         if fresh and remove_path(vm.disk):
@@ -232,6 +241,7 @@ class Supervisor:
         if not to_start:
             return []
         self._check_forwards(to_start)
+        self._warn_open_forwards(to_start)
         with PortLock():
             in_use = {r.vm.ssh_port for r in self.runs.values()
                       if r.vm.ssh_port and r.state in ("starting", "running")}
