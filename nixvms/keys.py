@@ -12,10 +12,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from nixvms.errors import NixvmsError
 from nixvms.state import StateDir
 
 
-class SshKeyError(Exception):
+class SshKeyError(NixvmsError):
     """The key pair could not be made."""
 
 

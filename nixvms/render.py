@@ -18,6 +18,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nixvms.errors import NixvmsError
+
 from .network import Network
 from .state import write_atomic
 
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
 # with nothing to render (a no-op build) does not pay for it.
 
 
-class RenderError(ValueError):
+class RenderError(NixvmsError):
     """A network that cannot be rendered (a value no script or config can carry)."""
 
 

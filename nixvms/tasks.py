@@ -549,9 +549,8 @@ def network_action(ctx: BuildContext) -> dict[str, Any] | TaskFailed:
         drv_root.unlink(missing_ok=True)
         if ctx.options.out_link is not None:
             nix.add_root(store_path, ctx.options.out_link, ctx.settings)
-    except (NixvmsError, render.RenderError) as error:
-        message = error.message if isinstance(error, NixvmsError) else str(error)
-        return TaskFailed(f"making the network failed: {message}")
+    except NixvmsError as error:
+        return TaskFailed(f"making the network failed: {error.message}")
     records.save(records.NetworkRecord(ctx.render_params, vms, store_path),
                  ctx.state.network_record)
     return _DONE
