@@ -1110,3 +1110,38 @@ def test_mkPackageOption_example_extraDescription_and_pkgsText(tmp_path: Path) -
     assert package_option(tmp_path, other, "config.p.pname", "pkgs.other") == "hello-other"
     text = package_option(tmp_path, other, "options.p.defaultText.text", "pkgs.other")
     assert text == "myPkgs.hello"
+
+
+def test_anything_does_not_concatenate_two_list_definitions(tmp_path: Path) -> None:
+    err = config_error(tmp_path, "v", d=decl("v", "types.anything"),
+                       a="{ v = [ 1 ]; }", b="{ v = [ 1 ]; }")
+    assert "The option `v' has conflicting definitions, in" in err
+
+
+def test_submoduleWith_declared_twice_with_different_classes_is_an_error(tmp_path: Path) -> None:
+    err = config_error(
+        tmp_path, "s",
+        a='{ lib, ... }: { options.s = lib.mkOption { type = lib.types.submoduleWith'
+          ' { class = "nixos"; modules = [ ]; }; default = { }; }; }',
+        b='{ lib, ... }: { options.s = lib.mkOption { type = lib.types.submoduleWith'
+          ' { class = "darwin"; modules = [ ]; }; }; }')
+    assert "A submoduleWith option is declared multiple times with conflicting class values" in err
+
+
+def test_options_nested_under_an_option_that_cannot_hold_them(tmp_path: Path) -> None:
+    err = config_error(tmp_path, "set", a=decl("set", "types.attrsOf types.int"),
+                       b=decl("set.enable", "types.bool", "default = false;"))
+    assert ("The option `set' in module `" in err
+            and "would be a parent of the following options, but its type"
+            " `attribute set of signed integer' does not support nested options." in err)
+    assert "option(s) with prefix `set.enable' in module `" in err
+
+
+def test_a_non_attrset_where_a_submodule_expects_options(tmp_path: Path) -> None:
+    err = config_error(
+        tmp_path, "s.config",
+        a='{ lib, ... }: { options.s = lib.mkOption { type = lib.types.submoduleWith {'
+          ' modules = [ { options.config = lib.mkOption'
+          ' { type = lib.types.bool; default = false; }; } ]; }; }; }',
+        b="{ s.config = true; }")
+    assert "you're trying to define a value of type `bool' rather than an attribute set" in err

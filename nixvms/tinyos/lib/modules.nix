@@ -369,7 +369,15 @@ rec {
           let
             # An option tree declared next to an option: it extends the option's
             # submodule (as NixOS does).
-            ds' = if nOpts == length ds then ds else map (d:
+            optDecl = lib.findFirst (d: isOption d.options) null ds;
+            optType = optDecl.options.type or null;
+            nested = filter (d: !(isOption d.options)) ds;
+            # options nested under an option whose type cannot hold them
+            cannotNest = nOpts != length ds && (optType == null || optType.getSubModules or null == null);
+            nestError = throw ("The option `${showOption loc'}' in module `${optDecl.file}' would be a parent of the following options,"
+              + " but its type `${if optType == null then "<no description>" else optType.description}' does not support nested options.\n"
+              + lib.concatMapStrings (d: "  - option(s) with prefix `${showOption (loc' ++ [ (head (attrNames d.options)) ])}' in module `${d.file}'\n") nested);
+            ds' = if nOpts == length ds then ds else if cannotNest then nestError else map (d:
               if isOption d.options then d
               else { inherit (d) file pos; options = mkOption { type = types.submoduleWith { modules = [ { options = d.options; } ]; }; }; }) ds;
             opt = evalOptionValue loc' (mergeOptionDecls loc' ds') subDefs;
@@ -477,7 +485,10 @@ rec {
         (map (m: { file = m._file; options = m.options; }) ordered)
         (concatMap (m: map (v:
           if isAttrs v then { file = m._file; value = v; }
-          else throw "Module `${m._file}' defines config that is not an attribute set.")
+          else throw ("In module `${m._file}', you're trying to define a value of type `${builtins.typeOf v}'\n"
+            + "rather than an attribute set for the option `${showOption prefix}'!\n"
+            + "This happens when a definition's value is not an attribute set where options are expected;"
+            + " check the option's documentation for the shape of its value."))
           (pushDownProperties m.config)) ordered);
 
       options = merged.options;

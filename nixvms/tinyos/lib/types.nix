@@ -104,6 +104,10 @@ let
           mergeFunction = {
             set = (attrsOf anything).merge;
             stringCoercibleSet = mergeOneOption;
+            # lists are not concatenated: two definitions conflict, as in nixpkgs
+            list = loc: defs:
+              if length defs == 1 then (head defs).value
+              else throw "The option `${showOption loc}' has conflicting definitions, in ${showFiles (getFiles defs)}.";
             lambda = loc: defs: arg: anything.merge (loc ++ [ "<function body>" ])
               (map (def: { inherit (def) file; value = def.value arg; }) defs);
           }.${commonType} or mergeEqualOption;
@@ -523,11 +527,16 @@ let
         getSubOptions = prefix: (base (prefix ++ [ "<name>" ]) [ ]).options;
         getSubModules = modules;
         substSubModules = m: submoduleWith (attrs // { modules = m; });
-        payload = { inherit modules specialArgs shorthandOnlyDefinesConfig; };
+        payload = { inherit modules specialArgs shorthandOnlyDefinesConfig class; };
         nestedTypes = { };
         typeMerge = other:
           if other.name == "submodule" then
+            let otherClass = other.payload.class or null; in
+            if class != null && otherClass != null && class != otherClass then
+              throw "A submoduleWith option is declared multiple times with conflicting class values ${builtins.toJSON class} and ${builtins.toJSON otherClass}."
+            else
             submoduleWith (attrs // {
+              class = if class != null then class else otherClass;
               modules = modules ++ other.payload.modules;
               specialArgs = specialArgs // other.payload.specialArgs;
               shorthandOnlyDefinesConfig = shorthandOnlyDefinesConfig && other.payload.shorthandOnlyDefinesConfig;
