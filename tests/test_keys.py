@@ -35,6 +35,8 @@ def test_private_key_never_enters_the_store(project: Path) -> None:
     found = subprocess.run(["grep", "-rlF", secret_line, *closure],
                            capture_output=True, text=True, check=False)
     assert found.stdout == ""
+    # The network directory names the key by its path (network.json's sshKey),
+    # which the supervisor's ssh_config uses.
     assert str(project / ".nixvms" / "ssh" / "id_ed25519") in (
-        project / "result" / "bin" / "run-vms"
+        project / "result" / "network.json"
     ).read_text()
