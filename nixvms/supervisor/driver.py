@@ -201,6 +201,7 @@ class Machine:
                                  lambda message: self.log(message))
         self.console_offset = 0
         self.console_identity: tuple[int, int] | None = None
+        self.console: socket.socket | None = None
 
     def __repr__(self) -> str:
         return f"<Machine '{self.name}'>"
@@ -301,6 +302,13 @@ class Machine:
                     self.name)
             time.sleep(0.1)
         self.backdoor.close()
+        self.close_console()
+        # until the supervisor has seen it go (a start before that would be
+        # taken for a machine that still runs)
+        settle = time.monotonic() + 10
+        while (self._record().get("state") in ("starting", "running")
+               and self.driver.supervisor_running() and time.monotonic() < settle):
+            time.sleep(0.1)
 
     # --- commands --------------------------------------------------------------
     def execute(self, command: str, check_return: bool = True, check_output: bool = True,
@@ -596,18 +604,35 @@ class Machine:
                 time.sleep(0.2)
 
     def send_console(self, chars: str) -> None:
-        r"""Type characters on the serial console, e.g. send_console("root\n")."""
+        r"""Type characters on the serial console, e.g. send_console("root\n").
+
+        The console's socket stays connected until the machine stops: QEMU
+        takes bytes only as fast as the guest's UART reads them, and drops
+        what it has not taken when the client goes."""
         with self.nested(f"sending {chars!r} to the console"):
             if not self.is_up():
                 raise self._error(self._why_down())
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-                sock.settimeout(10)
-                try:
-                    sock.connect(str(self.driver.run_dir.console_socket(self.name)))
-                    sock.sendall(chars.encode())
-                except OSError as error:
-                    raise self._error(f"cannot write to the console of {self.name}: {error} "
-                                      "(is `nixvms console` attached?)") from None
+            try:
+                if self.console is None:
+                    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    sock.settimeout(10)
+                    try:
+                        sock.connect(str(self.driver.run_dir.console_socket(self.name)))
+                    except OSError:
+                        sock.close()
+                        raise
+                    self.console = sock
+                self.console.sendall(chars.encode())
+            except OSError as error:
+                self.close_console()
+                raise self._error(f"cannot write to the console of {self.name}: {error} "
+                                  "(is `nixvms console` attached?)") from None
+
+    def close_console(self) -> None:
+        if self.console is not None:
+            with contextlib.suppress(OSError):
+                self.console.close()
+            self.console = None
 
     def send_monitor_command(self, command: str) -> str:
         """A QEMU human monitor command; its answer."""
@@ -803,6 +828,7 @@ class Driver:
         self.closed = True
         for machine in self.machines.values():
             machine.backdoor.close()
+            machine.close_console()
         if self.started_network:
             if self.keep_vms:
                 self.log(f"the machines keep running (stop them with `nixvms stop` or "
@@ -821,7 +847,7 @@ class Driver:
             raise MachineError(f"there is no machine named {name!r} in this network "
                                f"(machines: {', '.join(self.machines)})") from None
 
-    def _supervisor_running(self) -> bool:
+    def supervisor_running(self) -> bool:
         data = read_state(self.run_dir) or {}
         record = data.get("supervisor") or {}
         pid, started = record.get("pid"), record.get("start_time")
@@ -852,9 +878,10 @@ class Driver:
             self.machines[name].console_offset = 0
             self.machines[name].console_identity = None
             self.machines[name].backdoor.close()
+            self.machines[name].close_console()
         with self.logger.nested(f"starting {', '.join(names)}"):
             try:
-                if self._supervisor_running():
+                if self.supervisor_running():
                     client.start_machines(self.run_dir.path, names, [],
                                           timeout=self.boot_timeout, on_event=self._event)
                 else:
@@ -873,7 +900,7 @@ class Driver:
                     started.close()
                     self.started_network = True
             except NotReady as error:
-                self.started_network = self.started_network or self._supervisor_running()
+                self.started_network = self.started_network or self.supervisor_running()
                 self.log(f"not booted: {error.message}")
                 for name, lines in error.details:
                     for line in lines[-CONSOLE_LINES:]:
