@@ -1145,3 +1145,37 @@ def test_a_non_attrset_where_a_submodule_expects_options(tmp_path: Path) -> None
           ' { type = lib.types.bool; default = false; }; } ]; }; }; }',
         b="{ s.config = true; }")
     assert "you're trying to define a value of type `bool' rather than an attribute set" in err
+
+
+def test_attrTag_value_is_one_tag_merged_by_its_type(tmp_path: Path) -> None:
+    files = {"d": decl("v", "types.attrsOf (types.attrTag { n = types.int; s = types.str; })"),
+             "a": '{ v.x.n = 1; v.y.s = "text"; }'}
+    assert config(tmp_path, "v", **files) == {"x": {"n": 1}, "y": {"s": "text"}}
+
+
+def test_attrTag_refuses_two_tags_or_an_unknown_one(tmp_path: Path) -> None:
+    d = decl("v", "types.attrTag { n = types.int; s = types.str; }")
+    for value in ('{ n = 1; s = "x"; }', "{ other = 1; }", "1"):
+        err = config_error(tmp_path, "v", d=d, a=f"{{ v = {value}; }}")
+        assert "A definition for option `v' is not of type `attribute-tagged union of n, s'" in err
+
+
+def test_attrTag_checks_the_tag_value_at_its_own_path(tmp_path: Path) -> None:
+    err = config_error(tmp_path, "v.n", d=decl("v", "types.attrTag { n = types.int; }"),
+                       a='{ v.n = "one"; }')
+    assert "A definition for option `v.n' is not of type `signed integer'" in err
+
+
+@pytest.mark.parametrize(("args", "good", "bad", "description"), [
+    ("{ absolute = true; }", "/etc/hosts", "etc/hosts", "absolute path"),
+    ("{ absolute = false; }", "etc/hosts", "/etc/hosts", "relative path"),
+    ("{ inStore = true; }", "/nix/store/0fb3ykw9r5hpayd05sr0cizwadzq1d8q-bash/bin/bash",
+     "/nix/store/.links", "path in the Nix store"),
+    ("{ absolute = true; inStore = false; }", "/var/lib/x",
+     "/nix/store/0fb3ykw9r5hpayd05sr0cizwadzq1d8q-bash", "absolute path not in the Nix store"),
+])
+def test_pathWith(tmp_path: Path, args: str, good: str, bad: str, description: str) -> None:
+    d = decl("p", f"types.pathWith {args}")
+    assert config(tmp_path, "p", d=d, a=f'{{ p = "{good}"; }}') == good
+    err = config_error(tmp_path, "p", d=d, a=f'{{ p = "{bad}"; }}')
+    assert f"is not of type `{description}'" in err

@@ -292,10 +292,68 @@ let
       merge = mergeEqualOption;
     };
 
-    pathInStore = overrideType (addCheck path (x: isStorePath x || lib.hasPrefix builtins.storeDir (toString x))) {
-      name = "pathInStore";
-      description = "path in the Nix store";
-    };
+    # types.pathWith { inStore; absolute; }: a path (or string) that is (or is
+    # not) absolute and (or not) in the Nix store, null leaving it open. In the
+    # store means inside a store object: /nix/store/<hash-name>[/...], not the
+    # store directory itself nor its dot files.
+    pathWith = { inStore ? null, absolute ? null }:
+      if inStore == true && absolute == false then throw "In pathWith, inStore means the path must be absolute"
+      else mkOptionType {
+        name = "path";
+        description = lib.optionalString (absolute != null) (if absolute then "absolute " else "relative ")
+          + "path" + lib.optionalString (inStore != null) (if inStore then " in the Nix store" else " not in the Nix store");
+        descriptionClass = "noun";
+        check = x:
+          let
+            s = toString x;
+            isAbsolute = builtins.substring 0 1 s == "/";
+            isInStore = builtins.match "${lib.escapeRegex builtins.storeDir}/[^/.][^/]*(/.*)?" s != null;
+          in
+          lib.isStringLike x
+          && (absolute == null || absolute == isAbsolute)
+          && (inStore == null || inStore == isInStore);
+        merge = mergeEqualOption;
+        payload = { inherit inStore absolute; };
+        typeMerge = other:
+          if other.name == "path" && (other.payload or null) == { inherit inStore absolute; } then pathWith { inherit inStore absolute; }
+          else null;
+      };
+    pathInStore = pathWith { inStore = true; };
+    externalPath = pathWith { absolute = true; inStore = false; };
+
+    # types.attrTag { tag = type or option; ... }: a value is { <tag> = value; }
+    # with exactly one of the tags, merged by that tag's type; two definitions
+    # with different tags, or a tag not listed, are not of this type.
+    attrTag = tags0:
+      let
+        tags = builtins.mapAttrs (n: t:
+          if isOptionType t then { type = t; } else t // { type = t.type or unspecified; }) tags0;
+        names = attrNames tags;
+        tagOf = v: head (attrNames v);
+        self = mkOptionType {
+          name = "attrTag";
+          description = "attribute-tagged union of ${builtins.concatStringsSep ", " names}";
+          descriptionClass = "composite";
+          check = v: isAttrs v && length (attrNames v) == 1 && tags ? ${tagOf v};
+          merge = loc: defs:
+            let
+              tag = tagOf (head defs).value;
+              others = filter (d: tagOf d.value != tag) defs;
+            in
+            if others != [ ] then
+              throw "A definition for option `${showOption loc}' is not of type `${self.description}'. The definitions use different tags. Definition values:${showDefs defs}"
+            else {
+              ${tag} = (lib.modules.mergeDefinitions (loc ++ [ tag ]) tags.${tag}.type
+                (map (d: { inherit (d) file; value = d.value.${tag}; }) defs)).mergedValue;
+            };
+          payload = { inherit tags; };
+          typeMerge = other:
+            if other.name == "attrTag" && builtins.intersectAttrs tags other.payload.tags == { }
+            then attrTag (tags0 // builtins.mapAttrs (_: t: t.type) other.payload.tags)
+            else null;
+        };
+      in
+      self;
 
     # types.listOf: definitions concatenated (in mkOrder order); each element may use
     # mkIf/mkMerge and is checked against elemType.
