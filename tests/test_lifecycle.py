@@ -465,6 +465,20 @@ def test_stop_of_all_leaves_no_process_and_the_next_up_works(
     assert run(project, state, "stop").code == 0
 
 
+def test_start_after_the_network_stopped_starts_only_the_named_machines(
+        project: Path, state: Path) -> None:
+    assert up(project, state).code == 0
+    assert run(project, state, "stop").code == 0
+    started = run(project, state, "start", "server")
+    assert started.code == 0, started.stderr
+    assert re.search(r"^server ready in \d+\.\d s$", started.stdout, re.MULTILINE)
+    assert machine_record(state, "server")["state"] == "running"
+    assert machine_record(state, "client")["state"] == "stopped"
+    assert run(project, state, "ssh", "server", "--", "true").code == 0
+    assert run(project, state, "stop").code == 0
+    assert wait_gone(*marks(state)) == []
+
+
 def test_destroy_stops_and_deletes_disks_and_run_state_saying_what(
         project: Path, state: Path) -> None:
     assert up(project, state).code == 0

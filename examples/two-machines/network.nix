@@ -1,6 +1,6 @@
 # Two machines on one VLAN: the client's service pings the server by name
-# and prints the outcome on its console (result/bin/run-vms, then read
-# vms-state/client.log).
+# and prints the outcome on its console (nixvms up --detach, then
+# nixvms logs client).
 {
   server = { ... }: {
     networking.firewall.enable = false;
