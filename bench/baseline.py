@@ -23,9 +23,14 @@ def plan_json(names: Sequence[str]) -> str | None:
     except ImportError:
         return None
     try:
-        return make_plan(number_machines(names), {}, "").as_json()
+        plan = make_plan(number_machines(names), {}, "")
     except (TypeError, AttributeError):
         return None
+    # A method in some versions of nixvms, a cached property in others.
+    value: object = getattr(plan, "as_json", None)
+    if callable(value):
+        value = value()
+    return value if isinstance(value, str) else None
 
 
 def baseline_command(tool: str, network_file: Path, nixpkgs: str,
