@@ -5,7 +5,9 @@ A `Model` describes a network of machines: each machine's own file
 path or through `import`), may read a data file with `builtins.readFile`,
 probe a file with `builtins.pathExists` and list a directory with
 `builtins.readDir`; a shared module may read a data file itself; the network
-file may apply a `defaults` module. `render` turns a model into the files of
+file may apply a `defaults` module. A machine may instead be written inline
+in network.nix, where it also reads the file's shared `let` binding.
+`render` turns a model into the files of
 a project directory. Everything a file read puts into a machine's
 configuration ends up in an `environment.etc` text, so it changes the VM's
 derivation; comments change files without changing any derivation.
@@ -52,6 +54,8 @@ class MachineSpec:
     lists: bool = False  # readDir ../listing
     # How network.nix names the machine: `import ./machines/<m>.nix` or the path.
     via_import: bool = True
+    # Written inline in network.nix (reading its `let` binding) instead of its own file.
+    inline: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class Model:
     network_comments: int = 0
     defaults: bool = False
     defaults_version: int = 0
+    let_version: int = 0  # network.nix's shared `let` binding
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -111,34 +116,33 @@ def _comments(what: str, count: int) -> str:
     return "".join(f"# {what}: comment {c}\n" for c in range(count))
 
 
-def render_machine(model: Model, spec: MachineSpec) -> str:
+def _machine_body(model: Model, spec: MachineSpec, root: str) -> list[str]:
+    """The module's definitions; paths from `root` (".." in machines/, "." inline)."""
     imports = " ".join(
-        f"(import ../{shared_path(k)})" if via_import else f"../{shared_path(k)}"
+        f"(import {root}/{shared_path(k)})" if via_import else f"{root}/{shared_path(k)}"
         for k, via_import in spec.shared
     )
-    lines = [
-        f"# machine {spec.name}\n",
-        _comments(spec.name, spec.comments),
-        "{ ... }: {\n",
-        f"  imports = [ {imports} ];\n",
-        f'  environment.etc."own".text = "{spec.name} v{spec.version} {model.run_id}";\n',
-    ]
+    own = f'"{spec.name} v{spec.version} {model.run_id}"' + (" + netShared" if spec.inline
+                                                             else "")
+    lines = [f"imports = [ {imports} ];", f'environment.etc."own".text = {own};']
     if spec.data is not None:
         lines.append(
-            f'  environment.etc."data".text = builtins.readFile ../{data_path(spec.data)};\n'
-        )
+            f'environment.etc."data".text = builtins.readFile {root}/{data_path(spec.data)};')
     if spec.probe is not None:
         lines.append(
-            f'  environment.etc."probe".text = if builtins.pathExists ../{probe_path(spec.probe)}'
-            ' then "present" else "absent";\n'
-        )
+            f'environment.etc."probe".text = if builtins.pathExists '
+            f'{root}/{probe_path(spec.probe)} then "present" else "absent";')
     if spec.lists:
         lines.append(
-            '  environment.etc."listing".text ='
-            f" toString (builtins.attrNames (builtins.readDir ../{LISTING_DIR}));\n"
-        )
-    lines.append("}\n")
-    return "".join(lines)
+            'environment.etc."listing".text ='
+            f" toString (builtins.attrNames (builtins.readDir {root}/{LISTING_DIR}));")
+    return lines
+
+
+def render_machine(model: Model, spec: MachineSpec) -> str:
+    body = "".join(f"  {line}\n" for line in _machine_body(model, spec, ".."))
+    return (f"# machine {spec.name}\n" + _comments(spec.name, spec.comments)
+            + "{ ... }: {\n" + body + "}\n")
 
 
 def render_shared(k: int, spec: SharedSpec) -> str:
@@ -153,10 +157,16 @@ def render_shared(k: int, spec: SharedSpec) -> str:
 
 
 def render_network(model: Model) -> str:
-    lines = ["# the property test's network\n", _comments("network", model.network_comments), "{\n"]
+    lines = ["# the property test's network\n", _comments("network", model.network_comments),
+             f'let netShared = " network v{model.let_version}"; in\n', "{\n"]
     if model.defaults:
         lines.append(f"  defaults = ./{DEFAULTS_PATH};\n")
     for spec in model.machines:
+        if spec.inline:  # one line, as the view of network.nix below expects
+            lines.append(_comments(spec.name, spec.comments))
+            body = " ".join(_machine_body(model, spec, "."))
+            lines.append(f"  {spec.name} = {{ ... }}: {{ {body} }};\n")
+            continue
         path = f"./{machine_path(spec.name)}"
         ref = f"import {path}" if spec.via_import else path
         lines.append(f"  {spec.name} = {ref};\n")
@@ -168,7 +178,8 @@ def render(model: Model) -> Tree:
     """Every file of the project directory (the listing directory is never empty)."""
     tree: Tree = {NETWORK: render_network(model)}
     for spec in model.machines:
-        tree[machine_path(spec.name)] = render_machine(model, spec)
+        if not spec.inline:
+            tree[machine_path(spec.name)] = render_machine(model, spec)
     for k, shared in enumerate(model.shared):
         tree[shared_path(k)] = render_shared(k, shared)
     tree[DEFAULTS_PATH] = (
@@ -194,7 +205,9 @@ def reads(model: Model, name: str) -> set[Read]:
     spec = model.machine(name)
     # Of network.nix, only its parsed form with the other machines' expressions
     # left out (nixvms/netparse.py): comments and other machines' lines do not count.
-    found: set[Read] = {(NETWORK, VIEW + name), (machine_path(name), CONTENT)}
+    found: set[Read] = {(NETWORK, VIEW + name)}
+    if not spec.inline:
+        found.add((machine_path(name), CONTENT))
     modules = [(shared_path(k), model.shared[k]) for k, _ in spec.shared]
     for path, shared in modules:
         found.add((path, CONTENT))
@@ -222,7 +235,7 @@ def network_view(text: str, name: str) -> tuple[str, ...]:
         if line.lstrip().startswith("#"):
             continue
         attribute, equals, _ = line.strip().partition(" = ")
-        if equals and attribute not in (name, "defaults"):
+        if equals and attribute not in (name, "defaults", "let netShared"):
             line = f"{attribute} = <machine>;"
         view.append(line.strip())
     return tuple(view)
@@ -253,6 +266,7 @@ def config_key(model: Model, name: str) -> tuple[object, ...]:
         model.names,  # the address plan: numbers and /etc/hosts
         spec.name,
         spec.version,
+        model.let_version if spec.inline else None,
         shared,
         model.defaults_version if model.defaults else None,
         tree[data_path(spec.data)] if spec.data is not None else None,
@@ -273,6 +287,7 @@ def random_machine(rng: random.Random, name: str) -> MachineSpec:
         probe=rng.choice([None, *range(PROBES)]),
         lists=rng.random() < 0.3,
         via_import=rng.random() < 0.5,
+        inline=rng.random() < 0.3,
     )
 
 
@@ -340,6 +355,7 @@ def random_step(rng: random.Random, model: Model, previous: Model | None, tree: 
         "edit_data", "edit_data", "toggle_probe", "edit_probe",
         "listing_add", "listing_remove", "listing_edit",
         "restyle_machine", "toggle_defaults", "edit_defaults", "comment_network",
+        "inline_machine", "edit_let",
         "touch", "touch",
     ]
     if len(names) < MAX_MACHINES and unused:
@@ -413,6 +429,14 @@ def random_step(rng: random.Random, model: Model, previous: Model | None, tree: 
             entries[entry] += 1
             describe = f"edit the content of {LISTING_DIR}/{entry}"
         return step(describe, replace(model, listing=tuple(sorted(entries.items()))))
+    if kind == "inline_machine":
+        where = "its own file" if spec.inline else "network.nix"
+        return step(f"move machine {name} into {where}",
+                    model.with_machine(replace(spec, inline=not spec.inline)))
+    if kind == "edit_let":
+        users = [m.name for m in model.machines if m.inline]
+        return step(f"edit network.nix's shared let binding (read by {users})",
+                    replace(model, let_version=model.let_version + 1))
     if kind == "restyle_machine":
         style = "a path" if spec.via_import else "an import"
         return step(f"network.nix names {name} by {style}",
