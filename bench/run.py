@@ -187,14 +187,18 @@ class SizeResult:
 
 
 def bench_env() -> dict[str, str]:
-    """The environment of every measured command: tinyos, no binary cache wait.
+    """The environment of every measured command: tinyos, no binary cache wait, bytecode.
 
     NIX_PATH is removed so that both tools use the bundled tinyos (nixvms
     falls back to it; the baseline is given it). Without NIX_CONFIG, the same
     probe as scripts/nix-cache-env turns substituters off when the cache
     cannot be reached (each nix-store call would otherwise retry for ~5 s).
     """
-    env = {k: v for k, v in os.environ.items() if k != "NIX_PATH"}
+    # PYTHONDONTWRITEBYTECODE (set in some shells and CI) would make every
+    # nixvms run compile its modules again (~0.1 s of CPU): an installed
+    # nixvms has its bytecode, so the warm-up run writes it here.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("NIX_PATH", "PYTHONDONTWRITEBYTECODE")}
     if "NIX_CONFIG" not in env:
         probe = subprocess.run(
             ["bash", "-c", '. scripts/nix-cache-env; printf %s "${NIX_CONFIG-}"'],
