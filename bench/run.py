@@ -119,6 +119,7 @@ class Floor:
     rss_kb: int
     files: int
     state_bytes: int  # nixvms's .nixvms/ on disk, for the report
+    cpu: float | None = None  # user + system seconds
 
 
 def _median(values: Sequence[float]) -> float:
@@ -266,7 +267,7 @@ def run_floor(net: BenchNetwork, env: dict[str, str]) -> Floor:
     listing.write_text("".join(f"{path}\n" for path in files))
     result = _run([str(PYTHON), "-I", str(FLOOR_SCRIPT), str(listing)], net.root, env)
     return Floor(seconds=result.seconds, rss_kb=result.max_rss_kb, files=len(files),
-                 state_bytes=state_bytes(net.root))
+                 state_bytes=state_bytes(net.root), cpu=result.cpu_seconds)
 
 
 def nix_build_count(stderr: str) -> int:
@@ -510,18 +511,22 @@ def table(results: Sequence[SizeResult]) -> str:
 
 
 def floor_table(results: Sequence[SizeResult]) -> str:
-    lines = ["| N | tracked files | floor s | floor peak RSS MB | nixvms no-op s | "
-             "no-op / floor | nixvms state on disk MB |",
-             "|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| N | tracked files | floor s | floor CPU s | floor peak RSS MB | nixvms no-op s | "
+             "no-op / floor | no-op / floor, CPU | nixvms state on disk MB |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for result in results:
         noop = result.row("no-op")
         if noop is None or not result.floors:
             continue
         last = result.floors[-1]
+        cpus = [f.cpu for f in result.floors if f.cpu is not None]
+        floor_cpu = _median(cpus) if cpus else None
         lines.append(
             f"| {result.size} | {last.files} | {result.floor_seconds:.3f} | "
+            f"{'-' if floor_cpu is None else f'{floor_cpu:.3f}'} | "
             f"{max(f.rss_kb for f in result.floors) / 1024:.0f} | "
             f"{noop.nixvms.seconds:.3f} | {noop.nixvms.seconds / result.floor_seconds:.1f} | "
+            f"{'-' if not floor_cpu else f'{noop.nixvms.cpu / floor_cpu:.1f}'} | "
             f"{last.state_bytes / 1e6:.1f} |")
     return "\n".join(lines) + "\n"
 
