@@ -37,6 +37,7 @@ import click  # noqa: E402
 from nixvms import __version__  # noqa: E402
 from nixvms.budget import parse_size_kb  # noqa: E402
 from nixvms.errors import BuildFailed, NixvmsError  # noqa: E402
+from nixvms.events import Event, plain_line  # noqa: E402
 from nixvms.nix import NixSettings  # noqa: E402
 from nixvms.runner import BuildResult, build, clean  # noqa: E402
 
@@ -80,6 +81,13 @@ STARTER_NETWORK = """\
 
 def _say(message: str) -> None:
     click.echo(message, err=True)
+
+
+def _show_progress(event: Event) -> None:
+    """A build's progress, one plain line per event that says something."""
+    line = plain_line(event)
+    if line is not None:
+        click.echo(line, err=True)
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
@@ -135,7 +143,8 @@ def _run_build(
     linked_before = _link_target(out_link)
     try:
         memory = parse_size_kb(max_eval_memory) if max_eval_memory else None
-        return build(network, out_link, settings, _say, jobs=jobs, keep_going=keep_going,
+        return build(network, out_link, settings, _show_progress, jobs=jobs,
+                     keep_going=keep_going,
                      extra_deps=extra_deps, state_dir=state_dir, max_eval_memory_kb=memory)
     except BuildFailed as error:
         for failure in error.failures:
@@ -445,6 +454,11 @@ def up_command(
         )
         started = supervisor.start(spec.path, run_dir, start_options, detach=detach,
                                    timeout=timeout, on_event=_print_event)
+    except NotReady as error:
+        if detach:
+            _say("the machines that came up keep running: `nixvms status`, "
+                 "`nixvms logs MACHINE`, `nixvms stop`")
+        _fail_supervisor(error)
     except SupervisorError as error:
         _fail_supervisor(error)
     except KeyboardInterrupt:

@@ -20,12 +20,16 @@ from doit.exceptions import InvalidDodoFile
 
 from nixvms import nix, runner, tasks
 from nixvms.errors import NixvmsError
+from nixvms.events import Event, plain_line
 
 __all__ = ["DOIT_CONFIG", "task_nixvms"]  # noqa: F822 (made by __getattr__ on import)
 
 
-def _say(message: str) -> None:
-    print(message, file=sys.stderr)
+def _say(event: Event) -> None:
+    """doit shows its tasks itself; what happens inside them, as plain lines."""
+    line = plain_line(event)
+    if line is not None:
+        print(line, file=sys.stderr)
 
 
 def tasks_for(

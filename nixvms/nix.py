@@ -15,7 +15,7 @@ import re
 import shlex
 import subprocess
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -89,6 +89,7 @@ def run_nix(
     settings: NixSettings,
     *,
     json_log: bool = False,
+    on_line: Callable[[str], None] | None = None,
 ) -> NixOutput:
     """Run one Nix command; return its stdout (and its parsed log with json_log).
 
@@ -101,7 +102,7 @@ def run_nix(
     command += list(args)
     log.info("$ %s", shlex.join(command))
     try:
-        proc = _spawn(command)
+        proc = _spawn(command, on_line)
     except FileNotFoundError as error:
         raise NixError(f"{program} not found; is Nix installed? (run scripts/setup)") from error
     messages = _parse_log(proc.stderr) if json_log else ()
@@ -124,7 +125,7 @@ class Finished:
     peak_rss_kb: int
 
 
-def _spawn(command: Sequence[str]) -> Finished:
+def _spawn(command: Sequence[str], on_line: Callable[[str], None] | None = None) -> Finished:
     """Run a command to its end; the one place a Nix process starts.
 
     Reaped with wait4, so that its peak memory is known (the evaluations'
@@ -136,7 +137,14 @@ def _spawn(command: Sequence[str]) -> Finished:
     chunks: dict[str, bytes] = {}
 
     def drain(name: str, stream: Any) -> None:
-        chunks[name] = stream.read()
+        if name == "stderr" and on_line is not None:
+            lines = []
+            for raw in stream:
+                lines.append(raw)
+                on_line(raw.decode(errors="replace").rstrip("\n"))
+            chunks[name] = b"".join(lines)
+        else:
+            chunks[name] = stream.read()
 
     readers = [threading.Thread(target=drain, args=(name, stream), daemon=True)
                for name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr))]
@@ -414,11 +422,15 @@ def evaluate_machine(
     )
 
 
-def realise(drv_path: str, gc_root: Path, settings: NixSettings) -> str:
-    """Build a derivation; `gc_root` becomes an (indirect) GC root of its output."""
+def realise(drv_path: str, gc_root: Path, settings: NixSettings,
+            on_line: Callable[[str], None] | None = None) -> str:
+    """Build a derivation; `gc_root` becomes an (indirect) GC root of its output.
+
+    on_line: called with each line of Nix's log as it comes (the build's progress).
+    """
     gc_root.parent.mkdir(parents=True, exist_ok=True)
     run_nix("nix-store", ["--realise", drv_path, "--add-root", str(gc_root), "--indirect"],
-            settings)
+            settings, on_line=on_line)
     # With --add-root nix prints the root, not the output; the root points at it.
     return os.readlink(gc_root)
 

@@ -32,10 +32,9 @@ from doit.loader import generate_tasks
 
 from nixvms import records, tasks
 from nixvms.errors import BuildFailed, StateError, UsageError
+from nixvms.events import Event, Progress, notice
 from nixvms.nix import NixSettings
 from nixvms.state import StateDir
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -69,11 +68,12 @@ class _Reporter:
 
     def execute_task(self, task: Any) -> None:
         kind, _, machine = task.name.partition(":")
-        words = {"eval": "evaluating", "build": "building"}
-        if kind in words:
-            self.progress(f"{words[kind]} {machine}")
+        if kind == "eval":
+            self.progress(Event("evaluating", machine))
+        elif kind == "build":
+            self.progress(Event("building", machine))
         elif kind == "network":
-            self.progress("making the network")
+            self.progress(Event("network"))
 
     def add_failure(self, task: Any, fail: Any) -> None:
         if isinstance(fail, UnmetDependency):
@@ -86,12 +86,21 @@ class _Reporter:
             message = f"task {task.name} failed unexpectedly: {detail}"
         self.events.failures.append(message)
         self.events.failed_tasks.append(task.name)
+        machine = task.name.partition(":")[2]
+        if machine:
+            self.progress(Event("failed", machine, message))
 
     def add_success(self, task: Any) -> None:
-        pass
+        kind, _, machine = task.name.partition(":")
+        if kind == "eval":
+            self.progress(Event("evaluated", machine))
+        elif kind == "build":
+            self.progress(Event("built", machine))
 
     def skip_uptodate(self, task: Any) -> None:
-        pass
+        kind, _, machine = task.name.partition(":")
+        if machine:
+            self.progress(Event("up-to-date", machine, kind))
 
     def skip_ignore(self, task: Any) -> None:
         pass
@@ -123,7 +132,7 @@ class _Loader(TaskLoader2):  # type: ignore[misc]
 
 
 @contextmanager
-def project_lock(state: StateDir, on_wait: Progress) -> Iterator[None]:
+def project_lock(state: StateDir, on_wait: Callable[[str], None]) -> Iterator[None]:
     """Hold the project's lock for the duration; say so if another run holds it."""
     try:
         handle = open(state.lock_file, "a+")  # noqa: SIM115 (held across the yield)
@@ -158,8 +167,8 @@ def recover_corrupt_database(state: StateDir, progress: Progress) -> None:
     except sqlite3.DatabaseError as error:
         aside = state.db_file.with_name(f"doit.db.corrupt-{int(time.time())}")
         os.replace(state.db_file, aside)
-        progress(f"nixvms's state database was unreadable ({error}); moved it to {aside} "
-                 "and rebuilding the state")
+        progress(notice(f"nixvms's state database was unreadable ({error}); moved it to "
+                        f"{aside} and rebuilding the state"))
 
 
 class Pipeline:
@@ -196,7 +205,8 @@ class Pipeline:
                 raise UsageError(f"the {what} path {ascii(path)[1:-1]} is not valid UTF-8; "
                                  "rename it (or choose another --state-dir)") from None
         self.state.ensure()
-        self._held.enter_context(project_lock(self.state, self.progress))
+        self._held.enter_context(
+            project_lock(self.state, lambda text: self.progress(notice(text))))
         recover_corrupt_database(self.state, self.progress)
 
     @property
@@ -288,7 +298,8 @@ def build(
         return pipeline.run()
 
 
-def clean(network_file: Path, progress: Progress, state_dir: Path | None = None) -> list[Path]:
+def clean(network_file: Path, progress: Callable[[str], None],
+          state_dir: Path | None = None) -> list[Path]:
     """Remove nixvms's GC roots of a network (not the user's out-link)."""
     state = StateDir.for_network(network_file, state_dir)
     removed = []

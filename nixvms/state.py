@@ -100,6 +100,10 @@ class StateDir:
     def build_record(self, machine: str) -> Path:
         return self.records / "build" / f"{machine}.json"
 
+    def build_log(self, machine: str) -> Path:
+        """Nix's whole log of the machine's last build."""
+        return self.root / "logs" / f"{machine}.build.log"
+
     @property
     def machine_list_record(self) -> Path:
         return self.records / "machine-list.json"

@@ -30,18 +30,20 @@ import json
 import os
 import stat
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Lock
-from typing import Any
+from typing import Any, TextIO
 
 from doit.exceptions import TaskFailed
 
 from nixvms import __version__, deps, keys, netparse, nix, records, render
 from nixvms.budget import MemoryBudget, default_limit_kb
-from nixvms.errors import NixvmsError, UsageError
+from nixvms.errors import NixvmsError, StateError, UsageError
+from nixvms.events import Event, Progress, notice
 from nixvms.network import (
     Machine,
     Naming,
@@ -54,7 +56,6 @@ from nixvms.network import (
 from nixvms.state import StateDir, points_to
 
 Task = dict[str, Any]
-Progress = Callable[[str], None]
 
 # doit's saved values for a task that ran: a token, so that `doit forget`
 # makes it run again; the record itself is nixvms's.
@@ -173,6 +174,18 @@ class BuildContext:
 # --- before doit: the network file, nixpkgs, the machine list, the plan ------------
 
 
+@contextmanager
+def open_log(path: Path) -> Iterator[TextIO]:
+    """A machine's build log in the state directory (`nixvms log MACHINE` shows it)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "w", errors="replace")  # noqa: SIM115 (closed below)
+    except OSError as error:
+        raise StateError(f"cannot write {path}: {error.strerror}") from error
+    with handle:
+        yield handle
+
+
 def check_input_file(path: Path, what: str, error: type[NixvmsError] = NetworkError) -> None:
     """A file nixvms reads must be a regular file it can read (a FIFO would hang)."""
     shown = ascii(str(path))[1:-1] if not _is_utf8(str(path)) else str(path)
@@ -225,7 +238,7 @@ def prepare(network_file: Path, state: StateDir, options: Options,
     for peak in memory.values():
         budget.seen(peak)
     if found is None and not state.eval_record(machines[0]).parent.exists():
-        progress("no nixpkgs in NIX_PATH or -I: building with nixvms's bundled tinyos")
+        progress(notice("no nixpkgs in NIX_PATH or -I: building with nixvms's bundled tinyos"))
     return BuildContext(
         network_file=path, state=state, options=options, nixpkgs=nixpkgs,
         uses_tinyos=found is None, machines=machines, numbers=numbers, ssh_key=ssh_key,
@@ -349,8 +362,8 @@ def evaluate(ctx: BuildContext, machine: str) -> records.Evaluation:
         changed.append(ctx.network_file)
         view = deps.CHANGED_WHILE_EVALUATED
     for path in changed:
-        ctx.progress(f"{path} changed while machine '{machine}' was evaluated; "
-                     "the next run evaluates it again")
+        ctx.progress(notice(f"{path} changed while machine '{machine}' was evaluated; "
+                            "the next run evaluates it again"))
     record = records.Evaluation(
         machine=machine,
         params=ctx.eval_params(machine),
@@ -472,8 +485,11 @@ def plan_action(ctx: BuildContext) -> dict[str, Any] | TaskFailed:
 
 
 def _reevaluate(ctx: BuildContext, machine: str) -> dict[str, Any] | TaskFailed:
-    ctx.progress(f"evaluating {machine}")
-    return eval_action(ctx, machine)
+    ctx.progress(Event("evaluating", machine, "the address plan changed"))
+    result = eval_action(ctx, machine)
+    if not isinstance(result, TaskFailed):
+        ctx.progress(Event("evaluated", machine))
+    return result
 
 
 # --- build:<machine> -------------------------------------------------------------
@@ -486,8 +502,15 @@ def build_action(ctx: BuildContext, machine: str) -> dict[str, Any] | TaskFailed
             return _DONE  # --keep-going: its failure is already reported
         return TaskFailed(f"machine '{machine}' has no evaluation to build")
     ctx.log.add("built", machine)
+    log_path = ctx.state.build_log(machine)
     try:
-        out_path = nix.realise(record.drv_path, ctx.state.machine_root(machine), ctx.settings)
+        with open_log(log_path) as log:
+            def line(text: str) -> None:
+                log.write(text + "\n")
+                ctx.progress(Event("build-log", machine, text))
+
+            out_path = nix.realise(record.drv_path, ctx.state.machine_root(machine),
+                                   ctx.settings, on_line=line)
     except nix.NixError as error:
         return _failed(ctx, machine, f"build of machine '{machine}' failed: {error.message}")
     except NixvmsError as error:

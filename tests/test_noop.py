@@ -27,7 +27,7 @@ def built(tmp_path: Path) -> Path:
 
 def build_in_process(project: Path) -> runner.BuildResult:
     return runner.build(project / "network.nix", project / "result", nix.NixSettings(),
-                        lambda message: None)
+                        lambda event: None)
 
 
 def test_a_no_op_starts_no_nix_process(built: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -111,3 +111,12 @@ def test_init_keeps_an_existing_network(in_project: Path) -> None:
     assert result.exit_code == 0
     assert "network.nix exists; left as it is" in result.stderr
     assert (in_project / "network.nix").read_text() == "{ mine = { }; }\n"
+
+
+def test_plain_progress_is_one_line_per_step_that_says_something() -> None:
+    from nixvms.events import Event, plain_line
+
+    assert plain_line(Event("evaluating", "a")) == "evaluating a"
+    assert plain_line(Event("building", "a")) == "building a"
+    assert plain_line(Event("network")) == "making the network"
+    assert plain_line(Event("build-log", "a", "building '/nix/store/x.drv'")) is None

@@ -23,7 +23,7 @@ class FakeNix:
     def answer(self, code: int = 0, stdout: str = "", stderr: str = "") -> None:
         self.answers.append((code, stdout, stderr))
 
-    def __call__(self, command: list[str]) -> nix.Finished:
+    def __call__(self, command: list[str], on_line: object = None) -> nix.Finished:
         self.commands.append(list(command))
         code, stdout, stderr = self.answers.pop(0) if self.answers else (0, "", "")
         return nix.Finished(code, stdout, stderr, peak_rss_kb=1000)
@@ -133,3 +133,10 @@ def test_a_real_process_reports_its_output_exit_code_and_peak_memory() -> None:
     finished = nix._spawn(["sh", "-c", "echo out; echo err >&2; exit 3"])
     assert (finished.returncode, finished.stdout, finished.stderr) == (3, "out\n", "err\n")
     assert finished.peak_rss_kb > 0
+
+
+def test_a_builds_log_lines_are_passed_on_as_they_come() -> None:
+    seen: list[str] = []
+    finished = nix._spawn(["sh", "-c", "echo one >&2; echo two >&2"], seen.append)
+    assert seen == ["one", "two"]
+    assert finished.stderr == "one\ntwo\n"
