@@ -1179,3 +1179,10 @@ def test_pathWith(tmp_path: Path, args: str, good: str, bad: str, description: s
     assert config(tmp_path, "p", d=d, a=f'{{ p = "{good}"; }}') == good
     err = config_error(tmp_path, "p", d=d, a=f'{{ p = "{bad}"; }}')
     assert f"is not of type `{description}'" in err
+
+
+def test_importing_a_configuration_says_to_import_its_modules(tmp_path: Path) -> None:
+    err = config_error(tmp_path, "x",
+                       a="{ lib, ... }: { imports = [ (lib.evalModules { modules = [ ]; }) ]; }")
+    assert 'Could not load a value as a module, because it is of type "configuration"' in err
+    assert "please only import the modules that make up the configuration" in err

@@ -307,7 +307,9 @@ rec {
       if t == "module" then unifyModuleSyntax fallbackFile fallbackKey m
       else if t == "if" || t == "override" || t == "merge" then
         loadModuleOfClass class args fallbackFile fallbackKey { config = m; }
-      else throw "Could not load a value as a module, because it is of type ${builtins.toJSON t}, in file ${fallbackFile}."
+      else throw ("Could not load a value as a module, because it is of type ${builtins.toJSON t}, in file ${fallbackFile}."
+        + lib.optionalString (t == "configuration")
+          " A configuration is not a module: please only import the modules that make up the configuration (pass them to evalModules again, or use extendModules).")
     else if isList m then
       throw "Module imports can't be nested lists. Perhaps you meant to remove one level of lists? Definitions: ${showDefs [ { file = fallbackFile; value = m; } ]}"
     else
