@@ -243,3 +243,16 @@ def test_unknown_time_zone_fails_the_build(machines: Machines) -> None:
     res = run_nix("nix-build", str(m.path), "-A", "config.system.build.toplevel", "--no-out-link")
     assert res.code != 0
     assert "no zone Mars/Olympus_Mons" in res.stderr
+
+
+def test_unknown_option_inside_a_submodule_also_says_tinyos(machines: Machines) -> None:
+    err = machines.write("m", "{ services.nginx.virtualHosts.x.http3 = true; }").error()
+    assert "The option `services.nginx.virtualHosts.x.http3' does not exist." in err
+    assert len([ln for ln in err.splitlines() if "this is tinyos" in ln]) == 1
+
+
+def test_user_packages_are_on_the_system_path(machines: Machines) -> None:
+    m = machines.write("m", "{ pkgs, ... }: { users.users.alice = { isNormalUser = true;"
+                            " packages = [ pkgs.curl ]; initialPassword = \"x\"; }; }")
+    top = m.build("config.system.build.toplevel")
+    assert (top / "sw" / "bin" / "curl").exists()

@@ -4,7 +4,7 @@
 #   collect modules (imports closure, `key` dedup)  ->  walk the option-declaration tree
 #   and the definition tree together  ->  per option: discharge mkIf/mkMerge, keep the
 #   highest priority, sort by mkOrder, type-check, type.merge.
-{ lib }:
+{ lib, unknownOptionHint ? "" }:
 let
   inherit (builtins) head tail length filter all any attrNames concatLists concatMap map
     mapAttrs isAttrs isList isString isPath isBool foldl' genericClosure zipAttrsWith elem
@@ -460,7 +460,7 @@ rec {
             type = types.str;
             internal = true;
             visible = false;
-            default = "";
+            default = unknownOptionHint;
             description = "A line appended to the error for an option that does not exist.";
           };
           _module.freeformType = mkOption {

@@ -9,7 +9,13 @@
 , baseModules ? import ../modules/module-list.nix
 , extraModules ? [ ]
 , prefix ? [ ]
-, lib ? import ../../lib
+, lib ? import ../../lib/make-lib.nix {
+    # the line added to "The option `x' does not exist", submodules included
+    unknownOptionHint =
+      "(this is tinyos, nixvms's small stand-in for nixpkgs: it has the NixOS options listed in nixvms's README"
+      + " (networking, firewall, users, systemd services and timers, fileSystems, openssh, httpd, nginx, virtualisation, ...);"
+      + " to build with real nixpkgs, pass -I nixpkgs=/path/to/nixpkgs or set NIX_PATH)";
+  }
 , pkgs ? null
 , ...
 }:
@@ -18,10 +24,6 @@ let
     _file = ./eval-config.nix;
     key = toString ./eval-config.nix;
     config = {
-      _module.unknownOptionHint =
-        "(this is tinyos, nixvms's small stand-in for nixpkgs: it has the NixOS options listed in nixvms's README"
-        + " (networking, firewall, users, systemd services and timers, fileSystems, openssh, httpd, nginx, virtualisation, ...);"
-        + " to build with real nixpkgs, pass -I nixpkgs=/path/to/nixpkgs or set NIX_PATH)";
       nixpkgs.system = lib.mkDefault system;
       _module.args.pkgs =
         if pkgs != null then pkgs

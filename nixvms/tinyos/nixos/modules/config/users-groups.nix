@@ -29,6 +29,14 @@ let
         description = "The path to the user's shell (default: busybox sh).";
       };
       hashedPassword = mkOption { type = types.nullOr types.str; default = null; description = "The user's password hash (crypt(3)); \"!\" locks the account."; };
+      password = mkOption { type = types.nullOr types.str; default = null; description = "The user's password in clear text (world-readable in the Nix store); set at boot."; };
+      initialPassword = mkOption { type = types.nullOr types.str; default = null; description = "As password (tinyos's /etc is rebuilt at every boot)."; };
+      packages = mkOption {
+        type = types.listOf types.package;
+        default = [ ];
+        example = lib.literalExpression "[ pkgs.curl ]";
+        description = "The packages of this user (tinyos puts them in the system's PATH; NixOS in the user's profile).";
+      };
       initialHashedPassword = mkOption { type = types.nullOr types.str; default = null; description = "As hashedPassword (tinyos's /etc is rebuilt at every boot)."; };
       openssh.authorizedKeys.keys = mkOption {
         type = types.listOf types.str;
@@ -138,8 +146,13 @@ in
       message = "users.users.${u.name}.group: group `${primaryGroup u}' is not defined in users.groups.";
     }) users;
 
+    environment.systemPackages = builtins.concatMap (u: u.packages) users;
+
     # Homes and ~/.ssh/authorized_keys (tinyos's update-users-groups).
     boot.postBootCommands = lib.concatMapStrings (u: ''
+      ${let pw = if u.password != null then u.password else u.initialPassword; in
+        lib.optionalString (pw != null && u.hashedPassword == null)
+          "echo ${lib.escapeShellArg "${u.name}:${pw}"} | chpasswd >/dev/null\n"}
       ${lib.optionalString u.createHome ''
         mkdir -p ${lib.escapeShellArg u.home}
         chown ${toString (uidOf u)}:${toString (gidOf cfg.groups.${primaryGroup u})} ${lib.escapeShellArg u.home}

@@ -1,0 +1,59 @@
+# tinyos `lib`: a nixpkgs-shaped library (same names and semantics as nixpkgs' lib, written
+# for nixvms). As in nixpkgs, the namespaces (lib.trivial, lib.lists, lib.strings,
+# lib.attrsets, lib.options, lib.modules) are also re-exported flat at the top level;
+# lib.types and lib.generators stay namespaced.
+#
+# Not provided (compared with nixpkgs' lib): option documentation (optionAttrSetToDocList),
+# lib.versions, lib.systems, lib.sources/cleanSource, lib.platforms, mkChangedOptionModule,
+# mkMergedOptionModule, type deprecation warnings, types.attrListOf and serializableValueWith. Type merging for
+# options declared twice goes through `type.typeMerge otherType` rather than functors.
+#
+# This file is a function: `unknownOptionHint` is a line added to "The option
+# `x' does not exist" errors of every evaluation made with this lib, submodules
+# included (tinyos's eval-config.nix says there that this is tinyos).
+# default.nix is this lib without such a line.
+{ unknownOptionHint ? "" }:
+let
+  lib = builtins.foldl' (acc: ns: acc // ns) { } [
+    builtinsSubset
+    trivial
+    fixedPoints
+    lists
+    strings
+    attrsets
+    options
+    modules
+    customisation
+    {
+      inherit (types) mkOptionType isType setType isOptionType;
+    }
+  ] // {
+    inherit trivial fixedPoints lists strings attrsets options modules types generators
+      customisation;
+    # lib.debug (subset)
+    debug = { inherit (builtins) trace; traceVal = x: builtins.trace x x; traceSeq = x: y: builtins.trace (builtins.deepSeq x x) y; };
+    traceVal = x: builtins.trace x x;
+    traceSeq = x: y: builtins.trace (builtins.deepSeq x x) y;
+  };
+
+  builtinsSubset = {
+    inherit (builtins) isString isAttrs isList isBool isInt isFloat isPath typeOf seq deepSeq
+      elem elemAt length head tail filter map genList toJSON fromJSON readFile pathExists
+      baseNameOf dirOf match split substring stringLength getEnv tryEval trace storeDir
+      unsafeDiscardStringContext hasContext addErrorContext genericClosure;
+    toString = builtins.toString;
+    id = x: x;
+  };
+
+  trivial = import ./trivial.nix { inherit lib; };
+  fixedPoints = { inherit (trivial) fix fix' extends composeExtensions composeManyExtensions makeExtensible makeExtensibleWithCustomName; };
+  lists = import ./lists.nix { inherit lib; };
+  strings = import ./strings.nix { inherit lib; };
+  attrsets = import ./attrsets.nix { inherit lib; };
+  options = import ./options.nix { inherit lib; };
+  modules = import ./modules.nix { inherit lib unknownOptionHint; };
+  types = import ./types.nix { inherit lib; };
+  generators = import ./generators.nix { inherit lib; };
+  customisation = import ./customisation.nix { inherit lib; };
+in
+lib
