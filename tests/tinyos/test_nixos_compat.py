@@ -246,7 +246,9 @@ def test_unknown_time_zone_fails_the_build(machines: Machines) -> None:
 
 
 def test_unknown_option_inside_a_submodule_also_says_tinyos(machines: Machines) -> None:
-    err = machines.write("m", "{ services.nginx.virtualHosts.x.http3 = true; }").error()
+    m = machines.write(
+        "m", "{ services.nginx.enable = true; services.nginx.virtualHosts.x.http3 = true; }")
+    err = m.error()
     assert "The option `services.nginx.virtualHosts.x.http3' does not exist." in err
     assert len([ln for ln in err.splitlines() if "this is tinyos" in ln]) == 1
 
