@@ -37,9 +37,11 @@ import click  # noqa: E402
 from nixvms import __version__  # noqa: E402
 from nixvms.budget import parse_size_kb  # noqa: E402
 from nixvms.errors import BuildFailed, NixvmsError  # noqa: E402
-from nixvms.events import Event, plain_line  # noqa: E402
+from nixvms.progress import QUIET, Display  # noqa: E402
 from nixvms.nix import NixSettings  # noqa: E402
 from nixvms.runner import BuildResult, build, clean  # noqa: E402
+from nixvms.tasks import Options as BuildOptions  # noqa: E402
+from nixvms.why import explain as explain_machine  # noqa: E402
 
 if _LOADING:
     signal.signal(signal.SIGINT, _previous_handler)
@@ -83,11 +85,18 @@ def _say(message: str) -> None:
     click.echo(message, err=True)
 
 
-def _show_progress(event: Event) -> None:
-    """A build's progress, one plain line per event that says something."""
-    line = plain_line(event)
-    if line is not None:
-        click.echo(line, err=True)
+def _progress_display(network: Path, state_dir: Path | None, verbosity: int) -> Display:
+    """A build's progress on stderr: live lines on a terminal, else plain lines
+    (nixvms/progress.py); the machines of the last listing show as waiting."""
+    from nixvms import records
+    from nixvms.state import StateDir
+
+    def expected() -> tuple[str, ...]:
+        state = StateDir.for_network(network, state_dir)
+        listing = records.load(records.MachineList, state.machine_list_record)
+        return listing.names if listing is not None else ()
+
+    return Display(sys.stderr, verbosity=verbosity, expected=expected)
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
@@ -244,6 +253,41 @@ def build_command(
         click.echo(result.store_path)
     else:
         _say(f"{out_link} -> {result.store_path}")
+
+
+@nixvms.command("why", epilog="""\b
+Examples:
+  nixvms why web             # will web be evaluated or built again, and why?
+  nixvms why web -f net.nix --extra-dep motd.txt""")
+@click.argument("machine")
+@click.option("-f", "--file", "file", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="NETWORK",
+              help="The project's network file (default: the nearest network.nix here or above).")
+@click.option("-I", "include", multiple=True, metavar="PATH",
+              help="The -I entries the next build will be given.")
+@click.option("--option", "options", type=(str, str), multiple=True, metavar="NAME VALUE",
+              help="The --option settings the next build will be given.")
+@click.option("--extra-dep", "extra_deps", multiple=True, type=click.Path(path_type=Path),
+              metavar="PATH", help="The --extra-dep files the next build will be given.")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+              envvar="NIXVMS_STATE_DIR", metavar="DIR",
+              help="Where nixvms keeps the project's state (default: .nixvms beside NETWORK).")
+def why_command(machine: str, file: Path | None, include: tuple[str, ...],
+                options: tuple[tuple[str, str], ...], extra_deps: tuple[Path, ...],
+                state_dir: Path | None) -> None:
+    """Say whether the next build evaluates or builds MACHINE again, and why.
+
+    Reads nixvms's records and the files they name; runs no Nix."""
+    network_file = _find_network(file)
+    build_options = BuildOptions(
+        out_link=None, settings=NixSettings(options=options, include=include),
+        extra_deps=tuple(sorted({os.path.abspath(p) for p in extra_deps})))
+    try:
+        verdict = explain_machine(network_file, machine, build_options, state_dir)
+    except NixvmsError as error:
+        _fail(error.message, error.exit_code)
+    for line in verdict.lines():
+        click.echo(line)
 
 
 @nixvms.command("clean")

@@ -327,13 +327,19 @@ class FileSets:
 
     def changes(self, digests: Iterable[str]) -> list[str]:
         """The recorded paths that changed (for saying why something re-runs)."""
-        changed = []
+        return [path for path, _ in self.changed_entries(digests)]
+
+    def changed_entries(self, digests: Iterable[str]) -> list[tuple[str, Fingerprint | None]]:
+        """(path, what was recorded of it) for each recorded path that changed; a lost
+        group is one entry (a description, None)."""
+        changed: list[tuple[str, Fingerprint | None]] = []
         for digest in digests:
             group = self._load(digest)
             if group is None:
-                changed.append(f"(a lost record of files, {digest[:12]})")
+                changed.append((f"(a lost record of files, {digest[:12]})", None))
                 continue
-            changed += [p for p, fp in sorted(group.items()) if not self.states.unchanged(p, fp)]
+            changed += [(p, fp) for p, fp in sorted(group.items())
+                        if not self.states.unchanged(p, fp)]
         return changed
 
     def collect(self, keep: Iterable[str]) -> int:

@@ -25,7 +25,7 @@ from nixvms.state import read_json, write_json
 
 # Bumped when a record's fields or meaning change: older records are then
 # ignored (and redone), never misread.
-VERSION = 3
+VERSION = 4
 
 R = TypeVar("R")
 
@@ -71,6 +71,7 @@ class Evaluation:
     network_view: str  # digest of the part of the network file this machine depends on
     nodes: tuple[str, ...]  # other machines whose configuration it read (`nodes`)
     memory_kb: int  # the evaluation's peak memory (budget.py)
+    inputs: Mapping[str, str]  # what `params` digests, by name (for `nixvms why`)
 
 
 @dataclasses.dataclass(frozen=True)

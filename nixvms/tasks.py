@@ -130,20 +130,16 @@ class BuildContext:
     def settings(self) -> nix.NixSettings:
         return self.options.settings
 
+    def inputs(self) -> dict[str, str]:
+        """Every non-file input of an evaluation, by name (`nixvms why` names the changed)."""
+        return {**evaluation_inputs(self.nixpkgs, self.options, self.network_file),
+                "plan": self.plan.digest}
+
     def shared_params(self) -> str:
         """Digest of every non-file input that all evaluations share (the plan aside)."""
         if self._shared_params is None:
-            self._shared_params = digest({
-                "nixvms": __version__,
-                "records": records.VERSION,
-                "nixpkgs": self.nixpkgs,
-                "options": [list(o) for o in self.settings.options],
-                "include": list(self.settings.include),
-                "NIX_PATH": os.environ.get("NIX_PATH", ""),
-                "NIX_CONFIG": os.environ.get("NIX_CONFIG", ""),
-                "networkFile": self.network_file,
-                "extraDeps": list(self.options.extra_deps),
-            })
+            self._shared_params = digest(
+                evaluation_inputs(self.nixpkgs, self.options, self.network_file))
         return self._shared_params
 
     def eval_params(self, machine: str) -> str:
@@ -169,6 +165,21 @@ class BuildContext:
 
     def network_stamp(self) -> str:
         return self.files.kind_and_stamp(self.network_file, deps.CONTENT)[1]
+
+
+def evaluation_inputs(nixpkgs: str, options: Options, network_file: str) -> dict[str, str]:
+    """What every evaluation depends on besides files and the plan, each as a string."""
+    settings = options.settings
+    return {
+        "nixvms version": f"{__version__} (records {records.VERSION})",
+        "nixpkgs": nixpkgs,
+        "--option": json.dumps([list(o) for o in settings.options]),
+        "-I": json.dumps(list(settings.include)),
+        "NIX_PATH": os.environ.get("NIX_PATH", ""),
+        "NIX_CONFIG": os.environ.get("NIX_CONFIG", ""),
+        "network file": network_file,
+        "--extra-dep": json.dumps(list(options.extra_deps)),
+    }
 
 
 # --- before doit: the network file, nixpkgs, the machine list, the plan ------------
@@ -382,6 +393,7 @@ def evaluate(ctx: BuildContext, machine: str) -> records.Evaluation:
         network_view=view,
         nodes=nodes,
         memory_kb=result.peak_rss_kb,
+        inputs=ctx.inputs(),
     )
     records.save(record, ctx.state.eval_record(machine))
     return record
