@@ -37,8 +37,8 @@ import click  # noqa: E402
 from nixvms import __version__  # noqa: E402
 from nixvms.budget import parse_size_kb  # noqa: E402
 from nixvms.errors import BuildFailed, NixvmsError  # noqa: E402
-from nixvms.progress import QUIET, Display  # noqa: E402
 from nixvms.nix import NixSettings  # noqa: E402
+from nixvms.progress import QUIET, Display  # noqa: E402
 from nixvms.runner import BuildResult, build, clean  # noqa: E402
 from nixvms.tasks import Options as BuildOptions  # noqa: E402
 from nixvms.why import explain as explain_machine  # noqa: E402
@@ -85,7 +85,8 @@ def _say(message: str) -> None:
     click.echo(message, err=True)
 
 
-def _progress_display(network: Path, state_dir: Path | None, verbosity: int) -> Display:
+def _progress_display(network: Path, state_dir: Path | None, verbosity: int,
+                      expect_all: bool = True) -> Display:
     """A build's progress on stderr: live lines on a terminal, else plain lines
     (nixvms/progress.py); the machines of the last listing show as waiting."""
     from nixvms import records
@@ -96,7 +97,15 @@ def _progress_display(network: Path, state_dir: Path | None, verbosity: int) -> 
         listing = records.load(records.MachineList, state.machine_list_record)
         return listing.names if listing is not None else ()
 
-    return Display(sys.stderr, verbosity=verbosity, expected=expected)
+    return Display(sys.stderr, verbosity=verbosity, expected=expected if expect_all else None)
+
+
+def _complete_machines(ctx: click.Context, param: click.Parameter,
+                       incomplete: str) -> list[str]:
+    """The machine names of the network here (nixvms/completion.py: no Nix)."""
+    from nixvms.completion import machine_names
+
+    return [name for name in machine_names(Path.cwd()) if name.startswith(incomplete)]
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
@@ -134,9 +143,13 @@ class _Command(click.Command):
         return _main_with_error_lines(super().main, args, kwargs)
 
 
-def _setup_logging(verbose: int) -> None:
-    level = logging.INFO if verbose else logging.WARNING
+def _setup_logging(verbose: int, quiet: bool = False) -> None:
+    level = logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+
+
+def _verbosity(verbose: int, quiet: bool) -> int:
+    return QUIET if quiet else verbose
 
 
 def _run_build(
@@ -148,16 +161,25 @@ def _run_build(
     extra_deps: tuple[Path, ...] = (),
     state_dir: Path | None = None,
     max_eval_memory: str | None = None,
+    verbosity: int = 0,
+    on: tuple[str, ...] = (),
 ) -> BuildResult:
     linked_before = _link_target(out_link)
+    # With --on the machines not chosen get no events: show only those that do.
+    display = _progress_display(network, state_dir, verbosity, expect_all=not on)
     try:
         memory = parse_size_kb(max_eval_memory) if max_eval_memory else None
-        return build(network, out_link, settings, _show_progress, jobs=jobs,
-                     keep_going=keep_going,
-                     extra_deps=extra_deps, state_dir=state_dir, max_eval_memory_kb=memory)
+        with display:
+            return build(network, out_link, settings, display, jobs=jobs,
+                         keep_going=keep_going, extra_deps=extra_deps, state_dir=state_dir,
+                         max_eval_memory_kb=memory, on=on)
     except BuildFailed as error:
         for failure in error.failures:
             click.echo(f"error: {failure}", err=True)
+        for machine in display.failed_machines():
+            if machine.tail:
+                click.echo(f"the whole build log of {machine.name}: "
+                           f"nixvms log {machine.name}", err=True)
         if keep_going and error.failed_machines:
             machines = ", ".join(error.failed_machines)
             click.echo(f"error: failed machines: {machines}; the others are built, "
@@ -226,7 +248,12 @@ def nixvms() -> None:
               envvar="NIXVMS_STATE_DIR", metavar="DIR",
               help="Where nixvms keeps the project's state (default: .nixvms beside NETWORK; "
                    "also NIXVMS_STATE_DIR).")
-@click.option("-v", "--verbose", count=True, help="Log every Nix command.")
+@click.option("-v", "--verbose", count=True,
+              help="Log every Nix command and show each line of Nix's build logs.")
+@click.option("-q", "--quiet", is_flag=True, help="Show errors only: no progress, no summary.")
+@click.option("--on", "on", multiple=True, metavar="MACHINE[,MACHINE]",
+              help="Build only these machines (names, or @tag for deployment.tags); the "
+                   "network directory is made only when every machine is built.")
 def build_command(
     network: Path,
     out_link: Path,
@@ -241,17 +268,22 @@ def build_command(
     option_warn_only: bool,
     state_dir: Path | None,
     verbose: int,
+    quiet: bool,
+    on: tuple[str, ...],
 ) -> None:
     """Build the network NETWORK (default ./network.nix) and link `result` to it."""
-    _setup_logging(verbose)
+    _setup_logging(verbose, quiet)
     settings = NixSettings(options=options, include=include, show_trace=show_trace,
                            unknown_options_warn_only=option_warn_only)
     out = None if no_out_link else out_link
+    chosen = tuple(word for words in on for word in words.split(",") if word)
     result = _run_build(network, out, settings, jobs, keep_going, extra_deps, state_dir,
-                        max_eval_memory)
+                        max_eval_memory, _verbosity(verbose, quiet), chosen)
+    if not result.store_path:
+        return  # --on, and the network directory was not made (said above)
     if no_out_link:
         click.echo(result.store_path)
-    else:
+    elif not quiet:
         _say(f"{out_link} -> {result.store_path}")
 
 
@@ -259,7 +291,7 @@ def build_command(
 Examples:
   nixvms why web             # will web be evaluated or built again, and why?
   nixvms why web -f net.nix --extra-dep motd.txt""")
-@click.argument("machine")
+@click.argument("machine", shell_complete=_complete_machines)
 @click.option("-f", "--file", "file", type=click.Path(dir_okay=False, path_type=Path),
               metavar="NETWORK",
               help="The project's network file (default: the nearest network.nix here or above).")
@@ -420,7 +452,8 @@ def _split_network_argument(args: tuple[str, ...]) -> tuple[Path | None, tuple[s
 
 
 @nixvms.command("up", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("args", nargs=-1, metavar="[NETWORK] [MACHINE...]")
+@click.argument("args", nargs=-1, metavar="[NETWORK] [MACHINE...]",
+                shell_complete=_complete_machines)
 @_lifecycle_options
 @click.option("-d", "--detach", is_flag=True,
               help="Return once the machines are ready, leaving them running.")
@@ -443,7 +476,9 @@ def _split_network_argument(args: tuple[str, ...]) -> tuple[Path | None, tuple[s
 @click.option("--max-eval-memory", metavar="SIZE",
               help="Bound the memory of the evaluations running at once, e.g. 8G "
                    "(default: three quarters of the memory available).")
-@click.option("-v", "--verbose", count=True, help="Log every Nix command.")
+@click.option("-v", "--verbose", count=True,
+              help="Log every Nix command and show each line of Nix's build logs.")
+@click.option("-q", "--quiet", is_flag=True, help="Show errors only: no progress, no summary.")
 def up_command(
     args: tuple[str, ...],
     file: Path | None,
@@ -459,6 +494,7 @@ def up_command(
     jobs: int,
     max_eval_memory: str | None,
     verbose: int,
+    quiet: bool,
 ) -> None:
     """Build the network (what changed), start it, and wait until it is ready.
 
@@ -466,7 +502,7 @@ def up_command(
     it becomes ready: its console shows the login prompt and, where openssh
     is enabled, its ssh port answers. Then stays in the foreground (Ctrl-C
     stops the network) or, with --detach, returns."""
-    _setup_logging(verbose)
+    _setup_logging(verbose, quiet)
     positional, machines = _split_network_argument(args)
     if positional is not None and file is not None:
         _fail("give the network either as NETWORK or with -f, not both", EXIT_USAGE)
@@ -479,7 +515,8 @@ def up_command(
         _fail_supervisor(error)
     settings = NixSettings(options=options, include=include, show_trace=show_trace)
     result = _run_build(network_file, network_file.parent / "result", settings, jobs,
-                        max_eval_memory=max_eval_memory)
+                        max_eval_memory=max_eval_memory,
+                        verbosity=_verbosity(verbose, quiet))
     try:
         spec = load_network(result.store_path)
         names = [m.name for m in spec.select(list(machines))]
@@ -544,7 +581,9 @@ nixvms.add_command(up_command, "run")
 @click.option("--max-eval-memory", metavar="SIZE",
               help="Bound the memory of the evaluations running at once, e.g. 8G "
                    "(default: three quarters of the memory available).")
-@click.option("-v", "--verbose", count=True, help="Log every Nix command.")
+@click.option("-v", "--verbose", count=True,
+              help="Log every Nix command and show each line of Nix's build logs.")
+@click.option("-q", "--quiet", is_flag=True, help="Show errors only: no progress, no summary.")
 def test_command(
     args: tuple[str, ...],
     file: Path | None,
@@ -558,6 +597,7 @@ def test_command(
     jobs: int,
     max_eval_memory: str | None,
     verbose: int,
+    quiet: bool,
 ) -> None:
     """Build the network (what changed) and run a test script on it.
 
@@ -568,7 +608,7 @@ def test_command(
     machine it started unless --keep-vms."""
     from nixvms.supervisor import driver as test_driver
 
-    _setup_logging(verbose)
+    _setup_logging(verbose, quiet)
     if not 1 <= len(args) <= 2:
         _fail("give the test script: nixvms test [NETWORK] SCRIPT.py", EXIT_USAGE)
     script = Path(args[-1])
@@ -584,7 +624,8 @@ def test_command(
     network_file = _find_network(positional or file)
     settings = NixSettings(options=options, include=include, show_trace=show_trace)
     result = _run_build(network_file, network_file.parent / "result", settings, jobs,
-                        max_eval_memory=max_eval_memory)
+                        max_eval_memory=max_eval_memory,
+                        verbosity=_verbosity(verbose, quiet))
     _stop_on_signals()
     try:
         spec = load_network(result.store_path)
@@ -629,7 +670,7 @@ def status_command(file: Path | None, state_dir: Path | None) -> None:
 
 
 @nixvms.command("ssh", context_settings={"ignore_unknown_options": True})
-@click.argument("machine")
+@click.argument("machine", shell_complete=_complete_machines)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @_lifecycle_options
 def ssh_command(machine: str, command: tuple[str, ...], file: Path | None,
@@ -650,7 +691,7 @@ def ssh_command(machine: str, command: tuple[str, ...], file: Path | None,
 
 
 @nixvms.command("stop")
-@click.argument("machines", nargs=-1)
+@click.argument("machines", nargs=-1, shell_complete=_complete_machines)
 @_lifecycle_options
 def stop_command(machines: tuple[str, ...], file: Path | None, state_dir: Path | None) -> None:
     """Stop the named machines (default: the whole network)."""
@@ -664,7 +705,7 @@ def stop_command(machines: tuple[str, ...], file: Path | None, state_dir: Path |
 
 
 @nixvms.command("start")
-@click.argument("machines", nargs=-1, required=True)
+@click.argument("machines", nargs=-1, required=True, shell_complete=_complete_machines)
 @_lifecycle_options
 @click.option("--fresh", is_flag=True, help="Start them from new disks.")
 @click.option("--timeout", type=click.FloatRange(min=0), default=supervisor.DEFAULT_TIMEOUT,
@@ -681,7 +722,7 @@ def start_command(machines: tuple[str, ...], file: Path | None, state_dir: Path 
 
 
 @nixvms.command("destroy")
-@click.argument("machines", nargs=-1)
+@click.argument("machines", nargs=-1, shell_complete=_complete_machines)
 @_lifecycle_options
 def destroy_command(machines: tuple[str, ...], file: Path | None,
                     state_dir: Path | None) -> None:
@@ -698,7 +739,7 @@ def destroy_command(machines: tuple[str, ...], file: Path | None,
 
 
 @nixvms.command("logs")
-@click.argument("machine")
+@click.argument("machine", shell_complete=_complete_machines)
 @_lifecycle_options_no_short_file
 @click.option("-f", "--follow", is_flag=True, help="Keep printing what the console shows.")
 @click.option("-n", "--lines", type=click.IntRange(min=0), default=None, metavar="N",
@@ -721,8 +762,58 @@ def logs_command(machine: str, file: Path | None, state_dir: Path | None, follow
         return
 
 
+@nixvms.command("log", epilog="""\b
+Examples:
+  nixvms log web               # Nix's log of web's last build
+  nixvms log web | tail -n 40  # its end""")
+@click.argument("machine", shell_complete=_complete_machines)
+@click.option("-f", "--file", "file", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="NETWORK",
+              help="The project's network file (default: the nearest network.nix here or above).")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+              envvar="NIXVMS_STATE_DIR", metavar="DIR",
+              help="Where nixvms keeps the project's state (default: .nixvms beside NETWORK; "
+                   "also NIXVMS_STATE_DIR).")
+def log_command(machine: str, file: Path | None, state_dir: Path | None) -> None:
+    """Print Nix's whole log of MACHINE's last build (kept in .nixvms/logs/)."""
+    from nixvms import records
+
+    network = _find_network(file)
+    state = StateDir.for_network(network, state_dir)
+    path = state.build_log(machine)
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        listing = records.load(records.MachineList, state.machine_list_record)
+        if listing is not None and machine not in listing.names:
+            _fail(f"the network has no machine {machine!r} (its machines: "
+                  f"{', '.join(listing.names)})", EXIT_USAGE)
+        _fail(f"no build log of machine {machine} in {path.parent}: nixvms has not built "
+              "it in this project yet (a VM that was already in the store has no log)")
+    except OSError as error:
+        _fail(f"cannot read {path}: {error.strerror}")
+    click.echo(text, nl=False)
+
+
+@nixvms.command("completion", epilog="""\b
+Examples:
+  eval "$(nixvms completion bash)"          # in ~/.bashrc
+  nixvms completion fish > ~/.config/fish/completions/nixvms.fish""")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion_command(shell: str) -> None:
+    """Print the shell completion script for SHELL (bash, zsh or fish).
+
+    It completes commands, options, and the machine names of the network in
+    the current directory (from its last build; it never runs Nix)."""
+    from click.shell_completion import get_completion_class
+
+    completion = get_completion_class(shell)
+    assert completion is not None  # click.Choice admits only shells click knows
+    click.echo(completion(nixvms, {}, "nixvms", "_NIXVMS_COMPLETE").source())
+
+
 @nixvms.command("console")
-@click.argument("machine")
+@click.argument("machine", shell_complete=_complete_machines)
 @_lifecycle_options
 def console_command(machine: str, file: Path | None, state_dir: Path | None) -> None:
     """Attach to MACHINE's serial console (Ctrl-] detaches)."""

@@ -46,7 +46,7 @@ def tasks_for(
     def task_nixvms() -> Iterator[dict[str, Any]]:
         """nixvms: eval:<machine>, plan, build:<machine>, network"""
         try:
-            yield from pipeline.tasks()
+            yield from pipeline.task_dicts()
         except NixvmsError as error:
             raise InvalidDodoFile(error.message) from None
 

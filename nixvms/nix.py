@@ -368,6 +368,7 @@ class MachineEvaluation:
     target_host: str | None
     vlans: tuple[int, ...]
     nics: tuple[Nic, ...]
+    tags: tuple[str, ...]
     messages: tuple[LogMessage, ...]
     peak_rss_kb: int
 
@@ -417,6 +418,7 @@ def evaluate_machine(
         vlans=tuple(int(v) for v in data["vlans"]),
         nics=tuple(Nic(int(n["vlan"]), n["interface"], n["ipv4"], n["ipv6"], n["mac"])
                    for n in data["nics"]),
+        tags=tuple(str(t) for t in data["tags"]),
         messages=out.messages,
         peak_rss_kb=out.peak_rss_kb,
     )

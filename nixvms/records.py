@@ -72,6 +72,7 @@ class Evaluation:
     nodes: tuple[str, ...]  # other machines whose configuration it read (`nodes`)
     memory_kb: int  # the evaluation's peak memory (budget.py)
     inputs: Mapping[str, str]  # what `params` digests, by name (for `nixvms why`)
+    tags: tuple[str, ...]  # deployment.tags (--on @tag)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -128,7 +128,7 @@ class _Loader(TaskLoader2):  # type: ignore[misc]
         return self._config
 
     def load_tasks(self, cmd: Any, pos_args: Any) -> list[Any]:
-        return list(generate_tasks("nixvms", self._pipeline.tasks()))
+        return list(generate_tasks("nixvms", self._pipeline.task_dicts()))
 
 
 @contextmanager
@@ -216,12 +216,20 @@ class Pipeline:
                                           self.progress)
         return self._context
 
-    def tasks(self) -> Iterator[dict[str, Any]]:
+    def task_dicts(self) -> Iterator[dict[str, Any]]:
         return tasks.generate(self.context)
 
     def run(self, targets: Sequence[str] = ("network",)) -> BuildResult:
-        """Run the graph to `targets` through doit's API; raise BuildFailed on failures."""
+        """Run the graph to `targets` through doit's API; raise BuildFailed on failures.
+
+        With --on, the targets are the chosen machines' builds; the network
+        directory is then made only if every other machine is built and up
+        to date as well (tasks.complete_without), else the user is told why not.
+        """
         ctx = self.context
+        partial = ctx.selected != ctx.machines
+        if partial:
+            targets = [f"build:{machine}" for machine in ctx.selected]
         events = _DoitEvents()
         config = self.doit_config() | {"reporter": _Reporter(events, self.progress)}
         if self.options.keep_going:
@@ -234,11 +242,28 @@ class Pipeline:
             machines = {name.partition(":")[2] for name in events.failed_tasks}
             failed = sorted({m for m in machines if m} | set(ctx.log.failed_machines))
             raise BuildFailed(failures, failed)
+        if partial:
+            self._make_network_if_complete(ctx)
         made = records.load(records.NetworkRecord, self.state.network_record)
         if "network" in targets and made is None:
             raise BuildFailed(["the network was not made (no record of it)"])
         return BuildResult(made.store_path if made else "", tuple(ctx.log.evaluated),
                            tuple(ctx.log.built), ctx)
+
+    def _make_network_if_complete(self, ctx: tasks.BuildContext) -> None:
+        missing = tasks.not_up_to_date(ctx, [m for m in ctx.machines if m not in ctx.selected])
+        if missing:
+            self.progress(notice(
+                f"the network directory was not made: {', '.join(missing)} "
+                f"{'is' if len(missing) == 1 else 'are'} not built as their files say "
+                "(nixvms build without --on builds every machine)"))
+            return
+        if tasks.network_up_to_date(ctx, {"nixvms": records.VERSION}):
+            return
+        self.progress(Event("network"))
+        failed = tasks.network_action(ctx)
+        if not isinstance(failed, dict):
+            raise BuildFailed([getattr(failed, "message", str(failed))])
 
     def close(self) -> None:
         """Forget what no machine of the network uses any more; release the lock."""
@@ -284,6 +309,7 @@ def build(
     extra_deps: tuple[Path, ...] = (),
     state_dir: Path | None = None,
     max_eval_memory_kb: int | None = None,
+    on: tuple[str, ...] = (),
 ) -> BuildResult:
     """Build a network: evaluate and build what changed, then make the network."""
     options = tasks.Options(
@@ -293,6 +319,7 @@ def build(
         jobs=jobs,
         keep_going=keep_going,
         max_eval_memory_kb=max_eval_memory_kb,
+        on=on,
     )
     with Pipeline(network_file, options, progress, state_dir) as pipeline:
         return pipeline.run()

@@ -98,6 +98,8 @@ class Options:
     jobs: int = 1
     keep_going: bool = False
     max_eval_memory_kb: int | None = None  # None: budget.default_limit_kb()
+    # --on: machine names and @tags (deployment.tags); empty: every machine.
+    on: tuple[str, ...] = ()
 
 
 @dataclass
@@ -121,6 +123,7 @@ class BuildContext:
     progress: Progress
     plan: Plan
     budget: MemoryBudget
+    selected: tuple[str, ...]  # the machines this run evaluates and builds (--on)
     log: RunLog = field(default_factory=RunLog)
     _parsed: netparse.ParsedNetwork | None = None
     _parse_lock: Lock = field(default_factory=Lock)
@@ -254,7 +257,39 @@ def prepare(network_file: Path, state: StateDir, options: Options,
         network_file=path, state=state, options=options, nixpkgs=nixpkgs,
         uses_tinyos=found is None, machines=machines, numbers=numbers, ssh_key=ssh_key,
         files=files, filesets=filesets, progress=progress, plan=plan, budget=budget,
+        selected=select(options.on, machines, state),
     )
+
+
+def select(on: tuple[str, ...], machines: tuple[str, ...], state: StateDir) -> tuple[str, ...]:
+    """The machines --on names: by name, or @tag as their last evaluation's deployment.tags."""
+    if not on:
+        return machines
+    chosen: set[str] = set()
+    for word in on:
+        if not word.startswith("@"):
+            if word not in machines:
+                raise UsageError(f"--on {word}: the network has no machine '{word}' (its "
+                                 f"machines: {', '.join(machines)})")
+            chosen.add(word)
+            continue
+        tag = word[1:]
+        for machine in machines:
+            record = records.load(records.Evaluation, state.eval_record(machine))
+            if record is None:
+                raise UsageError(f"--on {word}: machine '{machine}' has not been evaluated "
+                                 "yet, so its deployment.tags are not known; build every "
+                                 "machine once (nixvms build) or name machines")
+            if tag in record.tags:
+                chosen.add(machine)
+        if not any(tag in _tags(state, m) for m in machines):
+            raise UsageError(f"--on {word}: no machine has the tag '{tag}' in deployment.tags")
+    return tuple(m for m in machines if m in chosen)
+
+
+def _tags(state: StateDir, machine: str) -> tuple[str, ...]:
+    record = records.load(records.Evaluation, state.eval_record(machine))
+    return record.tags if record else ()
 
 
 def find_nixpkgs(state: StateDir, settings: nix.NixSettings, files: deps.FileStates,
@@ -394,6 +429,7 @@ def evaluate(ctx: BuildContext, machine: str) -> records.Evaluation:
         nodes=nodes,
         memory_kb=result.peak_rss_kb,
         inputs=ctx.inputs(),
+        tags=result.tags,
     )
     records.save(record, ctx.state.eval_record(machine))
     return record
@@ -466,7 +502,7 @@ def settled_plan(ctx: BuildContext) -> Plan:
 
 def _evaluated_with_another_plan(ctx: BuildContext, plan: Plan) -> list[str]:
     stale = []
-    for machine in ctx.machines:
+    for machine in ctx.selected:
         if machine in ctx.log.failed_machines:
             continue
         record = records.load(records.Evaluation, ctx.state.eval_record(machine))
@@ -607,6 +643,13 @@ def network_up_to_date(ctx: BuildContext, values: Mapping[str, Any]) -> bool:
     return out_link is None or points_to(out_link, made.store_path)
 
 
+def not_up_to_date(ctx: BuildContext, machines: list[str]) -> list[str]:
+    """Of `machines`, those whose evaluation or build is not up to date (for --on)."""
+    done = {"nixvms": records.VERSION}
+    return [m for m in machines
+            if not (eval_up_to_date(ctx, m, done) and build_up_to_date(ctx, m, done))]
+
+
 # --- the graph -------------------------------------------------------------------
 
 
@@ -624,7 +667,7 @@ def generate(ctx: BuildContext) -> Iterator[Task]:
         "basename": "plan",
         "doc": "settle the address plan (re-evaluating machines given another)",
         "actions": [(plan_action, [ctx])],
-        "task_dep": [f"eval:{machine}" for machine in ctx.machines],
+        "task_dep": [f"eval:{machine}" for machine in ctx.selected],
         "uptodate": [_Check(plan_up_to_date, ctx, None)],
         "verbosity": 2,
     }

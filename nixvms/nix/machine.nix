@@ -61,6 +61,7 @@ in
   hostName = config.networking.hostName;
   domain = config.networking.domain;
   targetHost = config.deployment.targetHost;
+  tags = config.deployment.tags;
   vlans = config.virtualisation.vlans;
   # The NICs the network module gives it, by the same formulas.
   nics = builtins.genList

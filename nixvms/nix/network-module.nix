@@ -52,6 +52,13 @@ in
     description = "The host name or address at which this machine is deployed (nixops's deployment.targetHost).";
   };
 
+  # colmena's deployment.tags: `nixvms build --on @tag` builds the machines that have it.
+  options.deployment.tags = lib.mkOption {
+    type = lib.types.listOf lib.types.str;
+    default = [ ];
+    description = "Tags of this machine; `--on @tag` selects the machines that have a tag.";
+  };
+
   config = lib.mkMerge [ (lib.optionalAttrs hasPrimaryAddresses {
     networking.primaryIPAddress = lib.optionalString (nics != [ ]) (builtins.head nics).ipv4;
     networking.primaryIPv6Address = lib.optionalString (nics != [ ]) (builtins.head nics).ipv6;

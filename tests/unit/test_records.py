@@ -15,7 +15,7 @@ EVALUATION = records.Evaluation(
     system="x86_64-linux", system_name="a", host_name="a", domain=None, target_host="10.0.0.1",
     vlans=(1, 2), nics=(Nic(1, "eth1", "192.168.1.1", "2001:db8:1::1", "52:54:00:12:01:01"),),
     files=("f1", "f2"), network_stamp="s", network_view="v", nodes=("b",),
-    memory_kb=1234, inputs={"nixpkgs": "/t", "plan": "q"},
+    memory_kb=1234, inputs={"nixpkgs": "/t", "plan": "q"}, tags=("web",),
 )
 
 
