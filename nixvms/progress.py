@@ -27,7 +27,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
@@ -35,8 +35,9 @@ from typing import TYPE_CHECKING, TextIO
 from nixvms.events import Event, plain_line
 
 if TYPE_CHECKING:
-    from rich.console import Console, RenderableType
+    from rich.console import Console, ConsoleOptions, RenderableType
     from rich.live import Live
+    from rich.text import Text
 
 # rich draws the live lines: a well-kept library for terminal work (widths,
 # cursor movement, redraws from another thread) instead of hand-made escape
@@ -196,20 +197,15 @@ _STYLE = {
 _MARK = {"failed": "✗", "built": "✓", "evaluated, VM unchanged": "✓", "up to date": "✓"}
 
 
-def render_live(tracker: Tracker) -> RenderableType:
-    """The live lines: one per machine, then the overall count."""
-    from rich.console import Group
-    from rich.table import Table
+def live_lines(tracker: Tracker, width: int) -> list[Text]:
+    """The live lines, each cut to `width`: one per machine, then the overall count."""
     from rich.text import Text
 
     with tracker.lock:
         now = tracker.clock()
-        table = Table.grid(padding=(0, 2))
-        table.add_column(no_wrap=True)
-        table.add_column(no_wrap=True)
-        table.add_column(no_wrap=True)
-        table.add_column(justify="right", no_wrap=True)
-        table.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
+        names = max((len(name) for name in tracker.machines), default=1)
+        states = max((len(m.state) for m in tracker.machines.values()), default=1)
+        lines = []
         for m in sorted(tracker.machines.values(), key=lambda m: m.name):
             style = _STYLE.get(m.state, "")
             mark = _MARK.get(m.state, "…" if m.state != "waiting" else " ")
@@ -218,15 +214,29 @@ def render_live(tracker: Tracker) -> RenderableType:
                 detail = m.last_line
             elif m.failure is not None:
                 detail = m.failure.splitlines()[0] if m.failure else ""
-            table.add_row(Text(mark, style=style), Text(m.name, style="bold"),
-                          Text(m.state, style=style), _seconds(m.elapsed(now)),
-                          Text(detail, style="dim"))
+            line = Text.assemble(
+                (mark, style), " ", (m.name.ljust(names), "bold"), "  ",
+                (m.state.ljust(states), style), "  ", _seconds(m.elapsed(now)).rjust(7),
+                "  ", (detail, "dim"), no_wrap=True)
+            line.truncate(width, overflow="ellipsis")
+            lines.append(line)
         done = sum(m.done for m in tracker.machines.values())
-        total = len(tracker.machines)
-        footer = f"{done}/{total} machines done, {now - tracker.started:.1f} s"
+        footer = f"{done}/{len(tracker.machines)} machines done, {now - tracker.started:.1f} s"
         if tracker.making_network:
             footer += "; making the network"
-        return Group(table, Text(footer, style="bold"))
+        lines.append(Text(footer[:width], style="bold"))
+        return lines
+
+
+class _LiveLines:
+    """The live lines as rich renders them: cut to the terminal's width each time."""
+
+    def __init__(self, tracker: Tracker) -> None:
+        self.tracker = tracker
+
+    def __rich_console__(self, console: Console,
+                         options: ConsoleOptions) -> Iterator[RenderableType]:
+        yield from live_lines(self.tracker, options.max_width)
 
 
 def is_live_terminal(stream: TextIO) -> bool:
@@ -268,7 +278,7 @@ class Display:
             from rich.live import Live
 
             self._console = Console(file=self.stream, force_terminal=True, highlight=False)
-            self._live = Live(get_renderable=lambda: render_live(self.tracker),
+            self._live = Live(get_renderable=lambda: _LiveLines(self.tracker),
                               console=self._console, refresh_per_second=REFRESH_PER_SECOND,
                               transient=False, redirect_stdout=False, redirect_stderr=False)
             self._live.start()
