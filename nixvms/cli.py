@@ -795,6 +795,62 @@ def log_command(machine: str, file: Path | None, state_dir: Path | None) -> None
     click.echo(text, nl=False)
 
 
+@nixvms.command("graph", epilog="""\b
+Examples:
+  nixvms graph -o network.svg          # the network: machines, VLANs, forwards
+  nixvms graph --tasks -o tasks.png    # what the next build would redo
+  nixvms graph | dot -Tpdf > net.pdf   # DOT text for other Graphviz tools""")
+@click.argument("network", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.option("--format", "fmt", type=click.Choice(["dot", "svg", "png"]),
+              help="The picture's format (default: the suffix of -o, else dot).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="FILE", help="Write the picture to FILE (default: standard output).")
+@click.option("--tasks", "show_tasks", is_flag=True,
+              help="Draw the doit task graph, coloured by what the next build would do.")
+@click.option("-I", "include", multiple=True, metavar="PATH",
+              help="With --tasks: the -I entries the next build will be given.")
+@click.option("--option", "options", type=(str, str), multiple=True, metavar="NAME VALUE",
+              help="With --tasks: the --option settings the next build will be given.")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+              envvar="NIXVMS_STATE_DIR", metavar="DIR",
+              help="Where nixvms keeps the project's state (default: .nixvms beside NETWORK; "
+                   "also NIXVMS_STATE_DIR).")
+def graph_command(network: Path | None, fmt: str | None, output: Path | None,
+                  show_tasks: bool, include: tuple[str, ...],
+                  options: tuple[tuple[str, str], ...], state_dir: Path | None) -> None:
+    """Draw the network of the last build, or its task graph, with Graphviz.
+
+    The network: each machine with its system, hostName and targetHost, wired
+    to a switch per VLAN with its interface and address, and the ports the
+    host forwards to it. With --tasks: eval, plan, build and network tasks,
+    each up to date, will run, or unknown (where only Nix could tell), read
+    from nixvms's records. Runs no Nix."""
+    from nixvms import graph
+
+    network_file = _find_network(network)
+    chosen = graph.format_for(output, fmt)
+    if chosen != "dot" and output is None and sys.stdout.isatty():
+        _fail(f"a {chosen.upper()} picture is not for a terminal: give -o FILE", EXIT_USAGE)
+    try:
+        if show_tasks:
+            settings = NixSettings(options=options, include=include)
+            text = graph.tasks_dot(graph.task_states(network_file, state_dir, settings))
+        else:
+            text = graph.network_dot(graph.last_network_json(network_file, state_dir))
+        picture = graph.render(text, chosen)
+    except NixvmsError as error:
+        _fail(error.message, error.exit_code)
+    if output is None:
+        sys.stdout.buffer.write(picture)
+        sys.stdout.flush()
+        return
+    try:
+        output.write_bytes(picture)
+    except OSError as error:
+        _fail(f"cannot write {output}: {error.strerror}")
+    _say(f"wrote {output}")
+
+
 @nixvms.command("completion", epilog="""\b
 Examples:
   eval "$(nixvms completion bash)"          # in ~/.bashrc
