@@ -214,13 +214,21 @@ def _nix_options(func: F) -> F:
     return func
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog="""\b
+Examples:
+  nixvms init && nixvms up --detach && nixvms ssh server
+  nixvms build && ./result/bin/run-vms""")
 @click.version_option(__version__, prog_name="nixvms")
 def nixvms() -> None:
     """Build and run networks of NixOS virtual machines, incrementally."""
 
 
-@nixvms.command("build")
+@nixvms.command("build", epilog="""\b
+Examples:
+  nixvms build                     # ./network.nix -> ./result
+  nixvms build net.nix -j 4 -o vms # four machines at once, link ./vms
+  nixvms build -I nixpkgs=$HOME/nixpkgs --on web   # real NixOS, one machine""")
 @click.argument("network", type=click.Path(path_type=Path), default="network.nix")
 @click.option("-o", "--out-link", type=click.Path(path_type=Path), default=Path("result"),
               show_default=True, help="The symlink to the network directory.")
@@ -322,7 +330,9 @@ def why_command(machine: str, file: Path | None, include: tuple[str, ...],
         click.echo(line)
 
 
-@nixvms.command("clean")
+@nixvms.command("clean", epilog="""\b
+Examples:
+  nixvms clean && nix-store --gc   # let Nix collect the old VMs""")
 @click.argument("network", type=click.Path(path_type=Path), default="network.nix")
 def clean_command(network: Path) -> None:
     """Remove nixvms's GC roots of NETWORK's VMs (a `result` link stays a root)."""
@@ -330,7 +340,9 @@ def clean_command(network: Path) -> None:
     _say(f"removed {len(removed)} GC roots; `nix-store --gc` may now collect what only they kept")
 
 
-@nixvms.command("init")
+@nixvms.command("init", epilog="""\b
+Examples:
+  nixvms init myvms && cd myvms && nixvms up --detach""")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
 def init_command(directory: Path) -> None:
     """Make DIRECTORY a nixvms project: a dodo.py for `doit` and a starter network.nix."""
@@ -451,7 +463,11 @@ def _split_network_argument(args: tuple[str, ...]) -> tuple[Path | None, tuple[s
     return None, args
 
 
-@nixvms.command("up", context_settings={"help_option_names": ["-h", "--help"]})
+@nixvms.command("up", context_settings={"help_option_names": ["-h", "--help"]},
+                epilog="""\b
+Examples:
+  nixvms up --detach               # every machine, in the background
+  nixvms up net.nix server --forward server:8080:80   # one machine, a port""")
 @click.argument("args", nargs=-1, metavar="[NETWORK] [MACHINE...]",
                 shell_complete=_complete_machines)
 @_lifecycle_options
@@ -562,7 +578,11 @@ def up_command(
 nixvms.add_command(up_command, "run")
 
 
-@nixvms.command("test", context_settings={"help_option_names": ["-h", "--help"]})
+@nixvms.command("test", context_settings={"help_option_names": ["-h", "--help"]},
+                epilog="""\b
+Examples:
+  nixvms test ping.py     # ping.py: start_all(); client.succeed('ping -c 1 server')
+  nixvms test net.nix t.py --junit-xml report.xml""")
 @click.argument("args", nargs=-1, metavar="[NETWORK] SCRIPT")
 @_lifecycle_options
 @click.option("--junit-xml", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
@@ -643,7 +663,10 @@ def test_command(
     sys.exit(code)
 
 
-@nixvms.command("status")
+@nixvms.command("status", epilog="""\b
+Examples:
+  nixvms status
+  nixvms status -f ../net.nix""")
 @_lifecycle_options
 def status_command(file: Path | None, state_dir: Path | None) -> None:
     """Show each machine: state, IPs, ssh port, forwards, pid, uptime, disk."""
@@ -669,7 +692,11 @@ def status_command(file: Path | None, state_dir: Path | None) -> None:
                    f"(`nixvms up --fresh MACHINE` makes a new one)")
 
 
-@nixvms.command("ssh", context_settings={"ignore_unknown_options": True})
+@nixvms.command("ssh", context_settings={"ignore_unknown_options": True},
+                epilog="""\b
+Examples:
+  nixvms ssh server                # a root shell
+  nixvms ssh server -- systemctl status sshd""")
 @click.argument("machine", shell_complete=_complete_machines)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @_lifecycle_options
@@ -690,7 +717,10 @@ def ssh_command(machine: str, command: tuple[str, ...], file: Path | None,
     sys.exit(code)
 
 
-@nixvms.command("stop")
+@nixvms.command("stop", epilog="""\b
+Examples:
+  nixvms stop                      # the whole network
+  nixvms stop client""")
 @click.argument("machines", nargs=-1, shell_complete=_complete_machines)
 @_lifecycle_options
 def stop_command(machines: tuple[str, ...], file: Path | None, state_dir: Path | None) -> None:
@@ -704,7 +734,10 @@ def stop_command(machines: tuple[str, ...], file: Path | None, state_dir: Path |
     _say(f"stopped {what}" + ("; the network is down" if stopped.everything else ""))
 
 
-@nixvms.command("start")
+@nixvms.command("start", epilog="""\b
+Examples:
+  nixvms start client
+  nixvms start client --fresh      # from a new disk""")
 @click.argument("machines", nargs=-1, required=True, shell_complete=_complete_machines)
 @_lifecycle_options
 @click.option("--fresh", is_flag=True, help="Start them from new disks.")
@@ -721,7 +754,10 @@ def start_command(machines: tuple[str, ...], file: Path | None, state_dir: Path 
         _fail_supervisor(error)
 
 
-@nixvms.command("destroy")
+@nixvms.command("destroy", epilog="""\b
+Examples:
+  nixvms destroy                   # every machine's disk and run state
+  nixvms destroy client""")
 @click.argument("machines", nargs=-1, shell_complete=_complete_machines)
 @_lifecycle_options
 def destroy_command(machines: tuple[str, ...], file: Path | None,
@@ -738,7 +774,10 @@ def destroy_command(machines: tuple[str, ...], file: Path | None,
         _say(f"nothing to remove in {directory}")
 
 
-@nixvms.command("logs")
+@nixvms.command("logs", epilog="""\b
+Examples:
+  nixvms logs server -n 20
+  nixvms logs server -f            # follow; Ctrl-C stops""")
 @click.argument("machine", shell_complete=_complete_machines)
 @_lifecycle_options_no_short_file
 @click.option("-f", "--follow", is_flag=True, help="Keep printing what the console shows.")
@@ -868,7 +907,9 @@ def completion_command(shell: str) -> None:
     click.echo(completion(nixvms, {}, "nixvms", "_NIXVMS_COMPLETE").source())
 
 
-@nixvms.command("console")
+@nixvms.command("console", epilog="""\b
+Examples:
+  nixvms console server            # Ctrl-] detaches""")
 @click.argument("machine", shell_complete=_complete_machines)
 @_lifecycle_options
 def console_command(machine: str, file: Path | None, state_dir: Path | None) -> None:
@@ -888,6 +929,10 @@ def console_command(machine: str, file: Path | None, state_dir: Path | None) -> 
     "nixos-build-vms",
     cls=_Command,
     context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="""\b
+Examples:
+  nixos-build-vms network.nix && ./result/bin/run-vms
+  nixos-build-vms --no-out-link network.nix   # print the store path""",
 )
 @click.argument("networks", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--no-out-link", is_flag=True, help="Do not create a `result` symlink.")
