@@ -149,7 +149,7 @@ def test_hostPlatform_machines_of_both_systems_boot(
 ) -> None:
     runs = {}
     for name, platform in (("p32", "i686-linux"), ("p64", "x86_64-linux")):
-        vm = machines.write(name, f"""{{
+        vm = machines.write(name, f"""{{ pkgs, ... }}: {{
           networking.hostName = "{name}";
           nixpkgs.hostPlatform = "{platform}";
           virtualisation.graphics = false;
@@ -157,12 +157,19 @@ def test_hostPlatform_machines_of_both_systems_boot(
           systemd.services.arch = {{
             wantedBy = [ "multi-user.target" ];
             serviceConfig.Type = "oneshot";
-            script = "echo machine=$(uname -m)";
+            path = [ pkgs.nftables ];
+            script = ''
+              echo machine=$(uname -m)
+              echo "firewall: $(nft list tables)"
+            '';
           }};
         }}""").build()
         runs[name] = launcher.start_vm(vm, name)
     runs["p32"].wait_for("arch: machine=i686", BOOT_TIMEOUT)
     runs["p64"].wait_for("arch: machine=x86_64", BOOT_TIMEOUT)
+    # the firewall (on by default) is loaded on both kernels
+    for run in runs.values():
+        run.wait_for("arch: firewall: table inet nixos-fw", 30)
 
 
 def test_machines_named_by_system_name_start_including_an_empty_hostName(

@@ -225,7 +225,10 @@ in
 
     # The modules the rules need (Debian builds them as modules): the table
     # itself, conntrack (ct state), reject, log, limit, fib (rpfilter).
-    boot.kernelModules = [ "nf_tables" "nft_ct" "nft_reject_inet" "nft_limit" "nft_log" "nf_log_syslog" ]
+    # crc32c_generic first: nf_tables needs libcrc32c, whose init fails
+    # without a crc32c provider (a module in Debian's 686 kernel, built into
+    # the cloud kernel, where this entry is skipped).
+    boot.kernelModules = [ "crc32c_generic" "nf_tables" "nft_ct" "nft_reject_inet" "nft_limit" "nft_log" "nf_log_syslog" ]
       ++ lib.optional rpfilter "nft_fib_inet";
 
     system.activationScripts.firewall = {
