@@ -37,6 +37,10 @@ from typing import BinaryIO
 BANNER = b"Spawning backdoor root shell..."
 RECORD = b"\x1e"
 PROBE_INTERVAL = 1.0
+# probes left unanswered at most: a guest that does not read its console
+# yet must not fill QEMU's buffers (and the socket's) with them
+MAX_PROBES = 3
+SEND_TIMEOUT = 60.0
 CONNECT_LOG_INTERVAL = 30.0
 # seconds the host waits for a reply beyond the guest's own timeout
 REPLY_GRACE = 60.0
@@ -117,7 +121,7 @@ class Backdoor:
         try:
             while True:
                 now = time.monotonic()
-                if now >= next_probe:
+                if now >= next_probe and len(tokens) < MAX_PROBES:
                     token = secrets.token_hex(6)
                     tokens.add(token)
                     self._send(probe_line(token))
@@ -129,7 +133,9 @@ class Backdoor:
                 if self._take_any(tokens):
                     break
                 if BANNER in self.buffer:
+                    # a shell that has just started: what was sent before is lost
                     self.buffer = self.buffer.replace(BANNER, b"")
+                    tokens.clear()
                     next_probe = 0.0
                     continue
                 if not alive():
@@ -138,7 +144,7 @@ class Backdoor:
                     raise BackdoorError(
                         f"the backdoor root shell did not answer within {timeout:g} s (does the "
                         "machine import nixos/modules/testing/test-instrumentation.nix?)")
-                self._fill(min(0.25, max(0.01, next_probe - time.monotonic())))
+                self._fill(0.25)
             # every probe sent so far has been read once this one answers
             final = secrets.token_hex(6)
             self._send(probe_line(final))
@@ -167,6 +173,7 @@ class Backdoor:
     def _send(self, data: bytes) -> None:
         assert self.sock is not None
         try:
+            self.sock.settimeout(SEND_TIMEOUT)
             self.sock.sendall(data)
         except OSError as error:
             self.close()

@@ -193,7 +193,8 @@ let
     #!${sh}
     # Starts systemd.services at boot, in this order: ${builtins.concatStringsSep " " order}
     . ${package}/lib/tinyos-systemd.sh
-    export TINYOS_BOOT=1
+    # (not exported: what the boot starts must not run in boot mode)
+    TINYOS_BOOT=1
     mkdir -p "$RUN" "''${JOURNAL%/*}"
     for u in ${toString (map (n: "${n}.service") order)} multi-user.target default.target; do
       st_set "$u" job start

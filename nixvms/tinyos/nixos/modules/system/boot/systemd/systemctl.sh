@@ -5,6 +5,25 @@
 # unit: 5; a failed start: 1). See lib.sh for where state lives.
 . @lib@
 
+# Starting and stopping units is the manager's work, not the caller's: it
+# runs in a session of its own, so that it survives whatever stops the
+# caller (`systemctl restart backdoor`, run by the backdoor's shell, stops
+# that shell's whole process group).
+if [ -z "$TINYOS_JOB" ]; then
+  for a in "$@"; do
+    case $a in
+      start|stop|restart|try-restart|reload-or-restart|try-reload-or-restart|condrestart)
+        TINYOS_JOB=1 setsid @out@/bin/systemctl "$@" &
+        wait $!
+        exit $?
+        ;;
+      -*) ;;
+      *) break ;;
+    esac
+  done
+fi
+unset TINYOS_JOB
+
 usage_error() { echo "systemctl: $*" >&2; exit 1; }
 
 verb= units= props= value= quiet= noblock= failed_only=
