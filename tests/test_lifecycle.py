@@ -34,9 +34,6 @@ NETWORK = """\
   server = { ... }: {
     deployment.targetHost = "server.example.net";
     networking.firewall.enable = false;
-    virtualisation.forwardPorts = [
-      { from = "host"; host.address = "127.0.0.1"; host.port = @GUEST_FORWARD@; guest.port = 22; }
-    ];
   };
   client = { lib, ... }: { services.openssh.enable = lib.mkForce false; };
 }
@@ -133,9 +130,24 @@ def guest_forward() -> int:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, guest_forward: int) -> Path:
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("lifecycle") / "project"
-    write(directory / "network.nix", NETWORK.replace("@GUEST_FORWARD@", str(guest_forward)))
+    write(directory / "network.nix", NETWORK)
+    built = nixvms("build", cwd=directory)
+    assert built.code == 0, built.stderr
+    return directory
+
+
+@pytest.fixture(scope="module")
+def forwarding_project(tmp_path_factory: pytest.TempPathFactory, guest_forward: int) -> Path:
+    """The project of the shared network: its server also has a
+    virtualisation.forwardPorts entry (a fixed host port: one network at a time)."""
+    directory = tmp_path_factory.mktemp("lifecycle") / "forwarding"
+    forward = (f'{{ from = "host"; host.address = "127.0.0.1"; host.port = {guest_forward}; '
+               "guest.port = 22; }")
+    write(directory / "network.nix", NETWORK.replace(
+        "networking.firewall.enable = false;",
+        f"networking.firewall.enable = false;\n    virtualisation.forwardPorts = [ {forward} ];"))
     built = nixvms("build", cwd=directory)
     assert built.code == 0, built.stderr
     return directory
@@ -156,15 +168,15 @@ def forward_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def running(project: Path, forward_port: int) -> Iterator[tuple[Path, Run, float]]:
+def running(forwarding_project: Path, forward_port: int) -> Iterator[tuple[Path, Run, float]]:
     """One network shared by the tests that only read it."""
     path = short_state("shared")
     started = time.monotonic()
-    result = up(project, path, "--forward", f"server:{forward_port}:22")
+    result = up(forwarding_project, path, "--forward", f"server:{forward_port}:22")
     took = time.monotonic() - started
     assert result.code == 0, result.stderr
     yield path, result, took
-    nixvms("stop", "--state-dir", str(path), cwd=project)
+    nixvms("stop", "--state-dir", str(path), cwd=forwarding_project)
     kill_network(path)
     shutil.rmtree(path.parent, ignore_errors=True)
 

@@ -451,13 +451,23 @@ def destroy(state_dir: str | os.PathLike[str], machines: Sequence[str] = (),
                 removed.append(path)
     everything = not machines
     if everything and (data is None or _supervisor_alive(data, run_dir) is None):
-        for path in sorted(run_dir.path.iterdir()):
+        # Only what the supervisor makes: a state directory may hold other files.
+        vlans = spec.vlans if spec is not None else ()
+        ours = [run_dir.state_file, run_dir.ssh_config, run_dir.supervisor_log,
+                run_dir.control_socket, run_dir.lock_file,
+                *(run_dir.switch_log(v) for v in vlans),
+                *(run_dir.switch_socket(v) for v in vlans),
+                *run_dir.path.glob(f".{run_dir.state_file.name}.*"),
+                *run_dir.path.glob(f".{run_dir.ssh_config.name}.*")]
+        for path in ours:
             if remove_path(path):
                 removed.append(path)
-        if run_dir.sockets != run_dir.path and remove_path(run_dir.sockets):
-            removed.append(run_dir.sockets)
+        if run_dir.sockets != run_dir.path:
+            with contextlib.suppress(OSError):
+                run_dir.sockets.rmdir()
         with contextlib.suppress(OSError):
-            run_dir.path.rmdir()
+            run_dir.path.rmdir()  # when nothing else is left in it
+            removed.append(run_dir.path)
     return removed
 
 
