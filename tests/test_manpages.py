@@ -89,11 +89,11 @@ def test_man_finds_both_pages_after_a_plain_install_into_a_fresh_venv(
     for name in ("nixvms", "man"):
         shutil.copytree(REPO / name, source / name, ignore=ignore)
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    # The venv's own pip is not needed: this pip installs into it (no dependencies:
-    # the pages are what is tested here).
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-                    "--prefix", str(venv), str(source)], check=True, timeout=600)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    # The fresh venv's own pip (never this one with --prefix: that uninstalls the
+    # nixvms this environment has). No dependencies: the pages are tested here.
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--no-deps", str(source)],
+                   check=True, timeout=600)
     assert (venv / "share/man/man1/nixvms.1").is_file()
     nixvms_page = man_render(venv / "bin", "nixvms")
     assert nixvms_page.returncode == 0, nixvms_page.stderr
