@@ -260,6 +260,7 @@ Examples:
               help="Log every Nix command and show each line of Nix's build logs.")
 @click.option("-q", "--quiet", is_flag=True, help="Show errors only: no progress, no summary.")
 @click.option("--on", "on", multiple=True, metavar="MACHINE[,MACHINE]",
+              shell_complete=_complete_machines,
               help="Build only these machines (names, or @tag for deployment.tags); the "
                    "network directory is made only when every machine is built.")
 def build_command(
@@ -560,6 +561,11 @@ def up_command(
         _fail_supervisor(error)
     except KeyboardInterrupt:
         _fail("interrupted; the network is stopped", EXIT_INTERRUPTED)
+    try:
+        for line in supervisor.table(supervisor.status(started.run_dir.path)):
+            click.echo(line)
+    except SupervisorError as error:
+        _say(f"warning: cannot show the table: {error.message}")
     if detach:
         started.close()
         _say("running in the background: `nixvms status`, `nixvms ssh MACHINE`, "

@@ -189,6 +189,9 @@ def test_up_detach_returns_only_when_every_machine_is_ready(
     state, result, took = running
     times = dict(re.findall(r"^(\w+) ready in (\d+\.\d) s$", result.stdout, re.MULTILINE))
     assert set(times) == {"client", "server"}, result.stdout
+    # Then the table: every machine running.
+    assert re.search(r"^client\s+running\s+192\.168\.1\.1\s", result.stdout, re.MULTILINE)
+    assert re.search(r"^server\s+running\s+192\.168\.1\.2\s", result.stdout, re.MULTILINE)
     assert took < 120
     # Ready means: the login prompt, and the ssh server answering where there is one.
     assert "login:" in (state / "client.log").read_text(errors="replace")

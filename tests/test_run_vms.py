@@ -403,6 +403,18 @@ def test_detach_leaves_the_network_running_and_stop_stops_it(net: Net) -> None:
     assert [p for p in pids if is_alive(p)] == []
 
 
+def test_the_table_lists_every_machine_running_with_its_ports_and_forwards(net: Net) -> None:
+    result = net.run("--detach", "--forward", "beta:18081:80")
+    assert result.returncode == 0, result.stderr
+    ports = net.ports()
+    rows = [line.split() for line in result.stdout.splitlines()]
+    assert rows[0] == ["MACHINE", "STATE", "IP", "SSH", "FORWARDS", "PID", "UPTIME", "DISK"]
+    assert rows[1][:5] == ["alpha", "running", "192.168.1.1", str(ports["alpha"]), "-"]
+    assert rows[2][:5] == ["beta", "running", "v1:192.168.1.2,v2:192.168.2.2",
+                           str(ports["beta"]), "127.0.0.1:18081->80"]
+    net.run("--stop")
+
+
 def test_stop_with_nothing_running_says_so_in_one_line(net: Net) -> None:
     result = net.run("--stop")
     assert result.returncode == 1

@@ -644,7 +644,7 @@ def table(st: NetworkStatus) -> list[str]:
         state = m.state
         if m.state == "dead" and m.exit_status is not None:
             state = f"dead ({procs.describe_status(m.exit_status)})"
-        ips = " ".join(f"{ip}" if len(m.ips) == 1 else f"v{v}:{ip}" for v, ip in m.ips) or "-"
+        ips = ",".join(f"{ip}" if len(m.ips) == 1 else f"v{v}:{ip}" for v, ip in m.ips) or "-"
         forwards = [f"127.0.0.1:{f.host_port}->{f.guest_port}" for f in m.forwards]
         forwards += [g.describe() for g in m.guest_forwards]
         uptime = f"{m.uptime:.0f} s" if m.uptime is not None else "-"

@@ -145,6 +145,8 @@ def main(argv: list[str]) -> int:
 
         started = client.start(network, state_dir, options, detach=args.detach,
                                timeout=args.timeout, on_event=on_event)
+        for line in client.table(client.status(started.run_dir.path)):
+            print(line, flush=True)
         _say(f"ssh: ssh -F {started.run_dir.ssh_config} <machine>")
         if args.detach:
             started.close()

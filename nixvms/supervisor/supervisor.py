@@ -296,9 +296,10 @@ class Supervisor:
             time.sleep(0.05)
 
     # --- watching -------------------------------------------------------------
-    def poll(self) -> bool:
-        """Check every machine once; whether anything changed."""
-        changed = False
+    def poll(self) -> list[dict[str, Any]]:
+        """Check every machine once; the events of what changed (to be
+        reported once the state file says so)."""
+        events: list[dict[str, Any]] = []
         for name, run in self.runs.items():
             vm = run.vm
             if run.state not in ("starting", "running"):
@@ -307,25 +308,22 @@ class Supervisor:
             if code is not None:
                 run.state = "dead"
                 run.exit_status = code
-                changed = True
-                self.report({"event": "died", "machine": name,
-                             "status": procs.describe_status(code),
-                             "lines": vm.last_lines(DEATH_LINES) or tail_lines(vm.output, 5)})
+                events.append({"event": "died", "machine": name,
+                               "status": procs.describe_status(code),
+                               "lines": vm.last_lines(DEATH_LINES) or tail_lines(vm.output, 5)})
                 continue
             if run.state == "starting" and self._ready(run):
                 run.state = "running"
                 run.ready_after = round(time.monotonic() - vm.started_monotonic, 1)
-                changed = True
-                self.report({"event": "ready", "machine": name, "after": run.ready_after})
+                events.append({"event": "ready", "machine": name, "after": run.ready_after})
         for vlan, switch in self.switches.items():
             if switch.process is not None and not switch.is_running() and not self.stopping:
                 code = switch.process.returncode
-                self.report({"event": "warning", "message":
-                             f"the switch of VLAN {vlan} stopped "
-                             f"({procs.describe_status(code or 0)}); see {switch.log}"})
+                events.append({"event": "warning", "message":
+                               f"the switch of VLAN {vlan} stopped "
+                               f"({procs.describe_status(code or 0)}); see {switch.log}"})
                 switch.process = None
-                changed = True
-        return changed
+        return events
 
     def _ready(self, run: MachineRun) -> bool:
         vm = run.vm
@@ -438,8 +436,11 @@ class Supervisor:
             sel.register(listener, selectors.EVENT_READ)
             sel.register(wake_r, selectors.EVENT_READ)
             while not self.stopping:
-                if self.poll():
+                events = self.poll()
+                if events:
                     self.save()
+                    for event in events:
+                        self.report(event)
                 if got:
                     self.report({"event": "info", "message":
                                  f"got {signal.Signals(got[0]).name}; stopping the network"})
