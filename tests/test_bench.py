@@ -81,7 +81,9 @@ def test_bench_light(tmp_path: Path) -> None:
     assert again.read_text() == text
     for scenario in run.SCENARIOS:
         assert f"| {SIZE} | {scenario} |" in text
-    assert f"Targets (issue 10; the issue sets them at N = 50) at N = {SIZE}" in text
+    assert "Targets (issue 10 sets them at N = 50" in text
+    assert (f"one machine edited: 1 evaluation, 1 build (N = {SIZE}) | "
+            "1 evaluation(s), 1 build(s) | yes") in text
     assert "Calibration (light)" in text
 
 
