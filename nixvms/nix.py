@@ -315,13 +315,38 @@ def search_path_candidates(settings: NixSettings) -> list[str] | None:
 
 
 def check_include_paths(settings: NixSettings) -> None:
-    """nix-build ignores a missing -I path silently; nixvms names it instead."""
+    """nix-build ignores a missing -I path silently; nixvms names it instead.
+
+    So for NIX_PATH's nixpkgs entry: where the first entry that would give
+    <nixpkgs> names a path that does not exist, Nix would skip it (and
+    nixvms, finding no nixpkgs, would build with tinyos): an error instead.
+    """
     for entry in settings.include:
         path = entry.split("=", 1)[1] if "=" in entry else entry
         if "://" in path:
             continue
         if not Path(path).exists():
             raise NixError(f"the search path entry -I {entry} does not exist")
+    if any(_gives_nixpkgs(entry) for entry in settings.include):
+        return
+    nix_path = os.environ.get("NIX_PATH")
+    if not nix_path or "://" in nix_path:
+        return  # Nix's default search path, or URLs (Nix fetches them; it says if it fails)
+    for entry in (e for e in nix_path.split(":") if e):
+        if _gives_nixpkgs(entry):
+            return
+        prefix, _, path = entry.partition("=")
+        if prefix == "nixpkgs":
+            raise NixError(f"NIX_PATH's entry nixpkgs={path} does not exist; correct or remove "
+                           "it (nixvms uses its bundled tinyos only where no nixpkgs is named)")
+
+
+def _gives_nixpkgs(entry: str) -> bool:
+    """Whether a search path entry resolves <nixpkgs> (`nixpkgs=P` or `D` with D/nixpkgs)."""
+    if "=" in entry:
+        prefix, _, path = entry.partition("=")
+        return prefix == "nixpkgs" and os.path.exists(path)
+    return os.path.exists(os.path.join(entry, "nixpkgs"))
 
 
 def machine_names(
