@@ -142,6 +142,13 @@ def test_a_symlink_where_a_file_of_ours_goes_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "elsewhere").exists()
 
 
+def test_a_symlink_where_a_machine_directory_goes_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "web").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(errors.StateDirError, match="web is a symlink"):
+        statedir.make_private_dir(tmp_path / "web", "machine web's directory", follow=False)
+
+
 def test_the_lock_refuses_a_second_holder_and_frees_when_released(tmp_path: Path) -> None:
     run_dir = statedir.prepare(tmp_path / "st")
     first = statedir.StateLock(run_dir)

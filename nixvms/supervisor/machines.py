@@ -266,7 +266,7 @@ class VM:
         missing = [v for v in self.machine.vlans if v not in self.vde_sockets]
         if missing:
             raise StartError(f"machine {self.name}: no switch for VLAN {missing[0]}")
-        make_private_dir(self.directory, f"machine {self.name}'s directory")
+        make_private_dir(self.directory, f"machine {self.name}'s directory", follow=False)
         refuse_symlink(self.disk)
         for sock in (self.console_socket, self.shell_socket, self.monitor_socket):
             refuse_symlink(sock)

@@ -87,7 +87,8 @@ class PortLock:
 
     def __init__(self) -> None:
         directory = make_private_dir(
-            Path(tempfile.gettempdir()) / f"nixvms-{os.geteuid()}", "the socket directory")
+            Path(tempfile.gettempdir()) / f"nixvms-{os.geteuid()}", "the socket directory",
+            follow=False)
         path = directory / "ports.lock"
         refuse_symlink(path)
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)

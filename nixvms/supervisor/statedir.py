@@ -43,11 +43,16 @@ _PLAIN_PATH = re.compile(r"^[A-Za-z0-9._/@+=-]+$")
 _LONGEST_SOCKET_SUFFIX = 63 + len(".monitor") + 1
 
 
-def _check_owned_dir(path: Path, what: str) -> None:
+def _check_owned_dir(path: Path, what: str, follow: bool = True) -> None:
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         return
+    if stat.S_ISLNK(st.st_mode) and not follow:
+        raise StateDirError(
+            f"{what} {path} is a symlink; nixvms writes its own files there and does not "
+            "follow symlinks in a state directory (remove it, or use another --state-dir)"
+        )
     if stat.S_ISLNK(st.st_mode):
         # A symlinked state directory is followed, but it must lead to ours.
         try:
@@ -63,14 +68,15 @@ def _check_owned_dir(path: Path, what: str) -> None:
         )
 
 
-def make_private_dir(path: Path, what: str) -> Path:
-    """Create (or check) a directory of ours, mode 0700."""
-    _check_owned_dir(path, what)
+def make_private_dir(path: Path, what: str, *, follow: bool = True) -> Path:
+    """Create (or check) a directory of ours, mode 0700. follow=False: a
+    symlink in its place is refused (a directory inside the state directory)."""
+    _check_owned_dir(path, what, follow)
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as error:
         raise StateDirError(f"cannot create {what} {path}: {error.strerror}") from error
-    _check_owned_dir(path, what)
+    _check_owned_dir(path, what, follow)
     os.chmod(path, 0o700)
     return path
 
@@ -213,8 +219,8 @@ def prepare(path: str | os.PathLike[str], *, create: bool = True) -> RunDir:
         _check_owned_dir(state, "the state directory")
     sockets = socket_dir_for(state)
     if sockets != state and create:
-        make_private_dir(sockets.parent, "the socket directory")
-        make_private_dir(sockets, "the socket directory")
+        make_private_dir(sockets.parent, "the socket directory", follow=False)
+        make_private_dir(sockets, "the socket directory", follow=False)
     return RunDir(path=state, sockets=sockets)
 
 
