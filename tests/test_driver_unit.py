@@ -1,0 +1,165 @@
+"""The test driver's parts that need no machine: retry, script checks, the
+report and its JUnit XML, machine names as Python names. The network
+directory here is a plain directory with a network.json (nothing is started)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import junitparser
+import pytest
+
+from nixvms.supervisor import backdoor
+from nixvms.supervisor.driver import (
+    Driver,
+    MachineError,
+    RequestedAssertionFailed,
+    ScriptResult,
+    SubtestResult,
+    junit_xml,
+    python_name,
+    report,
+    retry,
+)
+from tests.conftest import write
+
+
+@pytest.fixture
+def driver(tmp_path: Path) -> Driver:
+    network = tmp_path / "net"
+    machines = [{"name": n, "vm": str(tmp_path / "vm" / n), "vlans": [1]}
+                for n in ("web-1", "db")]
+    write(network / "network.json", json.dumps({"machines": machines}))
+    return Driver(network, tmp_path / "state", stream=None)
+
+
+def test_retry_calls_until_the_function_returns_true() -> None:
+    calls: list[bool] = []
+
+    def third_time(last_try: bool) -> bool:
+        calls.append(last_try)
+        return len(calls) == 3
+
+    retry(third_time, timeout_seconds=10)
+    assert calls == [False, False, False]
+
+
+def test_retry_gives_a_last_try_then_raises_naming_what_it_waited_for() -> None:
+    calls: list[bool] = []
+
+    def never(last_try: bool) -> bool:
+        calls.append(last_try)
+        return False
+
+    with pytest.raises(RequestedAssertionFailed, match=r"timed out .*the moon"):
+        retry(never, timeout_seconds=1.5, what="the moon")
+    assert calls[-1] is True and not any(calls[:-1])
+
+
+def test_machine_names_become_python_names() -> None:
+    assert python_name("test1") == "test1"
+    assert python_name("web-1") == "web_1"
+    assert python_name("1st") == "_1st"
+
+
+def test_a_script_sees_each_machine_and_the_drivers_functions(driver: Driver) -> None:
+    namespace = driver.namespace()
+    assert namespace["web_1"] is driver.machines["web-1"]
+    assert namespace["db"] is driver.machines["db"]
+    for name in ("start_all", "join_all", "subtest", "retry", "machines", "driver"):
+        assert name in namespace
+
+
+def test_a_script_with_a_syntax_error_names_its_line(driver: Driver, tmp_path: Path) -> None:
+    script = write(tmp_path / "bad.py", "db.succeed('true')\nif True\n")
+    with pytest.raises(MachineError, match=r"bad\.py:2: "):
+        driver.check_script(script)
+
+
+def test_a_script_using_an_unknown_machine_names_it_and_the_machines(
+    driver: Driver, tmp_path: Path,
+) -> None:
+    script = write(tmp_path / "unknown.py", "start_all()\n\nweb.succeed('true')\n")
+    with pytest.raises(MachineError,
+                       match=r"unknown\.py:3: there is no machine named 'web' in this network "
+                             r"\(machines: web_1, db\)"):
+        driver.check_script(script)
+
+
+def test_names_a_script_binds_itself_are_not_taken_for_machines(
+    driver: Driver, tmp_path: Path,
+) -> None:
+    script = write(tmp_path / "own.py", """
+import os.path
+def helper(m):
+    return m.name
+class Thing:
+    pass
+value = Thing()
+value.attribute = os.path.join("a", "b")
+for item in machines:
+    helper(item)
+""")
+    driver.check_script(script)
+
+
+def test_a_failing_script_reports_its_own_line_not_the_drivers(
+    driver: Driver, tmp_path: Path,
+) -> None:
+    script = write(tmp_path / "fails.py", "x = 1\nassert x == 2, 'x is not two'\n")
+    result = driver.run_script(script)
+    assert not result.passed
+    assert result.failure is not None
+    assert result.failure.startswith(f"{script}:2: assert x == 2, 'x is not two'\n")
+    assert "AssertionError: x is not two" in result.failure
+
+
+def test_subtests_are_recorded_with_their_outcome(driver: Driver, tmp_path: Path) -> None:
+    script = write(tmp_path / "subtests.py", """
+with subtest("first"):
+    pass
+with subtest("second"):
+    raise RequestedAssertionFailed("it broke")
+""")
+    result = driver.run_script(script)
+    assert [(s.name, s.failure) for s in result.subtests] == [
+        ("first", None), ("second", "it broke")]
+
+
+def test_the_report_prints_subtests_and_the_verdict(tmp_path: Path) -> None:
+    result = ScriptResult(Path("t.py"), 3.25, [SubtestResult("a", 1.04),
+                                               SubtestResult("b", 2.0, "boom")],
+                          failure="t.py:4: x()\nboom")
+    out, err = io.StringIO(), io.StringIO()
+    assert report(result, tmp_path / "r.xml", out, err) == 1
+    assert out.getvalue() == "  ok   a (1.0 s)\n  FAIL b (2.0 s)\nfailed: t.py after 3.2 s\n"
+    assert err.getvalue() == "error: t.py:4: x()\n  boom\n"
+
+
+def test_junit_xml_has_a_case_per_subtest_and_parses(tmp_path: Path) -> None:
+    result = ScriptResult(Path("t.py"), 3.0, [SubtestResult("a", 1.0),
+                                              SubtestResult("b <&>", 2.0, "boom")],
+                          failure="t.py:4: x()\nboom")
+    path = write(tmp_path / "r.xml", junit_xml(result))
+    suites = junitparser.JUnitXml.fromfile(str(path))
+    suite = next(iter(suites))
+    cases = list(suite)
+    assert [c.name for c in cases] == ["a", "b <&>"]
+    assert cases[0].is_passed and not cases[1].is_passed
+    assert suite.tests == 2 and suite.failures == 1
+
+
+def test_junit_xml_of_a_script_without_subtests_has_one_case_for_it(tmp_path: Path) -> None:
+    result = ScriptResult(Path("plain.py"), 1.0, [], failure="plain.py:1: f()\nbad")
+    suite = next(iter(junitparser.JUnitXml.fromfile(str(write(tmp_path / "r.xml",
+                                                                junit_xml(result))))))
+    assert [c.name for c in suite] == ["plain.py"]
+    assert suite.failures == 1
+
+
+def test_the_backdoor_sends_a_command_base64_encoded_on_one_line() -> None:
+    line = backdoor.command_line("echo 'quoted' \"and\" $HOME\nsecond line", "tok", 10)
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    assert b"quoted" not in line and b"timeout 10 sh -c" in line
