@@ -368,6 +368,13 @@ def _changed_since(path: str, started_ns: int) -> bool:
         return True
 
 
+def naming_of(record: records.Evaluation) -> Naming:
+    """What the plan needs of an evaluated machine: the VLANs of its NICs with
+    addresses (the first is its primary one), its hostName and domain."""
+    return Naming(tuple(nic.vlan for nic in record.nics if nic.ipv4), record.host_name,
+                  record.domain)
+
+
 def recorded_naming(state: StateDir, machines: tuple[str, ...]) -> tuple[
         dict[str, Naming], dict[str, int]]:
     """What each machine's last evaluation said the plan needs of it, and its memory."""
@@ -375,7 +382,7 @@ def recorded_naming(state: StateDir, machines: tuple[str, ...]) -> tuple[
     for machine in machines:
         record = records.load(records.Evaluation, state.eval_record(machine))
         if record is not None:
-            naming[machine] = Naming(record.vlans, record.host_name, record.domain)
+            naming[machine] = naming_of(record)
             memory[machine] = record.memory_kb
     return naming, memory
 
@@ -495,7 +502,7 @@ def settled_plan(ctx: BuildContext) -> Plan:
     naming = {}
     for machine in ctx.machines:
         record = records.load(records.Evaluation, ctx.state.eval_record(machine))
-        naming[machine] = (Naming(record.vlans, record.host_name, record.domain)
+        naming[machine] = (naming_of(record)
                            if record is not None else default_naming(machine))
     return make_plan(ctx.numbers, naming, ctx.ssh_key.public_key)
 
@@ -593,10 +600,17 @@ def built_network(ctx: BuildContext) -> Network | None:
         machines.append(Machine(
             name=name, number=ctx.numbers[name], system=evaluated.system,
             host_name=evaluated.host_name, target_host=evaluated.target_host,
-            vlans=evaluated.vlans, vm=built.out_path, system_name=evaluated.system_name,
+            vlans=tuple(nic.vlan for nic in evaluated.nics), vm=built.out_path,
+            system_name=evaluated.system_name,
             domain=evaluated.domain, nics=evaluated.nics,
         ))
     return Network(tuple(machines))
+
+
+def rendering(ctx: BuildContext, network: Network) -> str:
+    """What the network directory is made from, besides the VMs: the rendering
+    parameters and everything the network's data says of the machines."""
+    return digest([ctx.render_params, repr(network)])
 
 
 def network_action(ctx: BuildContext) -> dict[str, Any] | TaskFailed:
@@ -622,7 +636,7 @@ def network_action(ctx: BuildContext) -> dict[str, Any] | TaskFailed:
             nix.add_root(store_path, ctx.options.out_link, ctx.settings)
     except NixvmsError as error:
         return TaskFailed(f"making the network failed: {error.message}")
-    records.save(records.NetworkRecord(ctx.render_params, vms, store_path),
+    records.save(records.NetworkRecord(rendering(ctx, network), vms, store_path),
                  ctx.state.network_record)
     return _DONE
 
@@ -632,7 +646,7 @@ def network_up_to_date(ctx: BuildContext, values: Mapping[str, Any]) -> bool:
         return False
     made = records.load(records.NetworkRecord, ctx.state.network_record)
     network = built_network(ctx)
-    if made is None or network is None or made.render != ctx.render_params:
+    if made is None or network is None or made.render != rendering(ctx, network):
         return False
     if dict(made.machines) != {m.name: m.vm for m in network.machines}:
         return False

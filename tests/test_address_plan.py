@@ -60,7 +60,7 @@ def test_one_build_builds_each_machine_once_and_evaluates_each_at_most_twice(
         built: tuple[Path, Run]) -> None:
     _, run = built
     assert run.tasks("building") == {"a", "b", "c"}
-    assert [line for line in run.stderr.splitlines() if line.startswith("building ")] == [
+    assert sorted(line for line in run.stderr.splitlines() if line.startswith("building ")) == [
         "building a", "building b", "building c"]
     counts = {m: evaluations(run).count(m) for m in "abc"}
     assert all(1 <= n <= 2 for n in counts.values()), counts
@@ -120,3 +120,28 @@ def test_the_address_formulas_are_nixos_tests(tmp_path: Path) -> None:
                          check=True, capture_output=True, text=True).stdout
     assert json.loads(out) == ["192.168.3.7", "2001:db8:3::7", "52:54:00:12:01:01",
                                "52:54:00:12:0a:fe"]
+
+
+def test_named_interfaces_get_the_plans_addresses_and_their_vlans_a_switch(
+        tmp_path: Path) -> None:
+    write(tmp_path / "network.nix", """{
+  a = { virtualisation.interfaces.lan9 = { vlan = 9; assignIP = true; }; };
+  b = { };
+}
+""")
+    run = nixvms("build", cwd=tmp_path)
+    assert run.code == 0, run.stderr
+    data = json.loads((tmp_path / "result" / "network.json").read_text())
+    a = data["machines"][0]
+    assert [(x["interface"], x["ip"], x["mac"]) for x in a["addresses"]] == [
+        ("lan9", "192.168.9.1", "52:54:00:12:09:01")]
+    assert a["vlans"] == [9] and data["vlans"] == [1, 9]
+    assert "192.168.9.1 a\n" in hosts_of(tmp_path, "b")
+
+
+def test_the_recorded_system_is_the_host_platforms(tmp_path: Path) -> None:
+    write(tmp_path / "network.nix", '{ a = { nixpkgs.hostPlatform = "i686-linux"; }; }\n')
+    run = nixvms("build", cwd=tmp_path)
+    assert run.code == 0, run.stderr
+    data = json.loads((tmp_path / "result" / "network.json").read_text())
+    assert data["machines"][0]["system"] == "i686-linux"

@@ -48,14 +48,15 @@ let
 
   evaluated = evalMachine name;
   config = evaluated.config;
-  addresses = import ./address-plan.nix;
   number = plan.numbers.${name};
 in
 {
   drvPath = config.system.build.vm.drvPath;
   vmPath = config.system.build.vm.outPath;
   vm = config.system.build.vm;
-  system = config.nixpkgs.system;
+  # The platform the machine runs: nixpkgs.hostPlatform (or localSystem)
+  # wins over nixpkgs.system in NixOS, and the package set knows which.
+  system = evaluated.pkgs.stdenv.hostPlatform.system or config.nixpkgs.system;
   # qemu-vm.nix names the VM script bin/run-${config.system.name}-vm.
   systemName = config.system.name;
   hostName = config.networking.hostName;
@@ -63,15 +64,7 @@ in
   targetHost = config.deployment.targetHost;
   tags = config.deployment.tags;
   vlans = config.virtualisation.vlans;
-  # The NICs the network module gives it, by the same formulas.
-  nics = builtins.genList
-    (i:
-      let vlan = builtins.elemAt config.virtualisation.vlans i; in {
-        inherit vlan;
-        interface = "eth${toString (i + 1)}";
-        ipv4 = addresses.ipv4 vlan number;
-        ipv6 = addresses.ipv6 vlan number;
-        mac = addresses.mac vlan number;
-      })
-    (builtins.length config.virtualisation.vlans);
+  # The NICs the network module gives it (nics.nix: the same list).
+  nics = map (nic: { inherit (nic) vlan interface ipv4 ipv6 mac; })
+    (import ./nics.nix { inherit config number; inherit (evaluated.pkgs) lib; });
 }

@@ -12,9 +12,10 @@ let
   # The address plan's VLANs are 1..255 (192.168.v.i, MAC byte vv), each one
   # NIC: a VLAN out of range or listed twice is an error naming it, not an
   # index error here or two NICs with one MAC.
-  vlans =
+  allNics = import ./nics.nix { inherit config lib number; };
+  nics =
     let
-      given = config.virtualisation.vlans;
+      given = map (nic: nic.vlan) allNics;
       bad = builtins.filter (v: v < 1 || v > 255) given;
       count = v: builtins.length (builtins.filter (w: w == v) given);
       twice = builtins.filter (v: count v > 1) given;
@@ -23,15 +24,8 @@ let
       throw "virtualisation.vlans: VLAN ${toString (builtins.head bad)} is out of range; a VLAN is a number from 1 to 255"
     else if twice != [ ] then
       throw "virtualisation.vlans lists VLAN ${toString (builtins.head twice)} more than once; each VLAN is one NIC"
-    else given;
-  # NIC k (from 1) on VLAN v, in the order of virtualisation.vlans.
-  nics = lib.imap1 (k: vlan: {
-    inherit k vlan;
-    interface = "eth${toString k}";
-    ipv4 = plan.ipv4 vlan number;
-    ipv6 = plan.ipv6 vlan number;
-    mac = plan.mac vlan number;
-  }) vlans;
+    else allNics;
+  withAddresses = builtins.filter (nic: nic.ipv4 != "") nics;
   # nixos/lib/testing/network.nix: "ip hostName.domain hostName" per machine,
   # IPv4 then IPv6, for machines with a VLAN.
   hostLines = h:
@@ -60,8 +54,16 @@ in
   };
 
   config = lib.mkMerge [ (lib.optionalAttrs hasPrimaryAddresses {
-    networking.primaryIPAddress = lib.optionalString (nics != [ ]) (builtins.head nics).ipv4;
-    networking.primaryIPv6Address = lib.optionalString (nics != [ ]) (builtins.head nics).ipv6;
+    networking.primaryIPAddress =
+      lib.optionalString (withAddresses != [ ]) (builtins.head withAddresses).ipv4;
+    networking.primaryIPv6Address =
+      lib.optionalString (withAddresses != [ ]) (builtins.head withAddresses).ipv6;
+  }) (lib.optionalAttrs (options ? boot && options.boot ? initrd
+      && options.boot.initrd ? services && options.boot.initrd.services ? udev) {
+    # nixos/lib/testing/network.nix: each NIC is named by a udev rule on its MAC.
+    boot.initrd.services.udev.rules = lib.concatMapStrings
+      (nic: ''SUBSYSTEM=="net",ACTION=="add",ATTR{address}=="${nic.mac}",NAME="${nic.interface}"'' + "\n")
+      nics;
   }) {
     # nixos/modules/tasks/network-interfaces.nix
     networking.hostName = lib.mkDefault name;
@@ -73,7 +75,7 @@ in
         value.ipv4.addresses = [{ address = nic.ipv4; prefixLength = 24; }];
         value.ipv6.addresses = [{ address = nic.ipv6; prefixLength = 64; }];
       })
-      nics);
+      withAddresses);
 
     # nixos/lib/testing/network.nix: every machine's first addresses and names.
     networking.extraHosts = lib.concatMapStrings hostLines hosts;
