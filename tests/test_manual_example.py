@@ -134,10 +134,17 @@ def test_lynx_not_on_test1(network: Network) -> None:
     assert res.returncode != 0
 
 
-def test_http_from_test1_to_test2(network: Network) -> None:
-    res = network.ssh("test1", "wget -qO- http://test2/")
+def test_test2_serves_its_page_by_name(network: Network) -> None:
+    res = network.ssh("test2", "wget -qO- http://test2/")
     assert res.returncode == 0, res.stderr
     assert "<h1>Welcome to test2</h1>" in res.stdout
+
+
+def test_test2s_firewall_refuses_http_from_test1_as_nixos_does(network: Network) -> None:
+    # NixOS's firewall is on by default and enabling httpd opens no port.
+    res = network.ssh("test1", "timeout 5 wget -qO- http://test2/")
+    assert res.returncode != 0
+    assert "Welcome to test2" not in res.stdout
 
 
 def test_test1_resolves_test2(network: Network) -> None:
