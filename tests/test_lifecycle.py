@@ -16,6 +16,7 @@ import select
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -228,6 +229,17 @@ def test_up_fails_naming_a_machine_that_never_comes_up(
     assert "Traceback" not in result.stderr
     run(broken, state, "stop")
     assert wait_gone(*marks(state)) == []
+
+
+def test_the_state_dir_is_0700_and_everything_in_it_is_the_users_alone(
+        running: tuple[Path, Run, float]) -> None:
+    state, _, _ = running
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    found = list(state.rglob("*"))
+    assert any(p.name == "server.qcow2" for p in found)  # made by QEMU's qemu-img
+    for path in found:
+        if not path.is_symlink():
+            assert stat.S_IMODE(path.lstat().st_mode) & 0o077 == 0, path
 
 
 # --- status ----------------------------------------------------------------------
