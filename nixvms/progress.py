@@ -65,7 +65,7 @@ class MachineProgress:
     eval_up_to_date: bool = False
     build_up_to_date: bool = False
     failure: str | None = None
-    last_line: str = ""
+    last_line: str = ""  # building: Nix's last log line; evaluating: why, if said
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_TAIL))
 
     @property
@@ -146,7 +146,7 @@ class Tracker:
         if event.kind in ("evaluating", "building") and m.started is None:
             m.started = now
         if event.kind == "evaluating":
-            m.state, m.finished = "evaluating", None
+            m.state, m.finished, m.last_line = "evaluating", None, event.text
         elif event.kind == "evaluated":
             m.evaluated = True
             m.state = "evaluated"
@@ -210,7 +210,7 @@ def live_lines(tracker: Tracker, width: int) -> list[Text]:
             style = _STYLE.get(m.state, "")
             mark = _MARK.get(m.state, "…" if m.state != "waiting" else " ")
             detail = ""
-            if m.state == "building":
+            if m.state in ("evaluating", "building"):
                 detail = m.last_line
             elif m.failure is not None:
                 detail = m.failure.splitlines()[0] if m.failure else ""
