@@ -197,16 +197,28 @@ _STYLE = {
 _MARK = {"failed": "✗", "built": "✓", "evaluated, VM unchanged": "✓", "up to date": "✓"}
 
 
-def live_lines(tracker: Tracker, width: int) -> list[Text]:
-    """The live lines, each cut to `width`: one per machine, then the overall count."""
+def live_lines(tracker: Tracker, width: int, height: int = 1000) -> list[Text]:
+    """The live lines, each cut to `width`: one per machine, then the overall count.
+
+    More machines than `height` lines hold: the busy and failed ones first, the
+    rest counted in one line.
+    """
     from rich.text import Text
 
     with tracker.lock:
         now = tracker.clock()
-        names = max((len(name) for name in tracker.machines), default=1)
-        states = max((len(m.state) for m in tracker.machines.values()), default=1)
+        machines = sorted(tracker.machines.values(), key=lambda m: m.name)
+        names = max((len(m.name) for m in machines), default=1)
+        states = max((len(m.state) for m in machines), default=1)
+        shown = machines
+        if len(machines) > max(height - 1, 2):
+            room = max(height - 2, 1)
+            busy = [m for m in machines if m.failure is not None
+                    or m.state in ("evaluating", "building")]
+            rest = [m for m in machines if m not in busy]
+            shown = sorted((busy + rest)[:room], key=lambda m: m.name)
         lines = []
-        for m in sorted(tracker.machines.values(), key=lambda m: m.name):
+        for m in shown:
             style = _STYLE.get(m.state, "")
             mark = _MARK.get(m.state, "…" if m.state != "waiting" else " ")
             detail = ""
@@ -220,8 +232,13 @@ def live_lines(tracker: Tracker, width: int) -> list[Text]:
                 "  ", (detail, "dim"), no_wrap=True)
             line.truncate(width, overflow="ellipsis")
             lines.append(line)
-        done = sum(m.done for m in tracker.machines.values())
-        footer = f"{done}/{len(tracker.machines)} machines done, {now - tracker.started:.1f} s"
+        hidden = [m for m in machines if m not in shown]
+        if hidden:
+            done = sum(m.done for m in hidden)
+            lines.append(Text(f"  … {len(hidden)} more: {done} done, "
+                              f"{len(hidden) - done} waiting"[:width], style="dim"))
+        done = sum(m.done for m in machines)
+        footer = f"{done}/{len(machines)} machines done, {now - tracker.started:.1f} s"
         if tracker.making_network:
             footer += "; making the network"
         lines.append(Text(footer[:width], style="bold"))
@@ -229,14 +246,14 @@ def live_lines(tracker: Tracker, width: int) -> list[Text]:
 
 
 class _LiveLines:
-    """The live lines as rich renders them: cut to the terminal's width each time."""
+    """The live lines as rich renders them: cut to the terminal's size each time."""
 
     def __init__(self, tracker: Tracker) -> None:
         self.tracker = tracker
 
     def __rich_console__(self, console: Console,
                          options: ConsoleOptions) -> Iterator[RenderableType]:
-        yield from live_lines(self.tracker, options.max_width)
+        yield from live_lines(self.tracker, options.max_width, console.size.height - 1)
 
 
 def is_live_terminal(stream: TextIO) -> bool:

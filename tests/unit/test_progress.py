@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from nixvms.events import Event, notice
-from nixvms.progress import QUIET, Display, Summary, Tracker
+from nixvms.progress import QUIET, Display, Summary, Tracker, live_lines
 
 
 class Clock:
@@ -174,3 +174,21 @@ def test_log_records_go_above_the_live_lines_and_back_afterwards(
         logging.getLogger("nixvms.nix").warning("warning: a cache is unreachable")
     assert handler.stream is stream
     assert "warning: a cache is unreachable" in stream.getvalue()
+
+
+def test_more_machines_than_the_terminal_holds_show_the_busy_ones_and_a_count() -> None:
+    tracker = Tracker(Clock())
+    tracker.expect([f"m{i:02}" for i in range(30)])
+    feed(tracker, Event("building", "m25"), Event("failed", "m07", "boom"),
+         Event("up-to-date", "m01", "eval"), Event("up-to-date", "m01", "build"))
+    lines = [line.plain for line in live_lines(tracker, width=80, height=6)]
+    assert len(lines) == 6
+    assert [line[2:].split()[0] for line in lines[:4]] == ["m00", "m01", "m07", "m25"]
+    assert lines[4].strip() == "… 26 more: 0 done, 26 waiting"
+    assert lines[5].startswith("2/30 machines done")
+
+
+def test_live_lines_are_cut_to_the_width() -> None:
+    tracker = Tracker(Clock())
+    feed(tracker, Event("building", "a"), Event("build-log", "a", "x" * 500))
+    assert all(len(line.plain) <= 40 for line in live_lines(tracker, width=40))
