@@ -327,8 +327,13 @@ class Machine:
                 f"machine {self.name}: no reply to `{command}` within {timeout} s", self.name
             ) from None
         except BackdoorClosed:
+            # QEMU closes the socket as it exits: let it finish, and the
+            # supervisor see it, before saying so
+            with contextlib.suppress(RequestedAssertionFailed):
+                self._wait_down(timeout=10)
             if not self.is_up():
-                raise self._error(f"{self._why_down()} while running `{command}`") from None
+                raise self._error(f"{self._why_down()} while running `{short(command)}`") \
+                    from None
             raise self._error(f"the backdoor of {self.name} went away while running "
                               f"`{command}`") from None
         output = raw.decode(errors="replace")
