@@ -194,6 +194,15 @@ def test_the_interactive_driver_runs_commands_and_ctrl_d_stops_everything(
         session.sendline('one.succeed("hostname")')
         session.expect(r"'one\\n'\r\n>>> ")
         assert any("qemu" in p for p in left_running(project))
+        # shell_interact: a root shell on the machine, its state kept between lines
+        session.sendline("two.shell_interact()")
+        session.expect("two# ")
+        session.sendline("cd /etc; echo to-stderr >&2")
+        session.expect(r"to-stderr\r\ntwo# ")
+        session.sendline("pwd; hostname")
+        session.expect(r"/etc\r\ntwo\r\ntwo# ")
+        session.sendeof()
+        session.expect(">>> ")
         session.sendeof()
         session.expect(pexpect.EOF)
     finally:
