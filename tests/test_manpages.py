@@ -59,13 +59,14 @@ def test_every_command_s_help_ends_with_examples(name: str) -> None:
     result = CliRunner().invoke(nixvms, [name, "--help"])
     assert result.exit_code == 0
     tail = result.output.rstrip().split("\n\n")[-1]
-    assert tail.lstrip().startswith("Examples:\n"), result.output
+    assert tail.lstrip().startswith(("Example:\n", "Examples:\n")), result.output
     assert f"nixvms {'up' if name == 'run' else name}" in tail
 
 
 def test_nixos_build_vms_help_ends_with_examples() -> None:
     result = CliRunner().invoke(nixos_build_vms, ["--help"])
-    assert result.output.rstrip().split("\n\n")[-1].lstrip().startswith("Examples:\n")
+    assert result.output.rstrip().split("\n\n")[-1].lstrip().startswith(
+        ("Example:\n", "Examples:\n"))
 
 
 def man_render(bin_dir: Path, page: str) -> subprocess.CompletedProcess[str]:
