@@ -40,6 +40,7 @@ from nixvms.errors import BuildFailed, NixvmsError  # noqa: E402
 from nixvms.nix import NixSettings  # noqa: E402
 from nixvms.progress import QUIET, Display  # noqa: E402
 from nixvms.runner import BuildResult, build, clean  # noqa: E402
+from nixvms.setup import run_setup  # noqa: E402
 from nixvms.tasks import Options as BuildOptions  # noqa: E402
 from nixvms.why import explain as explain_machine  # noqa: E402
 
@@ -329,6 +330,22 @@ def why_command(machine: str, file: Path | None, include: tuple[str, ...],
         _fail(error.message, error.exit_code)
     for line in verdict.lines():
         click.echo(line)
+
+
+@nixvms.command("setup", epilog="""\b
+Example:
+  sudo nixvms setup      # once per machine, and again when Debian updates""")
+def setup_command() -> None:
+    """Fetch the Debian files tinyos is built from, into nixvms's data directory.
+
+    Writes the manifest to $NIXVMS_DATA_DIR or $XDG_DATA_HOME/nixvms (default
+    ~/.local/share/nixvms). Needs root: dpkg --add-architecture i386 and a
+    single-user Nix store."""
+    try:
+        manifest = run_setup(_say)
+    except NixvmsError as error:
+        _fail(error.message, error.exit_code)
+    _say(f"tinyos is ready: {manifest}")
 
 
 @nixvms.command("clean", epilog="""\b
@@ -960,6 +977,7 @@ def nixos_build_vms(
         raise click.UsageError(
             "network expression already set: give exactly one network expression"
         )
+    _setup_logging(0)  # Nix's warnings through the progress display, as build's
     settings = NixSettings(options=options, show_trace=show_trace)
     out_link = None if no_out_link else Path("result")
     result = _run_build(networks[0], out_link, settings, jobs=os.cpu_count() or 1)

@@ -53,6 +53,9 @@ class NixSettings:
         if program != "nix-store":  # the search path is an evaluator's flag
             for path in self.include:
                 flags += ["-I", path]
+            manifest = tinyos_manifest()
+            if manifest.exists():  # where tinyos's Debian files are (`nixvms setup`)
+                flags += ["-I", f"{TINYOS_MANIFEST_PREFIX}={manifest}"]
         for name, value in self.options:
             flags += ["--option", name, value]
         if self.show_trace:
@@ -81,6 +84,26 @@ def glue_path(name: str) -> str:
 
 def tinyos_path() -> str:
     return str(resources.files("nixvms") / "tinyos")
+
+
+# tinyos finds its manifest of Debian files as <nixvms-tinyos-debs>
+# (tinyos/pkgs/debian.nix): machine-specific data lives in the user's data
+# directory, never in the package.
+TINYOS_MANIFEST_PREFIX = "nixvms-tinyos-debs"
+
+
+def data_dir() -> Path:
+    """nixvms's data directory: $NIXVMS_DATA_DIR, else $XDG_DATA_HOME/nixvms."""
+    if os.environ.get("NIXVMS_DATA_DIR"):
+        return Path(os.environ["NIXVMS_DATA_DIR"])
+    xdg = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local",
+                                                          "share")
+    return Path(xdg) / "nixvms"
+
+
+def tinyos_manifest() -> Path:
+    """The manifest `nixvms setup` writes: which Debian files tinyos is built from."""
+    return data_dir() / "tinyos" / "debs.nix"
 
 
 def run_nix(

@@ -182,6 +182,7 @@ def evaluation_inputs(nixpkgs: str, options: Options, network_file: str) -> dict
         "NIX_CONFIG": os.environ.get("NIX_CONFIG", ""),
         "network file": network_file,
         "--extra-dep": json.dumps(list(options.extra_deps)),
+        "tinyos manifest": str(nix.tinyos_manifest()),
     }
 
 

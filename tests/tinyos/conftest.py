@@ -16,9 +16,13 @@ from typing import Any
 
 import pytest
 
+from nixvms.nix import TINYOS_MANIFEST_PREFIX, tinyos_manifest
+
 REPO = Path(__file__).resolve().parents[2]
 TINYOS = REPO / "nixvms" / "tinyos"
-MANIFEST = TINYOS / "pkgs" / "debs.json"
+# Where `nixvms setup` wrote the manifest of Debian files (nixvms passes it
+# to tinyos as <nixvms-tinyos-debs>; so does run_nix).
+MANIFEST = tinyos_manifest()
 
 
 @dataclass
@@ -28,10 +32,11 @@ class NixResult:
     stderr: str
 
 
-def run_nix(*args: str, timeout: float = 600) -> NixResult:
-    proc = subprocess.run(
-        list(args), capture_output=True, text=True, check=False, timeout=timeout
-    )
+def run_nix(*args: str, timeout: float = 600, manifest: bool = True) -> NixResult:
+    command = list(args)
+    if manifest and command[0] != "nix-store":
+        command[1:1] = ["-I", f"{TINYOS_MANIFEST_PREFIX}={MANIFEST}"]
+    proc = subprocess.run(command, capture_output=True, text=True, check=False, timeout=timeout)
     return NixResult(proc.returncode, proc.stdout, proc.stderr)
 
 

@@ -30,7 +30,9 @@ class FakeNix:
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeNix]:
+def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeNix]:
+    # A data directory without tinyos's manifest: no -I for it (tested below).
+    monkeypatch.setenv("NIXVMS_DATA_DIR", str(tmp_path / "data"))
     fake = FakeNix()
     monkeypatch.setattr(nix, "_spawn", fake)
     monkeypatch.setattr(nix, "_warned", set())
@@ -55,8 +57,9 @@ def test_evaluate_machine_runs_one_instantiate_with_the_plan_and_a_root(
         fake: FakeNix, tmp_path: Path) -> None:
     record = {"drvPath": "/nix/store/x.drv", "vmPath": "/nix/store/x", "system": "x86_64-linux",
               "systemName": "a", "hostName": "a", "domain": None, "targetHost": None,
-              "vlans": [1], "tags": [], "nics": [{"vlan": 1, "interface": "eth1", "ipv4": "192.168.1.1",
-                                       "ipv6": "2001:db8:1::1", "mac": "52:54:00:12:01:01"}]}
+              "vlans": [1], "tags": [],
+              "nics": [{"vlan": 1, "interface": "eth1", "ipv4": "192.168.1.1",
+                        "ipv6": "2001:db8:1::1", "mac": "52:54:00:12:01:01"}]}
     fake.answer(stderr="\n".join([
         log_line(action="msg", level=5, msg="evaluating file '/p/network.nix'"),
         log_line(action="msg", level=0, msg="trace: nixvms-machine " + json.dumps(record)),
@@ -140,3 +143,16 @@ def test_a_builds_log_lines_are_passed_on_as_they_come() -> None:
     finished = nix._spawn(["sh", "-c", "echo one >&2; echo two >&2"], seen.append)
     assert seen == ["one", "two"]
     assert finished.stderr == "one\ntwo\n"
+
+
+def test_tinyos_manifest_is_passed_to_evaluators_once_set_up(
+        fake: FakeNix, tmp_path: Path) -> None:
+    manifest = tmp_path / "data" / "tinyos" / "debs.nix"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text("{ }")
+    nix.run_nix("nix-instantiate", ["--parse", "/p/n.nix"], nix.NixSettings())
+    nix.run_nix("nix-store", ["--realise", "/nix/store/x.drv"], nix.NixSettings())
+    assert fake.commands == [
+        ["nix-instantiate", "-I", f"nixvms-tinyos-debs={manifest}", "--parse", "/p/n.nix"],
+        ["nix-store", "--realise", "/nix/store/x.drv"],
+    ]

@@ -1,4 +1,4 @@
-# Debian .debs as Nix inputs. debs.json (written by scripts/setup-tinyos)
+# Debian .debs as Nix inputs. debs.json (written by `nixvms setup`)
 # says which files; each becomes a fixed-output derivation the way nixpkgs'
 # requireFile does it: the file is added to the store by setup with
 # `nix-store --add-fixed`, and the derivation's builder only fails with
@@ -6,13 +6,14 @@
 { system, platform }:
 let
   # debs.nix carries debs.json's content and is imported, so that Nix's
-  # evaluation log (which nixvms reads for dependencies) names it.
-  manifestFile = ./debs.nix;
-  setupHint = "run scripts/setup (as root) to fetch the Debian packages tinyos is built from";
+  # evaluation log (which nixvms reads for dependencies) names it. It is
+  # machine-specific, so it lives in the user's data directory, not here:
+  # nixvms passes it as <nixvms-tinyos-debs>.
+  given = builtins.any (entry: entry.prefix == "nixvms-tinyos-debs") builtins.nixPath;
+  setupHint = "run `nixvms setup` (as root) to fetch the Debian packages tinyos is built from";
   manifest =
-    if builtins.pathExists manifestFile
-    then import manifestFile
-    else throw "tinyos: nixvms/tinyos/pkgs/debs.nix is missing: ${setupHint}";
+    if given then import <nixvms-tinyos-debs>
+    else throw "tinyos: no manifest of Debian files (<nixvms-tinyos-debs> is not in the search path): ${setupHint}";
   m = manifest.systems.${system} or (throw
     "tinyos: debs.json has no packages for ${system}: ${setupHint}");
 

@@ -1,0 +1,75 @@
+"""The package installs like one: a wheel, installed outside the checkout, sets
+tinyos up, builds and boots the two-machine example."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LOCAL_STATE, REPO
+
+pytestmark = [pytest.mark.nix, pytest.mark.vm]
+
+
+def run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None,
+        timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dist = tmp_path_factory.mktemp("dist")
+    built = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, REPO,
+                cwd=dist)
+    assert built.returncode == 0, built.stderr
+    (found,) = dist.glob("nixvms-*.whl")
+    return found
+
+
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh venv outside the checkout with the wheel installed; its bin directory."""
+    venv = tmp_path_factory.mktemp("venv") / "venv"
+    assert run("python3", "-m", "venv", venv, cwd=venv.parent).returncode == 0
+    pip = run(venv / "bin" / "pip", "install", "-q", wheel, cwd=venv.parent)
+    assert pip.returncode == 0, pip.stderr
+    yield venv / "bin"
+
+
+def test_the_wheel_holds_nothing_machine_specific(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "nixvms/tinyos/setup-tinyos" in names
+    assert not [n for n in names if "debs.json" in n or n.endswith("debs.nix")], names
+
+
+def test_the_version_is_the_packages_one(installed: Path) -> None:
+    from nixvms import __version__
+
+    shown = run(installed / "nixvms", "--version", cwd=installed)
+    assert shown.returncode == 0 and __version__ in shown.stdout
+
+
+def test_setup_build_and_boot_from_the_wheel(installed: Path, tmp_path: Path) -> None:
+    nixvms = installed / "nixvms"
+    setup = run(nixvms, "setup", cwd=tmp_path, timeout=1800)
+    assert setup.returncode == 0, setup.stderr[-3000:]
+    project = tmp_path / "two-machines"
+    shutil.copytree(REPO / "examples" / "two-machines", project, ignore=LOCAL_STATE)
+    build = run(nixvms, "build", cwd=project)
+    assert build.returncode == 0, build.stderr
+    assert (project / "result" / "bin" / "run-vms").exists()
+    up = run(nixvms, "up", "--detach", "--timeout", "300", cwd=project, timeout=600)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "ready" in up.stdout + up.stderr
+    finally:
+        stop = run(nixvms, "stop", cwd=project)
+        assert stop.returncode == 0, stop.stderr
