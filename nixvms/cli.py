@@ -171,9 +171,14 @@ def _run_build(
     try:
         memory = parse_size_kb(max_eval_memory) if max_eval_memory else None
         with display:
-            return build(network, out_link, settings, display, jobs=jobs,
-                         keep_going=keep_going, extra_deps=extra_deps, state_dir=state_dir,
-                         max_eval_memory_kb=memory, on=on)
+            result = build(network, out_link, settings, display, jobs=jobs,
+                           keep_going=keep_going, extra_deps=extra_deps, state_dir=state_dir,
+                           max_eval_memory_kb=memory, on=on)
+        if verbosity >= 1:  # the first build says tinyos in a notice; -v says it every time
+            ctx = result.context
+            _say(f"package set: {ctx.nixpkgs}"
+                 + (" (nixvms's bundled tinyos)" if ctx.uses_tinyos else " (nixpkgs)"))
+        return result
     except BuildFailed as error:
         for failure in error.failures:
             click.echo(f"error: {failure}", err=True)

@@ -90,3 +90,15 @@ def test_tinyos_is_announced_on_the_first_build_only(project: Path) -> None:
     again = build()
     assert "evaluating a" in again.splitlines()
     assert TINYOS_NOTICE not in again
+
+
+@pytest.mark.nix
+def test_verbose_says_the_package_set_on_every_build(project: Path) -> None:
+    write(project / "network.nix", NETWORK)
+    env_without = {k: v for k, v in os.environ.items() if k != "NIX_PATH"}
+    for _ in range(2):
+        stderr = subprocess.run([str(BIN / "nixvms"), "build", "-v"], cwd=project,
+                                env=env_without, capture_output=True, text=True, check=True,
+                                timeout=600).stderr
+        [line] = [line for line in stderr.splitlines() if line.startswith("package set: ")]
+        assert line.endswith("/tinyos (nixvms's bundled tinyos)")
