@@ -53,11 +53,14 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="run-vms", description="Start the network's virtual machines.",
                 epilog=ENV_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("machines", nargs="*", metavar="MACHINE", help="machines to start (all)")
-    p.add_argument("--state-dir", help="where the running network's state lives")
+    p.add_argument("--state-dir", metavar="DIR",
+                   help="where the running network's state lives (default: the project's "
+                        ".nixvms/run, recorded in network.json)")
     p.add_argument("--detach", action="store_true", help="return once the machines are ready")
-    p.add_argument("--timeout", type=float, default=client.DEFAULT_TIMEOUT,
+    p.add_argument("--timeout", type=float, default=client.DEFAULT_TIMEOUT, metavar="S",
                    help="seconds to wait for the machines to be ready (120)")
     p.add_argument("--accel", default=os.environ.get("NIXVMS_ACCEL") or "auto",
+                   metavar="{auto,kvm,tcg}",
                    help="auto, kvm or tcg")
     p.add_argument("--fresh", nargs="?", const="*", action="append", default=[],
                    metavar="MACHINE", help="start from a new disk (all machines, or MACHINE)")
