@@ -548,6 +548,19 @@ def test_ssh_port_skips_a_port_in_use(net: Net) -> None:
     net.run("--stop")
 
 
+def test_a_port_taken_between_choice_and_bind_is_chosen_again(
+        tmp_path: Path, short_dir: Path) -> None:
+    # The first start fails as QEMU does when another program took its port.
+    taken = ('if [ ! -e "$TMPDIR/tried" ]; then : >"$TMPDIR/tried"; echo "qemu: -netdev user: '
+             'Could not set up host forwarding rule \'$QEMU_NET_OPTS\'"; exit 1; fi\n')
+    n = make_net(tmp_path, short_dir / "s", {"solo": (1,)}, bodies={"solo": taken + SLEEPER})
+    result = n.run("--detach")
+    assert result.returncode == 0, result.stderr
+    assert "solo ready in" in result.stderr
+    assert (n.state / "solo" / "tried").exists()
+    n.run("--stop")
+
+
 def test_forward_reaches_the_vm_as_a_hostfwd_on_127_0_0_1(net: Net) -> None:
     result = net.run("--detach", "--forward", "beta:18080:80")
     assert result.returncode == 0, result.stderr
