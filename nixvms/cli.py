@@ -434,9 +434,10 @@ def _find_network(file: Path | None) -> Path:
 
 
 def _state_dir(file: Path | None, state_dir: Path | None) -> Path:
-    """The running network's state directory: --state-dir, else the project's."""
+    """The running network's files: <project state>/run, the project's state being
+    --state-dir (or NIXVMS_STATE_DIR), else .nixvms beside the network file."""
     if state_dir is not None:
-        return state_dir
+        return StateDir(state_dir.absolute()).run_dir
     network = _find_network(file)
     return StateDir.for_network(network).run_dir
 
@@ -444,7 +445,10 @@ def _state_dir(file: Path | None, state_dir: Path | None) -> Path:
 def _lifecycle_options(func: F, *, short_file: bool = True) -> F:
     func = click.option(
         "--state-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-        help="The running network's state directory (default: the project's .nixvms/run).",
+        envvar="NIXVMS_STATE_DIR",
+        help="The project's state directory, as for `nixvms build` (default: .nixvms "
+             "beside the network file; also NIXVMS_STATE_DIR); the running network's "
+             "files are in DIR/run.",
     )(func)
     names = ("-f", "--file") if short_file else ("--file",)
     func = click.option(
@@ -554,13 +558,13 @@ def up_command(
         _fail_supervisor(error)
     settings = NixSettings(options=options, include=include, show_trace=show_trace)
     result = _run_build(network_file, network_file.parent / "result", settings, jobs,
-                        max_eval_memory=max_eval_memory,
+                        state_dir=state_dir, max_eval_memory=max_eval_memory,
                         verbosity=_verbosity(verbose, quiet))
     try:
         spec = load_network(result.store_path)
         names = [m.name for m in spec.select(list(machines))]
         fresh_names = spec.names if "*" in fresh else tuple(spec.machine(n).name for n in fresh)
-        run_dir = state_dir or Path(spec.state_dir or StateDir.for_network(network_file).run_dir)
+        run_dir = _state_dir(network_file, state_dir)
         if not detach:
             _stop_on_signals()
         choice = supervisor_accel.choose(accel)
@@ -672,12 +676,12 @@ def test_command(
     network_file = _find_network(positional or file)
     settings = NixSettings(options=options, include=include, show_trace=show_trace)
     result = _run_build(network_file, network_file.parent / "result", settings, jobs,
-                        max_eval_memory=max_eval_memory,
+                        state_dir=state_dir, max_eval_memory=max_eval_memory,
                         verbosity=_verbosity(verbose, quiet))
     _stop_on_signals()
     try:
-        spec = load_network(result.store_path)
-        run_dir = state_dir or Path(spec.state_dir or StateDir.for_network(network_file).run_dir)
+        load_network(result.store_path)  # a network directory the driver can read
+        run_dir = _state_dir(network_file, state_dir)
         with test_driver.Driver(result.store_path, run_dir, keep_vms=keep_vms,
                                 accel_choice=accel) as driver:
             outcome = driver.run_script(script)

@@ -41,6 +41,16 @@ class Nic:
 
 
 @dataclass(frozen=True)
+class Forward:
+    """A virtualisation.forwardPorts entry from the host: the VM script sets it up."""
+
+    proto: str
+    host_address: str  # "" binds every address of the host (NixOS's default)
+    host_port: int
+    guest_port: int
+
+
+@dataclass(frozen=True)
 class Address:
     """A NIC as network.json and run-vms describe it."""
 
@@ -66,6 +76,8 @@ class Machine:
     system_name: str = ""  # bin/run-<system_name>-vm (hostName when empty)
     domain: str | None = None
     nics: tuple[Nic, ...] = ()
+    ssh_ports: tuple[int, ...] = ()  # services.openssh.ports; empty: no ssh server
+    forwards: tuple[Forward, ...] = ()
 
     @property
     def addresses(self) -> tuple[Address, ...]:

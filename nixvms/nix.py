@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from nixvms.errors import NixvmsError
-from nixvms.network import Nic
+from nixvms.network import Forward, Nic
 
 log = logging.getLogger("nixvms.nix")
 
@@ -417,6 +417,8 @@ class MachineEvaluation:
     vlans: tuple[int, ...]
     nics: tuple[Nic, ...]
     tags: tuple[str, ...]
+    ssh_ports: tuple[int, ...]
+    forwards: tuple[Forward, ...]
     messages: tuple[LogMessage, ...]
     peak_rss_kb: int
 
@@ -467,6 +469,9 @@ def evaluate_machine(
         nics=tuple(Nic(int(n["vlan"]), n["interface"], n["ipv4"], n["ipv6"], n["mac"])
                    for n in data["nics"]),
         tags=tuple(str(t) for t in data["tags"]),
+        ssh_ports=tuple(int(p) for p in data["sshPorts"]),
+        forwards=tuple(Forward(str(f["proto"]), str(f["hostAddress"]), int(f["hostPort"]),
+                               int(f["guestPort"])) for f in data["forwardPorts"]),
         messages=out.messages,
         peak_rss_kb=out.peak_rss_kb,
     )

@@ -20,12 +20,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
-from nixvms.network import Nic
+from nixvms.network import Forward, Nic
 from nixvms.state import read_json, write_json
 
 # Bumped when a record's fields or meaning change: older records are then
 # ignored (and redone), never misread.
-VERSION = 4
+VERSION = 5
 
 R = TypeVar("R")
 
@@ -73,6 +73,8 @@ class Evaluation:
     memory_kb: int  # the evaluation's peak memory (budget.py)
     inputs: Mapping[str, str]  # what `params` digests, by name (for `nixvms why`)
     tags: tuple[str, ...]  # deployment.tags (--on @tag)
+    ssh_ports: tuple[int, ...]  # services.openssh.ports where openssh is enabled
+    forwards: tuple[Forward, ...]  # virtualisation.forwardPorts from the host
 
 
 @dataclasses.dataclass(frozen=True)

@@ -158,6 +158,13 @@ def network_data(network: Network, *, state_dir: str | None = None,
                     }
                     for a in m.addresses
                 ],
+                "openssh": bool(m.ssh_ports),
+                "sshPort": m.ssh_ports[0] if m.ssh_ports else 22,
+                "forwardPorts": [
+                    {"proto": f.proto, "hostAddress": f.host_address, "hostPort": f.host_port,
+                     "guestPort": f.guest_port}
+                    for f in m.forwards
+                ],
             }
             for m in machines
         ],

@@ -438,6 +438,8 @@ def evaluate(ctx: BuildContext, machine: str) -> records.Evaluation:
         memory_kb=result.peak_rss_kb,
         inputs=ctx.inputs(),
         tags=result.tags,
+        ssh_ports=result.ssh_ports,
+        forwards=result.forwards,
     )
     records.save(record, ctx.state.eval_record(machine))
     return record
@@ -602,7 +604,8 @@ def built_network(ctx: BuildContext) -> Network | None:
             name=name, number=ctx.numbers[name], system=evaluated.system,
             host_name=evaluated.host_name, target_host=evaluated.target_host,
             vlans=tuple(nic.vlan for nic in evaluated.nics), vm=built.out_path,
-            system_name=evaluated.system_name,
+            system_name=evaluated.system_name, ssh_ports=evaluated.ssh_ports,
+            forwards=evaluated.forwards,
             domain=evaluated.domain, nics=evaluated.nics,
         ))
     return Network(tuple(machines))

@@ -91,8 +91,9 @@ class Built:
         target = result_target(project)
         return cls(
             target=target,
-            network_json=json.loads(Path(target, "network.json").read_text()),
-            # The only thing in run-vms that names the project: its ssh key's path.
+            # What names the project (its ssh key, its state directory), normalised.
+            network_json=json.loads(
+                Path(target, "network.json").read_text().replace(str(project), "<project>")),
             run_vms=Path(target, "bin", "run-vms").read_text().replace(str(project), "<project>"),
         )
 
@@ -103,8 +104,7 @@ def clean_build(project: Path, tmp_path: Path) -> Built:
     shutil.copytree(project, fresh, ignore=LOCAL_STATE)
     run = nixvms("build", cwd=fresh)
     assert run.code == 0, run.stderr
-    built = Built.of(fresh)
-    return Built(built.target, built.network_json, built.run_vms.replace(str(fresh), "<project>"))
+    return Built.of(fresh)
 
 
 def build_network(project: Path, *, own: bool) -> Path:

@@ -52,11 +52,11 @@ BROKEN = """\
 
 
 def up(project: Path, state: Path, *args: str) -> Run:
-    return nixvms("up", "--detach", "--state-dir", str(state), *args, cwd=project)
+    return nixvms("up", "--detach", "--state-dir", str(state.parent), *args, cwd=project)
 
 
 def run(project: Path, state: Path, command: str, *args: str) -> Run:
-    return nixvms(command, "--state-dir", str(state), *args, cwd=project)
+    return nixvms(command, "--state-dir", str(state.parent), *args, cwd=project)
 
 
 def state_file(state: Path) -> dict[str, object]:
@@ -104,6 +104,8 @@ def wait_gone(*mark: str, timeout: float = 30) -> list[int]:
 
 
 def short_state(tag: str) -> Path:
+    """A short project state directory's run/: where the running network's files go
+    (the commands are given its parent as --state-dir)."""
     return Path(tempfile.mkdtemp(prefix=f"lc-{tag}-")) / "run"
 
 
@@ -177,7 +179,7 @@ def running(forwarding_project: Path, forward_port: int) -> Iterator[tuple[Path,
     took = time.monotonic() - started
     assert result.code == 0, result.stderr
     yield path, result, took
-    nixvms("stop", "--state-dir", str(path), cwd=forwarding_project)
+    nixvms("stop", "--state-dir", str(path.parent), cwd=forwarding_project)
     kill_network(path)
     shutil.rmtree(path.parent, ignore_errors=True)
 
@@ -196,7 +198,7 @@ def test_up_detach_returns_only_when_every_machine_is_ready(
     assert took < 120
     # Ready means: the login prompt, and the ssh server answering where there is one.
     assert "login:" in (state / "client.log").read_text(errors="replace")
-    assert nixvms("ssh", "server", "--state-dir", str(state), "--", "true",
+    assert nixvms("ssh", "server", "--state-dir", str(state.parent), "--", "true",
                   cwd=project).code == 0
 
 
@@ -220,7 +222,7 @@ def test_up_fails_naming_a_machine_that_never_comes_up(
         tmp_path: Path, state: Path) -> None:
     broken = tmp_path / "broken"
     write(broken / "network.nix", BROKEN)
-    result = nixvms("up", "--detach", "--timeout", "90", "--state-dir", str(state), cwd=broken)
+    result = nixvms("up", "--detach", "--timeout", "90", "--state-dir", str(state.parent), cwd=broken)
     assert result.code == 1
     assert "error: machines that did not come up: broken (died: exit status" in result.stderr
     assert "broken's last console lines:" in result.stderr
@@ -344,7 +346,7 @@ def test_logs_follow_prints_what_the_console_shows_next(
         project: Path, running: tuple[Path, Run, float]) -> None:
     state, _, _ = running
     follow = subprocess.Popen(
-        [str(BIN / "nixvms"), "logs", "--state-dir", str(state), "server", "-f", "-n", "0"],
+        [str(BIN / "nixvms"), "logs", "--state-dir", str(state.parent), "server", "-f", "-n", "0"],
         cwd=project, stdout=subprocess.PIPE, text=True)
     try:
         time.sleep(1)
@@ -370,7 +372,7 @@ def test_console_attaches_under_a_terminal_and_detaches_with_ctrl_bracket(
     if pid == 0:  # the child: nixvms console on the pseudo-terminal
         os.chdir(project)
         os.execv(str(BIN / "nixvms"),
-                 [str(BIN / "nixvms"), "console", "--state-dir", str(state), "server"])
+                 [str(BIN / "nixvms"), "console", "--state-dir", str(state.parent), "server"])
     seen = b""
 
     def read_until(text: bytes, timeout: float = 20) -> bool:
@@ -568,7 +570,7 @@ def test_a_disk_from_an_older_build_is_said_at_up_and_in_status_and_fresh_remake
 
 def foreground_up(project: Path, state: Path) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
-        [str(BIN / "nixvms"), "up", "--state-dir", str(state)], cwd=project,
+        [str(BIN / "nixvms"), "up", "--state-dir", str(state.parent)], cwd=project,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -615,7 +617,7 @@ def test_kill_9_of_the_supervisor_leaves_no_vm_and_the_next_up_works(
 
 def test_two_ups_on_one_state_dir_at_the_same_instant_leave_exactly_one_network(
         project: Path, state: Path) -> None:
-    command = [str(BIN / "nixvms"), "up", "--detach", "--state-dir", str(state)]
+    command = [str(BIN / "nixvms"), "up", "--detach", "--state-dir", str(state.parent)]
     procs = [subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
     results = [(p.wait(timeout=300), p.communicate()[1]) for p in procs]
@@ -635,7 +637,7 @@ def test_two_networks_from_two_directories_started_at_once_both_come_up(
     states = [short_state("a"), short_state("b")]
     try:
         procs = [subprocess.Popen(
-            [str(BIN / "nixvms"), "up", "--detach", "--state-dir", str(s)], cwd=d,
+            [str(BIN / "nixvms"), "up", "--detach", "--state-dir", str(s.parent)], cwd=d,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for d, s in ((project, states[0]), (other, states[1]))]
         results = [(p.wait(timeout=300), p.communicate()[1]) for p in procs]
@@ -657,7 +659,7 @@ def test_two_networks_from_two_directories_started_at_once_both_come_up(
 
 def test_a_state_dir_with_a_quote_a_space_and_a_command_in_its_name_works(
         project: Path, tmp_path: Path) -> None:
-    state = tmp_path / "it's a $(touch pwned) dir"
+    state = tmp_path / "it's a $(touch pwned) dir" / "run"
     try:
         result = up(project, state)
         assert result.code == 0, result.stderr

@@ -287,7 +287,7 @@ def test_a_missing_state_dir_is_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(nixvms, ["status", "--state-dir", str(missing)])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        f"error: no network has run from {missing} (no such directory)"]
+        f"error: no network has run from {missing / 'run'} (no such directory)"]
 
 
 def test_forward_ports_are_read_from_the_vm_script_when_network_json_does_not_say(

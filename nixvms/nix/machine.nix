@@ -63,6 +63,18 @@ in
   domain = config.networking.domain;
   targetHost = config.deployment.targetHost;
   tags = config.deployment.tags;
+  # What the supervisor needs to reach it: its ssh server (sshd.nix) and
+  # the forwards its VM script sets up (qemu-vm.nix's virtualisation.forwardPorts).
+  openssh = config.services.openssh.enable or false;
+  sshPorts = if config.services.openssh.enable or false then config.services.openssh.ports else [ ];
+  forwardPorts = map
+    (f: {
+      proto = f.proto or "tcp";
+      hostAddress = f.host.address or "";
+      hostPort = f.host.port;
+      guestPort = f.guest.port;
+    })
+    (builtins.filter (f: (f.from or "host") == "host") (config.virtualisation.forwardPorts or [ ]));
   vlans = config.virtualisation.vlans;
   # The NICs the network module gives it (nics.nix: the same list).
   nics = map (nic: { inherit (nic) vlan interface ipv4 ipv6 mac; })

@@ -57,7 +57,7 @@ def test_evaluate_machine_runs_one_instantiate_with_the_plan_and_a_root(
         fake: FakeNix, tmp_path: Path) -> None:
     record = {"drvPath": "/nix/store/x.drv", "vmPath": "/nix/store/x", "system": "x86_64-linux",
               "systemName": "a", "hostName": "a", "domain": None, "targetHost": None,
-              "vlans": [1], "tags": [],
+              "vlans": [1], "tags": [], "sshPorts": [], "forwardPorts": [],
               "nics": [{"vlan": 1, "interface": "eth1", "ipv4": "192.168.1.1",
                         "ipv6": "2001:db8:1::1", "mac": "52:54:00:12:01:01"}]}
     fake.answer(stderr="\n".join([

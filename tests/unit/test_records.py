@@ -16,6 +16,7 @@ EVALUATION = records.Evaluation(
     vlans=(1, 2), nics=(Nic(1, "eth1", "192.168.1.1", "2001:db8:1::1", "52:54:00:12:01:01"),),
     files=("f1", "f2"), network_stamp="s", network_view="v", nodes=("b",),
     memory_kb=1234, inputs={"nixpkgs": "/t", "plan": "q"}, tags=("web",),
+    ssh_ports=(22,), forwards=(),
 )
 
 
