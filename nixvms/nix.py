@@ -205,7 +205,8 @@ def _warnings(stderr: str, messages: Sequence[LogMessage]) -> tuple[str, ...]:
     lines = [line for line in stderr.splitlines() if not line.startswith(_LOG_PREFIX)]
     lines += [m.text for m in messages if m.level <= 1]
     for line in lines:
-        plain = _ANSI.sub("", line).strip()
+        # NixOS's warnings (lib.warn, config.warnings) come as traces.
+        plain = _ANSI.sub("", line).strip().removeprefix("trace: ")
         if plain.startswith("warning:"):
             text = plain.removeprefix("warning:").strip()
             unreachable = _UNREACHABLE_CACHE.search(text)

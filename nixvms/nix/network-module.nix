@@ -68,6 +68,14 @@ in
     # nixos/modules/tasks/network-interfaces.nix
     networking.hostName = lib.mkDefault name;
 
+    # qemu-vm.nix binds a forward's host port on every address when
+    # host.address is "" (its default): say so, the traffic should stay here.
+    warnings = map
+      (f: "virtualisation.forwardPorts: host port ${toString f.host.port} is bound on every "
+        + "address of the host (host.address = \"\"); set host.address = \"127.0.0.1\" to keep it on this machine")
+      (builtins.filter (f: (f.from or "host") == "host" && (f.host.address or "") == "")
+        (config.virtualisation.forwardPorts or [ ]));
+
     # nixos/modules/tasks/network-interfaces.nix: one static address per VLAN NIC.
     networking.interfaces = builtins.listToAttrs (map
       (nic: {

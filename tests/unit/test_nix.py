@@ -156,3 +156,10 @@ def test_tinyos_manifest_is_passed_to_evaluators_once_set_up(
         ["nix-instantiate", "-I", f"nixvms-tinyos-debs={manifest}", "--parse", "/p/n.nix"],
         ["nix-store", "--realise", "/nix/store/x.drv"],
     ]
+
+
+def test_nixos_warnings_traced_by_the_evaluation_are_shown(
+        fake: FakeNix, caplog: pytest.LogCaptureFixture) -> None:
+    fake.answer(stderr=log_line(action="msg", level=0, msg="trace: warning: this is NixOS's"))
+    nix.run_nix("nix-instantiate", ["x.nix"], nix.NixSettings(), json_log=True)
+    assert "warning: this is NixOS's" in caplog.text
