@@ -222,7 +222,8 @@ def test_up_fails_naming_a_machine_that_never_comes_up(
         tmp_path: Path, state: Path) -> None:
     broken = tmp_path / "broken"
     write(broken / "network.nix", BROKEN)
-    result = nixvms("up", "--detach", "--timeout", "90", "--state-dir", str(state.parent), cwd=broken)
+    result = nixvms("up", "--detach", "--timeout", "90", "--state-dir", str(state.parent),
+                    cwd=broken)
     assert result.code == 1
     assert "error: machines that did not come up: broken (died: exit status" in result.stderr
     assert "broken's last console lines:" in result.stderr
