@@ -2,8 +2,9 @@
 
 The network comes from the last build's network.json (render.network_data
 wrote it): each machine with its system, hostName, targetHost and its
-addresses, each VLAN as a switch it is wired to, and the forwards the VM
-sets up itself (virtualisation.forwardPorts) from the host. The task graph
+addresses and its ssh port (where openssh is on), each VLAN as a switch it
+is wired to, and the forwards the VM sets up itself
+(virtualisation.forwardPorts) from the host. The task graph
 (eval:<m>, plan, build:<m>, network) is coloured by what the next build
 would do, from the records alone (nixvms/why.py's reading of the tasks'
 checks): up to date, will run, or unknown where only Nix could tell.
@@ -122,6 +123,8 @@ def network_dot(data: Mapping[str, Any]) -> str:
         label.append(str(m.get("system", "")))
         if m.get("targetHost"):
             label.append(f"targetHost {m['targetHost']}")
+        if m.get("openssh"):
+            label.append(f"ssh port {m.get('sshPort', 22)}")
         lines.append(f"  {quote(f'machine:{name}')} [shape=box3d, style=filled, "
                      f"fillcolor=\"#f8f9fa\", label={quote(NEWLINE.join(label))}];")
         node = quote(f"machine:{name}")

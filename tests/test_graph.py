@@ -26,6 +26,7 @@ DB = "{ ... }: { virtualisation.vlans = [ 2 ]; networking.hostName = \"database\
 DATA = {
     "machines": [
         {"name": "a", "system": "i686-linux", "hostName": "a", "targetHost": "a.example",
+         "openssh": True, "sshPort": 2222,
          "addresses": [{"vlan": 1, "interface": "eth1", "ip": "192.168.1.1",
                         "prefixLength": 24}],
          "forwardPorts": [{"proto": "udp", "hostAddress": "127.0.0.1", "hostPort": 5353,
@@ -41,7 +42,8 @@ DATA = {
 
 def test_the_network_dot_names_every_machine_with_system_and_target_host() -> None:
     dot = graph.network_dot(DATA)
-    assert '"machine:a" [' in dot and "a\\ni686-linux\\ntargetHost a.example" in dot
+    assert '"machine:a" [' in dot
+    assert "a\\ni686-linux\\ntargetHost a.example\\nssh port 2222" in dot
     assert "b\\nhostName bee\\nx86_64-linux" in dot
 
 
