@@ -149,6 +149,28 @@ def test_sigterm_stops_the_machines_and_exits_130(project: Path) -> None:
     assert left_running(project) == []
 
 
+def test_kill_9_of_nixvms_test_leaves_no_machine_running(project: Path) -> None:
+    path = write(project / "scripts" / "killed.py", "start_all()\none.succeed('sleep 600')\n")
+    log = project / ".nixvms" / "run" / "one.driver.log"
+    log.unlink(missing_ok=True)
+    proc = subprocess.Popen([str(BIN / "nixvms"), "test", str(path)], cwd=project,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not log.exists() or "sleep 600" not in log.read_text():
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.5)
+    assert any("qemu" in p for p in left_running(project))
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while left_running(project) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert left_running(project) == []
+    assert nixvms("status", cwd=project).code == 0  # and the next run is not blocked
+    again = run_test(project, "one.succeed('true')\n")
+    assert again.returncode == 0, again.stderr
+
+
 # --- bad input -------------------------------------------------------------------------
 
 

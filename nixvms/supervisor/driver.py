@@ -801,10 +801,18 @@ class Driver:
     def __init__(self, network: str | os.PathLike[str], state_dir: str | os.PathLike[str]
                  | None = None, *, keep_vms: bool = False, out_dir: str | os.PathLike[str]
                  | None = None, stream: TextIO | None = sys.stderr,
-                 accel_choice: str | None = None, boot_timeout: float = BOOT_TIMEOUT) -> None:
+                 accel_choice: str | None = None, boot_timeout: float = BOOT_TIMEOUT,
+                 detach: bool | None = None) -> None:
         self.spec: NetworkSpec = load_network(network)
         self.run_dir: RunDir = prepare(state_dir or self.spec.state_dir or "vms-state")
         self.keep_vms = keep_vms
+        # The supervisor it starts: detached (a session of its own, outliving
+        # this process) when the machines are kept, or when a person types at
+        # this terminal (a Ctrl-C there must not reach it); else it dies with
+        # this process, even by kill -9 (parent-death signal), and a Ctrl-C
+        # stops it too.
+        self.detach = keep_vms if detach is None else detach
+        self.supervisor: client.Started | None = None
         self.out_dir = Path(out_dir) if out_dir is not None else Path.cwd()
         self.logger = Logger(self.run_dir, stream)
         self.boot_timeout = boot_timeout
@@ -841,6 +849,8 @@ class Driver:
             else:
                 with contextlib.suppress(SupervisorError):
                     client.stop(self.run_dir.path, timeout=60)
+                if self.supervisor is not None:
+                    self.supervisor.stop()
                 self.log("stopped the network")
         self.logger.close()
 
@@ -899,11 +909,12 @@ class Driver:
                         qemu_opts=os.environ.get("QEMU_OPTS", ""),
                         net_opts=os.environ.get("QEMU_NET_OPTS", ""),
                         kernel_params=os.environ.get("QEMU_KERNEL_PARAMS", ""))
+                    self.started_network = True
                     started = client.start(self.spec.path, self.run_dir.path, options,
-                                           detach=True, timeout=self.boot_timeout,
+                                           detach=self.detach, timeout=self.boot_timeout,
                                            on_event=self._event)
                     started.close()
-                    self.started_network = True
+                    self.supervisor = started
             except NotReady as error:
                 self.started_network = self.started_network or self.supervisor_running()
                 self.log(f"not booted: {error.message}")
@@ -1185,7 +1196,8 @@ def main(argv: Sequence[str], network: str | None = None, prog: str = "nixos-tes
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _on_signal)
     try:
-        with Driver(network or _network_dir(), state_dir, keep_vms=keep) as driver:
+        with Driver(network or _network_dir(), state_dir, keep_vms=keep,
+                    detach=True if script is None else None) as driver:
             if script is None:
                 driver.interact()
                 return 0
