@@ -14,10 +14,10 @@ wait_for_console_text, copy_from_vm, copy_from_host, send_console,
 send_monitor_command, block, unblock, shell_interact, subtest, retry).
 
 The machines are the supervisor's VMs (client.py): the driver starts the
-network's supervisor when it first starts a machine (in a session of its own,
-so a Ctrl-C typed at an interactive session does not reach it) and stops it
-at the end unless asked to keep the machines; a network already running from
-the state directory is used as it is and left running. Commands go through
+network's supervisor when it first starts a machine and stops it at the end
+unless asked to keep the machines (see Driver.detach for when it outlives the
+driver); a network already running from the state directory is used as it is
+and left running. Commands go through
 the test instrumentation's backdoor (backdoor.py), not ssh, so they work
 without openssh and without a network. Every command and its outcome is
 logged with a timestamp on the terminal and per machine in
