@@ -33,9 +33,10 @@ from nixvms.render import render_launcher
 REPO = Path(__file__).resolve().parent.parent
 SUPERVISOR = REPO / "nixvms" / "supervisor"
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("vde_switch") is None, reason="needs vde_switch (vde2)"
-)
+pytestmark = [
+    pytest.mark.processes,
+    pytest.mark.skipif(shutil.which("vde_switch") is None, reason="needs vde_switch (vde2)"),
+]
 
 STANDIN = r"""#!/usr/bin/env bash
 fd=$(printf '%s\n' "$QEMU_OPTS" | sed -n 's|.*logfile=/dev/fd/\([0-9]*\).*|\1|p')

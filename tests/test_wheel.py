@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import LOCAL_STATE, REPO
 
-pytestmark = [pytest.mark.nix, pytest.mark.vm]
+pytestmark = [pytest.mark.nix, pytest.mark.vm, pytest.mark.install]
 
 
 def run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None,

@@ -17,6 +17,9 @@ let
     system = builtins.currentSystem;
     modules = [
       (nixpkgsPath + "/nixos/modules/virtualisation/qemu-vm.nix")
+      # As nixos-build-vms's network: NixOS's test instrumentation (the root
+      # shell on /dev/hvc0 that the test driver talks to).
+      (nixpkgsPath + "/nixos/modules/testing/test-instrumentation.nix")
       (import ./network-module.nix {
         name = machineName;
         number = plan.numbers.${machineName};

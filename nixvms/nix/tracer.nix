@@ -16,7 +16,12 @@ let
   # Nix would wait forever reading a FIFO (and a device or socket is no
   # source either): name such a path instead. readDir says "unknown" for them.
   readable = p:
-    let kind = (builtins.readDir (dirOf p)).${baseNameOf (toString p)} or "regular"; in
+    let
+      # A path in a missing directory: Nix's own error names it below.
+      kind = if builtins.pathExists (dirOf p)
+        then (builtins.readDir (dirOf p)).${baseNameOf (toString p)} or "regular"
+        else "regular";
+    in
     if kind == "unknown" then
       throw "${toString p} is not a regular file (a FIFO, socket or device), so Nix cannot read it"
     else p;
