@@ -7,9 +7,9 @@
 #   nix-build nixvms/nix/baseline.nix --arg networkFile ./network.nix \
 #     --arg nixpkgs <nixpkgs or nixvms/tinyos> -o result
 #
-# The address plan is nixvms's (network.py), computed here: machines sorted by
-# name are numbered 1..n and /etc/hosts lists 192.168.1.<n> for each (every
-# machine on the default VLAN; pass planJSON for another plan). sshPublicKey
+# The address plan is nixvms's (network.py), made here as for machines not
+# yet evaluated: machines sorted by name are numbered 1..n, each listed in
+# /etc/hosts on VLAN 1 under its name (pass planJSON for another plan). sshPublicKey
 # is the key the network module authorises for root where sshd is enabled
 # (nixvms passes its project's key; nixos-build-vms has none).
 { networkFile, nixpkgs, planJSON ? null, sshPublicKey ? "" }:
@@ -20,7 +20,9 @@ let
     (builtins.length names);
   defaultPlan = builtins.toJSON {
     numbers = builtins.listToAttrs (map (m: { inherit (m) name; value = m.number; }) indexed);
-    hosts = map (m: [ "192.168.1.${toString m.number}" m.name ]) indexed;
+    # As network.py's make_plan for machines not yet evaluated: each on VLAN 1
+    # under its own name (network-module.nix computes the addresses).
+    hosts = map (m: { inherit (m) number; vlan = 1; hostName = m.name; domain = null; }) indexed;
     inherit sshPublicKey;
   };
   plan = if planJSON == null then defaultPlan else planJSON;
