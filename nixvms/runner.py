@@ -56,9 +56,11 @@ class _DoitEvents:
 class _Reporter:
     """A doit reporter that reports progress in words and records failures."""
 
-    def __init__(self, events: _DoitEvents, progress: Progress) -> None:
+    def __init__(self, events: _DoitEvents, progress: Progress,
+                 failed: list[str]) -> None:
         self.events = events
         self.progress = progress
+        self.failed = failed  # machines failed in this run (--keep-going): no build shown
 
     def initialize(self, tasks: Any, selected_tasks: Any) -> None:
         pass
@@ -70,9 +72,9 @@ class _Reporter:
         kind, _, machine = task.name.partition(":")
         if kind == "eval":
             self.progress(Event("evaluating", machine))
-        elif kind == "build":
+        elif kind == "build" and machine not in self.failed:
             self.progress(Event("building", machine))
-        elif kind == "network":
+        elif kind == "network" and not self.failed:
             self.progress(Event("network"))
 
     def add_failure(self, task: Any, fail: Any) -> None:
@@ -231,7 +233,8 @@ class Pipeline:
         if partial:
             targets = [f"build:{machine}" for machine in ctx.selected]
         events = _DoitEvents()
-        config = self.doit_config() | {"reporter": _Reporter(events, self.progress)}
+        reporter = _Reporter(events, self.progress, ctx.log.failed_machines)
+        config = self.doit_config() | {"reporter": reporter}
         if self.options.keep_going:
             config["continue"] = True
         code = run_tasks(_Loader(self, config), {target: {} for target in targets})

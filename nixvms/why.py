@@ -140,4 +140,4 @@ def _short(value: str | None) -> str:
         shown = json.dumps(json.loads(value)) if value[:1] in "[{" else value
     except ValueError:
         shown = value
-    return shown if len(shown) <= 60 else shown[:57] + "..."
+    return shown if len(shown) <= 400 else shown[:397] + "..."
