@@ -145,3 +145,21 @@ def test_the_recorded_system_is_the_host_platforms(tmp_path: Path) -> None:
     assert run.code == 0, run.stderr
     data = json.loads((tmp_path / "result" / "network.json").read_text())
     assert data["machines"][0]["system"] == "i686-linux"
+
+
+def test_nodes_give_each_machines_primary_addresses(tmp_path: Path) -> None:
+    write(tmp_path / "network.nix", """{
+  a = { nodes, ... }: {
+    environment.etc.peer.text = nodes.b.config.networking.primaryIPAddress
+      + " " + nodes.b.config.networking.primaryIPv6Address;
+  };
+  b = { virtualisation.vlans = [ 3 ]; };
+}
+""")
+    run = nixvms("build", cwd=tmp_path)
+    assert run.code == 0, run.stderr
+    vm = os.readlink(tmp_path / "result" / "vms" / "a")
+    closure = subprocess.run(["nix-store", "--query", "--requisites", vm], check=True,
+                             capture_output=True, text=True).stdout.split()
+    (peer,) = [p for p in closure if p.endswith("-etc-peer")]
+    assert Path(peer).read_text() == "192.168.3.2 2001:db8:3::2"

@@ -153,6 +153,12 @@ def test_test1_resolves_test2(network: Network) -> None:
     assert "192.168.1.2" in res.stdout
 
 
+def test_test1_reaches_test2_over_ipv6_by_name(network: Network) -> None:
+    res = network.ssh("test1", "ping6 -c1 -W5 test2")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "2001:db8:1::2" in res.stdout
+
+
 def test_test2_resolves_test1(network: Network) -> None:
     res = network.ssh("test2", "ping -c1 -W5 test1")
     assert res.returncode == 0, res.stdout + res.stderr
