@@ -220,6 +220,38 @@ def _nix_options(func: F) -> F:
     return func
 
 
+def _build_options(func: F) -> F:
+    """What every command that builds the network takes: Nix's flags, -j, the memory bound."""
+    func = click.option(
+        "--max-eval-memory", metavar="SIZE",
+        help="Bound the memory of the evaluations running at once, e.g. 8G "
+             "(default: three quarters of the memory available).")(func)
+    func = click.option(
+        "-j", "--jobs", type=click.IntRange(min=1), default=os.cpu_count() or 1,
+        show_default="the number of cores",
+        help="Evaluate and build this many machines at once (-j 1: one at a time).")(func)
+    func = click.option(
+        "-I", "include", multiple=True, metavar="PATH",
+        help="Add a Nix search path entry, as nix-build's -I (repeatable).")(func)
+    return _nix_options(func)
+
+
+def _output_options(func: F) -> F:
+    """-v and -q, for every command that shows a build's progress."""
+    func = click.option("-q", "--quiet", is_flag=True,
+                        help="Show errors only: no progress, no summary.")(func)
+    return click.option("-v", "--verbose", count=True,
+                        help="Log every Nix command and show each line of Nix's build logs.",
+                        )(func)
+
+
+def _accel_option(func: F) -> F:
+    return click.option(
+        "--accel", type=click.Choice(supervisor_accel.ACCELS), envvar="NIXVMS_ACCEL",
+        default="auto", show_default=True,
+        help="QEMU acceleration: KVM only where a probe guest runs under it (auto).")(func)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},
              epilog="""\b
 Examples:
@@ -240,15 +272,7 @@ Examples:
               show_default=True, help="The symlink to the network directory.")
 @click.option("--no-out-link", is_flag=True,
               help="Make no out-link; print the network's store path.")
-@_nix_options
-@click.option("-I", "include", multiple=True, metavar="PATH",
-              help="Add a Nix search path entry, as nix-build's -I (repeatable).")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=os.cpu_count() or 1,
-              show_default="the number of cores",
-              help="Evaluate and build this many machines at once (-j 1: one at a time).")
-@click.option("--max-eval-memory", metavar="SIZE",
-              help="Bound the memory of the evaluations running at once, e.g. 8G "
-                   "(default: three quarters of the memory available).")
+@_build_options
 @click.option("-k", "--keep-going", is_flag=True,
               help="Build the other machines when one fails.")
 @click.option("--extra-dep", "extra_deps", multiple=True,
@@ -262,9 +286,7 @@ Examples:
               envvar="NIXVMS_STATE_DIR", metavar="DIR",
               help="Where nixvms keeps the project's state (default: .nixvms beside NETWORK; "
                    "also NIXVMS_STATE_DIR).")
-@click.option("-v", "--verbose", count=True,
-              help="Log every Nix command and show each line of Nix's build logs.")
-@click.option("-q", "--quiet", is_flag=True, help="Show errors only: no progress, no summary.")
+@_output_options
 @click.option("--on", "on", multiple=True, metavar="MACHINE[,MACHINE]",
               shell_complete=_complete_machines,
               help="Build only these machines (names, or @tag for deployment.tags); the "
@@ -502,26 +524,14 @@ Examples:
               help="Return once the machines are ready, leaving them running.")
 @click.option("--timeout", type=click.FloatRange(min=0), default=supervisor.DEFAULT_TIMEOUT,
               show_default=True, metavar="S", help="Seconds to wait for the machines to be ready.")
-@click.option("--accel", type=click.Choice(supervisor_accel.ACCELS), envvar="NIXVMS_ACCEL",
-              default="auto", show_default=True,
-              help="QEMU acceleration: KVM only where a probe guest runs under it (auto).")
+@_accel_option
 @click.option("--fresh", "fresh", multiple=True, is_flag=False, flag_value="*",
               metavar="[MACHINE]",
               help="Start from a new disk: every machine, or MACHINE (repeatable).")
 @click.option("--forward", "forwards", multiple=True, metavar="MACHINE:HOSTPORT:GUESTPORT",
               help="Forward 127.0.0.1:HOSTPORT to the machine's GUESTPORT (repeatable).")
-@_nix_options
-@click.option("-I", "include", multiple=True, metavar="PATH",
-              help="Add a Nix search path entry, as nix-build's -I (repeatable).")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=os.cpu_count() or 1,
-              show_default="the number of cores",
-              help="Evaluate and build this many machines at once (-j 1: one at a time).")
-@click.option("--max-eval-memory", metavar="SIZE",
-              help="Bound the memory of the evaluations running at once, e.g. 8G "
-                   "(default: three quarters of the memory available).")
-@click.option("-v", "--verbose", count=True,
-              help="Log every Nix command and show each line of Nix's build logs.")
-@click.option("-q", "--quiet", is_flag=True, help="Show errors only: no progress, no summary.")
+@_build_options
+@_output_options
 def up_command(
     args: tuple[str, ...],
     file: Path | None,
@@ -621,21 +631,9 @@ Examples:
               help="Write the result as JUnit XML (a test case per subtest).")
 @click.option("--keep-vms", is_flag=True,
               help="Leave the machines running afterwards (`nixvms stop` stops them).")
-@click.option("--accel", type=click.Choice(supervisor_accel.ACCELS), envvar="NIXVMS_ACCEL",
-              default="auto", show_default=True,
-              help="QEMU acceleration: KVM only where a probe guest runs under it (auto).")
-@_nix_options
-@click.option("-I", "include", multiple=True, metavar="PATH",
-              help="Add a Nix search path entry, as nix-build's -I (repeatable).")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=os.cpu_count() or 1,
-              show_default="the number of cores",
-              help="Evaluate and build this many machines at once (-j 1: one at a time).")
-@click.option("--max-eval-memory", metavar="SIZE",
-              help="Bound the memory of the evaluations running at once, e.g. 8G "
-                   "(default: three quarters of the memory available).")
-@click.option("-v", "--verbose", count=True,
-              help="Log every Nix command and show each line of Nix's build logs.")
-@click.option("-q", "--quiet", is_flag=True, help="Show errors only: no progress, no summary.")
+@_accel_option
+@_build_options
+@_output_options
 def test_command(
     args: tuple[str, ...],
     file: Path | None,
