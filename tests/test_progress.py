@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from pathlib import Path
 
 import pexpect
@@ -15,7 +16,10 @@ from tests.conftest import BIN, nixvms, write
 
 pytestmark = pytest.mark.nix
 
-TWO_MACHINES = "{ a = { ... }: { }; b = { ... }: { virtualisation.vlans = [ 1 2 ]; }; }\n"
+def two_machines() -> str:
+    """A network with VMs of its own: the builds really run, so their live lines show."""
+    return (f'{{ a = {{ ... }}: {{ environment.etc.run.text = "{uuid.uuid4().hex}"; }}; '
+            "b = { ... }: { virtualisation.vlans = [ 1 2 ]; }; }\n")
 FAILING = """{
   a = { ... }: { };
   bad = { pkgs, ... }: {
@@ -41,7 +45,7 @@ def on_terminal(project: Path, *args: str) -> tuple[int, str]:
 
 
 def test_a_terminal_shows_live_lines_per_machine_then_the_summary(project: Path) -> None:
-    write(project / "network.nix", TWO_MACHINES)
+    write(project / "network.nix", two_machines())
     code, shown = on_terminal(project, "build")
     assert code == 0, shown
     assert "\x1b[1A" in shown  # the live lines are redrawn in place
@@ -56,7 +60,7 @@ def test_a_terminal_shows_live_lines_per_machine_then_the_summary(project: Path)
 
 
 def test_a_pipe_gets_one_plain_line_per_step_and_the_summary(project: Path) -> None:
-    write(project / "network.nix", TWO_MACHINES)
+    write(project / "network.nix", two_machines())
     first = nixvms("build", cwd=project)
     assert first.code == 0, first.stderr
     lines = first.stderr.splitlines()
@@ -70,7 +74,7 @@ def test_a_pipe_gets_one_plain_line_per_step_and_the_summary(project: Path) -> N
 
 
 def test_quiet_shows_nothing_on_success(project: Path) -> None:
-    write(project / "network.nix", TWO_MACHINES)
+    write(project / "network.nix", two_machines())
     run = nixvms("build", "-q", cwd=project)
     assert run.code == 0
     assert run.stderr == ""
@@ -107,7 +111,7 @@ def test_nixvms_log_prints_the_machine_s_last_build_log(project: Path) -> None:
 
 
 def test_nixvms_log_of_an_unknown_machine_lists_the_machines(project: Path) -> None:
-    write(project / "network.nix", TWO_MACHINES)
+    write(project / "network.nix", two_machines())
     assert nixvms("build", cwd=project).code == 0
     run = nixvms("log", "zz", cwd=project)
     assert run.code == 2
