@@ -212,6 +212,14 @@ def _latest_change_ns(path: str, fingerprint: Fingerprint) -> int:
         return 0
 
 
+def changed_since(path: str, started_ns: int) -> bool:
+    """Whether `path` may have changed after `started_ns` (its ctime says; unreadable: yes)."""
+    try:
+        return os.stat(path).st_ctime_ns >= started_ns - _CLOCK_MARGIN_NS
+    except OSError:
+        return True
+
+
 class FileStates:
     """Current fingerprints, computed at most once per path and mode per run.
 

@@ -354,19 +354,12 @@ def machine_list(network_file: str, state: StateDir, settings: nix.NixSettings,
     read.pop(network_file, None)
     fingerprints, _changed = files.record(read, started)
     parse_digest = netparse.parse(nix.parse_file(network_file, settings, stamp), names).digest
-    if _changed_since(network_file, started):
+    if deps.changed_since(network_file, started):
         parse_digest = deps.CHANGED_WHILE_EVALUATED
     records.save(records.MachineList(params, tuple(names), filesets.save(fingerprints),
                                      stamp, parse_digest),
                  state.machine_list_record)
     return names
-
-
-def _changed_since(path: str, started_ns: int) -> bool:
-    try:
-        return os.stat(path).st_ctime_ns >= started_ns - 20_000_000
-    except OSError:
-        return True
 
 
 def naming_of(record: records.Evaluation) -> Naming:
@@ -412,7 +405,7 @@ def evaluate(ctx: BuildContext, machine: str) -> records.Evaluation:
     fingerprints, changed = ctx.files.record(read, started)
     nodes = tuple(sorted(reads.nodes - {machine}))
     view = ctx.parsed_network().view(machine, nodes)
-    if _changed_since(ctx.network_file, started):
+    if deps.changed_since(ctx.network_file, started):
         changed.append(ctx.network_file)
         view = deps.CHANGED_WHILE_EVALUATED
     for path in changed:
