@@ -36,13 +36,12 @@ import click  # noqa: E402
 
 from nixvms import __version__  # noqa: E402
 from nixvms.budget import parse_size_kb  # noqa: E402
+from nixvms.builder import BuildResult, build, clean  # noqa: E402
 from nixvms.errors import BuildFailed, NixvmsError  # noqa: E402
 from nixvms.nix import NixSettings  # noqa: E402
+from nixvms.options import Options as BuildOptions  # noqa: E402
 from nixvms.progress import QUIET, Display  # noqa: E402
-from nixvms.runner import BuildResult, build, clean  # noqa: E402
 from nixvms.setup import run_setup  # noqa: E402
-from nixvms.tasks import Options as BuildOptions  # noqa: E402
-from nixvms.why import explain as explain_machine  # noqa: E402
 
 if _LOADING:
     signal.signal(signal.SIGINT, _previous_handler)
@@ -175,9 +174,8 @@ def _run_build(
                            keep_going=keep_going, extra_deps=extra_deps, state_dir=state_dir,
                            max_eval_memory_kb=memory, on=on)
         if verbosity >= 1:  # the first build says tinyos in a notice; -v says it every time
-            ctx = result.context
-            _say(f"package set: {ctx.nixpkgs}"
-                 + (" (nixvms's bundled tinyos)" if ctx.uses_tinyos else " (nixpkgs)"))
+            _say(f"package set: {result.nixpkgs}"
+                 + (" (nixvms's bundled tinyos)" if result.uses_tinyos else " (nixpkgs)"))
         return result
     except BuildFailed as error:
         for failure in error.failures:
@@ -347,6 +345,8 @@ def why_command(machine: str, file: Path | None, include: tuple[str, ...],
     """Say whether the next build evaluates or builds MACHINE again, and why.
 
     Reads nixvms's records and the files they name; runs no Nix."""
+    from nixvms.why import explain as explain_machine  # the task graph: only when asked
+
     network_file = _find_network(file)
     build_options = BuildOptions(
         out_link=None, settings=NixSettings(options=options, include=include),

@@ -124,7 +124,7 @@ def stamp_of(info: os.stat_result) -> str:
             f"{info.st_mode & 0o111 != 0}")
 
 
-def _kind_and_stamp(path: str, mode: str) -> tuple[str, str]:
+def kind_and_stamp(path: str, mode: str) -> tuple[str, str]:
     """A cheap (kind, stamp): an equal stamp means unchanged without reading."""
     try:
         info = os.stat(path)
@@ -234,8 +234,12 @@ class FileStates:
     def kind_and_stamp(self, path: str, mode: str) -> tuple[str, str]:
         key = (path, mode)
         if key not in self._stamps:
-            self._stamps[key] = _kind_and_stamp(path, mode)
+            self._stamps[key] = kind_and_stamp(path, mode)
         return self._stamps[key]
+
+    def seen(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """Every (path, mode) looked at so far, with the (kind, stamp) it had then."""
+        return dict(self._stamps)
 
     def _digest(self, path: str, mode: str, kind: str) -> str:
         key = (path, mode)
@@ -330,6 +334,15 @@ class FileSets:
                 self._verdicts[digest] = group is not None and all(
                     self.states.unchanged(path, fp) for path, fp in group.items())
             if not self._verdicts[digest]:
+                return False
+        return True
+
+    def trusted(self, digests: Iterable[str]) -> bool:
+        """False if a group is lost or records a file that changed while it was read."""
+        for digest in digests:
+            group = self._load(digest)
+            if group is None or any(fp.digest == CHANGED_WHILE_EVALUATED
+                                    for fp in group.values()):
                 return False
         return True
 

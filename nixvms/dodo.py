@@ -18,9 +18,10 @@ from typing import Any
 
 from doit.exceptions import InvalidDodoFile
 
-from nixvms import nix, runner, tasks
+from nixvms import nix, runner
 from nixvms.errors import NixvmsError
 from nixvms.events import Event, plain_line
+from nixvms.options import Options
 
 __all__ = ["DOIT_CONFIG", "task_nixvms"]  # noqa: F822 (made by __getattr__ on import)
 
@@ -36,7 +37,7 @@ def tasks_for(
     network_file: str = "network.nix", out_link: str | None = "result"
 ) -> dict[str, Any]:
     """DOIT_CONFIG and a task generator for one network file, for a dodo.py's globals."""
-    options = tasks.Options(
+    options = Options(
         out_link=Path(out_link).absolute() if out_link else None,
         settings=nix.NixSettings(),
     )

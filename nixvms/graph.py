@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from nixvms import records, tasks, why
+from nixvms import records, why
 from nixvms.errors import NixvmsError
 from nixvms.nix import NixSettings
+from nixvms.options import Options
 from nixvms.state import StateDir
 from nixvms.supervisor.spec import vm_forward_ports
 
@@ -163,7 +164,7 @@ def task_states(network_file: Path, state_dir: Path | None = None,
     if listing is None:
         raise GraphError(f"{network_file} has not been built yet (no record of its machines): "
                          "`nixvms build` first")
-    options = tasks.Options(out_link=None, settings=settings or NixSettings())
+    options = Options(out_link=None, settings=settings or NixSettings())
     result: dict[str, TaskState] = {}
     for machine in sorted(listing.names):
         verdict = why.explain(network_file, machine, options, state_dir)

@@ -28,7 +28,7 @@ class KeyPair:
 
 def project_key(state: StateDir) -> KeyPair:
     """The project's key pair, made on first use."""
-    private = state.root / "ssh" / "id_ed25519"
+    private = state.ssh_dir / "id_ed25519"
     public = private.with_name("id_ed25519.pub")
     if not (private.exists() and public.exists()):
         private.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

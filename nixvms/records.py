@@ -95,6 +95,20 @@ class NetworkRecord:
     store_path: str
 
 
+@dataclasses.dataclass(frozen=True)
+class LastRun:
+    """What a run that left the whole network up to date rested on (lastrun.py)."""
+
+    request: str  # digest of how the build was asked for
+    files: Mapping[str, str]  # "<mode> <path>" -> "<kind> <stamp>" as the run looked at it
+    state: Mapping[str, str]  # nixvms's state files -> their stamps at the end of the run
+    store_paths: tuple[str, ...]  # the machines' .drvs and VMs and the network directory
+    machines: tuple[str, ...]
+    store_path: str  # the network directory
+    nixpkgs: str
+    uses_tinyos: bool
+
+
 def save(record: object, path: Path) -> None:
     """Write a record atomically, tagged with its kind and nixvms's record version."""
     assert dataclasses.is_dataclass(record) and not isinstance(record, type)

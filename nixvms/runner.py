@@ -15,12 +15,11 @@ closures over the build context; process mode would pickle them).
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, closing, contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,19 +29,12 @@ from doit.cmd_base import TaskLoader2
 from doit.exceptions import UnmetDependency
 from doit.loader import generate_tasks
 
-from nixvms import records, tasks
-from nixvms.errors import BuildFailed, StateError, UsageError
+from nixvms import lastrun, records, tasks
+from nixvms.builder import BuildResult
+from nixvms.errors import BuildFailed, UsageError
 from nixvms.events import Event, Progress, notice
-from nixvms.nix import NixSettings
-from nixvms.state import StateDir
-
-
-@dataclass(frozen=True)
-class BuildResult:
-    store_path: str
-    evaluated: tuple[str, ...]
-    built: tuple[str, ...]
-    context: tasks.BuildContext
+from nixvms.options import Options
+from nixvms.state import StateDir, project_lock
 
 
 @dataclass
@@ -133,27 +125,6 @@ class _Loader(TaskLoader2):  # type: ignore[misc]
         return list(generate_tasks("nixvms", self._pipeline.task_dicts()))
 
 
-@contextmanager
-def project_lock(state: StateDir, on_wait: Callable[[str], None]) -> Iterator[None]:
-    """Hold the project's lock for the duration; say so if another run holds it."""
-    try:
-        handle = open(state.lock_file, "a+")  # noqa: SIM115 (held across the yield)
-    except OSError as error:
-        raise StateError(f"cannot open the lock {state.lock_file}: {error.strerror}") from error
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            on_wait(f"waiting for another nixvms run in {state.root.parent} to finish")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        except OSError as error:
-            raise StateError(f"cannot lock {state.lock_file}: {error.strerror}") from error
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def recover_corrupt_database(state: StateDir, progress: Progress) -> None:
     """Set aside a database sqlite cannot read; the next tasks rebuild the state.
 
@@ -176,7 +147,7 @@ def recover_corrupt_database(state: StateDir, progress: Progress) -> None:
 class Pipeline:
     """One build of one network, whichever front door it came through."""
 
-    def __init__(self, network_file: Path, options: tasks.Options, progress: Progress,
+    def __init__(self, network_file: Path, options: Options, progress: Progress,
                  state_dir: Path | None = None) -> None:
         self.network_file = network_file
         self.options = options
@@ -184,6 +155,7 @@ class Pipeline:
         self.state = StateDir.for_network(network_file, state_dir)
         self._held = ExitStack()
         self._context: tasks.BuildContext | None = None
+        self._made: str | None = None  # the network directory, once the whole network is built
 
     def doit_config(self) -> dict[str, Any]:
         """DOIT_CONFIG for this pipeline (a project's dodo.py exports it)."""
@@ -210,6 +182,7 @@ class Pipeline:
         self._held.enter_context(
             project_lock(self.state, lambda text: self.progress(notice(text))))
         recover_corrupt_database(self.state, self.progress)
+        lastrun.forget(self.state)
 
     @property
     def context(self) -> tasks.BuildContext:
@@ -250,8 +223,10 @@ class Pipeline:
         made = records.load(records.NetworkRecord, self.state.network_record)
         if "network" in targets and made is None:
             raise BuildFailed(["the network was not made (no record of it)"])
+        if made is not None and not partial:
+            self._made = made.store_path
         return BuildResult(made.store_path if made else "", tuple(ctx.log.evaluated),
-                           tuple(ctx.log.built), ctx)
+                           tuple(ctx.log.built), ctx.nixpkgs, ctx.uses_tinyos)
 
     def _make_network_if_complete(self, ctx: tasks.BuildContext) -> None:
         missing = tasks.not_up_to_date(ctx, [m for m in ctx.machines if m not in ctx.selected])
@@ -269,10 +244,14 @@ class Pipeline:
             raise BuildFailed([getattr(failed, "message", str(failed))])
 
     def close(self) -> None:
-        """Forget what no machine of the network uses any more; release the lock."""
+        """Forget what no machine of the network uses any more, leave the record
+        for the next no-op (lastrun.py) if the whole network was built; release
+        the lock."""
         try:
             if self._context is not None and self._context.log.evaluated:
                 forget_unused(self._context)
+            if self._context is not None and self._made is not None:
+                lastrun.remember(self._context, self._made)
         finally:
             self._held.close()
 
@@ -299,44 +278,3 @@ def forget_unused(ctx: tasks.BuildContext) -> None:
                    records.load(records.NixpkgsLookup, ctx.state.nixpkgs_record)):
         keep.update(lookup.files if lookup else ())
     ctx.filesets.collect(keep)
-
-
-def build(
-    network_file: Path,
-    out_link: Path | None,
-    settings: NixSettings,
-    progress: Progress,
-    *,
-    jobs: int = 1,
-    keep_going: bool = False,
-    extra_deps: tuple[Path, ...] = (),
-    state_dir: Path | None = None,
-    max_eval_memory_kb: int | None = None,
-    on: tuple[str, ...] = (),
-) -> BuildResult:
-    """Build a network: evaluate and build what changed, then make the network."""
-    options = tasks.Options(
-        out_link=Path(os.path.abspath(out_link)) if out_link else None,
-        settings=settings,
-        extra_deps=tuple(sorted({os.path.abspath(p) for p in extra_deps})),
-        jobs=jobs,
-        keep_going=keep_going,
-        max_eval_memory_kb=max_eval_memory_kb,
-        on=on,
-    )
-    with Pipeline(network_file, options, progress, state_dir) as pipeline:
-        return pipeline.run()
-
-
-def clean(network_file: Path, progress: Callable[[str], None],
-          state_dir: Path | None = None) -> list[Path]:
-    """Remove nixvms's GC roots of a network (not the user's out-link)."""
-    state = StateDir.for_network(network_file, state_dir)
-    removed = []
-    state.ensure()
-    with project_lock(state, progress):
-        if state.gcroots.is_dir():
-            for root in sorted(state.gcroots.iterdir()):
-                root.unlink()
-                removed.append(root)
-    return removed

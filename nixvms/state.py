@@ -11,9 +11,12 @@ full disk, a read-only directory) leaves the old file and names the new.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,6 +120,16 @@ class StateDir:
         return self.records / "network.json"
 
     @property
+    def last_run_record(self) -> Path:
+        """What the last complete run's verdicts rested on (lastrun.py)."""
+        return self.records / "last-run.json"
+
+    @property
+    def ssh_dir(self) -> Path:
+        """The project's ssh key pair (keys.py)."""
+        return self.root / "ssh"
+
+    @property
     def run_dir(self) -> Path:
         """The default state directory of the running network (disks, consoles, sockets)."""
         return self.root / "run"
@@ -125,6 +138,27 @@ class StateDir:
     def network_files(self) -> Path:
         """Where run-vms and network.json are rendered before they go to the store."""
         return self.root / "network"
+
+
+@contextmanager
+def project_lock(state: StateDir, on_wait: Callable[[str], None]) -> Iterator[None]:
+    """Hold the project's lock for the duration; say so if another run holds it."""
+    try:
+        handle = open(state.lock_file, "a+")  # noqa: SIM115 (held across the yield)
+    except OSError as error:
+        raise StateError(f"cannot open the lock {state.lock_file}: {error.strerror}") from error
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            on_wait(f"waiting for another nixvms run in {state.root.parent} to finish")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError as error:
+            raise StateError(f"cannot lock {state.lock_file}: {error.strerror}") from error
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:

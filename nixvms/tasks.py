@@ -53,6 +53,7 @@ from nixvms.network import (
     make_plan,
     number_machines,
 )
+from nixvms.options import Options
 from nixvms.state import StateDir, points_to
 
 Task = dict[str, Any]
@@ -86,20 +87,6 @@ class RunLog:
     def add(self, kind: str, machine: str) -> None:
         with self.lock:
             getattr(self, kind).append(machine)
-
-
-@dataclass(frozen=True)
-class Options:
-    """How the user asked for this build."""
-
-    out_link: Path | None
-    settings: nix.NixSettings
-    extra_deps: tuple[str, ...] = ()
-    jobs: int = 1
-    keep_going: bool = False
-    max_eval_memory_kb: int | None = None  # None: budget.default_limit_kb()
-    # --on: machine names and @tags (deployment.tags); empty: every machine.
-    on: tuple[str, ...] = ()
 
 
 @dataclass

@@ -16,6 +16,7 @@ from pathlib import Path
 from nixvms import deps, records, tasks
 from nixvms.errors import UsageError
 from nixvms.network import make_plan, number_machines
+from nixvms.options import Options
 from nixvms.state import StateDir
 
 
@@ -43,7 +44,7 @@ class Verdict:
         return said
 
 
-def explain(network_file: Path, machine: str, options: tasks.Options,
+def explain(network_file: Path, machine: str, options: Options,
             state_dir: Path | None = None) -> Verdict:
     state = StateDir.for_network(network_file, state_dir)
     network = deps.absolute(network_file)
@@ -63,7 +64,7 @@ def explain(network_file: Path, machine: str, options: tasks.Options,
 
 def _why_evaluate(state: StateDir, network: str, machine: str, listing: records.MachineList,
                   files: deps.FileStates, sets: deps.FileSets,
-                  options: tasks.Options) -> list[str]:
+                  options: Options) -> list[str]:
     record = records.load(records.Evaluation, state.eval_record(machine))
     if record is None:
         return ["it has no record of an evaluation (never evaluated, failed, or the record "

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nixvms import nix, runner
+from nixvms import builder, nix
 from nixvms.errors import NixvmsError
 from tests.conftest import nixvms, write
 
@@ -25,8 +25,8 @@ def built(tmp_path: Path) -> Path:
     return project
 
 
-def build_in_process(project: Path) -> runner.BuildResult:
-    return runner.build(project / "network.nix", project / "result", nix.NixSettings(),
+def build_in_process(project: Path) -> builder.BuildResult:
+    return builder.build(project / "network.nix", project / "result", nix.NixSettings(),
                         lambda event: None)
 
 

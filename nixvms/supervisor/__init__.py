@@ -45,19 +45,42 @@ records it as "sockets"; `RunDir.sockets` computes it. In <sockets>:
 
 from __future__ import annotations
 
-from .errors import (
-    AlreadyRunning,
-    NotReady,
-    NotRunning,
-    PortError,
-    StartError,
-    StateDirError,
-    SupervisorError,
-    UsageError,
-)
-from .machines import VM, HostForward, Network, Switch, VMOptions
-from .spec import MachineSpec, NetworkSpec, load_network
-from .statedir import RunDir, prepare
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .errors import (
+        AlreadyRunning,
+        NotReady,
+        NotRunning,
+        PortError,
+        StartError,
+        StateDirError,
+        SupervisorError,
+        UsageError,
+    )
+    from .machines import VM, HostForward, Network, Switch, VMOptions
+    from .spec import MachineSpec, NetworkSpec, load_network
+    from .statedir import RunDir, prepare
+
+# The package's names, each from the module that defines it, imported when
+# first used: `nixvms build` imports the package for a constant or two and
+# should not pay for the processes' code (PEP 562).
+_HOMES = {
+    **dict.fromkeys(("AlreadyRunning", "NotReady", "NotRunning", "PortError", "StartError",
+                     "StateDirError", "SupervisorError", "UsageError"), "errors"),
+    **dict.fromkeys(("VM", "HostForward", "Network", "Switch", "VMOptions"), "machines"),
+    **dict.fromkeys(("MachineSpec", "NetworkSpec", "load_network"), "spec"),
+    **dict.fromkeys(("RunDir", "prepare"), "statedir"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{home}", __name__), name)
+
 
 __all__ = [
     "VM",
