@@ -237,8 +237,9 @@ def nixos_build_vms_page(command: click.Command) -> str:
 
 def pages() -> dict[str, str]:
     """The pages' paths under a man directory, and their text."""
-    from nixvms.cli import nixos_build_vms, nixvms
+    from nixvms.cli import load_all_commands, nixos_build_vms, nixvms
 
+    load_all_commands()
     texts = {"nixvms": nixvms_page(nixvms), "nixos-build-vms": nixos_build_vms_page(
         nixos_build_vms)}
     return {f"{PAGES[name][0]}/{PAGES[name][1]}": text for name, text in texts.items()}

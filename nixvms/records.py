@@ -155,6 +155,8 @@ def _to_json(value: Any) -> Any:
 
 def _from_json(hint: Any, value: Any) -> tuple[bool, Any]:
     """(True, the value as `hint` types it) or (False, None) when it is not one."""
+    if hint is str:  # the common case first: records are mostly strings
+        return isinstance(value, str), value
     origin = get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         for option in get_args(hint):
@@ -185,6 +187,9 @@ def _from_json(hint: Any, value: Any) -> tuple[bool, Any]:
         key_type, value_type = get_args(hint)
         if not isinstance(value, dict):
             return False, None
+        if key_type is str and value_type is str:  # large ones (LastRun.files): no recursion
+            ok = all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+            return ok, types.MappingProxyType(value) if ok else None
         converted_items = {}
         for k, v in value.items():
             ok, converted = _from_json(value_type, v)

@@ -1,0 +1,566 @@
+"""The running network's commands: up, test, status, ssh, stop, start, destroy,
+logs, log, console, graph, completion.
+
+Thin commands over nixvms.supervisor (the same code as result/bin/run-vms),
+registered on cli.py's group when one of them is asked for (cli._Group), so
+that `nixvms build` does not load the supervisor. They find the network from
+-f/--file NETWORK or the nearest network.nix in this directory or above it;
+the running network's state directory is --state-dir, else the one
+recorded in the network directory (the project's .nixvms/run).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn
+
+import click
+
+from nixvms.cli import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    F,
+    _build_options,
+    _complete_machines,
+    _fail,
+    _find_network,
+    _output_options,
+    _run_build,
+    _say,
+    _setup_logging,
+    _verbosity,
+    nixvms,
+)
+from nixvms.errors import NixvmsError
+from nixvms.nix import NixSettings
+from nixvms.state import StateDir
+from nixvms.supervisor import SupervisorError, load_network
+from nixvms.supervisor import accel as supervisor_accel
+from nixvms.supervisor import client as supervisor
+from nixvms.supervisor.errors import NotReady
+from nixvms.supervisor.ports import (
+    DEFAULT_SSH_PORT_BASE,
+    parse_forward,
+    parse_port_base,
+)
+from nixvms.supervisor.supervisor import StartOptions
+
+
+def _accel_option(func: F) -> F:
+    return click.option(
+        "--accel", type=click.Choice(supervisor_accel.ACCELS), envvar="NIXVMS_ACCEL",
+        default="auto", show_default=True,
+        help="QEMU acceleration: KVM only where a probe guest runs under it (auto).")(func)
+
+def _fail_supervisor(error: SupervisorError) -> NoReturn:
+    if isinstance(error, NotReady):
+        click.echo(f"error: {error.message}", err=True)
+        for line in supervisor.describe_not_ready(error):
+            click.echo(line, err=True)
+        sys.exit(error.exit_code)
+    _fail(error.message, error.exit_code)
+
+
+def _state_dir(file: Path | None, state_dir: Path | None) -> Path:
+    """The running network's files: <project state>/run, the project's state being
+    --state-dir (or NIXVMS_STATE_DIR), else .nixvms beside the network file."""
+    if state_dir is not None:
+        return StateDir(state_dir.absolute()).run_dir
+    network = _find_network(file)
+    return StateDir.for_network(network).run_dir
+
+
+def _lifecycle_options(func: F, *, short_file: bool = True) -> F:
+    func = click.option(
+        "--state-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+        envvar="NIXVMS_STATE_DIR",
+        help="The project's state directory, as for `nixvms build` (default: .nixvms "
+             "beside the network file; also NIXVMS_STATE_DIR); the running network's "
+             "files are in DIR/run.",
+    )(func)
+    names = ("-f", "--file") if short_file else ("--file",)
+    func = click.option(
+        *names, "file", type=click.Path(dir_okay=False, path_type=Path),
+        metavar="NETWORK",
+        help="The project's network file (default: the nearest network.nix here or above).",
+    )(func)
+    return func
+
+
+def _lifecycle_options_no_short_file(func: F) -> F:
+    """For `logs`, whose -f is --follow."""
+    return _lifecycle_options(func, short_file=False)
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGHUP stop a foreground network as Ctrl-C does."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, handler)
+
+
+def _print_event(event: dict[str, Any]) -> None:
+    for line in supervisor.describe_event(event):
+        if event.get("event") == "ready":
+            click.echo(line)
+        else:
+            _say(line)
+
+
+def _split_network_argument(args: tuple[str, ...]) -> tuple[Path | None, tuple[str, ...]]:
+    """up's [NETWORK] [MACHINE...]: a machine name is a hostname label, so an
+    argument with a dot or a slash is the network file."""
+    if args and ("/" in args[0] or "." in args[0]):
+        return Path(args[0]), args[1:]
+    return None, args
+
+
+@nixvms.command("up", context_settings={"help_option_names": ["-h", "--help"]},
+                epilog="""\b
+Examples:
+  nixvms up --detach               # every machine, in the background
+  nixvms up net.nix server --forward server:8080:80   # one machine, a port""")
+@click.argument("args", nargs=-1, metavar="[NETWORK] [MACHINE...]",
+                shell_complete=_complete_machines)
+@_lifecycle_options
+@click.option("-d", "--detach", is_flag=True,
+              help="Return once the machines are ready, leaving them running.")
+@click.option("--timeout", type=click.FloatRange(min=0), default=supervisor.DEFAULT_TIMEOUT,
+              show_default=True, metavar="S", help="Seconds to wait for the machines to be ready.")
+@_accel_option
+@click.option("--fresh", "fresh", multiple=True, is_flag=False, flag_value="*",
+              metavar="[MACHINE]",
+              help="Start from a new disk: every machine, or MACHINE (repeatable).")
+@click.option("--forward", "forwards", multiple=True, metavar="MACHINE:HOSTPORT:GUESTPORT",
+              help="Forward 127.0.0.1:HOSTPORT to the machine's GUESTPORT (repeatable).")
+@_build_options
+@_output_options
+def up_command(
+    args: tuple[str, ...],
+    file: Path | None,
+    state_dir: Path | None,
+    detach: bool,
+    timeout: float,
+    accel: str,
+    fresh: tuple[str, ...],
+    forwards: tuple[str, ...],
+    options: tuple[tuple[str, str], ...],
+    show_trace: bool,
+    include: tuple[str, ...],
+    jobs: int,
+    max_eval_memory: str | None,
+    verbose: int,
+    quiet: bool,
+) -> None:
+    """Build the network (what changed), start it, and wait until it is ready.
+
+    Starts the named machines (default: all) and prints a line per machine as
+    it becomes ready: its console shows the login prompt and, where openssh
+    is enabled, its ssh port answers. Then stays in the foreground (Ctrl-C
+    stops the network) or, with --detach, returns."""
+    _setup_logging(verbose, quiet)
+    positional, machines = _split_network_argument(args)
+    if positional is not None and file is not None:
+        _fail("give the network either as NETWORK or with -f, not both", EXIT_USAGE)
+    network_file = _find_network(positional or file)
+    try:
+        parsed_forwards = tuple(parse_forward(f) for f in forwards)
+        port_base = parse_port_base(
+            os.environ.get("NIXVMS_SSH_PORT_BASE") or str(DEFAULT_SSH_PORT_BASE))
+    except SupervisorError as error:
+        _fail_supervisor(error)
+    settings = NixSettings(options=options, include=include, show_trace=show_trace)
+    result = _run_build(network_file, network_file.parent / "result", settings, jobs,
+                        state_dir=state_dir, max_eval_memory=max_eval_memory,
+                        verbosity=_verbosity(verbose, quiet))
+    try:
+        spec = load_network(result.store_path)
+        names = [m.name for m in spec.select(list(machines))]
+        fresh_names = spec.names if "*" in fresh else tuple(spec.machine(n).name for n in fresh)
+        run_dir = _state_dir(network_file, state_dir)
+        if not detach:
+            _stop_on_signals()
+        choice = supervisor_accel.choose(accel)
+        _say(f"acceleration: {choice.accel.upper()} ({choice.reason})")
+        start_options = StartOptions(
+            network=spec.path, machines=tuple(names), accel=choice.accel,
+            fresh=tuple(fresh_names), forwards=parsed_forwards, ssh_port_base=port_base,
+            qemu_opts=os.environ.get("QEMU_OPTS", ""),
+            net_opts=os.environ.get("QEMU_NET_OPTS", ""),
+            kernel_params=os.environ.get("QEMU_KERNEL_PARAMS", ""),
+        )
+        started = supervisor.start(spec.path, run_dir, start_options, detach=detach,
+                                   timeout=timeout, on_event=_print_event)
+    except NotReady as error:
+        if detach:
+            _say("the machines that came up keep running: `nixvms status`, "
+                 "`nixvms logs MACHINE`, `nixvms stop`")
+        _fail_supervisor(error)
+    except SupervisorError as error:
+        _fail_supervisor(error)
+    except KeyboardInterrupt:
+        _fail("interrupted; the network is stopped", EXIT_INTERRUPTED)
+    try:
+        for line in supervisor.table(supervisor.status(started.run_dir.path)):
+            click.echo(line)
+    except SupervisorError as error:
+        _say(f"warning: cannot show the table: {error.message}")
+    if detach:
+        started.close()
+        _say("running in the background: `nixvms status`, `nixvms ssh MACHINE`, "
+             "`nixvms stop`")
+        return
+    _say("running; Ctrl-C stops the network")
+    try:
+        code = started.follow(_print_event)
+    except KeyboardInterrupt:
+        code = started.stop()
+        _say("stopped the network")
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(code)
+
+
+nixvms.add_command(up_command, "run")
+
+
+@nixvms.command("test", context_settings={"help_option_names": ["-h", "--help"]},
+                epilog="""\b
+Examples:
+  nixvms test ping.py     # ping.py: start_all(); client.succeed('ping -c 1 server')
+  nixvms test net.nix t.py --junit-xml report.xml""")
+@click.argument("args", nargs=-1, metavar="[NETWORK] SCRIPT")
+@_lifecycle_options
+@click.option("--junit-xml", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Write the result as JUnit XML (a test case per subtest).")
+@click.option("--keep-vms", is_flag=True,
+              help="Leave the machines running afterwards (`nixvms stop` stops them).")
+@_accel_option
+@_build_options
+@_output_options
+def test_command(
+    args: tuple[str, ...],
+    file: Path | None,
+    state_dir: Path | None,
+    junit_xml: Path | None,
+    keep_vms: bool,
+    accel: str,
+    options: tuple[tuple[str, str], ...],
+    show_trace: bool,
+    include: tuple[str, ...],
+    jobs: int,
+    max_eval_memory: str | None,
+    verbose: int,
+    quiet: bool,
+) -> None:
+    """Build the network (what changed) and run a test script on it.
+
+    SCRIPT is Python with NixOS's test-driver API in scope: each machine by
+    name, start_all(), subtest(), retry() (see the README's "Testing a
+    network"). Machines boot when the script first uses them. Prints each
+    subtest with its time; exits 0 only if the script passed; stops every
+    machine it started unless --keep-vms."""
+    from nixvms.supervisor import driver as test_driver
+
+    _setup_logging(verbose, quiet)
+    if not 1 <= len(args) <= 2:
+        _fail("give the test script: nixvms test [NETWORK] SCRIPT.py", EXIT_USAGE)
+    script = Path(args[-1])
+    positional = Path(args[0]) if len(args) == 2 else None
+    if positional is not None and file is not None:
+        _fail("give the network either as NETWORK or with -f, not both", EXIT_USAGE)
+    if not script.is_file():
+        _fail(f"{script}: no such test script", EXIT_USAGE)
+    try:
+        compile(script.read_bytes(), str(script), "exec")
+    except SyntaxError as error:
+        _fail(f"{script}:{error.lineno}: {error.msg}")
+    network_file = _find_network(positional or file)
+    settings = NixSettings(options=options, include=include, show_trace=show_trace)
+    result = _run_build(network_file, network_file.parent / "result", settings, jobs,
+                        state_dir=state_dir, max_eval_memory=max_eval_memory,
+                        verbosity=_verbosity(verbose, quiet))
+    _stop_on_signals()
+    try:
+        load_network(result.store_path)  # a network directory the driver can read
+        run_dir = _state_dir(network_file, state_dir)
+        with test_driver.Driver(result.store_path, run_dir, keep_vms=keep_vms,
+                                accel_choice=accel) as driver:
+            outcome = driver.run_script(script)
+        code = test_driver.report(outcome, junit_xml, sys.stdout, sys.stderr)
+    except test_driver.MachineError as error:
+        _fail(str(error))
+    except SupervisorError as error:
+        _fail_supervisor(error)
+    except KeyboardInterrupt:
+        _fail("interrupted; the machines the test started are stopped", EXIT_INTERRUPTED)
+    sys.exit(code)
+
+
+@nixvms.command("status", epilog="""\b
+Examples:
+  nixvms status
+  nixvms status -f ../net.nix""")
+@_lifecycle_options
+def status_command(file: Path | None, state_dir: Path | None) -> None:
+    """Show each machine: state, IPs, ssh port, forwards, pid, uptime, disk."""
+    directory = _state_dir(file, state_dir)
+    latest = None
+    if state_dir is None and file is None:
+        link = _find_network(None).parent / "result"
+        latest = str(link) if (link / "network.json").exists() else None
+    try:
+        st = supervisor.status(directory, latest)
+    except SupervisorError as error:
+        _fail_supervisor(error)
+    if st.running:
+        click.echo(f"network {st.network}: running from {st.state_dir} "
+                   f"(supervisor pid {st.supervisor_pid}, acceleration {st.accel or '-'})")
+    else:
+        click.echo(f"network {st.network}: not running (state in {st.state_dir})")
+    for line in supervisor.table(st):
+        click.echo(line)
+    stale = [m.name for m in st.machines if m.stale_disk]
+    if stale:
+        click.echo(f"disks from an older build: {', '.join(stale)} "
+                   f"(`nixvms up --fresh MACHINE` makes a new one)")
+
+
+@nixvms.command("ssh", context_settings={"ignore_unknown_options": True},
+                epilog="""\b
+Examples:
+  nixvms ssh server                # a root shell
+  nixvms ssh server -- systemctl status sshd""")
+@click.argument("machine", shell_complete=_complete_machines)
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@_lifecycle_options
+def ssh_command(machine: str, command: tuple[str, ...], file: Path | None,
+                state_dir: Path | None) -> None:
+    """Log in to MACHINE (its name or deployment.targetHost), or run COMMAND there.
+
+    The exit status is the command's (ssh's 255 when it cannot connect)."""
+    directory = _state_dir(file, state_dir)
+    try:
+        args = supervisor.ssh_command(directory, machine, command)
+    except SupervisorError as error:
+        _fail_supervisor(error)
+    try:
+        code = subprocess.run(args, check=False).returncode
+    except FileNotFoundError:
+        _fail("ssh is not installed (it comes with openssh-client)")
+    sys.exit(code)
+
+
+@nixvms.command("stop", epilog="""\b
+Examples:
+  nixvms stop                      # the whole network
+  nixvms stop client""")
+@click.argument("machines", nargs=-1, shell_complete=_complete_machines)
+@_lifecycle_options
+def stop_command(machines: tuple[str, ...], file: Path | None, state_dir: Path | None) -> None:
+    """Stop the named machines (default: the whole network)."""
+    directory = _state_dir(file, state_dir)
+    try:
+        stopped = supervisor.stop(directory, machines)
+    except SupervisorError as error:
+        _fail_supervisor(error)
+    what = ", ".join(stopped.machines) or "no machine was running"
+    _say(f"stopped {what}" + ("; the network is down" if stopped.everything else ""))
+
+
+@nixvms.command("start", epilog="""\b
+Examples:
+  nixvms start client
+  nixvms start client --fresh      # from a new disk""")
+@click.argument("machines", nargs=-1, required=True, shell_complete=_complete_machines)
+@_lifecycle_options
+@click.option("--fresh", is_flag=True, help="Start them from new disks.")
+@click.option("--timeout", type=click.FloatRange(min=0), default=supervisor.DEFAULT_TIMEOUT,
+              show_default=True, metavar="S", help="Seconds to wait for them to be ready.")
+def start_command(machines: tuple[str, ...], file: Path | None, state_dir: Path | None,
+                  fresh: bool, timeout: float) -> None:
+    """Start stopped MACHINES of the network that last ran, and wait until ready."""
+    directory = _state_dir(file, state_dir)
+    try:
+        supervisor.start_machines(directory, machines, machines if fresh else (),
+                                  timeout=timeout, on_event=_print_event)
+    except SupervisorError as error:
+        _fail_supervisor(error)
+
+
+@nixvms.command("destroy", epilog="""\b
+Examples:
+  nixvms destroy                   # every machine's disk and run state
+  nixvms destroy client""")
+@click.argument("machines", nargs=-1, shell_complete=_complete_machines)
+@_lifecycle_options
+def destroy_command(machines: tuple[str, ...], file: Path | None,
+                    state_dir: Path | None) -> None:
+    """Stop the named machines (default: all) and delete their disks and run state."""
+    directory = _state_dir(file, state_dir)
+    try:
+        removed = supervisor.destroy(directory, machines)
+    except SupervisorError as error:
+        _fail_supervisor(error)
+    for path in removed:
+        _say(f"removed {path}")
+    if not removed:
+        _say(f"nothing to remove in {directory}")
+
+
+@nixvms.command("logs", epilog="""\b
+Examples:
+  nixvms logs server -n 20
+  nixvms logs server -f            # follow; Ctrl-C stops""")
+@click.argument("machine", shell_complete=_complete_machines)
+@_lifecycle_options_no_short_file
+@click.option("-f", "--follow", is_flag=True, help="Keep printing what the console shows.")
+@click.option("-n", "--lines", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Only the last N lines.")
+def logs_command(machine: str, file: Path | None, state_dir: Path | None, follow: bool,
+                 lines: int | None) -> None:
+    """MACHINE's serial console, terminal control sequences stripped."""
+    directory = _state_dir(file, state_dir)
+    try:
+        path = supervisor.log_file(directory, machine)
+        if not follow:
+            click.echo(supervisor.read_log(path, lines), nl=False)
+            return
+        for text in supervisor.follow_log(path, lines, stop=lambda: False):
+            click.echo(text, nl=False)
+            sys.stdout.flush()
+    except SupervisorError as error:
+        _fail_supervisor(error)
+    except KeyboardInterrupt:
+        return
+
+
+@nixvms.command("log", epilog="""\b
+Examples:
+  nixvms log web               # Nix's log of web's last build
+  nixvms log web | tail -n 40  # its end""")
+@click.argument("machine", shell_complete=_complete_machines)
+@click.option("-f", "--file", "file", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="NETWORK",
+              help="The project's network file (default: the nearest network.nix here or above).")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+              envvar="NIXVMS_STATE_DIR", metavar="DIR",
+              help="Where nixvms keeps the project's state (default: .nixvms beside NETWORK; "
+                   "also NIXVMS_STATE_DIR).")
+def log_command(machine: str, file: Path | None, state_dir: Path | None) -> None:
+    """Print Nix's whole log of MACHINE's last build (kept in .nixvms/logs/)."""
+    from nixvms import records
+
+    network = _find_network(file)
+    state = StateDir.for_network(network, state_dir)
+    path = state.build_log(machine)
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        listing = records.load(records.MachineList, state.machine_list_record)
+        if listing is not None and machine not in listing.names:
+            _fail(f"the network has no machine {machine!r} (its machines: "
+                  f"{', '.join(listing.names)})", EXIT_USAGE)
+        _fail(f"no build log of machine {machine} in {path.parent}: nixvms has not built "
+              "it in this project yet (a VM that was already in the store has no log)")
+    except OSError as error:
+        _fail(f"cannot read {path}: {error.strerror}")
+    click.echo(text, nl=False)
+
+
+@nixvms.command("graph", epilog="""\b
+Examples:
+  nixvms graph -o network.svg          # the network: machines, VLANs, forwards
+  nixvms graph --tasks -o tasks.png    # what the next build would redo
+  nixvms graph | dot -Tpdf > net.pdf   # DOT text for other Graphviz tools""")
+@click.argument("network", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.option("--format", "fmt", type=click.Choice(["dot", "svg", "png"]),
+              help="The picture's format (default: the suffix of -o, else dot).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="FILE", help="Write the picture to FILE (default: standard output).")
+@click.option("--tasks", "show_tasks", is_flag=True,
+              help="Draw the doit task graph, coloured by what the next build would do.")
+@click.option("-I", "include", multiple=True, metavar="PATH",
+              help="With --tasks: the -I entries the next build will be given.")
+@click.option("--option", "options", type=(str, str), multiple=True, metavar="NAME VALUE",
+              help="With --tasks: the --option settings the next build will be given.")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+              envvar="NIXVMS_STATE_DIR", metavar="DIR",
+              help="Where nixvms keeps the project's state (default: .nixvms beside NETWORK; "
+                   "also NIXVMS_STATE_DIR).")
+def graph_command(network: Path | None, fmt: str | None, output: Path | None,
+                  show_tasks: bool, include: tuple[str, ...],
+                  options: tuple[tuple[str, str], ...], state_dir: Path | None) -> None:
+    """Draw the network of the last build, or its task graph, with Graphviz.
+
+    The network: each machine with its system, hostName and targetHost, wired
+    to a switch per VLAN with its interface and address, and the ports the
+    host forwards to it. With --tasks: eval, plan, build and network tasks,
+    each up to date, will run, or unknown (where only Nix could tell), read
+    from nixvms's records. Runs no Nix."""
+    from nixvms import graph
+
+    network_file = _find_network(network)
+    chosen = graph.format_for(output, fmt)
+    if chosen != "dot" and output is None and sys.stdout.isatty():
+        _fail(f"a {chosen.upper()} picture is not for a terminal: give -o FILE", EXIT_USAGE)
+    try:
+        if show_tasks:
+            settings = NixSettings(options=options, include=include)
+            text = graph.tasks_dot(graph.task_states(network_file, state_dir, settings))
+        else:
+            text = graph.network_dot(graph.last_network_json(network_file, state_dir))
+        picture = graph.render(text, chosen)
+    except NixvmsError as error:
+        _fail(error.message, error.exit_code)
+    if output is None:
+        sys.stdout.buffer.write(picture)
+        sys.stdout.flush()
+        return
+    try:
+        output.write_bytes(picture)
+    except OSError as error:
+        _fail(f"cannot write {output}: {error.strerror}")
+    _say(f"wrote {output}")
+
+
+@nixvms.command("completion", epilog="""\b
+Examples:
+  eval "$(nixvms completion bash)"          # in ~/.bashrc
+  nixvms completion fish > ~/.config/fish/completions/nixvms.fish""")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion_command(shell: str) -> None:
+    """Print the shell completion script for SHELL (bash, zsh or fish).
+
+    It completes commands, options, and the machine names of the network in
+    the current directory (from its last build; it never runs Nix)."""
+    from click.shell_completion import get_completion_class
+
+    completion = get_completion_class(shell)
+    assert completion is not None  # click.Choice admits only shells click knows
+    click.echo(completion(nixvms, {}, "nixvms", "_NIXVMS_COMPLETE").source())
+
+
+@nixvms.command("console", epilog="""\b
+Examples:
+  nixvms console server            # Ctrl-] detaches""")
+@click.argument("machine", shell_complete=_complete_machines)
+@_lifecycle_options
+def console_command(machine: str, file: Path | None, state_dir: Path | None) -> None:
+    """Attach to MACHINE's serial console (Ctrl-] detaches)."""
+    directory = _state_dir(file, state_dir)
+    try:
+        name, path = supervisor.console_socket(directory, machine)
+        _say(f"connected to {name}'s serial console; press {supervisor.DETACH_KEY_NAME} "
+             "to detach (Enter shows the prompt)")
+        supervisor.attach(path, sys.stdin.fileno(), sys.stdout.fileno())
+    except SupervisorError as error:
+        _fail_supervisor(error)
+    _say(f"\r\ndetached from {machine}'s console")
