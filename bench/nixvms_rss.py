@@ -3,7 +3,10 @@
 `python bench/nixvms_rss.py build ...` is `nixvms build ...` (the console
 script does the same import and call), plus one line on stderr at exit:
 `bench: maxrss-kb <n>`, the peak resident set size of this Python process
-alone (RUSAGE_SELF: the Nix processes it starts are not counted).
+alone (RUSAGE_SELF: the Nix processes it starts are not counted). At start
+it also writes `bench: default-eval-limit-kb <n>`, the memory bound nixvms
+takes without --max-eval-memory (budget.default_limit_kb(), which follows
+the memory available), read just before nixvms starts.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import resource
 import sys
 
 RSS_PREFIX = "bench: maxrss-kb "
+LIMIT_PREFIX = "bench: default-eval-limit-kb "
 
 
 def _report() -> None:
@@ -29,6 +33,13 @@ def main() -> None:
     if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(__file__)):
         del sys.path[0]
     from nixvms.cli import nixvms  # imported after the hook: its cost is counted
+
+    try:
+        from nixvms.budget import default_limit_kb
+    except ImportError:  # a nixvms from before the memory bound
+        pass
+    else:
+        sys.stderr.write(f"{LIMIT_PREFIX}{default_limit_kb()}\n")
 
     sys.argv[0] = "nixvms"
     nixvms()

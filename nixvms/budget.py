@@ -6,6 +6,9 @@ time (its record says; a machine never evaluated is assumed to take as much
 as the largest one known), and waits while the sum would pass the bound —
 as colmena sizes its evaluation batches and nix-eval-jobs restarts workers
 past --max-memory-size. One evaluation always runs, whatever it needs.
+
+On a cold run nothing is known: the first evaluation runs alone and the
+others wait for its peak, then count as taking the largest peak seen.
 """
 
 from __future__ import annotations
@@ -42,12 +45,19 @@ def default_limit_kb() -> int:
 
 
 class MemoryBudget:
-    """Admits evaluations while the memory they are expected to take fits the limit."""
+    """Admits evaluations while the memory they are expected to take fits the limit.
+
+    An evaluation expected to take 0 is one of unknown size: while it runs it
+    counts as the largest peak seen, so a peak reported later (seen()) also
+    sizes the evaluations admitted before it.
+    """
 
     def __init__(self, limit_kb: int) -> None:
         self.limit_kb = limit_kb
-        self._in_use = 0
+        self._known_kb = 0  # the sum of the running evaluations of known size
+        self._unknown = 0  # running evaluations of unknown size
         self._running = 0
+        self._waiting = 0
         self._largest_seen = 0
         self._changed = threading.Condition()
 
@@ -57,19 +67,47 @@ class MemoryBudget:
 
     def seen(self, peak_kb: int) -> None:
         with self._changed:
-            self._largest_seen = max(self._largest_seen, peak_kb)
+            if peak_kb > self._largest_seen:
+                self._largest_seen = peak_kb
+                # Waiters of unknown size may now be sized, and the running
+                # ones of unknown size weigh more.
+                self._changed.notify_all()
+
+    @property
+    def waiting(self) -> int:
+        """Evaluations waiting for memory now."""
+        with self._changed:
+            return self._waiting
+
+    def _fits(self, expected_kb: int) -> bool:
+        if self._running == 0:
+            return True
+        if self._largest_seen == 0 and (expected_kb == 0 or self._unknown):
+            # Something here is of unknown size and there is nothing to size it by.
+            return False
+        in_use = self._known_kb + self._unknown * self._largest_seen
+        return in_use + (expected_kb or self._largest_seen) <= self.limit_kb
 
     @contextmanager
     def hold(self, expected_kb: int) -> Iterator[None]:
         with self._changed:
-            self._changed.wait_for(
-                lambda: self._running == 0 or self._in_use + expected_kb <= self.limit_kb)
-            self._in_use += expected_kb
+            self._waiting += 1
+            try:
+                self._changed.wait_for(lambda: self._fits(expected_kb))
+            finally:
+                self._waiting -= 1
             self._running += 1
+            if expected_kb:
+                self._known_kb += expected_kb
+            else:
+                self._unknown += 1
         try:
             yield
         finally:
             with self._changed:
-                self._in_use -= expected_kb
                 self._running -= 1
+                if expected_kb:
+                    self._known_kb -= expected_kb
+                else:
+                    self._unknown -= 1
                 self._changed.notify_all()

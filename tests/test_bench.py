@@ -12,6 +12,7 @@ stays fast; its full size is measured by `python -m bench.run`, not here.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -29,6 +30,7 @@ def expected(scenario: str) -> tuple[int, int]:
     return {
         "cold": (SIZE, SIZE),
         "cold -j 2": (SIZE, SIZE),
+        "cold -j 2 bounded": (SIZE, SIZE),
         "no-op": (0, 0),
         "one machine": (1, 1),
         "inline machine": (1, 1),
@@ -43,10 +45,17 @@ def check_counts(results: list[run.SizeResult]) -> None:
     assert [r.scenario for r in rows] == list(run.SCENARIOS)
     for row in rows:
         ours, theirs = row.nixvms, row.baseline
-        assert len(ours.samples) == len(theirs.samples) == 1, row.scenario
         evaluations, builds = expected(row.scenario)
         assert ours.single("evaluations") == evaluations, row.scenario
         assert ours.single("builds") == builds, row.scenario
+        assert len(ours.samples) == 1, row.scenario
+        # The bounded scenario is nixvms's alone; it runs with the bound it was given.
+        assert ours.single("eval_limit_kb") is not None, row.scenario
+        if row.scenario in run.NIXVMS_ONLY:
+            assert not theirs.samples, row.scenario
+            assert (ours.single("drvs") or 0) >= builds, row.scenario
+            continue
+        assert len(theirs.samples) == 1, row.scenario
         assert theirs.single("evaluations") == 1, row.scenario
         if builds == 0:
             # Nothing new to build for either tool.
@@ -85,6 +94,8 @@ def test_bench_light(tmp_path: Path) -> None:
     assert (f"one machine edited: 1 evaluation, 1 build (N = {SIZE}) | "
             "1 evaluation(s), 1 build(s) | yes") in text
     assert "Calibration (light)" in text
+    assert "peak total memory <= the default bound, every other scenario" in text
+    assert "Light weight, not a target: peak total memory <= --max-eval-memory" in text
 
 
 def test_bench_heavy(tmp_path: Path) -> None:
@@ -98,7 +109,13 @@ def test_bench_heavy(tmp_path: Path) -> None:
         say=lines.append,
     )
     check_counts(results)
-    assert f"Calibration (heavy): {modules + 2} module files" in out.read_text()
+    text = out.read_text()
+    assert f"Calibration (heavy): {modules + 2} module files" in text
+    bounded = next(r for r in results[0].rows if r.scenario == "cold -j 2 bounded")
+    calibrated_mb = json.loads((tmp_path / "heavy.json").read_text())["calibration"][
+        "eval_rss_mb"]
+    assert bounded.nixvms.single("eval_limit_kb") == round(1.5 * calibrated_mb * 1024)
+    assert f"| peak total memory <= --max-eval-memory, cold -j 2 bounded (N = {SIZE}) |" in text
     # The module set was evaluated, not only parsed: every module's line is
     # in the VM's /etc/bench-modules.
     vm = tmp_path / f"n{SIZE}-nixvms" / "result" / "vms" / "m001"

@@ -57,3 +57,113 @@ def test_an_unknown_evaluation_is_expected_to_take_the_largest_seen() -> None:
     budget.seen(200)
     assert budget.expect(None) == 300
     assert budget.expect(120) == 120
+
+
+class Evaluation:
+    """A thread that holds the budget, as an evaluation does, until it is let go."""
+
+    def __init__(self, budget: MemoryBudget, expected_kb: int) -> None:
+        self.admitted = threading.Event()
+        self._finish = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(budget, expected_kb),
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, budget: MemoryBudget, expected_kb: int) -> None:
+        with budget.hold(expected_kb):
+            self.admitted.set()
+            self._finish.wait(timeout=10)
+
+    def finish(self) -> None:
+        self._finish.set()
+
+    def join(self) -> None:
+        self._thread.join(timeout=10)
+        assert not self._thread.is_alive()
+
+
+def finish(*evaluations: Evaluation) -> None:
+    """Let them all go (one still waiting leaves once admitted), then wait for them."""
+    for evaluation in evaluations:
+        evaluation.finish()
+    for evaluation in evaluations:
+        evaluation.join()
+
+
+def settle(budget: MemoryBudget, started: list[Evaluation], waiting: int) -> list[Evaluation]:
+    """Wait until `waiting` evaluations wait and the others are admitted; return the admitted.
+
+    An evaluation that waits does so until the budget changes, so once the
+    counts match they stay so.
+    """
+    deadline = time.monotonic() + 10
+    while True:
+        admitted = [e for e in started if e.admitted.is_set()]
+        if budget.waiting == waiting and len(admitted) == len(started) - waiting:
+            return admitted
+        assert time.monotonic() < deadline, (budget.waiting, len(admitted))
+        time.sleep(0.001)
+
+
+def test_with_nothing_known_the_first_evaluation_runs() -> None:
+    budget = MemoryBudget(1000)
+    first = Evaluation(budget, budget.expect(None))
+    assert first.admitted.wait(timeout=10)
+    finish(first)
+
+
+def test_with_nothing_known_a_second_evaluation_waits_for_the_first_to_finish() -> None:
+    budget = MemoryBudget(1000)
+    first = Evaluation(budget, budget.expect(None))
+    second = Evaluation(budget, budget.expect(None))
+    assert settle(budget, [first, second], waiting=1) in ([first], [second])
+    running, waiting = (first, second) if first.admitted.is_set() else (second, first)
+    finish(running)
+    assert waiting.admitted.wait(timeout=10)
+    finish(waiting)
+
+
+def test_once_a_peak_is_known_two_fit_a_bound_of_two_and_a_half_times_it_three_do_not() -> None:
+    budget = MemoryBudget(250)
+    budget.seen(100)
+    evaluations = [Evaluation(budget, budget.expect(None)) for _ in range(3)]
+    admitted = settle(budget, evaluations, waiting=1)
+    assert len(admitted) == 2
+    finish(admitted[0])
+    settle(budget, evaluations, waiting=0)
+    finish(*evaluations)
+
+
+def test_the_peak_of_the_first_evaluation_admits_the_waiting_ones_as_that_peak() -> None:
+    budget = MemoryBudget(250)
+    first = Evaluation(budget, budget.expect(None))
+    assert first.admitted.wait(timeout=10)
+    waiting = [Evaluation(budget, budget.expect(None)) for _ in range(3)]
+    settle(budget, [first, *waiting], waiting=3)
+    # As tasks.py does: the hold ends, then the peak is reported.
+    finish(first)
+    budget.seen(100)
+    assert len(settle(budget, waiting, waiting=1)) == 2
+    finish(*waiting)
+
+
+def test_an_evaluation_admitted_before_any_peak_counts_as_the_largest_once_one_is_seen() -> None:
+    budget = MemoryBudget(250)
+    unsized = Evaluation(budget, budget.expect(None))
+    assert unsized.admitted.wait(timeout=10)
+    budget.seen(100)
+    # 100 for the one running + 100 each: one more fits, not two.
+    later = [Evaluation(budget, budget.expect(None)) for _ in range(2)]
+    assert len(settle(budget, later, waiting=1)) == 1
+    finish(unsized, *later)
+
+
+def test_an_evaluation_of_known_size_waits_while_one_of_unknown_size_runs() -> None:
+    budget = MemoryBudget(1000)
+    unsized = Evaluation(budget, 0)
+    assert unsized.admitted.wait(timeout=10)
+    sized = Evaluation(budget, 100)
+    settle(budget, [unsized, sized], waiting=1)
+    finish(unsized)
+    assert sized.admitted.wait(timeout=10)
+    finish(sized)
