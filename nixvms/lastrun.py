@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,7 +77,11 @@ def answer(network_file: str, options: Options, state: StateDir,
     key = request_key(network_file, options)
     if key is None or not state.last_run_record.exists():
         return None
-    with project_lock(state, on_wait):
+    with ExitStack() as held:
+        try:
+            held.enter_context(project_lock(state, on_wait))
+        except StateError:
+            return None  # the pipeline names what is wrong with the state
         last = records.load(records.LastRun, state.last_run_record)
         if last is None or last.request != key:
             return None
