@@ -9,7 +9,8 @@ record (records.py) of what its verdicts rested on:
   they looked (deps.FileStates keeps them), not by a fresh stat at the end:
   a file edited during the run, after it was looked at, no longer matches;
 - the stamps of nixvms's own state (records, file sets, doit's database,
-  GC roots, the ssh key) once the run had written all of it;
+  GC roots, the ssh key) once the run had written all of it, and of the
+  files the network directory is rendered from (templates, the supervisor);
 - the store paths the records name, and the network directory.
 
 The next `nixvms build` asked the same way compares these first (`answer`).
@@ -139,12 +140,18 @@ def remember(ctx: BuildContext, network_store_path: str) -> None:
         if evaluated is None or built is None:
             return
         store_paths += [evaluated.drv_path, built.out_path]
+    # What the network directory is rendered from (nixvms's own files): their
+    # stamps first, then the check that the network was made from them.
+    from nixvms import render, tasks
+
     state: dict[str, str] = {}
-    for path in _state_files(ctx.state):
+    for path in [*render.source_paths(), *_state_files(ctx.state)]:
         try:
             state[str(path)] = deps.stamp_of(os.lstat(path))
         except OSError:
             return
+    if not tasks.network_up_to_date(ctx, {"nixvms": records.VERSION}):
+        return
     files = {f"{mode} {path}": f"{kind} {stamp}"
              for (path, mode), (kind, stamp) in ctx.files.seen().items()}
     record = records.LastRun(

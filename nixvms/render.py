@@ -60,6 +60,18 @@ def _load_template(name: str) -> str:
     return files(TEMPLATE_PACKAGE).joinpath(TEMPLATE_DIR).joinpath(name).read_text("utf-8")
 
 
+def source_paths() -> list[Path]:
+    """The files templates_digest reads, and the supervisor's directory (whose
+    stamp changes when a file is added or removed): lastrun.py stamps them."""
+    package = files(TEMPLATE_PACKAGE)
+    supervisor = package.joinpath(SUPERVISOR_DIR)
+    found = [Path(str(package.joinpath(TEMPLATE_DIR).joinpath(LAUNCHER_TEMPLATE))),
+             Path(str(package.joinpath("nix/network-dir.nix"))), Path(str(supervisor))]
+    found += sorted(Path(str(entry)) for entry in supervisor.iterdir()
+                    if entry.name.endswith(".py") and entry.is_file())
+    return found
+
+
 def supervisor_sources() -> list[tuple[str, bytes]]:
     """(name, content) of the supervisor's Python files, as the network
     directory gets them (network-dir.nix copies the same *.py files)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from nixvms import builder, nix, records, runner
+from nixvms import builder, nix, records, render, runner
 from nixvms.errors import NixvmsError
 from nixvms.events import Event
 from nixvms.state import StateDir
@@ -175,3 +175,18 @@ def test_a_run_that_saw_a_file_change_while_it_was_read_leaves_no_record(
     assert not StateDir.beside(built / "network.nix").last_run_record.exists()
     assert build(built).evaluated == ("b",)
     assert pipeline_runs == [1, 1]
+
+
+def test_an_edited_template_or_supervisor_file_goes_to_the_pipeline(
+        built: Path, pipeline_runs: list[int]) -> None:
+    """The network directory is rendered from nixvms's own files: they count too."""
+    state = StateDir.beside(built / "network.nix")
+    last = records.load(records.LastRun, state.last_run_record)
+    assert last is not None
+    sources = [str(path) for path in render.source_paths()]
+    assert set(sources) <= set(last.state)
+    launcher = render.source_paths()[0]
+    times = os.stat(launcher)
+    os.utime(launcher, ns=(times.st_atime_ns, times.st_mtime_ns))  # a new ctime only
+    build(built)
+    assert pipeline_runs == [1]
