@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 
 import click
 
+from nixvms.builder import BuildResult
 from nixvms.cli import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -56,6 +57,15 @@ def _accel_option(func: F) -> F:
         "--accel", type=click.Choice(supervisor_accel.ACCELS), envvar="NIXVMS_ACCEL",
         default="auto", show_default=True,
         help="QEMU acceleration: KVM only where a probe guest runs under it (auto).")(func)
+
+def _build_beside(network_file: Path, state_dir: Path | None, settings: NixSettings,
+                  jobs: int, max_eval_memory: str | None, verbosity: int) -> BuildResult:
+    """What `up` and `test` do first: build what changed, linking `result` beside
+    the network file."""
+    return _run_build(network_file, network_file.parent / "result", settings, jobs,
+                      state_dir=state_dir, max_eval_memory=max_eval_memory,
+                      verbosity=verbosity)
+
 
 def _fail_supervisor(error: SupervisorError) -> NoReturn:
     if isinstance(error, NotReady):
@@ -177,10 +187,9 @@ def up_command(
             os.environ.get("NIXVMS_SSH_PORT_BASE") or str(DEFAULT_SSH_PORT_BASE))
     except SupervisorError as error:
         _fail_supervisor(error)
-    settings = NixSettings(options=options, include=include, show_trace=show_trace)
-    result = _run_build(network_file, network_file.parent / "result", settings, jobs,
-                        state_dir=state_dir, max_eval_memory=max_eval_memory,
-                        verbosity=_verbosity(verbose, quiet))
+    result = _build_beside(network_file, state_dir, NixSettings(
+        options=options, include=include, show_trace=show_trace), jobs, max_eval_memory,
+        _verbosity(verbose, quiet))
     try:
         spec = load_network(result.store_path)
         names = [m.name for m in spec.select(list(machines))]
@@ -283,10 +292,9 @@ def test_command(
     except SyntaxError as error:
         _fail(f"{script}:{error.lineno}: {error.msg}")
     network_file = _find_network(positional or file)
-    settings = NixSettings(options=options, include=include, show_trace=show_trace)
-    result = _run_build(network_file, network_file.parent / "result", settings, jobs,
-                        state_dir=state_dir, max_eval_memory=max_eval_memory,
-                        verbosity=_verbosity(verbose, quiet))
+    result = _build_beside(network_file, state_dir, NixSettings(
+        options=options, include=include, show_trace=show_trace), jobs, max_eval_memory,
+        _verbosity(verbose, quiet))
     _stop_on_signals()
     try:
         load_network(result.store_path)  # a network directory the driver can read
