@@ -38,7 +38,7 @@ from nixvms import __version__  # noqa: E402
 from nixvms.budget import parse_size_kb  # noqa: E402
 from nixvms.builder import BuildResult, build, clean  # noqa: E402
 from nixvms.errors import BuildFailed, NixvmsError  # noqa: E402
-from nixvms.nix import NixSettings  # noqa: E402
+from nixvms.nix import NIX_INTERRUPTED, NixSettings  # noqa: E402
 from nixvms.options import Options as BuildOptions  # noqa: E402
 from nixvms.progress import QUIET, Display  # noqa: E402
 from nixvms.setup import run_setup  # noqa: E402
@@ -196,6 +196,10 @@ def _run_build(
                  + (" (nixvms's bundled tinyos)" if result.uses_tinyos else " (nixpkgs)"))
         return result
     except BuildFailed as error:
+        if any(failure.endswith(NIX_INTERRUPTED) for failure in error.failures):
+            # Nix stopped on the user's Ctrl-C before Python's own handler ran
+            # (the signal reached another thread first): an interrupted run.
+            _interrupted(out_link, linked_before)
         for failure in error.failures:
             click.echo(f"error: {failure}", err=True)
         for machine in display.failed_machines():
@@ -212,10 +216,15 @@ def _run_build(
     except NixvmsError as error:
         _fail(error.message, error.exit_code)
     except KeyboardInterrupt:
-        if out_link is not None and _link_target(out_link) != linked_before:
-            _fail(f"interrupted after the new network was made; {out_link} points at it",
-                  EXIT_INTERRUPTED)
-        _fail("interrupted; the previous result is untouched", EXIT_INTERRUPTED)
+        _interrupted(out_link, linked_before)
+
+
+def _interrupted(out_link: Path | None, linked_before: str | None) -> NoReturn:
+    """Say what an interrupted build left of `result`, and exit 130."""
+    if out_link is not None and _link_target(out_link) != linked_before:
+        _fail(f"interrupted after the new network was made; {out_link} points at it",
+              EXIT_INTERRUPTED)
+    _fail("interrupted; the previous result is untouched", EXIT_INTERRUPTED)
 
 
 def _link_target(link: Path | None) -> str | None:

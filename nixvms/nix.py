@@ -188,6 +188,9 @@ def _spawn(command: Sequence[str], on_line: Callable[[str], None] | None = None)
                     chunks["stderr"].decode(errors="replace"), usage.ru_maxrss)
 
 
+# What Nix says when SIGINT, SIGTERM or SIGHUP stopped it.
+NIX_INTERRUPTED = "interrupted by the user"
+
 _UNKNOWN_SETTING = re.compile(r"^unknown setting '(.+)'$")
 _warned: set[str] = set()
 

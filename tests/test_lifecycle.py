@@ -8,6 +8,7 @@ at its end that no qemu or vde_switch of its network is left.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
@@ -348,19 +349,25 @@ def test_logs_follow_prints_what_the_console_shows_next(
     state, _, _ = running
     follow = subprocess.Popen(
         [str(BIN / "nixvms"), "logs", "--state-dir", str(state.parent), "server", "-f", "-n", "0"],
-        cwd=project, stdout=subprocess.PIPE, text=True)
+        cwd=project, stdout=subprocess.PIPE)
     try:
-        time.sleep(1)
-        assert run(project, state, "ssh", "server", "--", "echo marker-$((6*7)) >/dev/console"
-                   ).code == 0
-        deadline = time.monotonic() + 20
-        seen = ""
+        # The follower starts at the log's end only once it has loaded: a line
+        # written before that is not "next". Write until one shows, each a
+        # second or two apart (a loaded machine may take seconds to start it).
+        deadline = time.monotonic() + 30
+        seen = b""
         assert follow.stdout is not None
-        os.set_blocking(follow.stdout.fileno(), False)
-        while "marker-42" not in seen and time.monotonic() < deadline:
-            time.sleep(0.2)
-            seen += follow.stdout.read() or ""
-        assert "marker-42" in seen
+        fd = follow.stdout.fileno()
+        os.set_blocking(fd, False)
+        while b"marker-42" not in seen and time.monotonic() < deadline:
+            time.sleep(1)
+            assert run(project, state, "ssh", "server", "--",
+                       "echo marker-$((6*7)) >/dev/console").code == 0
+            for _ in range(5):
+                time.sleep(0.2)
+                with contextlib.suppress(BlockingIOError):
+                    seen += os.read(fd, 65536)
+        assert b"marker-42" in seen
     finally:
         follow.send_signal(signal.SIGINT)
         follow.wait(timeout=10)

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from nixvms import cli
 from nixvms.cli import nixos_build_vms, nixvms
+from nixvms.errors import BuildFailed
 
 
 @pytest.fixture
@@ -120,3 +122,17 @@ def test_plain_progress_is_one_line_per_step_that_says_something() -> None:
     assert plain_line(Event("building", "a")) == "building a"
     assert plain_line(Event("network")) == "making the network"
     assert plain_line(Event("build-log", "a", "building '/nix/store/x.drv'")) is None
+
+
+def test_a_nix_call_stopped_by_ctrl_c_is_an_interrupted_run(
+        in_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nix may see the user's Ctrl-C before Python does: the run is interrupted, not failed."""
+    (in_project / "network.nix").write_text("{ a = { }; }\n")
+
+    def stopped(*args: object, **kwargs: object) -> None:
+        raise BuildFailed(["build of machine 'a' failed: interrupted by the user"], ["a"])
+
+    monkeypatch.setattr(cli, "build", stopped)
+    result = invoke(nixvms, "build")
+    assert result.exit_code == 130
+    assert result.output.splitlines()[-1] == "error: interrupted; the previous result is untouched"
