@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -29,6 +30,18 @@ def _nix_cache_env() -> None:
 
 
 _nix_cache_env()
+
+
+def _interruptible_children() -> None:
+    """Tests send SIGINT to what they start, as a terminal's Ctrl-C does. A suite
+    started as a background job inherits SIGINT ignored, and so would every
+    process it starts (an ignored signal stays ignored across exec): give the
+    children the default disposition back."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+_interruptible_children()
 
 
 @dataclass(frozen=True)
