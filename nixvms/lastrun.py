@@ -131,15 +131,10 @@ def remember(ctx: BuildContext, network_store_path: str) -> None:
     write to the state.
     """
     key = request_key(ctx.network_file, ctx.options)
-    if key is None or not _records_trusted(ctx):
+    machine_paths = _trusted_store_paths(ctx) if key is not None else None
+    if key is None or machine_paths is None:
         return
-    store_paths = [network_store_path]
-    for machine in ctx.machines:
-        evaluated = records.load(records.Evaluation, ctx.state.eval_record(machine))
-        built = records.load(records.Build, ctx.state.build_record(machine))
-        if evaluated is None or built is None:
-            return
-        store_paths += [evaluated.drv_path, built.out_path]
+    store_paths = [network_store_path, *machine_paths]
     # What the network directory is rendered from (nixvms's own files): their
     # stamps first, then the check that the network was made from them.
     from nixvms import render, tasks
@@ -163,21 +158,26 @@ def remember(ctx: BuildContext, network_store_path: str) -> None:
         records.save(record, ctx.state.last_run_record)
 
 
-def _records_trusted(ctx: BuildContext) -> bool:
-    """False when a record says something changed while it was read (deps.py)."""
+def _trusted_store_paths(ctx: BuildContext) -> list[str] | None:
+    """The machines' .drvs and VMs, or None when a record is missing or says
+    something changed while it was read (deps.py)."""
     listing = records.load(records.MachineList, ctx.state.machine_list_record)
     lookup = records.load(records.NixpkgsLookup, ctx.state.nixpkgs_record)
     if listing is None or lookup is None:
-        return False
+        return None
     if listing.network_parse == deps.CHANGED_WHILE_EVALUATED:
-        return False
+        return None
     groups = list(listing.files) + list(lookup.files)
+    paths: list[str] = []
     for machine in ctx.machines:
         evaluated = records.load(records.Evaluation, ctx.state.eval_record(machine))
-        if evaluated is None or evaluated.network_view == deps.CHANGED_WHILE_EVALUATED:
-            return False
+        built = records.load(records.Build, ctx.state.build_record(machine))
+        if (evaluated is None or built is None
+                or evaluated.network_view == deps.CHANGED_WHILE_EVALUATED):
+            return None
         groups += evaluated.files
-    return ctx.filesets.trusted(groups)
+        paths += [evaluated.drv_path, built.out_path]
+    return paths if ctx.filesets.trusted(groups) else None
 
 
 def _state_files(state: StateDir) -> Iterator[Path]:
