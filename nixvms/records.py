@@ -14,14 +14,13 @@ file sets they name (deps.py) under `.nixvms/filesets/`.
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+from typing import Any, TypeVar
 
 from nixvms.network import Forward, Nic
 from nixvms.state import read_json, write_json
+from nixvms.supervisor import typedjson
 
 # Bumped when a record's fields or meaning change: older records are then
 # ignored (and redone), never misread.
@@ -112,8 +111,8 @@ class LastRun:
 def save(record: object, path: Path) -> None:
     """Write a record atomically, tagged with its kind and nixvms's record version."""
     assert dataclasses.is_dataclass(record) and not isinstance(record, type)
-    data = {f.name: _to_json(getattr(record, f.name)) for f in dataclasses.fields(record)}
-    write_json(path, {"kind": type(record).__name__, "version": VERSION, "data": data})
+    write_json(path, {"kind": type(record).__name__, "version": VERSION,
+                      "data": typedjson.to_data(record)})
 
 
 def load(kind: type[R], path: Path) -> R | None:
@@ -131,70 +130,4 @@ def load(kind: type[R], path: Path) -> R | None:
 
 def from_data(kind: type[R], data: Mapping[str, Any]) -> R | None:
     """Build a record from plain data, checking every field's type; None if any is off."""
-    hints = get_type_hints(kind)
-    values: dict[str, Any] = {}
-    for field in dataclasses.fields(kind):  # type: ignore[arg-type]
-        if field.name not in data:
-            return None
-        ok, value = _from_json(hints[field.name], data[field.name])
-        if not ok:
-            return None
-        values[field.name] = value
-    return kind(**values)
-
-
-def _to_json(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, tuple):
-        return [_to_json(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): _to_json(v) for k, v in value.items()}
-    return value
-
-
-def _from_json(hint: Any, value: Any) -> tuple[bool, Any]:
-    """(True, the value as `hint` types it) or (False, None) when it is not one."""
-    if hint is str:  # the common case first: records are mostly strings
-        return isinstance(value, str), value
-    origin = get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        for option in get_args(hint):
-            ok, converted = _from_json(option, value)
-            if ok:
-                return True, converted
-        return False, None
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        if not isinstance(value, dict):
-            return False, None
-        record = from_data(hint, value)
-        return record is not None, record
-    if hint is type(None):
-        return value is None, None
-    if hint is bool or hint is str:
-        return isinstance(value, hint), value
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool), value
-    if origin is tuple:
-        (item, _ellipsis) = get_args(hint)
-        if not isinstance(value, list):
-            return False, None
-        items = [_from_json(item, v) for v in value]
-        if not all(ok for ok, _ in items):
-            return False, None
-        return True, tuple(v for _, v in items)
-    if origin is Mapping:
-        key_type, value_type = get_args(hint)
-        if not isinstance(value, dict):
-            return False, None
-        if key_type is str and value_type is str:  # large ones (LastRun.files): no recursion
-            ok = all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
-            return ok, types.MappingProxyType(value) if ok else None
-        converted_items = {}
-        for k, v in value.items():
-            ok, converted = _from_json(value_type, v)
-            if not ok or not isinstance(k, key_type):
-                return False, None
-            converted_items[k] = converted
-        return True, types.MappingProxyType(converted_items)
-    raise TypeError(f"records: no JSON form for {hint!r}")
+    return typedjson.from_data(kind, data)
