@@ -320,7 +320,7 @@ Examples:
 @click.option("--option-warn-only", is_flag=True,
               help="Let Nix warn about an --option name it does not know, instead of failing.")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
-              envvar="NIXVMS_STATE_DIR", metavar="DIR",
+              metavar="DIR",
               help="Where nixvms keeps the project's state (default: .nixvms beside NETWORK; "
                    "also NIXVMS_STATE_DIR).")
 @_output_options
@@ -376,7 +376,7 @@ Examples:
 @click.option("--extra-dep", "extra_deps", multiple=True, type=click.Path(path_type=Path),
               metavar="PATH", help="The --extra-dep files the next build will be given.")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
-              envvar="NIXVMS_STATE_DIR", metavar="DIR",
+              metavar="DIR",
               help="Where nixvms keeps the project's state (default: .nixvms beside NETWORK).")
 def why_command(machine: str, file: Path | None, include: tuple[str, ...],
                 options: tuple[tuple[str, str], ...], extra_deps: tuple[Path, ...],

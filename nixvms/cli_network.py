@@ -11,7 +11,6 @@ recorded in the network directory (the project's .nixvms/run).
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -40,23 +39,18 @@ from nixvms.cli import (
 from nixvms.errors import NixvmsError
 from nixvms.nix import NixSettings
 from nixvms.state import StateDir
-from nixvms.supervisor import SupervisorError, load_network
+from nixvms.supervisor import SupervisorError, launch, load_network
 from nixvms.supervisor import accel as supervisor_accel
 from nixvms.supervisor import client as supervisor
 from nixvms.supervisor.errors import NotReady
-from nixvms.supervisor.ports import (
-    DEFAULT_SSH_PORT_BASE,
-    parse_forward,
-    parse_port_base,
-)
-from nixvms.supervisor.supervisor import StartOptions
+from nixvms.supervisor.ports import parse_forward
 
 
 def _accel_option(func: F) -> F:
     return click.option(
-        "--accel", type=click.Choice(supervisor_accel.ACCELS), envvar="NIXVMS_ACCEL",
-        default="auto", show_default=True,
-        help="QEMU acceleration: KVM only where a probe guest runs under it (auto).")(func)
+        "--accel", type=click.Choice(supervisor_accel.ACCELS), default=None,
+        help="QEMU acceleration: auto (KVM only where a probe guest runs under it), kvm "
+             "or tcg (default: NIXVMS_ACCEL, else auto).")(func)
 
 def _build_beside(network_file: Path, state_dir: Path | None, settings: NixSettings,
                   jobs: int, max_eval_memory: str | None, verbosity: int) -> BuildResult:
@@ -78,17 +72,16 @@ def _fail_supervisor(error: SupervisorError) -> NoReturn:
 
 def _state_dir(file: Path | None, state_dir: Path | None) -> Path:
     """The running network's files: <project state>/run, the project's state being
-    --state-dir (or NIXVMS_STATE_DIR), else .nixvms beside the network file."""
-    if state_dir is not None:
-        return StateDir(state_dir.absolute()).run_dir
-    network = _find_network(file)
-    return StateDir.for_network(network).run_dir
+    --state-dir (or NIXVMS_STATE_DIR), else .nixvms beside the network file
+    (launch.py's rule)."""
+    if launch.project_state_dir(state_dir) is not None:
+        return launch.run_dir_path(state_dir, None)
+    return launch.run_dir_path(None, str(StateDir.beside(_find_network(file)).run_dir))
 
 
 def _lifecycle_options(func: F, *, short_file: bool = True) -> F:
     func = click.option(
         "--state-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-        envvar="NIXVMS_STATE_DIR",
         help="The project's state directory, as for `nixvms build` (default: .nixvms "
              "beside the network file; also NIXVMS_STATE_DIR); the running network's "
              "files are in DIR/run.",
@@ -159,7 +152,7 @@ def up_command(
     state_dir: Path | None,
     detach: bool,
     timeout: float,
-    accel: str,
+    accel: str | None,
     fresh: tuple[str, ...],
     forwards: tuple[str, ...],
     options: tuple[tuple[str, str], ...],
@@ -181,10 +174,9 @@ def up_command(
     if positional is not None and file is not None:
         _fail("give the network either as NETWORK or with -f, not both", EXIT_USAGE)
     network_file = _find_network(positional or file)
-    try:
+    try:  # bad input is said before anything is built
         parsed_forwards = tuple(parse_forward(f) for f in forwards)
-        port_base = parse_port_base(
-            os.environ.get("NIXVMS_SSH_PORT_BASE") or str(DEFAULT_SSH_PORT_BASE))
+        launch.read_settings()
     except SupervisorError as error:
         _fail_supervisor(error)
     result = _build_beside(network_file, state_dir, NixSettings(
@@ -192,22 +184,15 @@ def up_command(
         _verbosity(verbose, quiet))
     try:
         spec = load_network(result.store_path)
-        names = [m.name for m in spec.select(list(machines))]
-        fresh_names = spec.names if "*" in fresh else tuple(spec.machine(n).name for n in fresh)
-        run_dir = _state_dir(network_file, state_dir)
+        request = launch.start_request(
+            spec, run_dir=_state_dir(network_file, state_dir), machines=machines,
+            fresh=spec.names if "*" in fresh else fresh, forwards=parsed_forwards,
+            accel=accel)
         if not detach:
             _stop_on_signals()
-        choice = supervisor_accel.choose(accel)
-        _say(f"acceleration: {choice.accel.upper()} ({choice.reason})")
-        start_options = StartOptions(
-            network=spec.path, machines=tuple(names), accel=choice.accel,
-            fresh=tuple(fresh_names), forwards=parsed_forwards, ssh_port_base=port_base,
-            qemu_opts=os.environ.get("QEMU_OPTS", ""),
-            net_opts=os.environ.get("QEMU_NET_OPTS", ""),
-            kernel_params=os.environ.get("QEMU_KERNEL_PARAMS", ""),
-        )
-        started = supervisor.start(spec.path, run_dir, start_options, detach=detach,
-                                   timeout=timeout, on_event=_print_event)
+        _say(f"acceleration: {(request.accel or '').upper()} ({request.accel_reason})")
+        started = supervisor.start(request, detach=detach, timeout=timeout,
+                                   on_event=_print_event)
     except NotReady as error:
         if detach:
             _say("the machines that came up keep running: `nixvms status`, "
@@ -260,7 +245,7 @@ def test_command(
     state_dir: Path | None,
     junit_xml: Path | None,
     keep_vms: bool,
-    accel: str,
+    accel: str | None,
     options: tuple[tuple[str, str], ...],
     show_trace: bool,
     include: tuple[str, ...],
@@ -459,7 +444,7 @@ Examples:
               metavar="NETWORK",
               help="The project's network file (default: the nearest network.nix here or above).")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
-              envvar="NIXVMS_STATE_DIR", metavar="DIR",
+              metavar="DIR",
               help="Where nixvms keeps the project's state (default: .nixvms beside NETWORK; "
                    "also NIXVMS_STATE_DIR).")
 def log_command(machine: str, file: Path | None, state_dir: Path | None) -> None:
@@ -500,7 +485,7 @@ Examples:
 @click.option("--option", "options", type=(str, str), multiple=True, metavar="NAME VALUE",
               help="With --tasks: the --option settings the next build will be given.")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
-              envvar="NIXVMS_STATE_DIR", metavar="DIR",
+              metavar="DIR",
               help="Where nixvms keeps the project's state (default: .nixvms beside NETWORK; "
                    "also NIXVMS_STATE_DIR).")
 def graph_command(network: Path | None, fmt: str | None, output: Path | None,

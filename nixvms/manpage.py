@@ -106,12 +106,17 @@ def _header(name: str, section: int, title: str) -> list[str]:
 
 ENVIRONMENT = [
     ("NIXVMS_STATE_DIR", "Where a project's state lives (as --state-dir; default .nixvms "
-                         "beside the network file)."),
+                         "beside the network file). --state-dir DIR means the same to every "
+                         "command, result/bin/run-vms and result/bin/nixos-test-driver "
+                         "included: the project's state directory, with the running "
+                         "network's files in DIR/run."),
     ("NIX_PATH", "Nix's search path: where <nixpkgs> is found. A nixpkgs entry that does not "
                  "exist is an error; with none at all nixvms builds with its bundled tinyos."),
     ("NIXVMS_ACCEL", "QEMU acceleration for up and test: auto, kvm or tcg (as --accel)."),
     ("NIXVMS_SSH_PORT_BASE", "The first host port tried for the machines' ssh forwards "
                              "(default 10022)."),
+    ("NIXVMS_STOP_TIMEOUT", "Seconds a machine gets to stop before it is killed "
+                            "(default 5)."),
     ("QEMU_OPTS, QEMU_NET_OPTS, QEMU_KERNEL_PARAMS", "Passed to every machine's VM script, as "
                                                      "NixOS's qemu-vm.nix reads them."),
 ]
@@ -213,7 +218,8 @@ def nixos_build_vms_page(command: click.Command) -> str:
         "nothing and prints the directory's store path). result/bin/run-vms, or "
         "result/bin/nixos-run-vms, starts every machine and keeps them running until it is "
         "interrupted; each machine's disk image is kept in the project's state between "
-        "runs.")]
+        "runs. Its --state-dir DIR names the project's state directory, as nixvms(1)'s "
+        "does: the running network's files go in DIR/run.")]
     lines += [".PP", escape(
         "The network expression is an attribute set: each attribute names a machine, and "
         "its value is that machine's NixOS configuration module. A defaults attribute, "

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from nixvms.errors import StateError
+from nixvms.supervisor import launch
 
 STATE_DIR_NAME = ".nixvms"
-STATE_DIR_VARIABLE = "NIXVMS_STATE_DIR"
+STATE_DIR_VARIABLE = launch.STATE_DIR_VARIABLE
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,9 @@ class StateDir:
     @classmethod
     def for_network(cls, network_file: Path, override: Path | None = None) -> StateDir:
         """--state-dir, else NIXVMS_STATE_DIR, else .nixvms beside the network file."""
-        chosen = override or (Path(os.environ[STATE_DIR_VARIABLE])
-                               if os.environ.get(STATE_DIR_VARIABLE) else None)
+        chosen = launch.project_state_dir(override)  # the one reader of the rule
         if chosen is not None:
-            return cls(Path(os.path.abspath(chosen)))
+            return cls(chosen)
         return cls.beside(Path(os.path.abspath(network_file)))
 
     def ensure(self) -> None:
@@ -132,7 +132,7 @@ class StateDir:
     @property
     def run_dir(self) -> Path:
         """The default state directory of the running network (disks, consoles, sockets)."""
-        return self.root / "run"
+        return self.root / launch.RUN_SUBDIR
 
     @property
     def network_files(self) -> Path:

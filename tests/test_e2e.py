@@ -45,9 +45,10 @@ def test_client_reaches_server_by_name_and_sigterm_stops_everything(tmp_path: Pa
     shutil.copytree(REPO / "examples" / "two-machines", example, ignore=LOCAL_STATE)
     built = nixvms("build", cwd=example)
     assert built.code == 0, built.stderr
-    state = tmp_path / "vm state"  # a space: run-vms must quote it
+    project_state = tmp_path / "vm state"  # a space: run-vms must quote it
+    state = project_state / "run"  # where --state-dir puts the running network's files
     run_vms = subprocess.Popen(
-        [str(example / "result" / "bin" / "run-vms"), "--state-dir", str(state)],
+        [str(example / "result" / "bin" / "run-vms"), "--state-dir", str(project_state)],
         cwd=example, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
     )

@@ -9,7 +9,6 @@ at its end that no qemu or vde_switch of its network is left.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import pty
 import re
@@ -26,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from nixvms.supervisor import runstate, statedir
+from nixvms.supervisor.runstate import MachineState, RunState
 from tests.conftest import BIN, LOCAL_STATE, REPO, Run, nixvms, write
 
 pytestmark = [pytest.mark.nix, pytest.mark.vm]
@@ -60,18 +61,21 @@ def run(project: Path, state: Path, command: str, *args: str) -> Run:
     return nixvms(command, "--state-dir", str(state.parent), *args, cwd=project)
 
 
-def state_file(state: Path) -> dict[str, object]:
-    data = json.loads((state / "state.json").read_text())
-    assert isinstance(data, dict)
+def state_file(state: Path) -> RunState:
+    data = runstate.load(statedir.prepare(state, create=False))
+    assert data is not None, f"no state file in {state}"
     return data
 
 
-def machine_record(state: Path, name: str) -> dict[str, object]:
-    machines = state_file(state)["machines"]
-    assert isinstance(machines, dict)
-    record = machines[name]
-    assert isinstance(record, dict)
+def machine_record(state: Path, name: str) -> MachineState:
+    record = state_file(state).machine(name)
+    assert record is not None
     return record
+
+
+def machine_pid(state: Path, name: str) -> int | None:
+    process = machine_record(state, name).process
+    return process.pid if process is not None else None
 
 
 def processes_of(*marks: str) -> list[int]:
@@ -94,7 +98,7 @@ def processes_of(*marks: str) -> list[int]:
 
 
 def marks(state: Path) -> tuple[str, str]:
-    return str(state), str(state_file(state)["sockets"])
+    return str(state), state_file(state).sockets
 
 
 def wait_gone(*mark: str, timeout: float = 30) -> list[int]:
@@ -112,13 +116,8 @@ def short_state(tag: str) -> Path:
 
 def kill_network(state: Path) -> None:
     """Whatever a failed test left: SIGKILL its supervisor (the rest follows)."""
-    try:
-        data = state_file(state)
-        supervisor = data["supervisor"]
-        assert isinstance(supervisor, dict)
-        os.kill(int(supervisor["pid"]), signal.SIGKILL)
-    except (OSError, ValueError, KeyError, AssertionError):
-        pass
+    with contextlib.suppress(OSError, AssertionError):
+        os.kill(state_file(state).supervisor.pid, signal.SIGKILL)
 
 
 def free_port() -> int:
@@ -263,10 +262,10 @@ def test_status_shows_state_ips_ports_forwards_pid_and_uptime(
     server = machine_record(state, "server")
     assert rows["server"][1] == "running"
     assert rows["server"][2] == "192.168.1.2"
-    assert rows["server"][3] == str(server["ssh_port"])
+    assert rows["server"][3] == str(server.ssh_port)
     assert rows["server"][4] == (f"127.0.0.1:{forward_port}->22,"
                                  f"127.0.0.1:{guest_forward}->22")
-    assert rows["server"][5] == str(server["pid"])
+    assert rows["server"][5] == str(machine_pid(state, "server"))
     assert re.fullmatch(r"\d+", rows["server"][6])
     assert rows["client"][2] == "192.168.1.1"
 
@@ -315,7 +314,7 @@ def test_forwards_are_bound_on_127_0_0_1_only(
     state, _, _ = running
     listening = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True,
                                check=True).stdout
-    ports = [forward_port, guest_forward] + [int(str(machine_record(state, m)["ssh_port"]))
+    ports = [forward_port, guest_forward] + [int(str(machine_record(state, m).ssh_port))
                                              for m in ("client", "server")]
     for port in ports:
         local = [line.split()[3] for line in listening.splitlines()
@@ -435,8 +434,8 @@ def test_bad_input_is_one_line_and_leaves_the_running_network_alone(
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     after = state_file(state)
-    assert after["supervisor"] == before["supervisor"]
-    assert after["machines"] == before["machines"]
+    assert after.supervisor == before.supervisor
+    assert after.machines == before.machines
 
 
 def test_up_with_a_forward_on_a_taken_port_is_one_error_and_disturbs_nothing(
@@ -448,7 +447,7 @@ def test_up_with_a_forward_on_a_taken_port_is_one_error_and_disturbs_nothing(
     assert result.code == 1
     assert f"port {forward_port} on 127.0.0.1 is already in use" in result.stderr
     assert processes_of(str(state)) == []
-    assert state_file(other)["machines"] == before["machines"]
+    assert state_file(other).machines == before.machines
 
 
 def test_up_of_a_running_network_is_refused_naming_stop(
@@ -468,20 +467,20 @@ def test_up_of_a_running_network_is_refused_naming_stop(
 def test_stop_of_one_machine_leaves_the_other_running_and_start_restarts_it(
         project: Path, state: Path) -> None:
     assert up(project, state).code == 0
-    server_pid = machine_record(state, "server")["pid"]
-    client_pid = int(str(machine_record(state, "client")["pid"]))
+    server_pid = machine_pid(state, "server")
+    client_pid = machine_pid(state, "client")
     stopped = run(project, state, "stop", "client")
     assert stopped.code == 0, stopped.stderr
     assert "stopped client" in stopped.stderr
-    assert machine_record(state, "client")["state"] == "stopped"
-    assert machine_record(state, "server")["pid"] == server_pid
+    assert machine_record(state, "client").phase.value == "stopped"
+    assert machine_pid(state, "server") == server_pid
     assert not Path(f"/proc/{client_pid}").exists()
     status = run(project, state, "status").stdout
     assert re.search(r"^client\s+stopped", status, re.MULTILINE)
     started = run(project, state, "start", "client")
     assert started.code == 0, started.stderr
     assert re.search(r"^client ready in \d+\.\d s$", started.stdout, re.MULTILINE)
-    assert machine_record(state, "client")["state"] == "running"
+    assert machine_record(state, "client").phase.value == "running"
     assert run(project, state, "stop").code == 0
     assert wait_gone(*marks(state)) == []
 
@@ -509,8 +508,8 @@ def test_start_after_the_network_stopped_starts_only_the_named_machines(
     started = run(project, state, "start", "server")
     assert started.code == 0, started.stderr
     assert re.search(r"^server ready in \d+\.\d s$", started.stdout, re.MULTILINE)
-    assert machine_record(state, "server")["state"] == "running"
-    assert machine_record(state, "client")["state"] == "stopped"
+    assert machine_record(state, "server").phase.value == "running"
+    assert machine_record(state, "client").phase.value == "stopped"
     assert run(project, state, "ssh", "server", "--", "true").code == 0
     assert run(project, state, "stop").code == 0
     assert wait_gone(*marks(state)) == []
@@ -525,7 +524,7 @@ def test_destroy_stops_and_deletes_disks_and_run_state_saying_what(
     assert f"removed {state}/client" in one.stderr.splitlines()
     assert not (state / "client").exists()
     assert (state / "server" / "server.qcow2").exists()
-    assert machine_record(state, "server")["state"] == "running"
+    assert machine_record(state, "server").phase.value == "running"
     everything = run(project, state, "destroy")
     assert everything.code == 0, everything.stderr
     assert f"removed {state}/server" in everything.stderr.splitlines()
@@ -536,10 +535,11 @@ def test_destroy_stops_and_deletes_disks_and_run_state_saying_what(
 def test_a_vm_killed_is_reported_dead_while_the_others_keep_running(
         project: Path, state: Path) -> None:
     assert up(project, state).code == 0
-    client = int(str(machine_record(state, "client")["pid"]))
+    client = machine_pid(state, "client")
+    assert client is not None
     os.kill(client, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while machine_record(state, "client")["state"] != "dead" and time.monotonic() < deadline:
+    while machine_record(state, "client").phase.value != "dead" and time.monotonic() < deadline:
         time.sleep(0.2)
     status = run(project, state, "status").stdout
     assert re.search(r"^client\s+dead \(killed by SIGKILL\)", status, re.MULTILINE), status
@@ -582,8 +582,8 @@ def foreground_up(project: Path, state: Path) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if (state / "state.json").exists() and all(
-                machine_record(state, m)["state"] == "running" for m in ("client", "server")):
+        if runstate.load(statedir.prepare(state, create=False)) is not None and all(
+                machine_record(state, m).phase.value == "running" for m in ("client", "server")):
             return proc
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.2)
@@ -610,9 +610,7 @@ def test_kill_9_of_the_supervisor_leaves_no_vm_and_the_next_up_works(
         project: Path, state: Path) -> None:
     assert up(project, state).code == 0
     mark = marks(state)
-    supervisor = state_file(state)["supervisor"]
-    assert isinstance(supervisor, dict)
-    os.kill(int(supervisor["pid"]), signal.SIGKILL)
+    os.kill(state_file(state).supervisor.pid, signal.SIGKILL)
     assert wait_gone(*mark, timeout=15) == []
     status = run(project, state, "status")
     assert "not running" in status.stdout
@@ -650,7 +648,7 @@ def test_two_networks_from_two_directories_started_at_once_both_come_up(
             for d, s in ((project, states[0]), (other, states[1]))]
         results = [(p.wait(timeout=300), p.communicate()[1]) for p in procs]
         assert [code for code, _ in results] == [0, 0], results
-        ports = {int(str(machine_record(s, m)["ssh_port"])) for s in states
+        ports = {int(str(machine_record(s, m).ssh_port)) for s in states
                  for m in ("client", "server")}
         assert len(ports) == 4
         for d, s in ((project, states[0]), (other, states[1])):

@@ -69,10 +69,10 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
     shutil.copy(EXAMPLE, directory / "network.nix")
     res = build(directory)
     assert res.returncode == 0, res.stderr
-    state = directory / "state"
+    state = directory / "state" / "run"  # run-vms --state-dir names the project's state
     with (directory / "run-vms.out").open("wb") as log:
         proc = subprocess.Popen(
-            [str(directory / "result" / "bin" / "run-vms"), "--state-dir", str(state)],
+            [str(directory / "result" / "bin" / "run-vms"), "--state-dir", str(state.parent)],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         net = Network(directory, state, proc)

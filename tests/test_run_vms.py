@@ -12,6 +12,7 @@ behaviours with real QEMU are in test_lifecycle.py.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -29,6 +30,8 @@ from pathlib import Path
 import pytest
 
 from nixvms.render import render_launcher
+from nixvms.supervisor import runstate, statedir
+from nixvms.supervisor.runstate import MachineState, Phase, RunState
 
 REPO = Path(__file__).resolve().parent.parent
 SUPERVISOR = REPO / "nixvms" / "supervisor"
@@ -144,7 +147,7 @@ class Net:
 
     def run(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(self.script), "--state-dir", str(self.state), *args],
+            [str(self.script), "--state-dir", str(self.state.parent), *args],
             capture_output=True, text=True, timeout=90, env=self.env(**env),
             cwd=self.root, check=False,
         )
@@ -152,7 +155,7 @@ class Net:
     def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
         """run-vms in the foreground; its stderr goes to the file err."""
         proc = subprocess.Popen(
-            [str(self.script), "--state-dir", str(self.state), *args],
+            [str(self.script), "--state-dir", str(self.state.parent), *args],
             stdout=subprocess.DEVNULL, stderr=(self.root / "err").open("w"), text=True,
             env=self.env(**env), cwd=self.root,
         )
@@ -171,16 +174,14 @@ class Net:
         assert match, f"{key} not in {name}'s output: {self.out(name)!r}"
         return match.group(1)
 
-    def state_file(self) -> dict[str, object]:
-        data = json.loads((self.state / "state.json").read_text())
-        assert isinstance(data, dict)
-        return data
+    def state_file(self) -> RunState:
+        state = runstate.load(statedir.prepare(self.state, create=False))
+        assert state is not None, "no state file"
+        return state
 
-    def machine(self, name: str) -> dict[str, object]:
-        machines = self.state_file()["machines"]
-        assert isinstance(machines, dict)
-        record = machines[name]
-        assert isinstance(record, dict)
+    def machine(self, name: str) -> MachineState:
+        record = self.state_file().machine(name)
+        assert record is not None
         return record
 
     def wait_ready(self) -> None:
@@ -190,22 +191,18 @@ class Net:
     def all_pids(self) -> list[int]:
         """Every process of the network: supervisor, VMs, their children, switches."""
         data = self.state_file()
-        supervisor = data["supervisor"]
-        assert isinstance(supervisor, dict)
-        pids = [int(supervisor["pid"])]
-        switches = data["switches"]
-        assert isinstance(switches, dict)
-        pids += [int(s["pid"]) for s in switches.values() if s["pid"]]
+        pids = [data.supervisor.pid]
+        pids += [s.process.pid for s in data.switches if s.process]
         for name in self.names:
-            pid = self.machine(name)["pid"]
-            if isinstance(pid, int):
-                pids.append(pid)
+            process = self.machine(name).process
+            if process is not None:
+                pids.append(process.pid)
             if "CHILD=" in self.out(name):
                 pids.append(int(self.value(name, "CHILD")))
         return pids
 
     def ports(self) -> dict[str, int]:
-        return {n: int(str(self.machine(n)["ssh_port"])) for n in self.names}
+        return {n: int(str(self.machine(n).ssh_port)) for n in self.names}
 
 
 @pytest.fixture
@@ -219,11 +216,12 @@ def short_dir() -> Iterator[Path]:
 def kill_recorded(path: Path) -> None:
     """Never leave a process behind, even when a test failed half-way."""
     for state_file in path.glob("**/state.json"):
-        with contextlib.suppress(OSError, ValueError):
-            data = json.loads(state_file.read_text())
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError):
+            data = json.loads(state_file.read_text())["data"]
             pids = [data["supervisor"]["pid"]]
-            pids += [s.get("pid") for s in data.get("switches", {}).values()]
-            pids += [m.get("pid") for m in data.get("machines", {}).values()]
+            pids += [(s.get("process") or {}).get("pid") for s in data.get("switches", [])]
+            pids += [(m.get("process") or {}).get("pid")
+                     for m in data.get("machines", {}).values()]
             for pid in pids:
                 if isinstance(pid, int) and pid > 1:
                     for target in (-pid, pid):
@@ -233,8 +231,10 @@ def kill_recorded(path: Path) -> None:
 
 def make_net(root: Path, state: Path, machines: dict[str, tuple[int, ...]],
              **kwargs: object) -> Net:
+    """A network over stand-ins whose project state directory is `state` (run-vms's
+    --state-dir): its running files are in state/run, Net.state."""
     directory = make_network_dir(root, machines, **kwargs)  # type: ignore[arg-type]
-    return Net(root=root, state=state, directory=directory, names=sorted(machines))
+    return Net(root=root, state=state / "run", directory=directory, names=sorted(machines))
 
 
 @pytest.fixture
@@ -257,11 +257,10 @@ def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> int:
 def test_switches_answer_on_their_control_sockets(net: Net) -> None:
     proc = net.start()
     net.wait_ready()
-    switches = net.state_file()["switches"]
-    assert isinstance(switches, dict)
+    sockets = Path(net.state_file().sockets)
     for vlan in ("1", "2"):
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.connect(str(Path(switches[vlan]["socket"]) / "ctl"))
+            s.connect(str(sockets / f"vde{vlan}.ctl" / "ctl"))
     assert stop(proc) in (0, 130)
 
 
@@ -269,7 +268,7 @@ def test_each_vm_gets_the_contract_environment(net: Net) -> None:
     proc = net.start(QEMU_KERNEL_PARAMS="quiet", QEMU_OPTS="-m 64")
     net.wait_ready()
     ports = net.ports()
-    sockets = Path(str(net.state_file()["sockets"]))
+    sockets = Path(net.state_file().sockets)
     for name in net.names:
         home = net.state / name
         assert net.value(name, "TMPDIR") == str(home)
@@ -288,14 +287,13 @@ def test_each_vm_gets_the_contract_environment(net: Net) -> None:
 def test_every_vm_gets_console_backdoor_and_monitor_sockets(net: Net) -> None:
     proc = net.start()
     net.wait_ready()
-    sockets = Path(str(net.state_file()["sockets"]))
+    sockets = Path(net.state_file().sockets)
     opts = net.value("alpha", "QEMU_OPTS")
     assert f"path={sockets}/alpha.console,server=on,wait=off,logfile=/dev/fd/" in opts
     assert "-serial chardev:nixvms-console" in opts
     assert "-device virtio-serial -device virtconsole,chardev=shell" in opts
     assert f"-chardev socket,id=shell,path={sockets}/alpha.shell,server=on,wait=off" in opts
     assert f"-monitor unix:{sockets}/alpha.monitor,server=on,wait=off" in opts
-    assert net.machine("alpha")["console"] == str(sockets / "alpha.console")
     stop(proc)
 
 
@@ -303,7 +301,7 @@ def test_sockets_of_a_state_dir_with_a_space_go_to_a_short_private_directory(
         net: Net) -> None:
     proc = net.start()
     net.wait_ready()
-    sockets = Path(str(net.state_file()["sockets"]))
+    sockets = Path(net.state_file().sockets)
     assert " " in str(net.state)
     assert sockets.parent == Path(tempfile.gettempdir()) / f"nixvms-{os.geteuid()}"
     assert stat.S_IMODE(sockets.stat().st_mode) == 0o700
@@ -352,10 +350,9 @@ def test_a_signal_to_run_vms_leaves_no_process_of_the_network(net: Net, sig: int
 def test_kill_9_of_the_supervisor_kills_its_vms_and_switches(net: Net) -> None:
     assert net.run("--detach").returncode == 0
     pids = net.all_pids()
-    vms_and_switches = [int(str(net.machine(n)["pid"])) for n in net.names]
-    switches = net.state_file()["switches"]
-    assert isinstance(switches, dict)
-    vms_and_switches += [int(s["pid"]) for s in switches.values()]
+    state = net.state_file()
+    vms_and_switches = [p.pid for n in net.names if (p := net.machine(n).process)]
+    vms_and_switches += [s.process.pid for s in state.switches if s.process]
     os.kill(pids[0], signal.SIGKILL)
     wait_until(lambda: not any(is_alive(p) for p in vms_and_switches),
                what="the VMs and switches to die with their supervisor")
@@ -386,9 +383,9 @@ def test_a_dying_vm_is_reported_and_the_others_keep_running(
     assert "run-vms: bad died (exit status 3); its last console lines:" in n.err()
     assert "  | kernel panic" in n.err()
     assert proc.poll() is None
-    assert n.machine("good")["state"] == "running"
-    assert n.machine("bad")["state"] == "dead"
-    assert n.machine("bad")["exit_status"] == 3
+    assert n.machine("good").phase is Phase.RUNNING
+    assert n.machine("bad").phase is Phase.DEAD
+    assert n.machine("bad").exit_status == 3
     stop(proc)
 
 
@@ -435,7 +432,7 @@ def test_start_is_refused_while_the_network_runs(net: Net) -> None:
 
 
 def test_two_starts_at_the_same_instant_leave_exactly_one_network(net: Net) -> None:
-    procs = [subprocess.Popen([str(net.script), "--state-dir", str(net.state), "--detach"],
+    procs = [subprocess.Popen([str(net.script), "--state-dir", str(net.state.parent), "--detach"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env=net.env(), cwd=net.root) for _ in range(2)]
     results = [(p.wait(timeout=60), p.communicate()[1]) for p in procs]
@@ -456,10 +453,9 @@ def test_stale_disk_is_reported_naming_the_machine_and_fresh(
     assert n.run("--detach").returncode == 0
     assert n.run("--stop").returncode == 0
     state = n.state_file()
-    machines = state["machines"]
-    assert isinstance(machines, dict)
-    machines["solo"]["disk_vm"] = "/nix/store/older-vm"
-    (n.state / "state.json").write_text(json.dumps(state))
+    older = dataclasses.replace(state.machines["solo"], disk_vm="/nix/store/older-vm")
+    runstate.save(statedir.prepare(n.state),
+                  dataclasses.replace(state, machines={**state.machines, "solo": older}))
     result = n.run("--detach")
     assert result.returncode == 0, result.stderr
     assert "solo: its disk was made by an older build (/nix/store/older-vm)" in result.stderr
@@ -587,7 +583,7 @@ def test_bad_input_is_one_error_line(net: Net, bad: list[str], message: str) -> 
 def test_a_network_without_vlans_starts_no_switch(tmp_path: Path, short_dir: Path) -> None:
     n = make_net(tmp_path, short_dir / "s", {"alone": ()})
     assert n.run("--detach").returncode == 0
-    assert n.state_file()["switches"] == {}
+    assert n.state_file().switches == ()
     n.run("--stop")
 
 

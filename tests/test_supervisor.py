@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from nixvms.cli import nixvms
 from nixvms.render import render_launcher, templates_digest
 from nixvms.supervisor import accel, client, errors, ports, spec, statedir, text
-from nixvms.supervisor.supervisor import StartOptions, ssh_config_text
+from nixvms.supervisor.supervisor import ssh_config_text
 
 # --- console text ------------------------------------------------------------------
 
@@ -159,16 +159,6 @@ def test_the_lock_refuses_a_second_holder_and_frees_when_released(tmp_path: Path
     assert not statedir.is_locked(run_dir)
 
 
-def test_the_state_file_is_versioned_and_an_unknown_version_is_ignored(tmp_path: Path) -> None:
-    run_dir = statedir.prepare(tmp_path / "st")
-    statedir.write_state(run_dir, {"network": "/nix/store/x"})
-    assert json.loads(run_dir.state_file.read_text())["version"] == statedir.STATE_VERSION
-    assert statedir.read_state(run_dir) == {"network": "/nix/store/x",
-                                            "version": statedir.STATE_VERSION}
-    run_dir.state_file.write_text(json.dumps({"version": 999}))
-    assert statedir.read_state(run_dir) is None
-
-
 # --- network.json ------------------------------------------------------------------
 
 
@@ -222,12 +212,6 @@ def test_ssh_config_lists_target_hosts_and_quotes_the_key(tmp_path: Path) -> Non
     assert "\nHost web web.example\n  HostName 127.0.0.1\n  Port 10022\n" in config
     assert '  IdentityFile "/home/a b/100%%/id"\n' in config
     assert "\nHost db\n" in config
-
-
-def test_start_options_survive_their_trip_to_the_daemon() -> None:
-    options = StartOptions(network="/nix/store/n", machines=("a",), accel="tcg",
-                           fresh=("a",), forwards=(ports.Forward("a", 8080, 80),))
-    assert StartOptions.from_json(options.to_json()) == options
 
 
 def test_a_ready_event_is_one_line_with_the_time() -> None:

@@ -29,20 +29,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import procs
+from . import procs, runstate
 from .errors import NotReady, NotRunning, StartError, SupervisorError, UsageError
+from .launch import StartRequest
 from .machines import HostForward
+from .runstate import MachineState, Phase, RunState
 from .spec import GuestForward, NetworkSpec, load_network
-from .statedir import (
-    RunDir,
-    StateLock,
-    is_locked,
-    open_private,
-    prepare,
-    read_state,
-    remove_path,
-)
-from .supervisor import StartOptions, error_kind
+from .statedir import RunDir, StateLock, open_private, prepare, remove_path
+from .supervisor import error_kind
 from .text import strip_controls, tail_lines
 
 DEFAULT_TIMEOUT = 120.0
@@ -111,30 +105,19 @@ def _parse(line: bytes) -> Event | None:
     return event if isinstance(event, dict) else None
 
 
-def start(
-    network: str,
-    state_dir: str | os.PathLike[str],
-    options: StartOptions,
-    *,
-    detach: bool,
-    timeout: float,
-    on_event: OnEvent,
-) -> Started:
-    """Start the supervisor for `network` and wait until the machines it
-    starts are ready; NotReady names those that are not, within timeout."""
-    spec = load_network(network)
-    names = [m.name for m in spec.select(list(options.machines))]
-    for f in options.forwards:
-        spec.machine(f.machine)
-    for name in options.fresh:
-        spec.machine(name)
-    run_dir = prepare(state_dir)
+def start(request: StartRequest, *, detach: bool, timeout: float,
+          on_event: OnEvent) -> Started:
+    """Start the supervisor for the request's network and wait until the
+    machines it starts are ready; NotReady names those that are not, within
+    timeout."""
+    spec = load_network(request.network)
+    names = [m.name for m in spec.select(list(request.machines))]
+    run_dir = prepare(request.run_dir)
     lock = StateLock(run_dir)
     read_fd, write_fd = os.pipe()
     python, main = supervisor_main(spec.path)
-    command = [python, "-I", str(main), "--serve", options.to_json(),
-               "--state-dir", str(run_dir.path), "--lock-fd", str(lock.fd),
-               "--report-fd", str(write_fd)]
+    command = [python, "-I", str(main), "--serve", request.to_json(),
+               "--lock-fd", str(lock.fd), "--report-fd", str(write_fd)]
     try:
         log_fd = open_private(run_dir.supervisor_log, append=True)
         with os.fdopen(log_fd, "ab") as log:
@@ -254,20 +237,20 @@ class NetworkStatus:
     spec: NetworkSpec
 
 
-def _state(run_dir: RunDir) -> dict[str, Any]:
-    data = read_state(run_dir)
-    if data is None:
-        raise NotRunning(f"no network has run from {run_dir.path} (no state file there); "
-                         "start one with `nixvms up`")
-    return data
+@dataclass(frozen=True)
+class Opened:
+    """A state directory, what its state file says, and the network it names."""
 
+    run_dir: RunDir
+    state: RunState
+    spec: NetworkSpec
 
-def _supervisor_alive(data: dict[str, Any], run_dir: RunDir) -> int | None:
-    record = data.get("supervisor") or {}
-    pid, started = record.get("pid"), record.get("start_time")
-    if isinstance(pid, int) and procs.alive(pid, started) and is_locked(run_dir):
-        return pid
-    return None
+    @property
+    def supervisor_alive(self) -> bool:
+        return self.state.supervisor_alive(self.run_dir)
+
+    def record(self, name: str) -> MachineState | None:
+        return self.state.machine(name)
 
 
 def open_state_dir(state_dir: str | os.PathLike[str]) -> RunDir:
@@ -277,49 +260,55 @@ def open_state_dir(state_dir: str | os.PathLike[str]) -> RunDir:
     return prepare(path, create=False)
 
 
+def open_run(state_dir: str | os.PathLike[str]) -> Opened:
+    """The running (or last run) network of a state directory; NotRunning if none."""
+    run_dir = open_state_dir(state_dir)
+    state = runstate.load(run_dir)
+    if state is None:
+        raise NotRunning(f"no network has run from {run_dir.path} (no state file there); "
+                         "start one with `nixvms up`")
+    return Opened(run_dir, state, load_network(state.network))
+
+
 def status(state_dir: str | os.PathLike[str], latest: str | None = None) -> NetworkStatus:
     """What runs from the state directory. `latest`: the newest network
     directory of the project; a disk made by another build is stale."""
-    run_dir = open_state_dir(state_dir)
-    data = _state(run_dir)
-    spec = load_network(str(data["network"]))
+    opened = open_run(state_dir)
+    spec, run_dir = opened.spec, opened.run_dir
     newest = load_network(latest) if latest else spec
-    supervisor = _supervisor_alive(data, run_dir)
+    alive = opened.supervisor_alive
     now = time.time()
     machines = []
-    recorded = data.get("machines") or {}
     for m in spec.machines:
-        r = recorded.get(m.name) or {}
-        state = str(r.get("state", "stopped"))
-        if state in ("running", "starting") and supervisor is None:
-            state = "stopped"
-        running = state in ("running", "starting")
-        disk = Path(str(r.get("disk", "")))
+        r = opened.record(m.name) or MachineState(vm=m.vm)
+        phase = r.phase if (alive or not r.phase.up) else Phase.STOPPED
+        running = phase.up
         try:
             current_vm = newest.machine(m.name).vm
         except UsageError:
             current_vm = m.vm
-        disk_exists = bool(r.get("disk")) and disk.exists()
+        disk_exists = (run_dir.machine_dir(m.name) / m.disk_name).exists()
         machines.append(MachineStatus(
             name=m.name,
-            state=state,
-            exit_status=r.get("exit_status") if state == "dead" else None,
-            pid=r.get("pid") if running else None,
-            uptime=now - float(r["started_at"]) if running and r.get("started_at") else None,
+            state=phase.value,
+            exit_status=r.exit_status if phase is Phase.DEAD else None,
+            pid=r.process.pid if running and r.process else None,
+            uptime=now - r.process.started_at if running and r.process else None,
             ips=tuple((a.vlan, a.ip) for a in m.addresses),
-            ssh_port=r.get("ssh_port") if running else None,
-            forwards=tuple(HostForward(**f) for f in r.get("forwards", [])) if running else (),
+            ssh_port=r.ssh_port if running else None,
+            forwards=r.forwards if running else (),
             guest_forwards=m.forward_ports,
             openssh=m.openssh,
             target_host=m.target_host,
-            stale_disk=disk_exists and r.get("disk_vm") != current_vm,
-            disk_vm=r.get("disk_vm"),
-            ready_after=r.get("ready_after"),
+            stale_disk=disk_exists and r.disk_vm != current_vm,
+            disk_vm=r.disk_vm,
+            ready_after=r.ready_after,
         ))
     return NetworkStatus(
-        state_dir=run_dir.path, network=spec.path, running=supervisor is not None,
-        supervisor_pid=supervisor, accel=data.get("accel"),
-        ssh_config=run_dir.ssh_config, machines=tuple(machines), spec=spec,
+        state_dir=run_dir.path, network=spec.path, running=alive,
+        supervisor_pid=opened.state.supervisor.pid if alive else None,
+        accel=opened.state.request.accel, ssh_config=run_dir.ssh_config,
+        machines=tuple(machines), spec=spec,
     )
 
 
@@ -328,8 +317,7 @@ def status(state_dir: str | os.PathLike[str], latest: str | None = None) -> Netw
 
 def request(run_dir: RunDir, message: dict[str, Any], timeout: float = 60.0) -> dict[str, Any]:
     """One request on the supervisor's control socket; NotRunning if none answers."""
-    data = read_state(run_dir) or {}
-    path = str(data.get("control") or run_dir.control_socket)
+    path = str(run_dir.control_socket)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
         try:
@@ -360,41 +348,36 @@ class Stopped:
 def stop(state_dir: str | os.PathLike[str], machines: Sequence[str] = (),
          timeout: float = 60.0) -> Stopped:
     """Stop the named machines (all, and the supervisor, when none named)."""
-    run_dir = open_state_dir(state_dir)
-    data = _state(run_dir)
-    spec = load_network(str(data["network"]))
-    names = [spec.machine(n).name for n in machines]
-    pid = _supervisor_alive(data, run_dir)
-    if pid is None:
-        raise NotRunning(f"no network is running from {run_dir.path}")
-    answer = request(run_dir, {"op": "stop", "machines": names}, timeout)
+    opened = open_run(state_dir)
+    names = [opened.spec.machine(n).name for n in machines]
+    if not opened.supervisor_alive:
+        raise NotRunning(f"no network is running from {opened.run_dir.path}")
+    answer = request(opened.run_dir, {"op": "stop", "machines": names}, timeout)
     if not names:
         deadline = time.monotonic() + timeout
-        while procs.alive(pid) and time.monotonic() < deadline:
+        while opened.state.supervisor.alive() and time.monotonic() < deadline:
             time.sleep(0.05)
     return Stopped(tuple(answer.get("stopped") or ()), not names)
 
 
 def start_machines(state_dir: str | os.PathLike[str], machines: Sequence[str],
-                   fresh: Sequence[str], *, timeout: float, on_event: OnEvent,
-                   options: StartOptions | None = None) -> dict[str, float]:
-    """Start stopped machines of the recorded network; returns their ready times."""
-    run_dir = open_state_dir(state_dir)
-    data = _state(run_dir)
-    spec = load_network(str(data["network"]))
+                   fresh: Sequence[str], *, timeout: float,
+                   on_event: OnEvent) -> dict[str, float]:
+    """Start stopped machines of the recorded network, with the settings it was
+    first started with; returns their ready times."""
+    opened = open_run(state_dir)
+    spec = opened.spec
     names = [spec.machine(n).name for n in machines]
     fresh_names = [spec.machine(n).name for n in fresh]
-    if _supervisor_alive(data, run_dir) is None:
-        base = options or StartOptions(network=spec.path)
-        opts = StartOptions(**{**base.__dict__, "network": spec.path, "machines": tuple(names),
-                               "fresh": tuple(fresh_names), "accel": data.get("accel")})
-        started = start(spec.path, run_dir.path, opts, detach=True, timeout=timeout,
-                        on_event=on_event)
+    if not opened.supervisor_alive:
+        restart = opened.state.request.but(machines=names, fresh=fresh_names)
+        started = start(restart, detach=True, timeout=timeout, on_event=on_event)
         started.close()
         return started.ready
-    answer = request(run_dir, {"op": "start", "machines": names, "fresh": fresh_names})
+    answer = request(opened.run_dir, {"op": "start", "machines": names,
+                                      "fresh": fresh_names})
     wanted = list(answer.get("started") or [])
-    return wait_ready(run_dir, wanted, timeout, on_event)
+    return wait_ready(opened.run_dir, wanted, timeout, on_event)
 
 
 def wait_ready(run_dir: RunDir, names: list[str], timeout: float,
@@ -405,15 +388,17 @@ def wait_ready(run_dir: RunDir, names: list[str], timeout: float,
     dead: dict[str, str] = {}
     pending = set(names)
     while pending and time.monotonic() < deadline:
-        recorded = (read_state(run_dir) or {}).get("machines") or {}
+        state = runstate.load(run_dir)
         for name in sorted(pending):
-            r = recorded.get(name) or {}
-            if r.get("state") == "running":
-                ready[name] = float(r.get("ready_after") or 0)
+            r = state.machine(name) if state is not None else None
+            if r is None:
+                continue
+            if r.phase is Phase.RUNNING:
+                ready[name] = r.ready_after or 0.0
                 pending.discard(name)
                 on_event({"event": "ready", "machine": name, "after": ready[name]})
-            elif r.get("state") == "dead":
-                dead[name] = procs.describe_status(int(r.get("exit_status") or 0))
+            elif r.phase is Phase.DEAD:
+                dead[name] = procs.describe_status(r.exit_status or 0)
                 pending.discard(name)
         time.sleep(0.2)
     if pending or dead:
@@ -431,14 +416,14 @@ def destroy(state_dir: str | os.PathLike[str], machines: Sequence[str] = (),
     """Stop the named machines (all when none named), delete their disks and
     run state; returns what was removed."""
     run_dir = open_state_dir(state_dir)
-    data = read_state(run_dir)
-    if data is None:
+    state = runstate.load(run_dir)
+    spec: NetworkSpec | None = None
+    if state is None:
         if machines:
             raise NotRunning(f"no network has run from {run_dir.path} (no state file there)")
         names: list[str] = []
-        spec = None
     else:
-        spec = load_network(str(data["network"]))
+        spec = load_network(state.network)
         names = [spec.machine(n).name for n in machines] or list(spec.names)
         with contextlib.suppress(NotRunning):
             stop(run_dir.path, machines if machines else (), timeout)
@@ -450,7 +435,7 @@ def destroy(state_dir: str | os.PathLike[str], machines: Sequence[str] = (),
             if remove_path(path):
                 removed.append(path)
     everything = not machines
-    if everything and (data is None or _supervisor_alive(data, run_dir) is None):
+    if everything and (state is None or not state.supervisor_alive(run_dir)):
         # Only what the supervisor makes: a state directory may hold other files.
         vlans = spec.vlans if spec is not None else ()
         ours = [run_dir.state_file, run_dir.ssh_config, run_dir.supervisor_log,
@@ -474,48 +459,44 @@ def destroy(state_dir: str | os.PathLike[str], machines: Sequence[str] = (),
 # --- reaching the machines -------------------------------------------------------
 
 
-def _running_machine(state_dir: str | os.PathLike[str], machine: str) -> tuple[
-        RunDir, dict[str, Any], str]:
-    run_dir = open_state_dir(state_dir)
-    data = _state(run_dir)
-    spec = load_network(str(data["network"]))
-    name = spec.machine(machine).name
-    if _supervisor_alive(data, run_dir) is None:
-        raise NotRunning(f"no network is running from {run_dir.path}; start it with `nixvms up`")
-    record = (data.get("machines") or {}).get(name) or {}
-    if record.get("state") not in ("running", "starting"):
-        state = record.get("state", "stopped")
-        raise NotRunning(f"machine {name} is not running ({state}); start it with "
+def running_machine(state_dir: str | os.PathLike[str], machine: str) -> tuple[Opened, str]:
+    """The opened state and the machine's name, when it runs; NotRunning else."""
+    opened = open_run(state_dir)
+    name = opened.spec.machine(machine).name
+    if not opened.supervisor_alive:
+        raise NotRunning(f"no network is running from {opened.run_dir.path}; "
+                         "start it with `nixvms up`")
+    record = opened.record(name)
+    if record is None or not record.phase.up:
+        phase = record.phase.value if record is not None else "stopped"
+        raise NotRunning(f"machine {name} is not running ({phase}); start it with "
                          f"`nixvms start {name}`")
-    return run_dir, record, name
+    return opened, name
 
 
 def ssh_command(state_dir: str | os.PathLike[str], machine: str,
                 command: Sequence[str] = (), ssh: str = "ssh") -> list[str]:
     """The ssh command line that runs `command` on the machine (by name or
     deployment.targetHost)."""
-    run_dir = open_state_dir(state_dir)
-    data = _state(run_dir)
-    spec = load_network(str(data["network"]))
-    m = spec.machine(machine)
+    opened = open_run(state_dir)
+    m = opened.spec.machine(machine)
     if not m.openssh:
         raise UsageError(
             f"machine {m.name} runs no ssh server: set services.openssh.enable = true; "
             f"in its configuration (or use `nixvms console {m.name}`)"
         )
-    _running_machine(state_dir, m.name)
-    args = [ssh, "-F", str(run_dir.ssh_config)]
-    if spec.ssh_key and os.path.exists(spec.ssh_key):
-        args += ["-i", spec.ssh_key, "-o", "IdentitiesOnly=yes"]
+    running_machine(state_dir, m.name)
+    args = [ssh, "-F", str(opened.run_dir.ssh_config)]
+    key = opened.spec.ssh_key
+    if key and os.path.exists(key):
+        args += ["-i", key, "-o", "IdentitiesOnly=yes"]
     return [*args, m.name, *command]
 
 
 def log_file(state_dir: str | os.PathLike[str], machine: str) -> Path:
-    run_dir = open_state_dir(state_dir)
-    data = _state(run_dir)
-    name = load_network(str(data["network"])).machine(machine).name
-    record = (data.get("machines") or {}).get(name) or {}
-    path = Path(str(record.get("log") or run_dir.console_log(name)))
+    opened = open_run(state_dir)
+    name = opened.spec.machine(machine).name
+    path = opened.run_dir.console_log(name)
     if not path.exists():
         raise NotRunning(f"machine {name} has no console log yet ({path})")
     return path
@@ -549,8 +530,8 @@ def follow_log(path: Path, lines: int | None, stop: Callable[[], bool]) -> Itera
 
 def console_socket(state_dir: str | os.PathLike[str], machine: str) -> tuple[str, Path]:
     """(machine name, its serial console's socket) of a running machine."""
-    run_dir, record, name = _running_machine(state_dir, machine)
-    return name, Path(str(record.get("console") or run_dir.console_socket(name)))
+    opened, name = running_machine(state_dir, machine)
+    return name, opened.run_dir.console_socket(name)
 
 
 def attach(path: Path, stdin: int, stdout: int, detach_key: bytes = DETACH_KEY) -> None:

@@ -52,12 +52,12 @@ from pathlib import Path
 from typing import Any, TextIO
 from xml.etree import ElementTree
 
-from . import accel, client, procs
+from . import client, launch, procs, runstate
 from .backdoor import Backdoor, BackdoorClosed, BackdoorError
 from .errors import NotReady, SupervisorError
+from .runstate import MachineState, Phase
 from .spec import MachineSpec, NetworkSpec, load_network
-from .statedir import RunDir, is_locked, open_private, prepare, read_state
-from .supervisor import StartOptions
+from .statedir import RunDir, open_private, prepare
 from .text import read_text, strip_controls, tail_lines
 
 DEFAULT_TIMEOUT = 900          # NixOS's default for every wait and command
@@ -214,23 +214,20 @@ class Machine:
         return self.driver.logger.nested(message, self.name)
 
     # --- what runs -------------------------------------------------------------
-    def _record(self) -> dict[str, Any]:
-        machines = (read_state(self.driver.run_dir) or {}).get("machines") or {}
-        record = machines.get(self.name)
-        return record if isinstance(record, dict) else {}
+    def _record(self) -> MachineState | None:
+        state = runstate.load(self.driver.run_dir)
+        return state.machine(self.name) if state is not None else None
 
     def is_up(self) -> bool:
         """Whether the machine's QEMU runs."""
         record = self._record()
-        pid, started = record.get("pid"), record.get("start_time")
-        return (record.get("state") in ("starting", "running") and isinstance(pid, int)
-                and procs.alive(pid, started if isinstance(started, int) else None))
+        return (record is not None and record.phase.up and record.process is not None
+                and record.process.alive())
 
     def _why_down(self) -> str:
         record = self._record()
-        state = record.get("state") or "stopped"
-        if state == "dead":
-            how = procs.describe_status(int(record.get("exit_status") or 0))
+        if record is not None and record.phase is Phase.DEAD:
+            how = procs.describe_status(record.exit_status or 0)
             return f"machine {self.name} is not running (it stopped: {how})"
         return f"machine {self.name} is not running"
 
@@ -306,7 +303,7 @@ class Machine:
         # until the supervisor has seen it go (a start before that would be
         # taken for a machine that still runs)
         settle = time.monotonic() + 10
-        while (self._record().get("state") in ("starting", "running")
+        while ((record := self._record()) is not None and record.phase.up
                and self.driver.supervisor_running() and time.monotonic() < settle):
             time.sleep(0.1)
 
@@ -798,13 +795,15 @@ class ScriptResult:
 class Driver:
     """The machines of a network directory, as NixOS's test driver has them."""
 
-    def __init__(self, network: str | os.PathLike[str], state_dir: str | os.PathLike[str]
+    def __init__(self, network: str | os.PathLike[str], run_dir: str | os.PathLike[str]
                  | None = None, *, keep_vms: bool = False, out_dir: str | os.PathLike[str]
                  | None = None, stream: TextIO | None = sys.stderr,
                  accel_choice: str | None = None, boot_timeout: float = BOOT_TIMEOUT,
                  detach: bool | None = None) -> None:
+        """run_dir: the running network's directory (None: the one network.json
+        names, by launch.py's rule)."""
         self.spec: NetworkSpec = load_network(network)
-        self.run_dir: RunDir = prepare(state_dir or self.spec.state_dir or "vms-state")
+        self.run_dir: RunDir = prepare(run_dir or launch.run_dir_path(None, self.spec.state_dir))
         self.keep_vms = keep_vms
         # The supervisor it starts: detached (a session of its own, outliving
         # this process) when the machines are kept, or when a person types at
@@ -816,8 +815,7 @@ class Driver:
         self.out_dir = Path(out_dir) if out_dir is not None else Path.cwd()
         self.logger = Logger(self.run_dir, stream)
         self.boot_timeout = boot_timeout
-        self.accel_request = accel_choice or os.environ.get("NIXVMS_ACCEL") or "auto"
-        self.accel: str | None = None
+        self.accel_request = accel_choice  # None: launch.py's default
         self.machines: dict[str, Machine] = {m.name: Machine(self, m) for m in self.spec.machines}
         self.started_network = False
         self.subtests: list[SubtestResult] = []
@@ -863,15 +861,12 @@ class Driver:
                                f"(machines: {', '.join(self.machines)})") from None
 
     def supervisor_running(self) -> bool:
-        data = read_state(self.run_dir) or {}
-        record = data.get("supervisor") or {}
-        pid, started = record.get("pid"), record.get("start_time")
-        running = (isinstance(pid, int) and procs.alive(pid, started if isinstance(started, int)
-                                                         else None) and is_locked(self.run_dir))
-        if running and data.get("network") != self.spec.path:
+        state = runstate.load(self.run_dir)
+        running = state is not None and state.supervisor_alive(self.run_dir)
+        if state is not None and running and state.network != self.spec.path:
             raise MachineError(
                 f"another build of the network runs from {self.run_dir.path} "
-                f"({data.get('network')}); stop it first with `nixvms stop`")
+                f"({state.network}); stop it first with `nixvms stop`")
         return running
 
     def _event(self, event: dict[str, Any]) -> None:
@@ -900,19 +895,13 @@ class Driver:
                     client.start_machines(self.run_dir.path, names, [],
                                           timeout=self.boot_timeout, on_event=self._event)
                 else:
-                    if self.accel is None:
-                        choice = accel.choose(self.accel_request)
-                        self.accel = choice.accel
-                        self.log(f"acceleration: {choice.accel} ({choice.reason})")
-                    options = StartOptions(
-                        network=self.spec.path, machines=tuple(names), accel=self.accel,
-                        qemu_opts=os.environ.get("QEMU_OPTS", ""),
-                        net_opts=os.environ.get("QEMU_NET_OPTS", ""),
-                        kernel_params=os.environ.get("QEMU_KERNEL_PARAMS", ""))
+                    request = launch.start_request(
+                        self.spec, run_dir=self.run_dir.path, machines=names,
+                        accel=self.accel_request)
+                    self.log(f"acceleration: {request.accel} ({request.accel_reason})")
                     self.started_network = True
-                    started = client.start(self.spec.path, self.run_dir.path, options,
-                                           detach=self.detach, timeout=self.boot_timeout,
-                                           on_event=self._event)
+                    started = client.start(request, detach=self.detach,
+                                           timeout=self.boot_timeout, on_event=self._event)
                     started.close()
                     self.supervisor = started
             except NotReady as error:
@@ -1196,7 +1185,9 @@ def main(argv: Sequence[str], network: str | None = None, prog: str = "nixos-tes
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _on_signal)
     try:
-        with Driver(network or _network_dir(), state_dir, keep_vms=keep,
+        directory = network or _network_dir()
+        run_dir = launch.run_dir_path(state_dir, load_network(directory).state_dir)
+        with Driver(directory, run_dir, keep_vms=keep,
                     detach=True if script is None else None) as driver:
             if script is None:
                 driver.interact()

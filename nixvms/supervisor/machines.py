@@ -197,6 +197,10 @@ class VM:
     def monitor_socket(self) -> Path:
         return self.run_dir.monitor_socket(self.name)
 
+    def sockets(self) -> tuple[Path, ...]:
+        """The sockets QEMU serves for this machine (removed when it stops)."""
+        return (self.console_socket, self.shell_socket, self.monitor_socket)
+
     @property
     def pid(self) -> int | None:
         return self.process.pid if self.process else None
@@ -268,7 +272,7 @@ class VM:
             raise StartError(f"machine {self.name}: no switch for VLAN {missing[0]}")
         make_private_dir(self.directory, f"machine {self.name}'s directory", follow=False)
         refuse_symlink(self.disk)
-        for sock in (self.console_socket, self.shell_socket, self.monitor_socket):
+        for sock in self.sockets():
             refuse_symlink(sock)
             remove_path(sock)
         log_fd = open_private(self.log)

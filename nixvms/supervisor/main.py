@@ -5,9 +5,10 @@
     run-vms [--state-dir DIR] --stop [MACHINE...]
     run-vms [--state-dir DIR] --status
 
-The default state directory is the project's, recorded in network.json when
-nixvms built the network. Errors are one `run-vms: error: ...` line; usage
-errors exit 2, other failures 1.
+--state-dir DIR is the project's state directory, as for nixvms's commands:
+the running network's files are in DIR/run (launch.py has the rule).
+Errors are one `run-vms: error: ...` line; usage errors exit 2, other
+failures 1.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from . import accel, client
-from .errors import NotReady, SupervisorError, UsageError
-from .ports import DEFAULT_SSH_PORT_BASE, parse_forward, parse_port_base
+from . import client, launch
+from .errors import NotReady, SupervisorError
+from .launch import StartRequest
+from .ports import parse_forward
 from .spec import load_network
 from .statedir import StateLock, prepare
-from .supervisor import StartOptions, Supervisor
+from .supervisor import Supervisor
 
 ENV_HELP = """\
 environment:
@@ -33,6 +35,7 @@ environment:
   NIXVMS_ACCEL           the default of --accel (auto)
   NIXVMS_SSH_PORT_BASE   the first port tried for ssh forwards (10022)
   NIXVMS_STOP_TIMEOUT    seconds a VM gets to stop before SIGKILL (5)
+  NIXVMS_STATE_DIR       the default of --state-dir
 
 Then: ssh -F DIR/ssh_config <machine or its deployment.targetHost>
 """
@@ -54,14 +57,14 @@ def _parser() -> argparse.ArgumentParser:
                 epilog=ENV_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("machines", nargs="*", metavar="MACHINE", help="machines to start (all)")
     p.add_argument("--state-dir", metavar="DIR",
-                   help="where the running network's state lives (default: the project's "
-                        ".nixvms/run, recorded in network.json)")
+                   help="the project's state directory; the running network's files go in "
+                        "DIR/run (default: the project's .nixvms/run, recorded in "
+                        "network.json)")
     p.add_argument("--detach", action="store_true", help="return once the machines are ready")
     p.add_argument("--timeout", type=float, default=client.DEFAULT_TIMEOUT, metavar="S",
                    help="seconds to wait for the machines to be ready (120)")
-    p.add_argument("--accel", default=os.environ.get("NIXVMS_ACCEL") or "auto",
-                   metavar="{auto,kvm,tcg}",
-                   help="auto, kvm or tcg")
+    p.add_argument("--accel", default=None, metavar="{auto,kvm,tcg}",
+                   help="auto, kvm or tcg (default: NIXVMS_ACCEL, else auto)")
     p.add_argument("--fresh", nargs="?", const="*", action="append", default=[],
                    metavar="MACHINE", help="start from a new disk (all machines, or MACHINE)")
     p.add_argument("--forward", action="append", default=[], metavar="M:HOST:GUEST",
@@ -80,7 +83,7 @@ def network_dir() -> str:
     return str(here.parent.parent) if here.parent.name == "lib" else os.getcwd()
 
 
-def serve(options: StartOptions, state_dir: str, lock_fd: int, report_fd: int | None) -> int:
+def serve(request: StartRequest, lock_fd: int, report_fd: int | None) -> int:
     """The supervisor process itself (started by client.start)."""
     pipe = [report_fd] if report_fd is not None else []
 
@@ -95,49 +98,34 @@ def serve(options: StartOptions, state_dir: str, lock_fd: int, report_fd: int | 
                 pipe.remove(fd)
 
     os.umask(0o077)  # what QEMU and the VM scripts create is the user's alone
-    run_dir = prepare(state_dir)
+    run_dir = prepare(request.run_dir)
     lock = StateLock.adopt(run_dir, lock_fd)
-    spec = load_network(options.network)
-    return Supervisor(spec, run_dir, lock, options, report).run()
+    spec = load_network(request.network)
+    return Supervisor(spec, run_dir, lock, request, report).run()
 
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.serve:
-            return serve(StartOptions.from_json(args.serve), args.state_dir, args.lock_fd,
-                         args.report_fd)
+            return serve(StartRequest.from_json(args.serve), args.lock_fd, args.report_fd)
         network = network_dir()
         spec = load_network(network)
-        state_dir = args.state_dir or spec.state_dir or "vms-state"
+        run_dir = launch.run_dir_path(args.state_dir, spec.state_dir)
         if args.stop:
-            stopped = client.stop(state_dir, args.machines)
+            stopped = client.stop(run_dir, args.machines)
             _say(f"stopped {', '.join(stopped.machines) or 'nothing'}")
             return 0
         if args.status:
-            for line in client.table(client.status(state_dir)):
+            for line in client.table(client.status(run_dir)):
                 print(line)
             return 0
         # Bad input is said before anything is probed or started.
-        machines = tuple(m.name for m in spec.select(args.machines))
         forwards = tuple(parse_forward(f) for f in args.forward)
-        for f in forwards:
-            spec.machine(f.machine)
-        fresh = spec.names if "*" in args.fresh else tuple(
-            spec.machine(n).name for n in args.fresh)
-        requested = accel.parse_accel(args.accel)
-        choice = accel.choose(requested)
-        _say(f"acceleration: {choice.accel.upper()} ({choice.reason})")
-        options = StartOptions(
-            network=spec.path, machines=machines, accel=choice.accel, fresh=fresh,
-            forwards=forwards,
-            ssh_port_base=parse_port_base(
-                os.environ.get("NIXVMS_SSH_PORT_BASE") or str(DEFAULT_SSH_PORT_BASE)),
-            stop_timeout=_stop_timeout(),
-            qemu_opts=os.environ.get("QEMU_OPTS", ""),
-            net_opts=os.environ.get("QEMU_NET_OPTS", ""),
-            kernel_params=os.environ.get("QEMU_KERNEL_PARAMS", ""),
-        )
+        fresh = spec.names if "*" in args.fresh else tuple(args.fresh)
+        request = launch.start_request(spec, state_dir=args.state_dir, machines=args.machines,
+                                       fresh=fresh, forwards=forwards, accel=args.accel)
+        _say(f"acceleration: {(request.accel or '').upper()} ({request.accel_reason})")
 
         if not args.detach:
             _stop_on_signals()
@@ -146,8 +134,8 @@ def main(argv: list[str]) -> int:
             for line in client.describe_event(event):
                 _say(line)
 
-        started = client.start(network, state_dir, options, detach=args.detach,
-                               timeout=args.timeout, on_event=on_event)
+        started = client.start(request, detach=args.detach, timeout=args.timeout,
+                               on_event=on_event)
         for line in client.table(client.status(started.run_dir.path)):
             print(line, flush=True)
         _say(f"ssh: ssh -F {started.run_dir.ssh_config} <machine>")
@@ -181,14 +169,3 @@ def _stop_on_signals() -> None:
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, handler)
-
-
-def _stop_timeout() -> float:
-    text = os.environ.get("NIXVMS_STOP_TIMEOUT", "5")
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise UsageError(f"NIXVMS_STOP_TIMEOUT must be a number of seconds, not {text!r}")
-    return value

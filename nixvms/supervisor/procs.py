@@ -67,6 +67,33 @@ class ProcessRecord:
     def alive(self) -> bool:
         return alive(self.pid, self.start_time)
 
+    @classmethod
+    def of(cls, pid: int, command: tuple[str, ...], started_at: float) -> ProcessRecord | None:
+        """The record of a running process (None when it is gone)."""
+        started = start_time(pid)
+        return cls(pid, started, command, started_at) if started is not None else None
+
+
+def group_members(pgid: int) -> list[int]:
+    """The running processes whose process group is pgid."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat_fields(int(entry))
+            if fields and fields[0] not in ("Z", "X", "x") and int(fields[2]) == pgid:
+                members.append(int(entry))
+    return members
+
+
+def environment_says(pid: int, name: str, value: str) -> bool:
+    """Whether the process's environment has name=value (its own record of
+    what it belongs to: a VM's NIX_DISK_IMAGE, say)."""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+    return f"{name}={value}".encode() in environ.split(b"\0")
+
 
 def _child_setup(parent: int, new_session: bool = True) -> Callable[[], None]:
     def setup() -> None:
@@ -140,24 +167,6 @@ def stop_processes(
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)
     return killed
-
-
-def stop_recorded(records: Sequence[ProcessRecord], timeout: float) -> int:
-    """Stop processes this process did not start (found in a state file):
-    TERM, then KILL after timeout. Returns how many were running."""
-    running = [r for r in records if r.alive()]
-    for r in running:
-        signal_group(r.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(r.alive() for r in running):
-        time.sleep(0.05)
-    for r in running:
-        if r.alive():
-            signal_group(r.pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(r.alive() for r in running):
-        time.sleep(0.05)
-    return len(running)
 
 
 def describe_status(returncode: int) -> str:

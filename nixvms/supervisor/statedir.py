@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -25,12 +24,10 @@ import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .errors import AlreadyRunning, StateDirError
 
 STATE_FILE = "state.json"
-STATE_VERSION = 1
 LOCK_FILE = "lock"
 SSH_CONFIG = "ssh_config"
 SUPERVISOR_LOG = "supervisor.log"
@@ -273,20 +270,3 @@ def is_locked(run_dir: RunDir) -> bool:
     finally:
         os.close(fd)
     return False
-
-
-def read_state(run_dir: RunDir) -> dict[str, Any] | None:
-    """The state file's content, or None when there is none (or an unknown version)."""
-    try:
-        data = json.loads(run_dir.state_file.read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
-        return None
-    return data
-
-
-def write_state(run_dir: RunDir, data: dict[str, Any]) -> None:
-    write_private(run_dir.state_file,
-                  json.dumps({**data, "version": STATE_VERSION}, indent=2, sort_keys=True)
-                  + "\n")

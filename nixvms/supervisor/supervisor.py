@@ -23,7 +23,6 @@ them): {"event": "ready", "machine", "after"}, {"event": "died", "machine",
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import selectors
 import signal
@@ -31,16 +30,19 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import errors, procs
+from . import errors, procs, runstate
+from .control import ControlServer
 from .errors import PortError, StartError, SupervisorError, UsageError
+from .launch import StartRequest
 from .machines import VM, HostForward, Switch, VMOptions
-from .ports import Forward, PortLock, choose_ports, port_free
+from .ports import PortLock, choose_ports, port_free
+from .runstate import MachineState, Phase, RunState, SwitchState
 from .spec import NetworkSpec
-from .statedir import RunDir, StateLock, read_state, remove_path, write_private, write_state
+from .statedir import RunDir, StateLock, remove_path, write_private
 from .text import tail_lines
 
 READY_POLL = 0.25
@@ -52,40 +54,12 @@ DEATH_LINES = 10
 Report = Callable[[dict[str, Any]], None]
 
 
-@dataclass(frozen=True)
-class StartOptions:
-    """What to start and how; JSON-serialisable (it is handed to a daemon)."""
-
-    network: str
-    machines: tuple[str, ...] = ()       # none: all
-    accel: str | None = None             # "kvm", "tcg", or None: the VM script's choice
-    fresh: tuple[str, ...] = ()          # machines whose disks are made anew
-    forwards: tuple[Forward, ...] = ()
-    ssh_port_base: int = 10022
-    stop_timeout: float = 5.0
-    qemu_opts: str = ""
-    net_opts: str = ""
-    kernel_params: str = ""
-    vde_switch: str = "vde_switch"
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> StartOptions:
-        data = json.loads(text)
-        data["machines"] = tuple(data["machines"])
-        data["fresh"] = tuple(data["fresh"])
-        data["forwards"] = tuple(Forward(**f) for f in data["forwards"])
-        return cls(**data)
-
-
 @dataclass
 class MachineRun:
     """What the supervisor tracks of one machine."""
 
     vm: VM
-    state: str = "stopped"          # starting, running, stopped, dead
+    phase: Phase = Phase.STOPPED
     exit_status: int | None = None
     ready_after: float | None = None
     disk_vm: str | None = None
@@ -118,15 +92,15 @@ def ssh_config_text(run_dir: RunDir, spec: NetworkSpec, ports: dict[str, int]) -
 
 class Supervisor:
     def __init__(self, spec: NetworkSpec, run_dir: RunDir, lock: StateLock,
-                 options: StartOptions, report: Report) -> None:
+                 request: StartRequest, report: Report) -> None:
         self.spec = spec
         self.run_dir = run_dir
         self.lock = lock
-        self.options = options
+        self.request = request
         self.report = report
-        self.switches = {v: Switch(v, run_dir, options.vde_switch) for v in spec.vlans}
-        vm_options = VMOptions(accel=options.accel, qemu_opts=options.qemu_opts,
-                               net_opts=options.net_opts, kernel_params=options.kernel_params)
+        self.switches = {v: Switch(v, run_dir, request.vde_switch) for v in spec.vlans}
+        vm_options = VMOptions(accel=request.accel, qemu_opts=request.qemu_opts,
+                               net_opts=request.net_opts, kernel_params=request.kernel_params)
         self.runs: dict[str, MachineRun] = {}
         for machine in spec.machines:
             vm = VM(machine, run_dir, vde_sockets={v: s.socket for v, s in self.switches.items()},
@@ -135,68 +109,53 @@ class Supervisor:
         self.started_at = time.time()
         self.stopping = False
         self.exit_code = 0
-        self.control: socket.socket | None = None
-        previous = read_state(run_dir) or {}
-        for name, record in (previous.get("machines") or {}).items():
-            if name in self.runs and isinstance(record, dict):
-                self.runs[name].disk_vm = record.get("disk_vm")
-        reap_leftovers(previous)
+        previous = runstate.load(run_dir)
+        if previous is not None:
+            for name, recorded in previous.machines.items():
+                if name in self.runs:
+                    self.runs[name].disk_vm = recorded.disk_vm
+            reap_leftovers(previous, run_dir)
+        me = os.getpid()
+        self.record = procs.ProcessRecord.of(me, tuple(sys.argv), self.started_at) or \
+            procs.ProcessRecord(me, 0, tuple(sys.argv), self.started_at)
 
     # --- the state file -------------------------------------------------------
-    def state(self) -> dict[str, Any]:
+    def state(self) -> RunState:
         machines = {}
         for name, run in self.runs.items():
             vm = run.vm
-            running = vm.process is not None and run.state in ("starting", "running")
-            machines[name] = {
-                "state": run.state,
-                "pid": vm.pid if running else None,
-                "start_time": procs.start_time(vm.pid) if running and vm.pid else None,
-                "command": list(vm.command),
-                "started_at": vm.started_at if running else None,
-                "ready_after": run.ready_after,
-                "exit_status": run.exit_status,
-                "ssh_port": vm.ssh_port if running else None,
-                "forwards": [asdict(f) for f in run.forwards] if running else [],
-                "vm": vm.machine.vm,
-                "disk": str(vm.disk),
-                "disk_vm": run.disk_vm,
-                "log": str(vm.log),
-                "output": str(vm.output),
-                "console": str(vm.console_socket),
-                "shell": str(vm.shell_socket),
-                "monitor": str(vm.monitor_socket),
-            }
-        me = os.getpid()
-        return {
-            "network": self.spec.path,
-            "state_dir": str(self.run_dir.path),
-            "sockets": str(self.run_dir.sockets),
-            "accel": self.options.accel,
-            "ssh_config": str(self.run_dir.ssh_config),
-            "control": str(self.run_dir.control_socket),
-            "supervisor": {"pid": me, "start_time": procs.start_time(me),
-                           "command": list(sys.argv), "started_at": self.started_at},
-            "switches": {
-                str(v): {"pid": s.pid, "start_time": procs.start_time(s.pid) if s.pid else None,
-                         "command": list(s.command), "started_at": s.started_at,
-                         "socket": str(s.socket), "running": s.is_running()}
-                for v, s in self.switches.items()
-            },
-            "machines": machines,
-        }
+            up = vm.process is not None and run.phase.up
+            machines[name] = MachineState(
+                vm=vm.machine.vm,
+                phase=run.phase,
+                process=procs.ProcessRecord.of(vm.process.pid, vm.command, vm.started_at)
+                if up and vm.process else None,
+                ready_after=run.ready_after,
+                exit_status=run.exit_status,
+                ssh_port=vm.ssh_port if up else None,
+                forwards=tuple(run.forwards) if up else (),
+                disk_vm=run.disk_vm,
+            )
+        switches = tuple(
+            SwitchState(vlan=v, running=s.is_running(),
+                        process=procs.ProcessRecord.of(s.process.pid, s.command, s.started_at)
+                        if s.process else None)
+            for v, s in self.switches.items())
+        return RunState(network=self.spec.path, supervisor=self.record, request=self.request,
+                        sockets=str(self.run_dir.sockets), switches=switches,
+                        machines=machines)
 
     def save(self) -> None:
-        write_state(self.run_dir, self.state())
+        runstate.save(self.run_dir, self.state())
         ports = {n: r.vm.ssh_port for n, r in self.runs.items()
-                 if r.vm.ssh_port and r.state in ("starting", "running")}
+                 if r.vm.ssh_port and r.phase.up}
         write_private(self.run_dir.ssh_config, ssh_config_text(self.run_dir, self.spec, ports))
 
     # --- starting -------------------------------------------------------------
     def _check_forwards(self, names: list[str]) -> None:
-        for f in self.options.forwards:
+        for f in self.request.forwards:
             self.spec.machine(f.machine)
-        taken = [f for f in self.options.forwards
+        taken = [f for f in self.request.forwards
                  if f.machine in names and not port_free(f.host_port)]
         if taken:
             f = taken[0]
@@ -237,16 +196,16 @@ class Supervisor:
 
     def start_machines(self, names: list[str], fresh: set[str]) -> list[str]:
         """Start the named machines (switches first); returns those started."""
-        to_start = [n for n in names if self.runs[n].state not in ("starting", "running")]
+        to_start = [n for n in names if not self.runs[n].phase.up]
         if not to_start:
             return []
         self._check_forwards(to_start)
         self._warn_open_forwards(to_start)
         with PortLock():
             in_use = {r.vm.ssh_port for r in self.runs.values()
-                      if r.vm.ssh_port and r.state in ("starting", "running")}
-            explicit = {f.host_port for f in self.options.forwards}
-            ports = choose_ports(self.options.ssh_port_base, len(to_start), in_use | explicit)
+                      if r.vm.ssh_port and r.phase.up}
+            explicit = {f.host_port for f in self.request.forwards}
+            ports = choose_ports(self.request.ssh_port_base, len(to_start), in_use | explicit)
             for switch in self.switches.values():
                 if not switch.is_running():
                     switch.start()
@@ -262,10 +221,10 @@ class Supervisor:
         vm = run.vm
         vm.ssh_port = port
         run.forwards = [HostForward(f.host_port, f.guest_port)
-                        for f in self.options.forwards if f.machine == vm.name]
+                        for f in self.request.forwards if f.machine == vm.name]
         vm.forwards = tuple(run.forwards)
         vm.start()
-        run.state = "starting"
+        run.phase = Phase.STARTING
         run.exit_status = None
         run.ready_after = None
 
@@ -286,7 +245,7 @@ class Supervisor:
                         retries[vm.name] += 1
                         in_use = {r.vm.ssh_port for r in self.runs.values() if r.vm.ssh_port}
                         vm.wait()
-                        self._start_vm(run, choose_ports(self.options.ssh_port_base, 1,
+                        self._start_vm(run, choose_ports(self.request.ssh_port_base, 1,
                                                          in_use)[0])
                         pending.append(run)
                 elif not any(port_free(p) for p in ports) or _has_output(vm.log):
@@ -302,18 +261,18 @@ class Supervisor:
         events: list[dict[str, Any]] = []
         for name, run in self.runs.items():
             vm = run.vm
-            if run.state not in ("starting", "running"):
+            if not run.phase.up:
                 continue
             code = vm.returncode
             if code is not None:
-                run.state = "dead"
+                run.phase = Phase.DEAD
                 run.exit_status = code
                 events.append({"event": "died", "machine": name,
                                "status": procs.describe_status(code),
                                "lines": vm.last_lines(DEATH_LINES) or tail_lines(vm.output, 5)})
                 continue
-            if run.state == "starting" and self._ready(run):
-                run.state = "running"
+            if run.phase is Phase.STARTING and self._ready(run):
+                run.phase = Phase.RUNNING
                 run.ready_after = round(time.monotonic() - vm.started_monotonic, 1)
                 events.append({"event": "ready", "machine": name, "after": run.ready_after})
         for vlan, switch in self.switches.items():
@@ -338,17 +297,17 @@ class Supervisor:
         return vm.ssh_answers()
 
     def any_running(self) -> bool:
-        return any(r.state in ("starting", "running") for r in self.runs.values())
+        return any(r.phase.up for r in self.runs.values())
 
     # --- stopping -------------------------------------------------------------
     def stop_machines(self, names: list[str]) -> list[str]:
-        runs = [self.runs[n] for n in names if self.runs[n].state in ("starting", "running")]
+        runs = [self.runs[n] for n in names if self.runs[n].phase.up]
         procs.stop_processes([r.vm.process for r in runs if r.vm.process],
-                             self.options.stop_timeout)
+                             self.request.stop_timeout)
         for run in runs:
-            run.state = "stopped"
+            run.phase = Phase.STOPPED
             run.exit_status = None
-            for sock in (run.vm.console_socket, run.vm.shell_socket, run.vm.monitor_socket):
+            for sock in run.vm.sockets():
                 remove_path(sock)
         self.save()
         return [r.vm.name for r in runs]
@@ -357,11 +316,12 @@ class Supervisor:
         self.stopping = True
         self.stop_machines(list(self.runs))
         for switch in self.switches.values():
-            switch.stop(self.options.stop_timeout)
+            switch.stop(self.request.stop_timeout)
         self.save()
 
     # --- control requests -----------------------------------------------------
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Answer one request (control.py has checked its shape)."""
         op = request.get("op")
         try:
             if op == "status":
@@ -369,8 +329,7 @@ class Supervisor:
             if op == "stop":
                 names = [self.spec.machine(n).name for n in request.get("machines") or []]
                 if not names:
-                    running = [n for n, r in self.runs.items()
-                               if r.state in ("starting", "running")]
+                    running = [n for n, r in self.runs.items() if r.phase.up]
                     self.stop_all()
                     return {"ok": True, "stopped": running, "all": True}
                 return {"ok": True, "stopped": self.stop_machines(names)}
@@ -383,28 +342,9 @@ class Supervisor:
         except SupervisorError as error:
             return {"ok": False, "error": error.message, "kind": type(error).__name__}
 
-    def _serve_control(self, sel: selectors.BaseSelector, listener: socket.socket) -> None:
-        conn, _ = listener.accept()
-        with conn:
-            conn.settimeout(5)
-            data = b""
-            with contextlib.suppress(OSError):
-                while not data.endswith(b"\n"):
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-            try:
-                request = json.loads(data.decode() or "{}")
-            except ValueError:
-                request = {}
-            reply = self.handle(request if isinstance(request, dict) else {})
-            with contextlib.suppress(OSError):
-                conn.sendall(json.dumps(reply).encode() + b"\n")
-
     # --- the main loop --------------------------------------------------------
     def run(self) -> int:
-        """Start what the options name, then supervise until told to stop."""
+        """Start what the request names, then supervise until told to stop."""
         wake_r, wake_w = socket.socketpair()
         wake_r.setblocking(False)
         wake_w.setblocking(False)
@@ -416,24 +356,20 @@ class Supervisor:
         previous = signal.set_wakeup_fd(wake_w.fileno())
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, on_signal)
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sel = selectors.DefaultSelector()
+        control = ControlServer(self.run_dir.control_socket, sel, self.handle)
         try:
-            remove_path(self.run_dir.control_socket)
-            listener.bind(str(self.run_dir.control_socket))
-            os.chmod(self.run_dir.control_socket, 0o600)
-            listener.listen(8)
-            names = [m.name for m in self.spec.select(list(self.options.machines))]
+            control.listen()
+            names = [m.name for m in self.spec.select(list(self.request.machines))]
             self.save()
             try:
-                self.start_machines(names, set(self.options.fresh))
+                self.start_machines(names, set(self.request.fresh))
             except SupervisorError as error:
                 self.report({"event": "error", "message": error.message,
                              "kind": type(error).__name__})
                 self.exit_code = error.exit_code
                 return self.exit_code
             self.report({"event": "started", "machines": names})
-            sel = selectors.DefaultSelector()
-            sel.register(listener, selectors.EVENT_READ)
             sel.register(wake_r, selectors.EVENT_READ)
             while not self.stopping:
                 events = self.poll()
@@ -446,22 +382,23 @@ class Supervisor:
                                  f"got {signal.Signals(got[0]).name}; stopping the network"})
                     break
                 if not self.any_running():
-                    if any(r.state == "dead" for r in self.runs.values()):
+                    if any(r.phase is Phase.DEAD for r in self.runs.values()):
                         self.exit_code = 1
                     break
                 for key, _ in sel.select(READY_POLL):
-                    if key.fileobj is listener:
-                        self._serve_control(sel, listener)
-                    else:
+                    if key.fileobj is wake_r:
                         with contextlib.suppress(OSError):
                             wake_r.recv(4096)
+                    else:
+                        control.ready(key)
+                control.expire()
             return self.exit_code
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 signal.signal(sig, signal.SIG_IGN)
             self.stop_all()
-            listener.close()
-            remove_path(self.run_dir.control_socket)
+            control.close()
+            sel.close()
             remove_path(self.run_dir.ssh_config)
             signal.set_wakeup_fd(previous)
             wake_r.close()
@@ -469,20 +406,31 @@ class Supervisor:
             self.lock.release()
 
 
-def reap_leftovers(previous: dict[str, Any]) -> None:
+def reap_leftovers(previous: RunState, run_dir: RunDir) -> None:
     """Kill what is left of the process groups a previous supervisor recorded.
 
     Its VMs and switches died with it (parent-death signal), but what a VM
-    script started beside QEMU would not; it holds the group's id, so the
-    group is still ours. We hold the state directory's lock: no supervisor
-    runs from here."""
-    records = [*(previous.get("machines") or {}).values(),
-               *(previous.get("switches") or {}).values()]
-    for record in records:
-        pid = record.get("pid") if isinstance(record, dict) else None
-        if isinstance(pid, int) and pid > 1 and procs.group_alive(pid):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
+    script started beside QEMU would not. A recorded group is signalled only
+    where it is still ours: its leader is the recorded process (pid and start
+    time), or, the leader gone, only the members whose environment names this
+    state directory's machine (a VM script's TMPDIR), never a stranger that
+    reuses the pid. We hold the state directory's lock: no supervisor runs
+    from here."""
+    for name, machine in previous.machines.items():
+        record = machine.process
+        if record is None or record.pid <= 1:
+            continue
+        if record.alive():
+            procs.signal_group(record.pid, signal.SIGKILL)
+            continue
+        marker = str(run_dir.machine_dir(name))
+        for pid in procs.group_members(record.pid):
+            if procs.environment_says(pid, "TMPDIR", marker):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+    for switch in previous.switches:
+        if switch.process is not None and switch.process.alive():
+            procs.signal_group(switch.process.pid, signal.SIGKILL)
 
 
 def _has_output(path: Path) -> bool:
@@ -499,4 +447,4 @@ def error_kind(name: str) -> type[SupervisorError]:
         SupervisorError
 
 
-__all__ = ["StartError", "StartOptions", "Supervisor", "error_kind"]
+__all__ = ["StartError", "Supervisor", "error_kind"]

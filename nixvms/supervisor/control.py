@@ -1,0 +1,184 @@
+"""The supervisor's control socket: requests in, answers out, nothing kills it.
+
+One JSON object per line in, one per line out, one request per connection:
+
+    {"op": "status"}                                  -> {"ok": true, "pid": ...}
+    {"op": "stop", "machines": [NAME, ...]}           -> {"ok": true, "stopped": [...]}
+    {"op": "start", "machines": [...], "fresh": [...]} -> {"ok": true, "started": [...]}
+    anything wrong                                    -> {"ok": false, "error": "...",
+                                                          "kind": "<error class>"}
+
+The socket is the user's alone (0600), but a client can still be buggy,
+half-written or slow, and the supervisor owns a running network: so every
+request is checked before it is acted on (size, JSON depth, types, names),
+each client is read without blocking with a deadline of its own, and one
+client never holds up another or the supervisor's watch over its machines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import SupervisorError, UsageError
+from .statedir import remove_path
+
+MAX_REQUEST = 64 * 1024      # bytes of one request line
+READ_DEADLINE = 5.0          # seconds a client has to send its whole request
+MAX_CLIENTS = 32             # connections read at once; more wait in the backlog
+MAX_NAMES = 1024             # machine names in one request
+MAX_NAME = 255               # characters of one name
+OPS: dict[str, frozenset[str]] = {
+    "status": frozenset(),
+    "stop": frozenset({"machines"}),
+    "start": frozenset({"machines", "fresh"}),
+}
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def error_reply(error: SupervisorError) -> dict[str, Any]:
+    return {"ok": False, "error": error.message, "kind": type(error).__name__}
+
+
+def parse_request(line: bytes) -> dict[str, Any]:
+    """The request on one line, checked; UsageError saying what is wrong."""
+    try:
+        request = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise UsageError("the request is not a line of JSON") from None
+    if not isinstance(request, dict):
+        raise UsageError("the request is not a JSON object")
+    op = request.get("op")
+    if not isinstance(op, str) or op not in OPS:
+        raise UsageError(f"unknown request {op!r} (known: {', '.join(OPS)})")
+    extra = sorted(set(request) - OPS[op] - {"op"})
+    if extra:
+        raise UsageError(f"request {op!r} takes no {', '.join(map(repr, extra))}")
+    for key in OPS[op]:
+        names = request.get(key, [])
+        if (not isinstance(names, list) or len(names) > MAX_NAMES
+                or not all(isinstance(n, str) and 0 < len(n) <= MAX_NAME for n in names)):
+            raise UsageError(f"request {op!r}: {key!r} must be a list of machine names")
+    return request
+
+
+@dataclass
+class _Client:
+    sock: socket.socket
+    deadline: float
+    data: bytearray = field(default_factory=bytearray)
+
+
+class ControlServer:
+    """The listening socket and the clients being read, on the supervisor's selector."""
+
+    def __init__(self, path: Path, selector: selectors.BaseSelector, handler: Handler) -> None:
+        self.path = path
+        self.selector = selector
+        self.handler = handler
+        self.listener: socket.socket | None = None
+        self.clients: dict[int, _Client] = {}
+        self.paused = False  # the listener is not watched while MAX_CLIENTS are read
+
+    def listen(self) -> None:
+        remove_path(self.path)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(self.path))
+        os.chmod(self.path, 0o600)
+        listener.listen(64)
+        listener.setblocking(False)
+        self.listener = listener
+        self.selector.register(listener, selectors.EVENT_READ, self)
+
+    def ready(self, key: selectors.SelectorKey) -> None:
+        """Something to do on the listener or a client (never blocks)."""
+        if key.fileobj is self.listener:
+            self._accept()
+        elif isinstance(key.data, _Client):
+            self._read(key.data)
+
+    def _accept(self) -> None:
+        assert self.listener is not None
+        while len(self.clients) < MAX_CLIENTS:
+            try:
+                sock, _ = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            sock.setblocking(False)
+            client = _Client(sock, time.monotonic() + READ_DEADLINE)
+            self.clients[sock.fileno()] = client
+            self.selector.register(sock, selectors.EVENT_READ, client)
+        if not self.paused:  # full: the rest wait in the backlog, not in a busy loop
+            self.selector.unregister(self.listener)
+            self.paused = True
+
+    def _read(self, client: _Client) -> None:
+        try:
+            chunk = client.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._drop(client)
+            return
+        client.data += chunk
+        line, newline, _rest = bytes(client.data).partition(b"\n")
+        if len(line) > MAX_REQUEST:
+            self._answer(client, error_reply(UsageError(
+                f"the request is longer than {MAX_REQUEST} bytes")))
+        elif newline or not chunk:
+            self._answer(client, self._handle(line))
+
+    def _handle(self, line: bytes) -> dict[str, Any]:
+        try:
+            return self.handler(parse_request(line))
+        except SupervisorError as error:
+            return error_reply(error)
+        except Exception as error:  # a bug must not take the network down with it
+            return error_reply(SupervisorError(
+                f"the supervisor could not answer the request ({type(error).__name__}: "
+                f"{error}); the network keeps running"))
+
+    def _answer(self, client: _Client, reply: dict[str, Any]) -> None:
+        with contextlib.suppress(OSError):
+            # A reply is small: it fits the socket's buffer, so this does not
+            # wait on a client that does not read.
+            client.sock.send(json.dumps(reply).encode() + b"\n")
+        self._drop(client)
+
+    def _drop(self, client: _Client) -> None:
+        self.clients.pop(client.sock.fileno(), None)
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(client.sock)
+        client.sock.close()
+        if self.paused and self.listener is not None:
+            self.selector.register(self.listener, selectors.EVENT_READ, self)
+            self.paused = False
+
+    def expire(self) -> None:
+        """Answer and close the clients whose requests did not arrive in time."""
+        now = time.monotonic()
+        for client in [c for c in self.clients.values() if c.deadline < now]:
+            self._answer(client, error_reply(UsageError(
+                f"the request did not arrive within {READ_DEADLINE:g} s")))
+
+    def close(self) -> None:
+        for client in list(self.clients.values()):
+            self._drop(client)
+        if self.listener is not None:
+            if not self.paused:
+                with contextlib.suppress(KeyError, ValueError):
+                    self.selector.unregister(self.listener)
+            self.listener.close()
+            self.listener = None
+        remove_path(self.path)

@@ -1,0 +1,182 @@
+"""How a network is started: one `StartRequest`, built by one function.
+
+Every door that starts machines — nixvms's `up`, `start` and `test`,
+result/bin/run-vms, result/bin/nixos-test-driver, and a restart through the
+running supervisor — builds its request with `start_request`, the only
+reader of the NIXVMS_* and QEMU_* variables and of the rule that says where
+a network's state lives, so every door honours the same settings:
+
+    QEMU_OPTS, QEMU_NET_OPTS, QEMU_KERNEL_PARAMS   added to every VM (qemu-vm.nix's)
+    NIXVMS_ACCEL           auto, kvm or tcg (the default of --accel)
+    NIXVMS_SSH_PORT_BASE   the first host port tried for ssh forwards
+    NIXVMS_STOP_TIMEOUT    seconds a VM gets to stop before SIGKILL
+    NIXVMS_STATE_DIR       the project's state directory (as --state-dir)
+
+The state directory rule: `--state-dir DIR` (or NIXVMS_STATE_DIR) names the
+project's state directory to every command, nixvms's and run-vms's alike;
+the running network's files are in DIR/run. Without it, they are where
+network.json says (the project's .nixvms/run, where nixvms built the
+network), else in ./vms-state/run for a network directory made without one.
+
+The request travels to the supervisor as JSON (typedjson) and is kept in the
+run state, so a machine restarted later starts as it first did.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import accel as accelerators
+from . import typedjson
+from .errors import UsageError
+from .ports import DEFAULT_SSH_PORT_BASE, Forward, parse_port_base
+from .spec import NetworkSpec
+
+RUN_SUBDIR = "run"
+FALLBACK_STATE_DIR = "vms-state"
+STATE_DIR_VARIABLE = "NIXVMS_STATE_DIR"
+DEFAULT_STOP_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    """What to start and how; JSON-serialisable (it is handed to a daemon)."""
+
+    network: str                          # the network directory's store path
+    run_dir: str                          # where the running network's files go
+    machines: tuple[str, ...] = ()        # none: all
+    accel: str | None = None              # "kvm", "tcg", or None: the VM script's choice
+    accel_reason: str = ""                # why that accelerator (one phrase)
+    fresh: tuple[str, ...] = ()           # machines whose disks are made anew
+    forwards: tuple[Forward, ...] = ()
+    ssh_port_base: int = DEFAULT_SSH_PORT_BASE
+    stop_timeout: float = DEFAULT_STOP_TIMEOUT
+    qemu_opts: str = ""
+    net_opts: str = ""
+    kernel_params: str = ""
+    vde_switch: str = "vde_switch"
+
+    def to_json(self) -> str:
+        return json.dumps(typedjson.to_data(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> StartRequest:
+        try:
+            request = typedjson.from_data(cls, json.loads(text))
+        except ValueError:
+            request = None
+        if request is None:
+            raise UsageError("the start request is not one nixvms wrote")
+        return request
+
+    def but(self, *, machines: Sequence[str], fresh: Sequence[str] = ()) -> StartRequest:
+        """The same settings for other machines (a restart, a later `start`)."""
+        return StartRequest(**{**self.__dict__, "machines": tuple(machines),
+                               "fresh": tuple(fresh)})
+
+
+def project_state_dir(state_dir: str | os.PathLike[str] | None,
+                      environ: Mapping[str, str] | None = None) -> Path | None:
+    """The project's state directory the user named (--state-dir, else
+    NIXVMS_STATE_DIR), absolute; None when they named none."""
+    env = os.environ if environ is None else environ
+    chosen = os.fspath(state_dir) if state_dir is not None else env.get(STATE_DIR_VARIABLE)
+    return Path(os.path.abspath(chosen)) if chosen else None
+
+
+def run_dir_path(state_dir: str | os.PathLike[str] | None, recorded: str | None,
+                 environ: Mapping[str, str] | None = None) -> Path:
+    """Where the running network's files are: <project state directory>/run.
+
+    recorded: that directory as network.json records it (the project's
+    .nixvms/run where nixvms built the network), or as the caller knows it."""
+    named = project_state_dir(state_dir, environ)
+    if named is not None:
+        return named / RUN_SUBDIR
+    if recorded:
+        return Path(os.path.abspath(recorded))
+    return Path(os.path.abspath(FALLBACK_STATE_DIR)) / RUN_SUBDIR
+
+
+def _float_variable(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name) or str(default)
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise UsageError(f"{name} must be a number of seconds, not {text!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the environment says of every start (the variables above)."""
+
+    accel: str
+    ssh_port_base: int
+    stop_timeout: float
+    qemu_opts: str
+    net_opts: str
+    kernel_params: str
+
+
+def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """The environment's settings, checked (UsageError naming a bad variable):
+    commands call it before they build, so bad input is said first."""
+    env = os.environ if environ is None else environ
+    return Settings(
+        accel=accelerators.parse_accel(env.get("NIXVMS_ACCEL") or "auto"),
+        ssh_port_base=parse_port_base(env.get("NIXVMS_SSH_PORT_BASE")
+                                      or str(DEFAULT_SSH_PORT_BASE)),
+        stop_timeout=_float_variable(env, "NIXVMS_STOP_TIMEOUT", DEFAULT_STOP_TIMEOUT),
+        qemu_opts=env.get("QEMU_OPTS", ""),
+        net_opts=env.get("QEMU_NET_OPTS", ""),
+        kernel_params=env.get("QEMU_KERNEL_PARAMS", ""),
+    )
+
+
+def start_request(
+    spec: NetworkSpec,
+    *,
+    state_dir: str | os.PathLike[str] | None = None,
+    run_dir: str | os.PathLike[str] | None = None,
+    machines: Sequence[str] = (),
+    fresh: Sequence[str] = (),
+    forwards: Sequence[Forward] = (),
+    accel: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> StartRequest:
+    """The request to start `machines` (all when none) of the network.
+
+    Names are checked against the network (UsageError naming the bad one);
+    accel: auto, kvm or tcg as asked (None: NIXVMS_ACCEL, else auto), probed
+    here once; run_dir: the running network's directory when the caller
+    has decided it already (by run_dir_path), else decided here from
+    state_dir."""
+    env = os.environ if environ is None else environ
+    settings = read_settings(env)
+    names = tuple(m.name for m in spec.select(list(machines)))
+    fresh_names = tuple(spec.machine(n).name for n in fresh)
+    for forward in forwards:
+        spec.machine(forward.machine)
+    choice = accelerators.choose(accelerators.parse_accel(accel or settings.accel))
+    return StartRequest(
+        network=spec.path,
+        run_dir=str(run_dir if run_dir is not None
+                    else run_dir_path(state_dir, spec.state_dir, env)),
+        machines=names,
+        accel=choice.accel,
+        accel_reason=choice.reason,
+        fresh=fresh_names,
+        forwards=tuple(forwards),
+        ssh_port_base=settings.ssh_port_base,
+        stop_timeout=settings.stop_timeout,
+        qemu_opts=settings.qemu_opts,
+        net_opts=settings.net_opts,
+        kernel_params=settings.kernel_params,
+    )
