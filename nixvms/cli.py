@@ -37,11 +37,12 @@ import click  # noqa: E402
 from nixvms import __version__  # noqa: E402
 from nixvms.budget import parse_size_kb  # noqa: E402
 from nixvms.builder import BuildResult, build, clean  # noqa: E402
-from nixvms.errors import BuildFailed, NixvmsError  # noqa: E402
+from nixvms.errors import BuildFailed  # noqa: E402
 from nixvms.nix import NIX_INTERRUPTED, NixSettings  # noqa: E402
 from nixvms.options import Options as BuildOptions  # noqa: E402
 from nixvms.progress import QUIET, Display  # noqa: E402
 from nixvms.setup import run_setup  # noqa: E402
+from nixvms.supervisor.errors import SupervisorError  # noqa: E402
 
 if _LOADING:
     signal.signal(signal.SIGINT, _previous_handler)
@@ -130,6 +131,11 @@ def _main_with_error_lines(main: Callable[..., Any], args: Any, kwargs: dict[str
         _fail(error.format_message(), error.exit_code)
     except click.Abort:
         _fail("interrupted", EXIT_INTERRUPTED)
+    except SupervisorError as error:  # the one root of nixvms's errors: caught once, here
+        click.echo(f"error: {error.message}", err=True)
+        for line in error.detail_lines():
+            click.echo(line, err=True)
+        sys.exit(error.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -213,8 +219,6 @@ def _run_build(
         elif len(error.failures) > 1:
             click.echo(f"error: {len(error.failures)} tasks failed", err=True)
         sys.exit(EXIT_FAILED)
-    except NixvmsError as error:
-        _fail(error.message, error.exit_code)
     except KeyboardInterrupt:
         _interrupted(out_link, linked_before)
 
@@ -390,10 +394,7 @@ def why_command(machine: str, file: Path | None, include: tuple[str, ...],
     build_options = BuildOptions(
         out_link=None, settings=NixSettings(options=options, include=include),
         extra_deps=tuple(sorted({os.path.abspath(p) for p in extra_deps})))
-    try:
-        verdict = explain_machine(network_file, machine, build_options, state_dir)
-    except NixvmsError as error:
-        _fail(error.message, error.exit_code)
+    verdict = explain_machine(network_file, machine, build_options, state_dir)
     for line in verdict.lines():
         click.echo(line)
 
@@ -407,10 +408,7 @@ def setup_command() -> None:
     Writes the manifest to $NIXVMS_DATA_DIR or $XDG_DATA_HOME/nixvms (default
     ~/.local/share/nixvms). Needs root: dpkg --add-architecture i386 and a
     single-user Nix store."""
-    try:
-        manifest = run_setup(_say)
-    except NixvmsError as error:
-        _fail(error.message, error.exit_code)
+    manifest = run_setup(_say)
     _say(f"tinyos is ready: {manifest}")
 
 

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
@@ -36,7 +36,6 @@ from nixvms.cli import (
     _verbosity,
     nixvms,
 )
-from nixvms.errors import NixvmsError
 from nixvms.nix import NixSettings
 from nixvms.state import StateDir
 from nixvms.supervisor import SupervisorError, launch, load_network
@@ -59,15 +58,6 @@ def _build_beside(network_file: Path, state_dir: Path | None, settings: NixSetti
     return _run_build(network_file, network_file.parent / "result", settings, jobs,
                       state_dir=state_dir, max_eval_memory=max_eval_memory,
                       verbosity=verbosity)
-
-
-def _fail_supervisor(error: SupervisorError) -> NoReturn:
-    if isinstance(error, NotReady):
-        click.echo(f"error: {error.message}", err=True)
-        for line in supervisor.describe_not_ready(error):
-            click.echo(line, err=True)
-        sys.exit(error.exit_code)
-    _fail(error.message, error.exit_code)
 
 
 def _state_dir(file: Path | None, state_dir: Path | None) -> Path:
@@ -174,11 +164,9 @@ def up_command(
     if positional is not None and file is not None:
         _fail("give the network either as NETWORK or with -f, not both", EXIT_USAGE)
     network_file = _find_network(positional or file)
-    try:  # bad input is said before anything is built
-        parsed_forwards = tuple(parse_forward(f) for f in forwards)
-        launch.read_settings()
-    except SupervisorError as error:
-        _fail_supervisor(error)
+    # bad input is said before anything is built
+    parsed_forwards = tuple(parse_forward(f) for f in forwards)
+    launch.read_settings()
     result = _build_beside(network_file, state_dir, NixSettings(
         options=options, include=include, show_trace=show_trace), jobs, max_eval_memory,
         _verbosity(verbose, quiet))
@@ -193,13 +181,11 @@ def up_command(
         _say(f"acceleration: {(request.accel or '').upper()} ({request.accel_reason})")
         started = supervisor.start(request, detach=detach, timeout=timeout,
                                    on_event=_print_event)
-    except NotReady as error:
+    except NotReady:
         if detach:
             _say("the machines that came up keep running: `nixvms status`, "
                  "`nixvms logs MACHINE`, `nixvms stop`")
-        _fail_supervisor(error)
-    except SupervisorError as error:
-        _fail_supervisor(error)
+        raise
     except KeyboardInterrupt:
         _fail("interrupted; the network is stopped", EXIT_INTERRUPTED)
     try:
@@ -288,10 +274,6 @@ def test_command(
                                 accel_choice=accel) as driver:
             outcome = driver.run_script(script)
         code = test_driver.report(outcome, junit_xml, sys.stdout, sys.stderr)
-    except test_driver.MachineError as error:
-        _fail(str(error))
-    except SupervisorError as error:
-        _fail_supervisor(error)
     except KeyboardInterrupt:
         _fail("interrupted; the machines the test started are stopped", EXIT_INTERRUPTED)
     sys.exit(code)
@@ -308,11 +290,8 @@ def status_command(file: Path | None, state_dir: Path | None) -> None:
     latest = None
     if state_dir is None and file is None:
         link = _find_network(None).parent / "result"
-        latest = str(link) if (link / "network.json").exists() else None
-    try:
-        st = supervisor.status(directory, latest)
-    except SupervisorError as error:
-        _fail_supervisor(error)
+        latest = str(link) if link.is_dir() else None
+    st = supervisor.status(directory, latest)
     if st.running:
         click.echo(f"network {st.network}: running from {st.state_dir} "
                    f"(supervisor pid {st.supervisor_pid}, acceleration {st.accel or '-'})")
@@ -340,10 +319,7 @@ def ssh_command(machine: str, command: tuple[str, ...], file: Path | None,
 
     The exit status is the command's (ssh's 255 when it cannot connect)."""
     directory = _state_dir(file, state_dir)
-    try:
-        args = supervisor.ssh_command(directory, machine, command)
-    except SupervisorError as error:
-        _fail_supervisor(error)
+    args = supervisor.ssh_command(directory, machine, command)
     try:
         code = subprocess.run(args, check=False).returncode
     except FileNotFoundError:
@@ -360,10 +336,7 @@ Examples:
 def stop_command(machines: tuple[str, ...], file: Path | None, state_dir: Path | None) -> None:
     """Stop the named machines (default: the whole network)."""
     directory = _state_dir(file, state_dir)
-    try:
-        stopped = supervisor.stop(directory, machines)
-    except SupervisorError as error:
-        _fail_supervisor(error)
+    stopped = supervisor.stop(directory, machines)
     what = ", ".join(stopped.machines) or "no machine was running"
     _say(f"stopped {what}" + ("; the network is down" if stopped.everything else ""))
 
@@ -381,11 +354,8 @@ def start_command(machines: tuple[str, ...], file: Path | None, state_dir: Path 
                   fresh: bool, timeout: float) -> None:
     """Start stopped MACHINES of the network that last ran, and wait until ready."""
     directory = _state_dir(file, state_dir)
-    try:
-        supervisor.start_machines(directory, machines, machines if fresh else (),
-                                  timeout=timeout, on_event=_print_event)
-    except SupervisorError as error:
-        _fail_supervisor(error)
+    supervisor.start_machines(directory, machines, machines if fresh else (),
+                              timeout=timeout, on_event=_print_event)
 
 
 @nixvms.command("destroy", epilog="""\b
@@ -398,10 +368,7 @@ def destroy_command(machines: tuple[str, ...], file: Path | None,
                     state_dir: Path | None) -> None:
     """Stop the named machines (default: all) and delete their disks and run state."""
     directory = _state_dir(file, state_dir)
-    try:
-        removed = supervisor.destroy(directory, machines)
-    except SupervisorError as error:
-        _fail_supervisor(error)
+    removed = supervisor.destroy(directory, machines)
     for path in removed:
         _say(f"removed {path}")
     if not removed:
@@ -429,8 +396,6 @@ def logs_command(machine: str, file: Path | None, state_dir: Path | None, follow
         for text in supervisor.follow_log(path, lines, stop=lambda: False):
             click.echo(text, nl=False)
             sys.stdout.flush()
-    except SupervisorError as error:
-        _fail_supervisor(error)
     except KeyboardInterrupt:
         return
 
@@ -504,15 +469,12 @@ def graph_command(network: Path | None, fmt: str | None, output: Path | None,
     chosen = graph.format_for(output, fmt)
     if chosen != "dot" and output is None and sys.stdout.isatty():
         _fail(f"a {chosen.upper()} picture is not for a terminal: give -o FILE", EXIT_USAGE)
-    try:
-        if show_tasks:
-            settings = NixSettings(options=options, include=include)
-            text = graph.tasks_dot(graph.task_states(network_file, state_dir, settings))
-        else:
-            text = graph.network_dot(graph.last_network_json(network_file, state_dir))
-        picture = graph.render(text, chosen)
-    except NixvmsError as error:
-        _fail(error.message, error.exit_code)
+    if show_tasks:
+        settings = NixSettings(options=options, include=include)
+        text = graph.tasks_dot(graph.task_states(network_file, state_dir, settings))
+    else:
+        text = graph.network_dot(graph.last_network_json(network_file, state_dir))
+    picture = graph.render(text, chosen)
     if output is None:
         sys.stdout.buffer.write(picture)
         sys.stdout.flush()
@@ -549,11 +511,8 @@ Examples:
 def console_command(machine: str, file: Path | None, state_dir: Path | None) -> None:
     """Attach to MACHINE's serial console (Ctrl-] detaches)."""
     directory = _state_dir(file, state_dir)
-    try:
-        name, path = supervisor.console_socket(directory, machine)
-        _say(f"connected to {name}'s serial console; press {supervisor.DETACH_KEY_NAME} "
-             "to detach (Enter shows the prompt)")
-        supervisor.attach(path, sys.stdin.fileno(), sys.stdout.fileno())
-    except SupervisorError as error:
-        _fail_supervisor(error)
+    name, path = supervisor.console_socket(directory, machine)
+    _say(f"connected to {name}'s serial console; press {supervisor.DETACH_KEY_NAME} "
+         "to detach (Enter shows the prompt)")
+    supervisor.attach(path, sys.stdin.fileno(), sys.stdout.fileno())
     _say(f"\r\ndetached from {machine}'s console")

@@ -1,24 +1,22 @@
-"""The one error type nixvms raises; the CLI turns it into `error: ...` lines.
+"""nixvms's errors; the CLI turns them into `error: ...` lines.
 
 Everything below the CLI raises a `NixvmsError` (or a subclass where the CLI
 treats it differently: a usage problem exits 2, a failed build 1); the
 message is what the user reads, one line naming the problem, or Nix's own
-message for a failed evaluation or build.
+message for a failed evaluation or build. `NixvmsError` derives from the
+supervisor's `SupervisorError`, the one root of every error nixvms raises
+(the supervisor must stay standard-library only, so the root is its).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from nixvms.supervisor.errors import SupervisorError
 
-class NixvmsError(Exception):
-    """A problem the user can act on; `message` is what they are told."""
 
-    exit_code = 1
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class NixvmsError(SupervisorError):
+    """A problem of the build side the user can act on; `message` is what they are told."""
 
 
 class UsageError(NixvmsError):

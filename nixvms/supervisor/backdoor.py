@@ -34,6 +34,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from .errors import SupervisorError
+
 BANNER = b"Spawning backdoor root shell..."
 RECORD = b"\x1e"
 PROBE_INTERVAL = 1.0
@@ -46,7 +48,7 @@ CONNECT_LOG_INTERVAL = 30.0
 REPLY_GRACE = 60.0
 
 
-class BackdoorError(Exception):
+class BackdoorError(SupervisorError):
     """The backdoor cannot be reached or stopped answering."""
 
 

@@ -272,10 +272,14 @@ def open_run(state_dir: str | os.PathLike[str]) -> Opened:
 
 def status(state_dir: str | os.PathLike[str], latest: str | None = None) -> NetworkStatus:
     """What runs from the state directory. `latest`: the newest network
-    directory of the project; a disk made by another build is stale."""
+    directory of the project (ignored when it is none); a disk made by another
+    build is stale."""
     opened = open_run(state_dir)
     spec, run_dir = opened.spec, opened.run_dir
-    newest = load_network(latest) if latest else spec
+    newest = spec
+    if latest:
+        with contextlib.suppress(SupervisorError):
+            newest = load_network(latest)
     alive = opened.supervisor_alive
     now = time.time()
     machines = []
@@ -607,15 +611,6 @@ def describe_event(event: Event) -> list[str]:
     if kind == "info":
         return [str(event.get("message"))]
     return []
-
-
-def describe_not_ready(error: NotReady) -> list[str]:
-    """The console lines of the machines that did not come up."""
-    lines = []
-    for name, console in error.details:
-        lines.append(f"{name}'s last console lines:")
-        lines += [f"  | {line}" for line in console] or ["  (nothing on its console)"]
-    return lines
 
 
 def table(st: NetworkStatus) -> list[str]:

@@ -70,7 +70,7 @@ OUTPUT_IN_ERRORS = 2000        # characters of a command's output in an error
 # --- errors --------------------------------------------------------------------
 
 
-class MachineError(Exception):
+class MachineError(SupervisorError):
     """A machine cannot do what was asked: not running, no backdoor, ..."""
 
     def __init__(self, message: str, machine: str | None = None) -> None:
@@ -78,12 +78,9 @@ class MachineError(Exception):
         self.machine = machine
 
 
-class RequestedAssertionFailed(AssertionError):
-    """What a test asked for did not happen: a command failed, a wait timed out."""
-
-    def __init__(self, message: str, machine: str | None = None) -> None:
-        super().__init__(message)
-        self.machine = machine
+class RequestedAssertionFailed(MachineError, AssertionError):
+    """What a test asked for did not happen: a command failed, a wait timed out
+    (an AssertionError, as in NixOS's driver)."""
 
 
 # --- logging -------------------------------------------------------------------
@@ -1194,9 +1191,10 @@ def main(argv: Sequence[str], network: str | None = None, prog: str = "nixos-tes
                 return 0
             result = driver.run_script(Path(script))
             return report(result, junit, sys.stdout, sys.stderr)
-    except (MachineError, SupervisorError) as error:
-        message = error.message if isinstance(error, SupervisorError) else str(error)
-        sys.stderr.write(f"{prog}: error: {message}\n")
+    except SupervisorError as error:
+        sys.stderr.write(f"{prog}: error: {error.message}\n")
+        for line in error.detail_lines():
+            sys.stderr.write(f"  {line}\n")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write(f"{prog}: error: interrupted\n")

@@ -1,8 +1,11 @@
-"""The supervisor's errors: one base class, a message the user can act on.
+"""The one root of every error nixvms raises, and the supervisor's own kinds.
 
 The supervisor is copied into the network directory and runs without nixvms
-installed, so it cannot import nixvms's own error class; nixvms's CLI catches
-`SupervisorError` beside its own. `message` is one line naming the problem.
+installed (standard library only), so the root lives here: nixvms's own
+`NixvmsError` (errors.py), the test driver's `MachineError` and the
+backdoor's `BackdoorError` derive from `SupervisorError`, and each front
+door (nixvms's CLI, run-vms, nixos-test-driver) catches it once. `message`
+is one line naming the problem; `detail_lines` what follows it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ class SupervisorError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def detail_lines(self) -> list[str]:
+        """Lines shown after the message (none by default)."""
+        return []
 
 
 class UsageError(SupervisorError):
@@ -58,3 +65,11 @@ class NotReady(SupervisorError):
         super().__init__(message)
         self.machines = tuple(machines)
         self.details = tuple((name, tuple(lines)) for name, lines in details)
+
+    def detail_lines(self) -> list[str]:
+        """The console lines of the machines that did not come up."""
+        lines = []
+        for name, console in self.details:
+            lines.append(f"{name}'s last console lines:")
+            lines += [f"  | {line}" for line in console] or ["  (nothing on its console)"]
+        return lines

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import client, launch
-from .errors import NotReady, SupervisorError
+from .errors import SupervisorError
 from .launch import StartRequest
 from .ports import parse_forward
 from .spec import load_network
@@ -148,13 +148,10 @@ def main(argv: list[str]) -> int:
             return started.follow(on_event)
         except KeyboardInterrupt:
             return started.stop()
-    except NotReady as error:
-        _say(f"error: {error.message}")
-        for line in client.describe_not_ready(error):
-            _say(line)
-        return error.exit_code
     except SupervisorError as error:
         _say(f"error: {error.message}")
+        for line in error.detail_lines():
+            _say(line)
         return error.exit_code
     except KeyboardInterrupt:
         _say("error: interrupted")

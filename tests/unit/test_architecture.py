@@ -1,0 +1,63 @@
+"""The architecture, as tests: each record has one owner and one loader, one error root."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import pkgutil
+import re
+from pathlib import Path
+
+import nixvms
+from nixvms.supervisor.errors import SupervisorError
+
+PACKAGE = Path(nixvms.__file__).resolve().parent
+
+
+def _sources() -> dict[str, str]:
+    return {str(p.relative_to(PACKAGE.parent)): p.read_text()
+            for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _code_without_docstrings(text: str) -> str:
+    """The module's code with its docstrings and comments gone (they may name files)."""
+    tree = ast.parse(text)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            body[0] = ast.Pass()
+    return ast.unparse(tree)
+
+
+def test_only_runstate_reads_or_writes_the_state_file() -> None:
+    opened = re.compile(r"state_file\.(read_|write_|open)|open\([^)]*state_file|STATE_FILE\)")
+    readers = sorted(name for name, text in _sources().items()
+                     if opened.search(_code_without_docstrings(text)))
+    assert readers == ["nixvms/supervisor/runstate.py"]
+
+
+def test_only_the_loader_reads_network_json_and_only_render_writes_it() -> None:
+    # records/network.json (state.py) is the NetworkRecord, another file.
+    named = re.compile(r"""/\s*['"]network\.json['"]""")
+    users = sorted(name for name, text in _sources().items()
+                   if named.search(_code_without_docstrings(text))
+                   and name != "nixvms/state.py")
+    assert users in (["nixvms/render.py", "nixvms/supervisor/spec.py"],
+                     ["nixvms/render.py", "nixvms/supervisor/facts.py"])
+
+
+def test_every_error_class_derives_from_the_supervisors_root() -> None:
+    strays = []
+    for module in pkgutil.walk_packages([str(PACKAGE)], "nixvms."):
+        if module.name.startswith("nixvms.tinyos") or module.name.endswith("__main__"):
+            continue
+        loaded = importlib.import_module(module.name)
+        for name, value in vars(loaded).items():
+            if (inspect.isclass(value) and issubclass(value, BaseException)
+                    and value.__module__ == loaded.__name__
+                    and not issubclass(value, SupervisorError)):
+                strays.append(f"{module.name}.{name}")
+    assert strays == []
