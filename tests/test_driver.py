@@ -251,6 +251,10 @@ def test_send_monitor_command_answers(booted: Booted) -> None:
     assert "virtio-net-pci" in booted.alpha.send_monitor_command("info network")
 
 
+def test_every_vm_has_a_qmp_socket_the_qemu_client_reaches(booted: Booted) -> None:
+    assert booted.alpha.qemu.status() == "running"
+
+
 def test_block_cuts_the_vlan_and_unblock_restores_it(booted: Booted) -> None:
     booted.beta.wait_until_succeeds("ping -c 1 -W 2 alpha", timeout=60)
     booted.alpha.block()

@@ -434,8 +434,7 @@ def destroy(state_dir: str | os.PathLike[str], machines: Sequence[str] = (),
     removed: list[Path] = []
     for name in names:
         for path in (run_dir.machine_dir(name), run_dir.console_log(name),
-                     run_dir.output_log(name), run_dir.console_socket(name),
-                     run_dir.shell_socket(name), run_dir.monitor_socket(name)):
+                     run_dir.output_log(name), *run_dir.machine_sockets(name)):
             if remove_path(path):
                 removed.append(path)
     everything = not machines

@@ -55,6 +55,7 @@ from xml.etree import ElementTree
 from . import client, launch, procs, runstate
 from .backdoor import Backdoor, BackdoorClosed, BackdoorError
 from .errors import NotReady, SupervisorError
+from .qemu import QemuClient, QemuError
 from .runstate import MachineState, Phase
 from .spec import MachineSpec, NetworkSpec, load_network
 from .statedir import RunDir, open_private, prepare
@@ -199,6 +200,7 @@ class Machine:
         self.console_offset = 0
         self.console_identity: tuple[int, int] | None = None
         self.console: socket.socket | None = None
+        self.qemu = QemuClient(driver.run_dir.qmp_socket(self.name), self.name)
 
     def __repr__(self) -> str:
         return f"<Machine '{self.name}'>"
@@ -274,9 +276,8 @@ class Machine:
         """Simulate a sudden power failure: QEMU quits at once."""
         if not self.is_up():
             return
-        with self.nested("crashing (QEMU monitor: quit)"):
-            with contextlib.suppress(MachineError, OSError):
-                self.send_monitor_command("quit")
+        with self.nested("crashing (QEMU: quit)"):
+            self.qemu.quit()
             self._wait_down()
 
     def wait_for_shutdown(self, timeout: float = DEFAULT_TIMEOUT) -> None:
@@ -634,27 +635,15 @@ class Machine:
             self.console = None
 
     def send_monitor_command(self, command: str) -> str:
-        """A QEMU human monitor command; its answer."""
+        """A QEMU human monitor command; its answer (through QMP: qemu.py)."""
         if not self.is_up():
             raise self._error(self._why_down())
-        path = self.driver.run_dir.monitor_socket(self.name)
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(30)
-            try:
-                sock.connect(str(path))
-                _monitor_read(sock)  # the banner and the first prompt
-                sock.sendall(command.encode() + b"\n")
-                answer = _monitor_read(sock)
-            except OSError as error:
-                if command == "quit":
-                    return ""
-                raise self._error(f"the QEMU monitor of {self.name} did not answer: "
-                                  f"{error}") from None
-        text = strip_controls(answer)
-        lines = [line for line in text.split("\n") if line.strip() not in ("(qemu)", "")]
-        if lines and lines[0].strip().endswith(command.strip()):
-            lines = lines[1:]
-        return "\n".join(lines)
+        try:
+            return self.qemu.human(command)
+        except QemuError as error:
+            if command == "quit":
+                return ""
+            raise self._error(error.message) from None
 
     def _vlan_nics(self) -> list[str]:
         """The NICs of the machine's VLANs (not the user-mode eth0), as the
@@ -724,16 +713,6 @@ def _plain_member(info: tarfile.TarInfo) -> tarfile.TarInfo:
     info.uid = info.gid = 0
     info.uname = info.gname = "root"
     return info
-
-
-def _monitor_read(sock: socket.socket) -> str:
-    data = b""
-    while not data.endswith(b"(qemu) "):
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data.decode(errors="replace")
 
 
 def _safe_extract(tar: tarfile.TarFile, destination: Path, top: str) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from . import procs
 from .errors import StartError
+from .qemu import QemuClient
 from .spec import MachineSpec
 from .statedir import RunDir, make_private_dir, open_private, refuse_symlink, remove_path
 from .text import tail_lines
@@ -197,9 +198,17 @@ class VM:
     def monitor_socket(self) -> Path:
         return self.run_dir.monitor_socket(self.name)
 
+    @property
+    def qmp_socket(self) -> Path:
+        return self.run_dir.qmp_socket(self.name)
+
     def sockets(self) -> tuple[Path, ...]:
         """The sockets QEMU serves for this machine (removed when it stops)."""
-        return (self.console_socket, self.shell_socket, self.monitor_socket)
+        return self.run_dir.machine_sockets(self.name)
+
+    def qemu(self) -> QemuClient:
+        """The client of this machine's QEMU (qemu.py)."""
+        return QemuClient(self.qmp_socket, self.name)
 
     @property
     def pid(self) -> int | None:
@@ -232,6 +241,7 @@ class VM:
             "-device", "virtconsole,chardev=shell",
             "-chardev", f"socket,id=shell,path={shell},server=on,wait=off",
             "-monitor", f"unix:{monitor},server=on,wait=off",
+            "-qmp", f"unix:{self.qmp_socket},server=on,wait=off",
         ]
         if self.options.accel:
             # NixOS's VM scripts say -machine accel=kvm:tcg; a later -machine

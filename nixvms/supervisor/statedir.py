@@ -181,6 +181,14 @@ class RunDir:
     def monitor_socket(self, name: str) -> Path:
         return self.sockets / f"{name}.monitor"
 
+    def qmp_socket(self, name: str) -> Path:
+        return self.sockets / f"{name}.qmp"
+
+    def machine_sockets(self, name: str) -> tuple[Path, ...]:
+        """Every socket QEMU serves for the machine (removed when it stops)."""
+        return (self.console_socket(name), self.shell_socket(name),
+                self.monitor_socket(name), self.qmp_socket(name))
+
 
 def socket_dir_for(state: Path) -> Path:
     """Where the sockets of the network running from `state` go."""

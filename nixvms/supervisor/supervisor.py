@@ -302,6 +302,11 @@ class Supervisor:
     # --- stopping -------------------------------------------------------------
     def stop_machines(self, names: list[str]) -> list[str]:
         runs = [self.runs[n] for n in names if self.runs[n].phase.up]
+        for run in runs:
+            # QEMU's own quit first (it closes its disk images); the group's
+            # TERM then reaches whatever the VM script started beside it.
+            if run.vm.is_running() and self.request.stop_timeout > 0:
+                run.vm.qemu().quit(timeout=min(2.0, self.request.stop_timeout))
         procs.stop_processes([r.vm.process for r in runs if r.vm.process],
                              self.request.stop_timeout)
         for run in runs:
