@@ -10,23 +10,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from nixvms import lastrun
 from nixvms.events import Event, Progress, notice
 from nixvms.nix import NixSettings
-from nixvms.options import Options
+from nixvms.options import BuildResult, Options
 from nixvms.state import StateDir, project_lock
-
-
-@dataclass(frozen=True)
-class BuildResult:
-    store_path: str  # the network directory ("" when --on left it unmade)
-    evaluated: tuple[str, ...]
-    built: tuple[str, ...]
-    nixpkgs: str  # the package set the machines were evaluated with
-    uses_tinyos: bool
 
 
 def build(

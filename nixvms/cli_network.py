@@ -2,8 +2,8 @@
 logs, log, console, graph, completion.
 
 Thin commands over nixvms.supervisor (the same code as result/bin/run-vms),
-registered on cli.py's group when one of them is asked for (cli._Group), so
-that `nixvms build` does not load the supervisor. They find the network from
+registered on cli.py's group (COMMANDS, at the end) when one of them is asked
+for (cli._Group), so that `nixvms build` does not load the supervisor. They find the network from
 -f/--file NETWORK or the nearest network.nix in this directory or above it;
 the running network's state directory is --state-dir, else the one
 recorded in the network directory (the project's .nixvms/run).
@@ -20,8 +20,7 @@ from typing import Any
 
 import click
 
-from nixvms.builder import BuildResult
-from nixvms.cli import (
+from nixvms.cli_common import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     F,
@@ -34,9 +33,9 @@ from nixvms.cli import (
     _say,
     _setup_logging,
     _verbosity,
-    nixvms,
 )
 from nixvms.nix import NixSettings
+from nixvms.options import BuildResult
 from nixvms.state import StateDir
 from nixvms.supervisor import SupervisorError, launch, load_network
 from nixvms.supervisor import accel as supervisor_accel
@@ -116,7 +115,7 @@ def _split_network_argument(args: tuple[str, ...]) -> tuple[Path | None, tuple[s
     return None, args
 
 
-@nixvms.command("up", context_settings={"help_option_names": ["-h", "--help"]},
+@click.command("up", context_settings={"help_option_names": ["-h", "--help"]},
                 epilog="""\b
 Examples:
   nixvms up --detach               # every machine, in the background
@@ -208,10 +207,9 @@ def up_command(
     sys.exit(code)
 
 
-nixvms.add_command(up_command, "run")
 
 
-@nixvms.command("test", context_settings={"help_option_names": ["-h", "--help"]},
+@click.command("test", context_settings={"help_option_names": ["-h", "--help"]},
                 epilog="""\b
 Examples:
   nixvms test ping.py     # ping.py: start_all(); client.succeed('ping -c 1 server')
@@ -279,7 +277,7 @@ def test_command(
     sys.exit(code)
 
 
-@nixvms.command("status", epilog="""\b
+@click.command("status", epilog="""\b
 Examples:
   nixvms status
   nixvms status -f ../net.nix""")
@@ -305,7 +303,7 @@ def status_command(file: Path | None, state_dir: Path | None) -> None:
                    f"(`nixvms up --fresh MACHINE` makes a new one)")
 
 
-@nixvms.command("ssh", context_settings={"ignore_unknown_options": True},
+@click.command("ssh", context_settings={"ignore_unknown_options": True},
                 epilog="""\b
 Examples:
   nixvms ssh server                # a root shell
@@ -327,7 +325,7 @@ def ssh_command(machine: str, command: tuple[str, ...], file: Path | None,
     sys.exit(code)
 
 
-@nixvms.command("stop", epilog="""\b
+@click.command("stop", epilog="""\b
 Examples:
   nixvms stop                      # the whole network
   nixvms stop client""")
@@ -341,7 +339,7 @@ def stop_command(machines: tuple[str, ...], file: Path | None, state_dir: Path |
     _say(f"stopped {what}" + ("; the network is down" if stopped.everything else ""))
 
 
-@nixvms.command("start", epilog="""\b
+@click.command("start", epilog="""\b
 Examples:
   nixvms start client
   nixvms start client --fresh      # from a new disk""")
@@ -358,7 +356,7 @@ def start_command(machines: tuple[str, ...], file: Path | None, state_dir: Path 
                               timeout=timeout, on_event=_print_event)
 
 
-@nixvms.command("destroy", epilog="""\b
+@click.command("destroy", epilog="""\b
 Examples:
   nixvms destroy                   # every machine's disk and run state
   nixvms destroy client""")
@@ -375,7 +373,7 @@ def destroy_command(machines: tuple[str, ...], file: Path | None,
         _say(f"nothing to remove in {directory}")
 
 
-@nixvms.command("logs", epilog="""\b
+@click.command("logs", epilog="""\b
 Examples:
   nixvms logs server -n 20
   nixvms logs server -f            # follow; Ctrl-C stops""")
@@ -400,7 +398,7 @@ def logs_command(machine: str, file: Path | None, state_dir: Path | None, follow
         return
 
 
-@nixvms.command("log", epilog="""\b
+@click.command("log", epilog="""\b
 Examples:
   nixvms log web               # Nix's log of web's last build
   nixvms log web | tail -n 40  # its end""")
@@ -433,7 +431,7 @@ def log_command(machine: str, file: Path | None, state_dir: Path | None) -> None
     click.echo(text, nl=False)
 
 
-@nixvms.command("graph", epilog="""\b
+@click.command("graph", epilog="""\b
 Examples:
   nixvms graph -o network.svg          # the network: machines, VLANs, forwards
   nixvms graph --tasks -o tasks.png    # what the next build would redo
@@ -486,7 +484,7 @@ def graph_command(network: Path | None, fmt: str | None, output: Path | None,
     _say(f"wrote {output}")
 
 
-@nixvms.command("completion", epilog="""\b
+@click.command("completion", epilog="""\b
 Examples:
   eval "$(nixvms completion bash)"          # in ~/.bashrc
   nixvms completion fish > ~/.config/fish/completions/nixvms.fish""")
@@ -500,10 +498,11 @@ def completion_command(shell: str) -> None:
 
     completion = get_completion_class(shell)
     assert completion is not None  # click.Choice admits only shells click knows
-    click.echo(completion(nixvms, {}, "nixvms", "_NIXVMS_COMPLETE").source())
+    group = click.get_current_context().find_root().command  # nixvms, the group
+    click.echo(completion(group, {}, "nixvms", "_NIXVMS_COMPLETE").source())
 
 
-@nixvms.command("console", epilog="""\b
+@click.command("console", epilog="""\b
 Examples:
   nixvms console server            # Ctrl-] detaches""")
 @click.argument("machine", shell_complete=_complete_machines)
@@ -516,3 +515,12 @@ def console_command(machine: str, file: Path | None, state_dir: Path | None) -> 
          "to detach (Enter shows the prompt)")
     supervisor.attach(path, sys.stdin.fileno(), sys.stdout.fileno())
     _say(f"\r\ndetached from {machine}'s console")
+
+
+# The commands, by the name they are called (cli.load_all_commands registers them).
+COMMANDS: dict[str, click.Command] = {
+    "up": up_command, "run": up_command, "test": test_command, "status": status_command,
+    "ssh": ssh_command, "stop": stop_command, "start": start_command,
+    "destroy": destroy_command, "logs": logs_command, "log": log_command,
+    "graph": graph_command, "completion": completion_command, "console": console_command,
+}

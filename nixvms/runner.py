@@ -30,10 +30,9 @@ from doit.exceptions import UnmetDependency
 from doit.loader import generate_tasks
 
 from nixvms import lastrun, records, tasks
-from nixvms.builder import BuildResult
 from nixvms.errors import BuildFailed, UsageError
 from nixvms.events import Event, Progress, notice
-from nixvms.options import Options
+from nixvms.options import BuildResult, Options
 from nixvms.state import StateDir, project_lock
 
 

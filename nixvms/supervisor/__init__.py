@@ -16,7 +16,7 @@ session with a parent-death signal: none outlives the process that started it.
 The state directory <state> (default: the project's .nixvms/run, recorded in
 network.json as stateDir; --state-dir overrides), mode 0700, files 0600:
 
-    <state>/state.json       the versioned state file (statedir.py, supervisor.py)
+    <state>/state.json       the run state (runstate.py: written by the supervisor only)
     <state>/lock             flock held by the running supervisor
     <state>/ssh_config       ssh -F <state>/ssh_config <machine or targetHost>
     <state>/supervisor.log   a detached supervisor's own output
@@ -36,11 +36,12 @@ records it as "sockets"; `RunDir.sockets` computes it. In <sockets>:
     <m>.shell     a virtio console (/dev/hvc0 in the guest: virtio-serial +
                   virtconsole,chardev=shell): the test instrumentation's
                   backdoor root shell; harmless for guests without one
-    <m>.monitor   the QEMU human monitor (unix socket, server, nowait)
+    <m>.monitor   the QEMU human monitor (unix socket, server, nowait), for people
+    <m>.qmp       QEMU's QMP socket: how nixvms talks to QEMU (qemu.py)
     vde<v>.ctl/   the switch of VLAN v (QEMU_VDE_SOCKET_<v>); vde<v>.ctl/ctl
                   is its control socket
     control       the supervisor's control socket (JSON lines: status,
-                  stop, start), see supervisor.py
+                  stop, start), see control.py
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ if TYPE_CHECKING:
         SupervisorError,
         UsageError,
     )
-    from .machines import VM, HostForward, Network, Switch, VMOptions
+    from .machines import VM, HostForward, Switch, VMOptions
     from .spec import MachineSpec, NetworkSpec, load_network
     from .statedir import RunDir, prepare
 
@@ -69,7 +70,7 @@ if TYPE_CHECKING:
 _HOMES = {
     **dict.fromkeys(("AlreadyRunning", "NotReady", "NotRunning", "PortError", "StartError",
                      "StateDirError", "SupervisorError", "UsageError"), "errors"),
-    **dict.fromkeys(("VM", "HostForward", "Network", "Switch", "VMOptions"), "machines"),
+    **dict.fromkeys(("VM", "HostForward", "Switch", "VMOptions"), "machines"),
     **dict.fromkeys(("MachineSpec", "NetworkSpec", "load_network"), "spec"),
     **dict.fromkeys(("RunDir", "prepare"), "statedir"),
 }
@@ -87,7 +88,6 @@ __all__ = [
     "AlreadyRunning",
     "HostForward",
     "MachineSpec",
-    "Network",
     "NetworkSpec",
     "NotReady",
     "NotRunning",

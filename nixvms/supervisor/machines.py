@@ -1,7 +1,7 @@
-"""The process objects: a `Switch` per VLAN, a `VM` per machine, a `Network`.
+"""The process objects: a `Switch` per VLAN, a `VM` per machine.
 
-Shaped like NixOS's test driver (`VLan`, `Machine`, the driver that starts
-switches, then machines, and stops them in reverse). Each object owns one
+Shaped like NixOS's test driver (`VLan`, `Machine`); the supervisor
+(supervisor.py) starts switches, then machines, and stops them in reverse. Each object owns one
 process, started in its own session with a parent-death signal (procs.py),
 so none outlives the process that started it. Usable in-process: start(),
 stop(timeout), kill(), is_running(), wait().
@@ -342,11 +342,6 @@ class VM:
             return False
         return ssh_banner(self.ssh_port, timeout)
 
-    def ready(self) -> bool:
-        if not self.saw_login_prompt():
-            return False
-        return not self.machine.openssh or self.ssh_answers()
-
     def last_lines(self, count: int = 20) -> list[str]:
         return tail_lines(self.log, count)
 
@@ -359,25 +354,3 @@ def ssh_banner(port: int, timeout: float = 1.0) -> bool:
             return s.recv(4).startswith(b"SSH-")
     except OSError:
         return False
-
-
-class Network:
-    """Switches, then VMs; stopped in reverse: VMs, then switches."""
-
-    def __init__(self, switches: Sequence[Switch], vms: Sequence[VM]) -> None:
-        self.switches = list(switches)
-        self.vms = list(vms)
-
-    def start(self) -> None:
-        for switch in self.switches:
-            switch.start()
-        for vm in self.vms:
-            vm.start()
-
-    def stop(self, timeout: float = DEFAULT_STOP_TIMEOUT) -> None:
-        procs.stop_processes([vm.process for vm in self.vms if vm.process], timeout)
-        for switch in self.switches:
-            switch.stop(timeout)
-
-    def is_running(self) -> bool:
-        return any(vm.is_running() for vm in self.vms)

@@ -61,3 +61,33 @@ def test_every_error_class_derives_from_the_supervisors_root() -> None:
                     and not issubclass(value, SupervisorError)):
                 strays.append(f"{module.name}.{name}")
     assert strays == []
+
+
+def _imports(text: str) -> set[str]:
+    """The nixvms modules a module imports at its top level (not inside functions)."""
+    found = set()
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("nixvms"):
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("nixvms"))
+    return found
+
+
+def test_no_two_modules_import_each_other() -> None:
+    modules = {name.removesuffix(".py").replace("/", ".").removesuffix(".__init__"): text
+               for name, text in _sources().items()}
+    graph = {name: {m for m in _imports(text) if m in modules and m != name}
+             for name, text in modules.items()}
+    circles = sorted(f"{a} <-> {b}" for a, targets in graph.items() for b in targets
+                     if a < b and a in graph.get(b, set()))
+    assert circles == []
+
+
+def test_the_build_side_and_the_cli_do_not_import_each_other_lazily() -> None:
+    """builder <-> runner and cli <-> cli_network were circles through late imports."""
+    sources = _sources()
+    assert "nixvms.builder" not in sources["nixvms/runner.py"]
+    assert "from nixvms.cli import" not in sources["nixvms/cli_network.py"]
+    assert "import nixvms.cli\n" not in sources["nixvms/cli_network.py"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from nixvms import cli
+from nixvms import cli_common
 from nixvms.cli import nixos_build_vms, nixvms
 from nixvms.errors import BuildFailed
 
@@ -132,7 +132,7 @@ def test_a_nix_call_stopped_by_ctrl_c_is_an_interrupted_run(
     def stopped(*args: object, **kwargs: object) -> None:
         raise BuildFailed(["build of machine 'a' failed: interrupted by the user"], ["a"])
 
-    monkeypatch.setattr(cli, "build", stopped)
+    monkeypatch.setattr(cli_common, "build", stopped)
     result = invoke(nixvms, "build")
     assert result.exit_code == 130
     assert result.output.splitlines()[-1] == "error: interrupted; the previous result is untouched"
