@@ -1,18 +1,19 @@
 """What the shell completes: the machine names of the network here.
 
-Read from the last build's `result/network.json`, else the last machine
-listing nixvms recorded (`.nixvms/records/machine-list.json`): completion
-runs on every Tab, so it never runs Nix and never fails (no project, no
-build yet: nothing to offer).
+Read from the last build's `result/network.json` (through its one loader,
+supervisor/spec.py), else the last machine listing nixvms recorded
+(`.nixvms/records/machine-list.json`): completion runs on every Tab, so it
+never runs Nix and never fails (no project, no build yet: nothing to offer).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from nixvms import records
 from nixvms.state import StateDir
+from nixvms.supervisor import spec
+from nixvms.supervisor.errors import SupervisorError
 
 NETWORK_FILE = "network.nix"
 
@@ -32,9 +33,8 @@ def machine_names(start: Path) -> list[str]:
     if network is None:
         return []
     try:
-        data = json.loads((network.parent / "result" / "network.json").read_text())
-        names = [str(m["name"]) for m in data["machines"]]
-    except (OSError, ValueError, KeyError, TypeError):
+        names = list(spec.load_network(network.parent / "result").names)
+    except SupervisorError:
         listing = records.load(records.MachineList,
                                StateDir.for_network(network).machine_list_record)
         names = list(listing.names) if listing is not None else []

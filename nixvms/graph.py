@@ -1,9 +1,9 @@
 """`nixvms graph`: the network, or its task graph, as a Graphviz picture.
 
-The network comes from the last build's network.json (render.network_data
-wrote it): each machine with its system, hostName, targetHost and its
-addresses and its ssh port (where openssh is on), each VLAN as a switch it
-is wired to, and the forwards the VM sets up itself
+The network comes from the last build's network.json, read by its one
+loader (supervisor/spec.py's load_network): each machine with its system,
+hostName, targetHost, addresses and ssh port (where openssh is on), each
+VLAN as a switch it is wired to, and the forwards the VM sets up itself
 (virtualisation.forwardPorts) from the host. The task graph
 (eval:<m>, plan, build:<m>, network) is coloured by what the next build
 would do, from the records alone (nixvms/why.py's reading of the tasks'
@@ -15,20 +15,19 @@ PNG. Nothing here runs Nix.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from nixvms import records, why
 from nixvms.errors import NixvmsError
 from nixvms.nix import NixSettings
 from nixvms.options import Options
 from nixvms.state import StateDir
-from nixvms.supervisor.spec import vm_forward_ports
+from nixvms.supervisor import spec
 
 Format = Literal["dot", "svg", "png"]
 FORMATS: tuple[Format, ...] = ("dot", "svg", "png")
@@ -57,49 +56,27 @@ def quote(text: str) -> str:
 # --- the network ------------------------------------------------------------------
 
 
-def last_network_json(network_file: Path, state_dir: Path | None = None) -> dict[str, Any]:
-    """network.json of the project's last network: the one its record names, else
-    `result` beside the network file."""
+def last_network(network_file: Path, state_dir: Path | None = None) -> spec.NetworkSpec:
+    """The project's last network: the one its record names, else `result` beside
+    the network file."""
     state = StateDir.for_network(network_file, state_dir)
     made = records.load(records.NetworkRecord, state.network_record)
     candidates = [Path(made.store_path)] if made is not None else []
     candidates.append(network_file.parent / "result")
     for directory in candidates:
         try:
-            data = json.loads((directory / "network.json").read_text())
-        except FileNotFoundError:
+            return spec.load_network(directory)
+        except spec.NotANetworkDirectory:
             continue
-        except (OSError, ValueError) as error:
-            raise GraphError(f"{directory}/network.json cannot be read: {error}") from error
-        if isinstance(data, dict) and isinstance(data.get("machines"), list):
-            return data
-        raise GraphError(f"{directory}/network.json is not a network nixvms made")
     raise GraphError(f"{network_file} has not been built yet (no network.json): "
                      "`nixvms build` first")
 
 
-@dataclass(frozen=True)
-class Forward:
-    proto: str
-    host_address: str
-    host_port: int
-    guest_port: int
+# The name cli_network.py calls it by.
+last_network_json = last_network
 
 
-def forwards_of(machine: Mapping[str, Any]) -> list[Forward]:
-    """The machine's own forwards: network.json's forwardPorts, else its VM script's."""
-    if "forwardPorts" in machine:
-        return [Forward(str(f.get("proto", "tcp")), str(f.get("hostAddress", "")),
-                        int(f["hostPort"]), int(f["guestPort"]))
-                for f in machine["forwardPorts"]]
-    script = machine.get("runScript")
-    if not script:
-        return []
-    return [Forward(f.proto, f.host_address, f.host_port, f.guest_port)
-            for f in vm_forward_ports(str(script))]
-
-
-def network_dot(data: Mapping[str, Any]) -> str:
+def network_dot(network: spec.NetworkSpec) -> str:
     """The network as an undirected DOT graph: machines, VLAN switches, the host's forwards."""
     lines = [
         "graph network {",
@@ -107,33 +84,28 @@ def network_dot(data: Mapping[str, Any]) -> str:
         '  node [fontname="Helvetica", fontsize=11];',
         '  edge [fontname="Helvetica", fontsize=9];',
     ]
-    machines = list(data["machines"])
-    vlans = sorted({int(v) for v in data.get("vlans", [])}
-                   | {int(a["vlan"]) for m in machines for a in m.get("addresses", [])})
+    vlans = sorted({*network.vlans, *(a.vlan for m in network.machines for a in m.addresses)})
     for vlan in vlans:
         lines.append(f"  {quote(f'vlan{vlan}')} [shape=box, style=\"rounded,filled\", "
                      f"fillcolor=\"#d0ebff\", label={quote(f'VLAN {vlan}')}];")
     host_needed = False
-    for m in machines:
-        name = str(m["name"])
-        label = [name]
-        host_name = m.get("hostName")
-        if host_name and host_name != name:
-            label.append(f"hostName {host_name}" + (f".{m['domain']}" if m.get("domain")
-                                                    else ""))
-        label.append(str(m.get("system", "")))
-        if m.get("targetHost"):
-            label.append(f"targetHost {m['targetHost']}")
-        if m.get("openssh"):
-            label.append(f"ssh port {m.get('sshPort', 22)}")
-        lines.append(f"  {quote(f'machine:{name}')} [shape=box3d, style=filled, "
+    for m in network.machines:
+        label = [m.name]
+        if m.host_name != m.name:
+            label.append(f"hostName {m.host_name}" + (f".{m.domain}" if m.domain else ""))
+        label.append(m.system)
+        if m.target_host:
+            label.append(f"targetHost {m.target_host}")
+        if m.openssh:
+            label.append(f"ssh port {m.ssh_port}")
+        node = quote(f"machine:{m.name}")
+        lines.append(f"  {node} [shape=box3d, style=filled, "
                      f"fillcolor=\"#f8f9fa\", label={quote(NEWLINE.join(label))}];")
-        node = quote(f"machine:{name}")
-        for address in m.get("addresses", []):
-            switch = quote(f"vlan{address['vlan']}")
-            edge = f"{address['interface']}\n{address['ip']}/{address.get('prefixLength', 24)}"
+        for address in m.addresses:
+            switch = quote(f"vlan{address.vlan}")
+            edge = f"{address.interface}\n{address.ip}/{address.prefix_length}"
             lines.append(f"  {node} -- {switch} [label={quote(edge)}];")
-        for forward in forwards_of(m):
+        for forward in m.forward_ports:
             host_needed = True
             where = forward.host_address or "0.0.0.0"
             text = f"{where}:{forward.host_port} -> {forward.guest_port}"

@@ -1,11 +1,12 @@
-"""The network's plain data: machines, their NICs, and the address plan's inputs.
+"""The address plan's inputs: the machines' numbers and what /etc/hosts lists.
 
 The plan follows NixOS's test framework (nixos/lib/testing/network.nix):
 machines sorted by name are numbered 1..n; every machine's /etc/hosts lists
 each machine's first-VLAN addresses with its hostName (and hostName.domain).
 The addresses themselves are computed in one place, nix/address-plan.nix,
-and read back from each machine's evaluation: Python numbers the machines
-and settles what /etc/hosts must list, nothing more.
+and read back from each machine's evaluation (its MachineFacts,
+supervisor/facts.py): Python numbers the machines and settles what
+/etc/hosts must list, nothing more.
 """
 
 from __future__ import annotations
@@ -27,79 +28,6 @@ _HOSTNAME_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 class PlanError(NixvmsError):
     """The network cannot be given addresses (bad name, too many machines)."""
-
-
-@dataclass(frozen=True)
-class Nic:
-    """One NIC of one machine on one VLAN, as its evaluation reported it."""
-
-    vlan: int
-    interface: str
-    ipv4: str
-    ipv6: str
-    mac: str
-
-
-@dataclass(frozen=True)
-class Forward:
-    """A virtualisation.forwardPorts entry from the host: the VM script sets it up."""
-
-    proto: str
-    host_address: str  # "" binds every address of the host (NixOS's default)
-    host_port: int
-    guest_port: int
-
-
-@dataclass(frozen=True)
-class Address:
-    """A NIC as network.json and run-vms describe it."""
-
-    vlan: int
-    interface: str
-    ip: str
-    prefix_length: int
-    mac: str
-    ipv6: str
-
-
-@dataclass(frozen=True)
-class Machine:
-    """A built machine: what run-vms and network.json need to know of it."""
-
-    name: str
-    number: int
-    system: str
-    host_name: str
-    target_host: str | None
-    vlans: tuple[int, ...]
-    vm: str  # the VM's store path
-    system_name: str = ""  # bin/run-<system_name>-vm (hostName when empty)
-    domain: str | None = None
-    nics: tuple[Nic, ...] = ()
-    ssh_ports: tuple[int, ...] = ()  # services.openssh.ports; empty: no ssh server
-    forwards: tuple[Forward, ...] = ()
-
-    @property
-    def addresses(self) -> tuple[Address, ...]:
-        return tuple(Address(n.vlan, n.interface, n.ipv4, 24, n.mac, n.ipv6) for n in self.nics)
-
-    @property
-    def primary_ip(self) -> str | None:
-        return self.nics[0].ipv4 if self.nics else None
-
-    @property
-    def run_script(self) -> str:
-        # qemu-vm.nix: bin/run-${config.system.name}-vm
-        return f"{self.vm}/bin/run-{self.system_name or self.host_name}-vm"
-
-
-@dataclass(frozen=True)
-class Network:
-    machines: tuple[Machine, ...]
-
-    @property
-    def vlans(self) -> tuple[int, ...]:
-        return tuple(sorted({v for m in self.machines for v in m.vlans}))
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from nixvms.errors import NixvmsError
-from nixvms.network import Forward, Nic
+from nixvms.supervisor import typedjson
+from nixvms.supervisor.facts import MachineFacts
 
 log = logging.getLogger("nixvms.nix")
 
@@ -411,18 +412,10 @@ def parse_file(path: str, settings: NixSettings, stamp: str = "") -> str:
 
 @dataclass(frozen=True)
 class MachineEvaluation:
+    """One machine's evaluation: what the machine is, its .drv, and what Nix logged."""
+
+    facts: MachineFacts  # vm: the .drv's output path, built or not
     drv_path: str
-    out_path: str
-    system: str
-    system_name: str
-    host_name: str
-    domain: str | None
-    target_host: str | None
-    vlans: tuple[int, ...]
-    nics: tuple[Nic, ...]
-    tags: tuple[str, ...]
-    ssh_ports: tuple[int, ...]
-    forwards: tuple[Forward, ...]
     messages: tuple[LogMessage, ...]
     peak_rss_kb: int
 
@@ -460,25 +453,14 @@ def evaluate_machine(
     records = [m.text for m in out.messages if m.text.startswith(_MACHINE_RECORD)]
     if not records:
         raise NixError(f"the evaluation of machine '{name}' said nothing of it")
+    # machine.nix writes the facts in MachineFacts's own JSON form.
     data = json.loads(records[-1][len(_MACHINE_RECORD):])
-    return MachineEvaluation(
-        drv_path=data["drvPath"],
-        out_path=data["vmPath"],
-        system=data["system"],
-        system_name=data["systemName"],
-        host_name=data["hostName"],
-        domain=data["domain"],
-        target_host=data["targetHost"],
-        vlans=tuple(int(v) for v in data["vlans"]),
-        nics=tuple(Nic(int(n["vlan"]), n["interface"], n["ipv4"], n["ipv6"], n["mac"])
-                   for n in data["nics"]),
-        tags=tuple(str(t) for t in data["tags"]),
-        ssh_ports=tuple(int(p) for p in data["sshPorts"]),
-        forwards=tuple(Forward(str(f["proto"]), str(f["hostAddress"]), int(f["hostPort"]),
-                               int(f["guestPort"])) for f in data["forwardPorts"]),
-        messages=out.messages,
-        peak_rss_kb=out.peak_rss_kb,
-    )
+    facts = typedjson.from_data(MachineFacts, data.get("facts"))
+    if facts is None or not isinstance(data.get("drvPath"), str):
+        raise NixError(f"the evaluation of machine '{name}' gave an incomplete record of it "
+                       "(nixvms's glue and Python disagree: reinstall nixvms)")
+    return MachineEvaluation(facts=facts, drv_path=data["drvPath"], messages=out.messages,
+                             peak_rss_kb=out.peak_rss_kb)
 
 
 def realise(drv_path: str, gc_root: Path, settings: NixSettings,

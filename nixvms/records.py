@@ -18,13 +18,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from nixvms.network import Forward, Nic
 from nixvms.state import read_json, write_json
 from nixvms.supervisor import typedjson
+from nixvms.supervisor.facts import MachineFacts
 
 # Bumped when a record's fields or meaning change: older records are then
 # ignored (and redone), never misread.
-VERSION = 5
+VERSION = 6
 
 R = TypeVar("R")
 
@@ -51,29 +51,22 @@ class NixpkgsLookup:
 
 @dataclasses.dataclass(frozen=True)
 class Evaluation:
-    """What eval:<machine> found: its derivation and what the plan needs of it."""
+    """What eval:<machine> found: what the machine is, its derivation, and what it read."""
 
-    machine: str
+    facts: MachineFacts  # as the evaluation returned it (vm: the .drv's output path)
     params: str  # digest of every non-file input, the address plan included
     plan: str  # digest of the address plan alone
     drv_path: str
-    out_path: str
-    system: str
-    system_name: str  # system.name: the VM script is bin/run-<system_name>-vm
-    host_name: str
-    domain: str | None
-    target_host: str | None
-    vlans: tuple[int, ...]
-    nics: tuple[Nic, ...]
     files: tuple[str, ...]  # digests of the file groups it read
     network_stamp: str  # the network file's stamp when it was evaluated
     network_view: str  # digest of the part of the network file this machine depends on
     nodes: tuple[str, ...]  # other machines whose configuration it read (`nodes`)
     memory_kb: int  # the evaluation's peak memory (budget.py)
     inputs: Mapping[str, str]  # what `params` digests, by name (for `nixvms why`)
-    tags: tuple[str, ...]  # deployment.tags (--on @tag)
-    ssh_ports: tuple[int, ...]  # services.openssh.ports where openssh is enabled
-    forwards: tuple[Forward, ...]  # virtualisation.forwardPorts from the host
+
+    @property
+    def machine(self) -> str:
+        return self.facts.name
 
 
 @dataclasses.dataclass(frozen=True)

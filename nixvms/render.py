@@ -14,13 +14,15 @@ import hashlib
 import json
 import re
 import shlex
+from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nixvms.errors import NixvmsError
+from nixvms.supervisor import spec
+from nixvms.supervisor.facts import MachineFacts
 
-from .network import Network
 from .state import write_atomic
 
 TEMPLATE_PACKAGE = "nixvms"
@@ -125,12 +127,12 @@ def render_launcher(name: str = "run-vms") -> str:
         {"name": name, "package": "nixvms_supervisor"})
 
 
-def network_data(network: Network, *, state_dir: str | None = None,
+def network_data(machines: Sequence[MachineFacts], *, state_dir: str | None = None,
                  ssh_key: str | None = None) -> dict[str, Any]:
-    """network.json's content as plain data (the supervisor reads it: spec.py)."""
-    if not network.machines:
+    """network.json's content as plain data (supervisor/spec.py owns its form),
+    refused where no launcher or ssh_config could carry a value."""
+    if not machines:
         raise RenderError("the network has no machines")
-    machines = sorted(network.machines, key=lambda m: (m.number, m.name))
     names = [m.name for m in machines]
     if len(set(names)) != len(names):
         raise RenderError("the network names a machine twice")
@@ -146,58 +148,18 @@ def network_data(network: Network, *, state_dir: str | None = None,
                 "ssh_config Host name (it must be a host name or address, without spaces, "
                 "quotes or the pattern characters * ? ! ,)"
             )
-    data: dict[str, Any] = {
-        "machines": [
-            {
-                "name": m.name,
-                "number": m.number,
-                "system": m.system,
-                "hostName": m.host_name,
-                "systemName": m.system_name or m.host_name,
-                "domain": m.domain,
-                "targetHost": m.target_host,
-                "vm": m.vm,
-                "runScript": m.run_script,
-                "vlans": list(m.vlans),
-                "addresses": [
-                    {
-                        "vlan": a.vlan,
-                        "interface": a.interface,
-                        "ip": a.ip,
-                        "ipv6": a.ipv6,
-                        "prefixLength": a.prefix_length,
-                        "mac": a.mac,
-                    }
-                    for a in m.addresses
-                ],
-                "openssh": bool(m.ssh_ports),
-                "sshPort": m.ssh_ports[0] if m.ssh_ports else 22,
-                "forwardPorts": [
-                    {"proto": f.proto, "hostAddress": f.host_address, "hostPort": f.host_port,
-                     "guestPort": f.guest_port}
-                    for f in m.forwards
-                ],
-            }
-            for m in machines
-        ],
-        "vlans": list(network.vlans),
-    }
-    if state_dir is not None:
-        data["stateDir"] = state_dir
-    if ssh_key is not None:
-        data["sshKey"] = ssh_key
-    return data
+    return spec.network_data(machines, state_dir=state_dir, ssh_key=ssh_key)
 
 
-def render_network_json(network: Network, *, state_dir: str | None = None,
+def render_network_json(machines: Sequence[MachineFacts], *, state_dir: str | None = None,
                         ssh_key: str | None = None) -> str:
     """result/network.json: stable (sorted keys, machines by number), indent 2."""
-    data = network_data(network, state_dir=state_dir, ssh_key=ssh_key)
+    data = network_data(machines, state_dir=state_dir, ssh_key=ssh_key)
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
-def write_network_files(network: Network, directory: Path, *, ssh_key: str | None,
-                        state_dir: str) -> None:
+def write_network_files(machines: Sequence[MachineFacts], directory: Path, *,
+                        ssh_key: str | None, state_dir: str) -> None:
     """Write the network directory's generated files into `directory`:
     run-vms (the launcher) and network.json. network-dir.nix adds the
     supervisor's sources itself.
@@ -207,7 +169,7 @@ def write_network_files(network: Network, directory: Path, *, ssh_key: str | Non
     directory, recorded so that the network's commands find the project's
     state from anywhere. Unchanged input writes identical files.
     """
-    json_text = render_network_json(network, state_dir=state_dir, ssh_key=ssh_key)
+    json_text = render_network_json(machines, state_dir=state_dir, ssh_key=ssh_key)
     for name in LAUNCHERS:
         write_atomic(directory / name, render_launcher(name), mode=0o755)
     write_atomic(directory / "network.json", json_text)

@@ -45,9 +45,7 @@ from nixvms.budget import MemoryBudget, default_limit_kb
 from nixvms.errors import NixvmsError, StateError, UsageError
 from nixvms.events import Event, Progress, notice
 from nixvms.network import (
-    Machine,
     Naming,
-    Network,
     Plan,
     default_naming,
     make_plan,
@@ -55,6 +53,7 @@ from nixvms.network import (
 )
 from nixvms.options import Options
 from nixvms.state import StateDir, points_to
+from nixvms.supervisor.facts import MachineFacts
 
 Task = dict[str, Any]
 
@@ -268,7 +267,7 @@ def select(on: tuple[str, ...], machines: tuple[str, ...], state: StateDir) -> t
                 raise UsageError(f"--on {word}: machine '{machine}' has not been evaluated "
                                  "yet, so its deployment.tags are not known; build every "
                                  "machine once (nixvms build) or name machines")
-            if tag in record.tags:
+            if tag in record.facts.tags:
                 chosen.add(machine)
         if not any(tag in _tags(state, m) for m in machines):
             raise UsageError(f"--on {word}: no machine has the tag '{tag}' in deployment.tags")
@@ -277,7 +276,7 @@ def select(on: tuple[str, ...], machines: tuple[str, ...], state: StateDir) -> t
 
 def _tags(state: StateDir, machine: str) -> tuple[str, ...]:
     record = records.load(records.Evaluation, state.eval_record(machine))
-    return record.tags if record else ()
+    return record.facts.tags if record else ()
 
 
 def find_nixpkgs(state: StateDir, settings: nix.NixSettings, files: deps.FileStates,
@@ -352,8 +351,9 @@ def machine_list(network_file: str, state: StateDir, settings: nix.NixSettings,
 def naming_of(record: records.Evaluation) -> Naming:
     """What the plan needs of an evaluated machine: the VLANs of its NICs with
     addresses (the first is its primary one), its hostName and domain."""
-    return Naming(tuple(nic.vlan for nic in record.nics if nic.ipv4), record.host_name,
-                  record.domain)
+    facts = record.facts
+    return Naming(tuple(a.vlan for a in facts.addresses if a.ip), facts.host_name,
+                  facts.domain)
 
 
 def recorded_naming(state: StateDir, machines: tuple[str, ...]) -> tuple[
@@ -399,27 +399,16 @@ def evaluate(ctx: BuildContext, machine: str) -> records.Evaluation:
         ctx.progress(notice(f"{path} changed while machine '{machine}' was evaluated; "
                             "the next run evaluates it again"))
     record = records.Evaluation(
-        machine=machine,
+        facts=result.facts,
         params=ctx.eval_params(machine),
         plan=ctx.plan.digest,
         drv_path=result.drv_path,
-        out_path=result.out_path,
-        system=result.system,
-        system_name=result.system_name,
-        host_name=result.host_name,
-        domain=result.domain,
-        target_host=result.target_host,
-        vlans=result.vlans,
-        nics=result.nics,
         files=ctx.filesets.save(fingerprints),
         network_stamp=network_stamp,
         network_view=view,
         nodes=nodes,
         memory_kb=result.peak_rss_kb,
         inputs=ctx.inputs(),
-        tags=result.tags,
-        ssh_ports=result.ssh_ports,
-        forwards=result.forwards,
     )
     records.save(record, ctx.state.eval_record(machine))
     return record
@@ -572,26 +561,20 @@ def build_up_to_date(ctx: BuildContext, machine: str, values: Mapping[str, Any])
 # --- network ---------------------------------------------------------------------
 
 
-def built_network(ctx: BuildContext) -> Network | None:
-    """The network from the records, or None while a machine is not built as evaluated."""
+def built_network(ctx: BuildContext) -> tuple[MachineFacts, ...] | None:
+    """The machines from the records, or None while one is not built as evaluated."""
     machines = []
     for name in ctx.machines:
         evaluated = records.load(records.Evaluation, ctx.state.eval_record(name))
         built = records.load(records.Build, ctx.state.build_record(name))
         if evaluated is None or built is None or built.drv_path != evaluated.drv_path:
             return None
-        machines.append(Machine(
-            name=name, number=ctx.numbers[name], system=evaluated.system,
-            host_name=evaluated.host_name, target_host=evaluated.target_host,
-            vlans=tuple(nic.vlan for nic in evaluated.nics), vm=built.out_path,
-            system_name=evaluated.system_name, ssh_ports=evaluated.ssh_ports,
-            forwards=evaluated.forwards,
-            domain=evaluated.domain, nics=evaluated.nics,
-        ))
-    return Network(tuple(machines))
+        # The VM is where the build put it: the evaluation only expected it there.
+        machines.append(dataclasses.replace(evaluated.facts, vm=built.out_path))
+    return tuple(machines)
 
 
-def rendering(ctx: BuildContext, network: Network) -> str:
+def rendering(ctx: BuildContext, network: tuple[MachineFacts, ...]) -> str:
     """What the network directory is made from, besides the VMs: the rendering
     parameters and everything the network's data says of the machines."""
     return digest([ctx.render_params, repr(network)])
@@ -609,7 +592,7 @@ def network_action(ctx: BuildContext) -> dict[str, Any] | TaskFailed:
             network, files, ssh_key=str(ctx.ssh_key.private_key),
             state_dir=str(ctx.state.run_dir),
         )
-        vms = {m.name: m.vm for m in network.machines}
+        vms = {m.name: m.vm for m in network}
         # The .drv is a root only until its output is: a collection in between
         # cannot take it, and afterwards the VMs are kept by the output alone.
         drv_root = ctx.state.gcroots / "network-drv"
@@ -632,7 +615,7 @@ def network_up_to_date(ctx: BuildContext, values: Mapping[str, Any]) -> bool:
     network = built_network(ctx)
     if made is None or network is None or made.render != rendering(ctx, network):
         return False
-    if dict(made.machines) != {m.name: m.vm for m in network.machines}:
+    if dict(made.machines) != {m.name: m.vm for m in network}:
         return False
     if not os.path.exists(made.store_path) or not points_to(ctx.state.network_root,
                                                             made.store_path):

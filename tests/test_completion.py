@@ -12,7 +12,9 @@ import pytest
 
 from nixvms import records
 from nixvms.state import StateDir
+from nixvms.supervisor import spec
 from tests.conftest import BIN, nixvms, write
+from tests.unit.test_facts import machine_facts
 
 
 def complete(cwd: Path, *words: str) -> list[str]:
@@ -27,8 +29,8 @@ def complete(cwd: Path, *words: str) -> list[str]:
 def built_project(project: Path, names: list[str]) -> Path:
     """A project whose last build (result/network.json) has these machines."""
     write(project / "network.nix", "{ }\n")
-    machines = [{"name": name, "vm": f"/nix/store/x-{name}"} for name in names]
-    write(project / "result" / "network.json", json.dumps({"machines": machines}))
+    machines = [machine_facts(name, number) for number, name in enumerate(names, 1)]
+    write(project / "result" / "network.json", json.dumps(spec.network_data(machines)))
     return project
 
 

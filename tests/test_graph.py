@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from nixvms import graph
+from nixvms.supervisor import spec
+from nixvms.supervisor.facts import Forward
 from tests.conftest import nixvms, write
+from tests.unit.test_facts import machine_facts
 
 NETWORK = """{
   web = { ... }: {
@@ -23,38 +26,31 @@ NETWORK = """{
 """
 DB = "{ ... }: { virtualisation.vlans = [ 2 ]; networking.hostName = \"database\"; }\n"
 
-DATA = {
-    "machines": [
-        {"name": "a", "system": "i686-linux", "hostName": "a", "targetHost": "a.example",
-         "openssh": True, "sshPort": 2222,
-         "addresses": [{"vlan": 1, "interface": "eth1", "ip": "192.168.1.1",
-                        "prefixLength": 24}],
-         "forwardPorts": [{"proto": "udp", "hostAddress": "127.0.0.1", "hostPort": 5353,
-                           "guestPort": 53}]},
-        {"name": "b", "system": "x86_64-linux", "hostName": "bee", "targetHost": None,
-         "addresses": [{"vlan": 1, "interface": "eth1", "ip": "192.168.1.2"},
-                       {"vlan": 7, "interface": "eth2", "ip": "192.168.7.2"}],
-         "forwardPorts": []},
-    ],
-    "vlans": [1, 7],
-}
+NETWORK_SPEC = spec.NetworkSpec(
+    path="/nix/store/x-network",
+    machines=(
+        machine_facts("a", 1, system="i686-linux", target_host="a.example", ssh_ports=(2222,),
+                      forward_ports=(Forward("udp", 5353, 53, "127.0.0.1"),)),
+        machine_facts("b", 2, (1, 7), host_name="bee", ssh_ports=()),
+    ),
+    vlans=(1, 7), state_dir=None, ssh_key=None)
 
 
 def test_the_network_dot_names_every_machine_with_system_and_target_host() -> None:
-    dot = graph.network_dot(DATA)
+    dot = graph.network_dot(NETWORK_SPEC)
     assert '"machine:a" [' in dot
     assert "a\\ni686-linux\\ntargetHost a.example\\nssh port 2222" in dot
     assert "b\\nhostName bee\\nx86_64-linux" in dot
 
 
 def test_the_network_dot_wires_each_address_to_its_vlan_switch() -> None:
-    dot = graph.network_dot(DATA)
+    dot = graph.network_dot(NETWORK_SPEC)
     assert 'label="VLAN 1"' in dot and 'label="VLAN 7"' in dot
     assert '"machine:b" -- "vlan7" [label="eth2\\n192.168.7.2/24"];' in dot
 
 
 def test_the_network_dot_draws_forwarded_ports_from_the_host() -> None:
-    dot = graph.network_dot(DATA)
+    dot = graph.network_dot(NETWORK_SPEC)
     assert '"host" -- "machine:a" [style=dashed, label="127.0.0.1:5353 -> 53/udp"];' in dot
 
 

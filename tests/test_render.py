@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from nixvms.network import Machine, Network, Nic
 from nixvms.render import (
     LAUNCHERS,
     RenderError,
@@ -20,45 +19,35 @@ from nixvms.render import (
     templates_digest,
     write_network_files,
 )
+from nixvms.supervisor import spec
+from nixvms.supervisor.facts import MachineFacts
+from tests.unit.test_facts import machine_facts
 
 
-def nic(vlan: int, k: int, number: int) -> Nic:
-    return Nic(vlan=vlan, interface=f"eth{k}", ipv4=f"192.168.{vlan}.{number}",
-               ipv6=f"2001:db8:{vlan}::{number}", mac=f"52:54:00:12:{vlan:02x}:{number:02x}")
-
-
-def machine(name: str, number: int, vm: str = "/nix/store/aaaa-vm",
-            vlans: tuple[int, ...] = (1,), target_host: str | None = None,
-            system: str = "x86_64-linux") -> Machine:
-    return Machine(
-        name=name, number=number, system=system, host_name=name, target_host=target_host,
-        vlans=vlans, vm=vm,
-        nics=tuple(nic(v, k, number) for k, v in enumerate(vlans, start=1)),
+def two_machines() -> tuple[MachineFacts, ...]:
+    return (
+        machine_facts("server", 2, (1, 2), vm="/nix/store/bbbb-vm-server"),
+        machine_facts("client", 1, vm="/nix/store/aaaa-vm-client",
+                      target_host="client.example.net", system="i686-linux"),
     )
 
 
-def two_machines() -> Network:
-    return Network((
-        machine("server", 2, vm="/nix/store/bbbb-vm-server", vlans=(1, 2)),
-        machine("client", 1, vm="/nix/store/aaaa-vm-client",
-                target_host="client.example.net", system="i686-linux"),
-    ))
-
-
-def test_network_json_lists_machines_with_addresses_and_vm_scripts() -> None:
+def test_network_json_lists_the_machines_facts_by_number_and_every_vlan() -> None:
     data = json.loads(render_network_json(two_machines()))
     client, server = data["machines"]
-    assert client["name"] == "client" and client["number"] == 1
-    assert client["targetHost"] == "client.example.net"
-    assert client["system"] == "i686-linux"
-    assert client["runScript"] == "/nix/store/aaaa-vm-client/bin/run-client-vm"
+    assert (client["name"], client["number"], server["name"]) == ("client", 1, "server")
     assert server["addresses"] == [
         {"vlan": 1, "interface": "eth1", "ip": "192.168.1.2", "ipv6": "2001:db8:1::2",
-         "prefixLength": 24, "mac": "52:54:00:12:01:02"},
+         "prefix_length": 24, "mac": "52:54:00:12:01:02"},
         {"vlan": 2, "interface": "eth2", "ip": "192.168.2.2", "ipv6": "2001:db8:2::2",
-         "prefixLength": 24, "mac": "52:54:00:12:02:02"},
+         "prefix_length": 24, "mac": "52:54:00:12:02:02"},
     ]
     assert data["vlans"] == [1, 2]
+
+
+def test_network_json_loads_back_as_the_machines_it_was_rendered_from(tmp_path: Path) -> None:
+    write_network_files(two_machines(), tmp_path, ssh_key="/k", state_dir="/s")
+    assert spec.load_network(tmp_path).machines == tuple(reversed(two_machines()))
 
 
 def test_network_json_records_the_projects_state_dir_and_ssh_key() -> None:
@@ -71,7 +60,7 @@ def test_network_json_records_the_projects_state_dir_and_ssh_key() -> None:
 def test_network_json_is_stable_sorted_indented_with_trailing_newline() -> None:
     network = two_machines()
     text = render_network_json(network)
-    assert render_network_json(Network(tuple(reversed(network.machines)))) == text
+    assert render_network_json(tuple(reversed(network))) == text
     assert text == json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
 
 
@@ -104,14 +93,13 @@ def test_every_launcher_interpolation_is_shell_quoted_or_a_fixed_name() -> None:
 
 
 def test_target_host_that_ssh_config_cannot_take_is_refused() -> None:
-    network = Network((machine("a", 1, target_host="a b.example.net"),))
     with pytest.raises(RenderError, match=r"machine 'a'.*targetHost"):
-        render_network_json(network)
+        render_network_json((machine_facts("a", target_host="a b.example.net"),))
 
 
 def test_empty_network_is_refused() -> None:
     with pytest.raises(RenderError, match="no machines"):
-        render_network_json(Network(()))
+        render_network_json(())
 
 
 def test_shell_quote_refuses_none() -> None:

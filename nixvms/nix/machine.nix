@@ -52,34 +52,46 @@ let
   evaluated = evalMachine name;
   config = evaluated.config;
   number = plan.numbers.${name};
+  nics = import ./nics.nix { inherit config number; inherit (evaluated.pkgs) lib; };
 in
 {
   drvPath = config.system.build.vm.drvPath;
-  vmPath = config.system.build.vm.outPath;
   vm = config.system.build.vm;
-  # The platform the machine runs: nixpkgs.hostPlatform (or localSystem)
-  # wins over nixpkgs.system in NixOS, and the package set knows which.
-  system = evaluated.pkgs.stdenv.hostPlatform.system or config.nixpkgs.system;
-  # qemu-vm.nix names the VM script bin/run-${config.system.name}-vm.
-  systemName = config.system.name;
-  hostName = config.networking.hostName;
-  domain = config.networking.domain;
-  targetHost = config.deployment.targetHost;
-  tags = config.deployment.tags;
-  # What the supervisor needs to reach it: its ssh server (sshd.nix) and
-  # the forwards its VM script sets up (qemu-vm.nix's virtualisation.forwardPorts).
-  openssh = config.services.openssh.enable or false;
-  sshPorts = if config.services.openssh.enable or false then config.services.openssh.ports else [ ];
-  forwardPorts = map
-    (f: {
-      proto = f.proto or "tcp";
-      hostAddress = f.host.address or "";
-      hostPort = f.host.port;
-      guestPort = f.guest.port;
-    })
-    (builtins.filter (f: (f.from or "host") == "host") (config.virtualisation.forwardPorts or [ ]));
-  vlans = config.virtualisation.vlans;
-  # The NICs the network module gives it (nics.nix: the same list).
-  nics = map (nic: { inherit (nic) vlan interface ipv4 ipv6 mac; })
-    (import ./nics.nix { inherit config number; inherit (evaluated.pkgs) lib; });
+  # What the machine is, in the shape of nixvms's MachineFacts record
+  # (nixvms/supervisor/facts.py: its field names, snake_case), read back by
+  # nix.evaluate_machine and written as it is into network.json.
+  facts = {
+    inherit name number;
+    # The platform the machine runs: nixpkgs.hostPlatform (or localSystem)
+    # wins over nixpkgs.system in NixOS, and the package set knows which.
+    system = evaluated.pkgs.stdenv.hostPlatform.system or config.nixpkgs.system;
+    host_name = config.networking.hostName;
+    # qemu-vm.nix names the VM script bin/run-${config.system.name}-vm.
+    system_name = config.system.name;
+    domain = config.networking.domain;
+    target_host = config.deployment.targetHost;
+    tags = config.deployment.tags;
+    # The NICs the network module gives it (nics.nix: the same list), and
+    # their VLANs, which the supervisor gives a switch each.
+    vlans = map (nic: nic.vlan) nics;
+    addresses = map
+      (nic: {
+        inherit (nic) vlan interface ipv6 mac;
+        ip = nic.ipv4;
+        prefix_length = 24; # network-module.nix's
+      })
+      nics;
+    # What the supervisor needs to reach it: its ssh server (sshd.nix) and
+    # the forwards its VM script sets up (qemu-vm.nix's virtualisation.forwardPorts).
+    ssh_ports = if config.services.openssh.enable or false then config.services.openssh.ports else [ ];
+    forward_ports = map
+      (f: {
+        proto = f.proto or "tcp";
+        host_address = f.host.address or "";
+        host_port = f.host.port;
+        guest_port = f.guest.port;
+      })
+      (builtins.filter (f: (f.from or "host") == "host") (config.virtualisation.forwardPorts or [ ]));
+    vm = config.system.build.vm.outPath;
+  };
 }

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from nixvms import nix
+from nixvms.supervisor import typedjson
+from tests.unit.test_facts import machine_facts
 
 
 class FakeNix:
@@ -55,11 +57,8 @@ def test_realise_adds_an_indirect_root_and_passes_options(fake: FakeNix, tmp_pat
 
 def test_evaluate_machine_runs_one_instantiate_with_the_plan_and_a_root(
         fake: FakeNix, tmp_path: Path) -> None:
-    record = {"drvPath": "/nix/store/x.drv", "vmPath": "/nix/store/x", "system": "x86_64-linux",
-              "systemName": "a", "hostName": "a", "domain": None, "targetHost": None,
-              "vlans": [1], "tags": [], "sshPorts": [], "forwardPorts": [],
-              "nics": [{"vlan": 1, "interface": "eth1", "ipv4": "192.168.1.1",
-                        "ipv6": "2001:db8:1::1", "mac": "52:54:00:12:01:01"}]}
+    facts = machine_facts("a")
+    record = {"drvPath": "/nix/store/x.drv", "facts": typedjson.to_data(facts)}
     fake.answer(stderr="\n".join([
         log_line(action="msg", level=5, msg="evaluating file '/p/network.nix'"),
         log_line(action="msg", level=0, msg="trace: nixvms-machine " + json.dumps(record)),
@@ -72,8 +71,19 @@ def test_evaluate_machine_runs_one_instantiate_with_the_plan_and_a_root(
         "--argstr", "networkFile", "/p/network.nix", "--argstr", "nixpkgs", "/t",
         "--argstr", "name", "a", "--argstr", "planJSON", '{"plan":1}',
     ]]
-    assert (result.drv_path, result.system_name, result.nics[0].ipv6) == (
-        "/nix/store/x.drv", "a", "2001:db8:1::1")
+    assert (result.drv_path, result.facts) == ("/nix/store/x.drv", facts)
+
+
+def test_an_evaluation_whose_record_is_not_whole_is_a_nix_error(
+        fake: FakeNix, tmp_path: Path) -> None:
+    facts = typedjson.to_data(machine_facts("a"))
+    del facts["vm"]
+    record = {"drvPath": "/nix/store/x.drv", "facts": facts}
+    fake.answer(stderr=log_line(action="msg", level=0,
+                                msg="trace: nixvms-machine " + json.dumps(record)))
+    with pytest.raises(nix.NixError, match="gave an incomplete record of it"):
+        nix.evaluate_machine("/p/network.nix", "a", "/t", "{}", nix.NixSettings(),
+                             tmp_path / "drv-a")
 
 
 def test_parse_runs_once_per_file_stamp(fake: FakeNix) -> None:

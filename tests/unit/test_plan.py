@@ -7,10 +7,7 @@ import pytest
 from nixvms.network import (
     MAX_MACHINES,
     HostEntry,
-    Machine,
     Naming,
-    Network,
-    Nic,
     PlanError,
     check_machine_name,
     make_plan,
@@ -57,22 +54,3 @@ def test_the_plan_digest_changes_with_any_entry() -> None:
     assert make_plan(numbers, {}, "key").digest == same
     assert make_plan(numbers, {"a": Naming((2,), "a", None)}, "key").digest != same
     assert make_plan(numbers, {}, "other key").digest != same
-
-
-def machine(name: str, number: int, vlans: tuple[int, ...], system_name: str = "") -> Machine:
-    nics = tuple(Nic(v, f"eth{k}", f"192.168.{v}.{number}", f"2001:db8:{v}::{number}", "m")
-                 for k, v in enumerate(vlans, start=1))
-    return Machine(name, number, "x86_64-linux", name, None, vlans, f"/nix/store/x-{name}",
-                   system_name=system_name, nics=nics)
-
-
-def test_network_vlans_are_the_union_of_its_machines() -> None:
-    network = Network((machine("a", 1, (2, 1)), machine("b", 2, (1, 3))))
-    assert network.vlans == (1, 2, 3)
-    assert network.machines[0].primary_ip == "192.168.2.1"
-
-
-def test_the_vm_script_is_named_by_system_name() -> None:
-    assert machine("a", 1, (1,), system_name="custom").run_script == (
-        "/nix/store/x-a/bin/run-custom-vm")
-    assert machine("a", 1, (1,)).run_script == "/nix/store/x-a/bin/run-a-vm"

@@ -8,15 +8,13 @@ from pathlib import Path
 import pytest
 
 from nixvms import records
-from nixvms.network import Nic
+from tests.unit.test_facts import machine_facts
 
 EVALUATION = records.Evaluation(
-    machine="a", params="p", plan="q", drv_path="/nix/store/x-a.drv", out_path="/nix/store/x-a",
-    system="x86_64-linux", system_name="a", host_name="a", domain=None, target_host="10.0.0.1",
-    vlans=(1, 2), nics=(Nic(1, "eth1", "192.168.1.1", "2001:db8:1::1", "52:54:00:12:01:01"),),
-    files=("f1", "f2"), network_stamp="s", network_view="v", nodes=("b",),
-    memory_kb=1234, inputs={"nixpkgs": "/t", "plan": "q"}, tags=("web",),
-    ssh_ports=(22,), forwards=(),
+    facts=machine_facts("a", 1, (1, 2), target_host="10.0.0.1", tags=("web",)),
+    params="p", plan="q", drv_path="/nix/store/x-a.drv", files=("f1", "f2"),
+    network_stamp="s", network_view="v", nodes=("b",), memory_kb=1234,
+    inputs={"nixpkgs": "/t", "plan": "q"},
 )
 
 
@@ -39,9 +37,10 @@ def test_a_mapping_field_survives_the_round_trip(tmp_path: Path) -> None:
     pytest.param(lambda text: text.replace(f'"version": {records.VERSION}', '"version": 1'),
                  id="older version"),
     pytest.param(lambda text: text.replace('"Evaluation"', '"Build"'), id="another kind"),
-    pytest.param(lambda text: text.replace('"vlans": [\n      1,', '"vlans": [\n      "1",'),
-                 id="a field of the wrong type"),
-    pytest.param(lambda text: text.replace('"machine": "a",', ""), id="a missing field"),
+    pytest.param(lambda text: text.replace('"vlans": [\n        1,', '"vlans": [\n        "1",'),
+                 id="a field of the wrong type in the machine's facts"),
+    pytest.param(lambda text: text.replace('"drv_path": "/nix/store/x-a.drv",', ""),
+                 id="a missing field"),
 ])
 def test_a_damaged_record_loads_as_none(tmp_path: Path, damage: object) -> None:
     path = tmp_path / "a.json"
@@ -59,3 +58,7 @@ def test_a_record_is_tagged_with_its_kind_and_version(tmp_path: Path) -> None:
     records.save(records.Build("a", "/nix/store/x.drv", "/nix/store/x"), tmp_path / "b.json")
     raw = json.loads((tmp_path / "b.json").read_text())
     assert (raw["kind"], raw["version"]) == ("Build", records.VERSION)
+
+
+def test_an_evaluation_is_of_the_machine_its_facts_name() -> None:
+    assert EVALUATION.machine == "a"
