@@ -246,6 +246,7 @@ def test_command(
     subtest with its time; exits 0 only if the script passed; stops every
     machine it started unless --keep-vms."""
     from nixvms.supervisor import driver as test_driver
+    from nixvms.supervisor import reports
 
     _setup_logging(verbose, quiet)
     if not 1 <= len(args) <= 2:
@@ -271,7 +272,7 @@ def test_command(
         with test_driver.Driver(result.store_path, run_dir, keep_vms=keep_vms,
                                 accel_choice=accel) as driver:
             outcome = driver.run_script(script)
-        code = test_driver.report(outcome, junit_xml, sys.stdout, sys.stderr)
+        code = reports.report(outcome, junit_xml, sys.stdout, sys.stderr)
     except KeyboardInterrupt:
         _fail("interrupted; the machines the test started are stopped", EXIT_INTERRUPTED)
     sys.exit(code)

@@ -12,12 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from nixvms.supervisor.driver import (
-    Driver,
-    Machine,
-    MachineError,
-    RequestedAssertionFailed,
-)
+from nixvms.supervisor.driver import Driver
+from nixvms.supervisor.machine import Machine, MachineError, RequestedAssertionFailed
 from tests.conftest import nixvms, write
 
 NETWORK = """

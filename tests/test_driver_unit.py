@@ -12,17 +12,9 @@ import junitparser
 import pytest
 
 from nixvms.supervisor import backdoor
-from nixvms.supervisor.driver import (
-    Driver,
-    MachineError,
-    RequestedAssertionFailed,
-    ScriptResult,
-    SubtestResult,
-    junit_xml,
-    python_name,
-    report,
-    retry,
-)
+from nixvms.supervisor.driver import Driver, python_name
+from nixvms.supervisor.machine import MachineError, RequestedAssertionFailed, retry
+from nixvms.supervisor.reports import ScriptResult, SubtestResult, junit_xml, report
 from tests.conftest import write
 
 

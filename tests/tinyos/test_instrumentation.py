@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from nixvms.supervisor.driver import Driver, Machine
+from nixvms.supervisor.driver import Driver
+from nixvms.supervisor.machine import Machine
 from tests.conftest import nixvms, write
 from tests.tinyos.conftest import Machines
 

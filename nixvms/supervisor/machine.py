@@ -1,0 +1,666 @@
+"""A machine of the test driver: NixOS's test driver's Machine API.
+
+The names, defaults and errors are those of nixpkgs' nixos/lib/test-driver's
+Machine (start, shutdown, crash, wait_for_shutdown, execute, succeed, fail,
+wait_until_succeeds, wait_until_fails, wait_for_unit, wait_for_open_port,
+wait_for_closed_port, wait_for_file, wait_for_console_text, copy_from_vm,
+copy_from_host, send_console, send_monitor_command, block, unblock,
+shell_interact, ...). Commands go through the test instrumentation's
+backdoor (backdoor.py), QEMU through its QMP socket (qemu.py); the machine's
+process belongs to the network's supervisor, which the driver (driver.py)
+asks to start it.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import os
+import re
+import shlex
+import shutil
+import socket
+import tarfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from . import procs, runstate
+from .backdoor import Backdoor, BackdoorClosed, BackdoorError
+from .errors import SupervisorError
+from .qemu import QemuClient, QemuError
+from .runstate import MachineState, Phase
+from .spec import MachineSpec
+from .statedir import RunDir
+from .testlog import Logger
+from .text import read_text, strip_controls, tail_lines
+
+DEFAULT_TIMEOUT = 900          # NixOS's default for every wait and command
+BOOT_TIMEOUT = 300.0           # starting a machine, connecting to its backdoor
+CONSOLE_LINES = 10             # console lines shown with a failure
+TRANSFER_CHUNK = 48 * 1024     # bytes per command when copying to a machine
+OUTPUT_IN_ERRORS = 2000        # characters of a command's output in an error
+
+
+# --- errors --------------------------------------------------------------------
+
+
+class MachineError(SupervisorError):
+    """A machine cannot do what was asked: not running, no backdoor, ..."""
+
+    def __init__(self, message: str, machine: str | None = None) -> None:
+        super().__init__(message)
+        self.machine = machine
+
+
+class RequestedAssertionFailed(MachineError, AssertionError):
+    """What a test asked for did not happen: a command failed, a wait timed out
+    (an AssertionError, as in NixOS's driver)."""
+
+
+def short(command: str, limit: int = 200) -> str:
+    """A command as logs show it: one line, long ones cut."""
+    flat = " ".join(command.split("\n"))
+    return flat if len(flat) <= limit else flat[:limit] + f"... ({len(command)} characters)"
+
+
+def _shorten(text: str, limit: int = OUTPUT_IN_ERRORS) -> str:
+    return text if len(text) <= limit else "..." + text[-limit:]
+
+
+# --- retry ---------------------------------------------------------------------
+
+
+def retry(fn: Callable[[bool], bool], timeout_seconds: float = DEFAULT_TIMEOUT,
+          what: str = "the condition") -> None:
+    """Call fn(last_try) once a second until it returns True; after
+    timeout_seconds, call it a last time with last_try=True and raise if that
+    fails too (NixOS's retry)."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout_seconds:
+        if fn(False):
+            return
+        time.sleep(1)
+    if not fn(True):
+        raise RequestedAssertionFailed(
+            f"timed out after {time.monotonic() - start:.1f} s "
+            f"(timeout={timeout_seconds:g}) waiting for {what}")
+
+
+def make_command(args: Sequence[object]) -> str:
+    return " ".join(shlex.quote(str(a)) for a in args)
+
+
+class MachineOwner(Protocol):
+    """What a Machine needs of the driver that holds it (driver.Driver)."""
+
+    run_dir: RunDir
+    logger: Logger
+    boot_timeout: float
+    out_dir: Path
+
+    def start_machines(self, machines: Sequence[Machine]) -> None: ...
+
+    def supervisor_running(self) -> bool: ...
+
+
+# --- machines ------------------------------------------------------------------
+
+
+class Machine:
+    """One machine of the network, as NixOS's test driver's Machine."""
+
+    def __init__(self, driver: MachineOwner, spec: MachineSpec) -> None:
+        self.driver = driver
+        self.spec = spec
+        self.name = spec.name
+        self.backdoor = Backdoor(driver.run_dir.shell_socket(self.name), self.name,
+                                 lambda message: self.log(message))
+        self.console_offset = 0
+        self.console_identity: tuple[int, int] | None = None
+        self.console: socket.socket | None = None
+        self.qemu = QemuClient(driver.run_dir.qmp_socket(self.name), self.name)
+
+    def __repr__(self) -> str:
+        return f"<Machine '{self.name}'>"
+
+    # --- logging ---------------------------------------------------------------
+    def log(self, message: str, detail: str = "") -> None:
+        self.driver.logger.log(message, self.name, detail=detail)
+
+    def nested(self, message: str) -> contextlib.AbstractContextManager[None]:
+        return self.driver.logger.nested(message, self.name)
+
+    # --- what runs -------------------------------------------------------------
+    def _record(self) -> MachineState | None:
+        state = runstate.load(self.driver.run_dir)
+        return state.machine(self.name) if state is not None else None
+
+    def is_up(self) -> bool:
+        """Whether the machine's QEMU runs."""
+        record = self._record()
+        return (record is not None and record.phase.up and record.process is not None
+                and record.process.alive())
+
+    def _why_down(self) -> str:
+        record = self._record()
+        if record is not None and record.phase is Phase.DEAD:
+            how = procs.describe_status(record.exit_status or 0)
+            return f"machine {self.name} is not running (it stopped: {how})"
+        return f"machine {self.name} is not running"
+
+    def console_lines(self, count: int = CONSOLE_LINES) -> list[str]:
+        return tail_lines(self.driver.run_dir.console_log(self.name), count)
+
+    def _error(self, message: str) -> MachineError:
+        return MachineError(message, self.name)
+
+    # --- lifecycle -------------------------------------------------------------
+    def start(self) -> None:
+        """Start the machine (its QEMU, through the network's supervisor) and
+        wait until it has booted as the supervisor sees it (its login prompt).
+        A machine that does not come up is logged; the commands sent to it
+        then fail saying why."""
+        if self.is_up():
+            return
+        self.driver.start_machines([self])
+
+    def connect(self) -> None:
+        """Wait until the backdoor root shell answers (starting the machine
+        first if it is not running, as NixOS's driver does)."""
+        if self.backdoor.connected:
+            return
+        if not self.is_up():
+            self.start()
+        with self.nested("waiting for the backdoor root shell"):
+            try:
+                took = self.backdoor.connect(self.driver.boot_timeout, self.is_up,
+                                             self._why_down)
+            except BackdoorError as error:
+                raise self._error(str(error)) from None
+            self.log(f"connected to the backdoor root shell in {took:.2f} s")
+
+    def shutdown(self) -> None:
+        """Shut the machine down (poweroff through the backdoor) and wait
+        until its QEMU has exited."""
+        if not self.is_up():
+            return
+        with self.nested("shutting down"):
+            self.connect()
+            with contextlib.suppress(BackdoorClosed):
+                self.backdoor.send_raw(b"poweroff\n")
+            self._wait_down()
+
+    def crash(self) -> None:
+        """Simulate a sudden power failure: QEMU quits at once."""
+        if not self.is_up():
+            return
+        with self.nested("crashing (QEMU: quit)"):
+            self.qemu.quit()
+            self._wait_down()
+
+    def wait_for_shutdown(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Wait until the machine's QEMU has exited (this does not shut it down)."""
+        if not self.is_up():
+            self.backdoor.close()
+            return
+        with self.nested("waiting for the machine to power off"):
+            self._wait_down(timeout)
+
+    def _wait_down(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while self.is_up():
+            if time.monotonic() > deadline:
+                raise RequestedAssertionFailed(
+                    f"timed out after {timeout:g} s waiting for machine {self.name} to power off",
+                    self.name)
+            time.sleep(0.1)
+        self.backdoor.close()
+        self.close_console()
+        # until the supervisor has seen it go (a start before that would be
+        # taken for a machine that still runs)
+        settle = time.monotonic() + 10
+        while ((record := self._record()) is not None and record.phase.up
+               and self.driver.supervisor_running() and time.monotonic() < settle):
+            time.sleep(0.1)
+
+    # --- commands --------------------------------------------------------------
+    def execute(self, command: str, check_return: bool = True, check_output: bool = True,
+                timeout: float | None = DEFAULT_TIMEOUT) -> tuple[int, str]:
+        """Run a shell command as root; (exit status, standard output).
+
+        It runs with `set -euo pipefail`, stdin /dev/null and its stderr on the
+        machine's console. After `timeout` seconds (None: no limit) it is killed
+        and the status is that of `timeout` (124 or 143)."""
+        self.connect()
+        began = time.monotonic()
+        try:
+            status, raw = self.backdoor.run(command, timeout)
+        except TimeoutError:
+            raise RequestedAssertionFailed(
+                f"machine {self.name}: no reply to `{command}` within {timeout} s", self.name
+            ) from None
+        except BackdoorClosed:
+            # QEMU closes the socket as it exits: let it finish, and the
+            # supervisor see it, before saying so
+            with contextlib.suppress(RequestedAssertionFailed):
+                self._wait_down(timeout=10)
+            if not self.is_up():
+                raise self._error(f"{self._why_down()} while running `{short(command)}`") \
+                    from None
+            raise self._error(f"the backdoor of {self.name} went away while running "
+                              f"`{command}`") from None
+        output = raw.decode(errors="replace")
+        took = time.monotonic() - began
+        self.log(f"exit status {status} after {took:.2f} s: {short(command)}", detail=output)
+        if not check_return:
+            return (-1, output)
+        return (status, output)
+
+    def succeed(self, *commands: str, timeout: float | None = None) -> str:
+        """Run the commands; raise if one exits non-zero; their output, joined."""
+        output = ""
+        for command in commands:
+            with self.nested(f"must succeed: {short(command)}"):
+                status, out = self.execute(command, timeout=timeout)
+                if status != 0:
+                    raise RequestedAssertionFailed(
+                        self._failure(f"command `{command}` failed (exit status {status})", out),
+                        self.name)
+                output += out
+        return output
+
+    def fail(self, *commands: str, timeout: float | None = None) -> str:
+        """Run the commands; raise if one exits 0; their output, joined."""
+        output = ""
+        for command in commands:
+            with self.nested(f"must fail: {short(command)}"):
+                status, out = self.execute(command, timeout=timeout)
+                if status == 0:
+                    raise RequestedAssertionFailed(
+                        self._failure(f"command `{command}` unexpectedly succeeded", out),
+                        self.name)
+                output += out
+        return output
+
+    def _failure(self, what: str, output: str) -> str:
+        text = f"machine {self.name}: {what}"
+        if output.strip():
+            text += "; its output:\n" + _shorten(output.rstrip("\n"))
+        else:
+            text += "; no output (its stderr went to the console)"
+        return text
+
+    def wait_until_succeeds(self, command: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+        """Repeat the command once a second until it succeeds; its output."""
+        output = ""
+
+        def check(last_try: bool) -> bool:
+            nonlocal output
+            status, output = self.execute(command, timeout=timeout)
+            return status == 0
+
+        with self.nested(f"waiting for success: {command}"):
+            self._retry(check, timeout, f"`{command}` to succeed")
+            return output
+
+    def wait_until_fails(self, command: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+        """Repeat the command once a second until it fails; its output."""
+        output = ""
+
+        def check(last_try: bool) -> bool:
+            nonlocal output
+            status, output = self.execute(command, timeout=timeout)
+            return status != 0
+
+        with self.nested(f"waiting for failure: {command}"):
+            self._retry(check, timeout, f"`{command}` to fail")
+            return output
+
+    def _retry(self, fn: Callable[[bool], bool], timeout: float, what: str) -> None:
+        try:
+            retry(fn, timeout, f"{what} on {self.name}")
+        except RequestedAssertionFailed as error:
+            raise RequestedAssertionFailed(str(error), self.name) from None
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep in the guest's time."""
+        self.succeed(f"sleep {seconds}")
+
+    # --- systemd ---------------------------------------------------------------
+    def systemctl(self, q: str, user: str | None = None) -> tuple[int, str]:
+        """`systemctl q` on the machine (`--user` for a user: NixOS only)."""
+        if user is not None:
+            q = q.replace("'", "\\'")
+            return self.execute(f"su -l {user} --shell /bin/sh -c "
+                                f"$'XDG_RUNTIME_DIR=/run/user/`id -u` systemctl --user {q}'")
+        return self.execute(f"systemctl {q}")
+
+    def get_unit_info(self, unit: str, user: str | None = None) -> dict[str, str]:
+        """The unit's properties, as `systemctl show` gives them."""
+        status, lines = self.systemctl(f"--no-pager show {shlex.quote(unit)}", user)
+        if status != 0:
+            raise RequestedAssertionFailed(
+                f"machine {self.name}: `systemctl show {unit}` failed (exit status {status})",
+                self.name)
+        return dict(line.split("=", 1) for line in lines.split("\n") if "=" in line)
+
+    def get_unit_property(self, unit: str, property: str, user: str | None = None) -> str:
+        """One property of a unit (`systemctl show -p`)."""
+        status, lines = self.systemctl(
+            f"--no-pager show {shlex.quote(unit)} --property={shlex.quote(property)}", user)
+        match = re.match(r"^([^=]+)=(.*)$", lines.strip())
+        if status != 0 or not match or match[1] != property:
+            raise RequestedAssertionFailed(
+                f"machine {self.name}: `systemctl show {unit} --property={property}` gave "
+                f"exit status {status} and {lines.strip()!r}", self.name)
+        return match[2]
+
+    def require_unit_state(self, unit: str, require_state: str = "active") -> None:
+        """Raise unless the unit's ActiveState is require_state."""
+        with self.nested(f"checking that unit {unit} is {require_state}"):
+            state = self.get_unit_property(unit, "ActiveState")
+            if state != require_state:
+                raise RequestedAssertionFailed(
+                    f"machine {self.name}: unit {unit} is {state}, not {require_state}",
+                    self.name)
+
+    def wait_for_unit(self, unit: str, user: str | None = None,
+                      timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Wait until the unit is active; raise as soon as it has failed, or
+        is inactive with no job pending (it will not start by itself)."""
+        def active(last_try: bool) -> bool:
+            state = self.get_unit_property(unit, "ActiveState", user)
+            if state == "failed":
+                raise RequestedAssertionFailed(
+                    self._with_journal(f'machine {self.name}: unit "{unit}" reached state '
+                                       '"failed"', unit), self.name)
+            if state == "inactive":
+                _, jobs = self.systemctl("list-jobs --full 2>&1", user)
+                if "No jobs" in jobs and self.get_unit_property(
+                        unit, "ActiveState", user) == "inactive":
+                    raise RequestedAssertionFailed(
+                        self._with_journal(f'machine {self.name}: unit "{unit}" is inactive '
+                                           "and there are no pending jobs", unit), self.name)
+            return state == "active"
+
+        with self.nested(f"waiting for unit {unit}"
+                         + (f" of user {user}" if user is not None else "")):
+            self._retry(active, timeout, f"unit {unit} to be active")
+
+    def _with_journal(self, message: str, unit: str) -> str:
+        with contextlib.suppress(MachineError, RequestedAssertionFailed):
+            status, journal = self.execute(
+                f"journalctl -u {shlex.quote(unit)} -n 10 --no-pager", timeout=30)
+            if status == 0 and journal.strip() and "-- No entries --" not in journal:
+                return f"{message}; its last journal lines:\n{journal.rstrip()}"
+        return message
+
+    def start_job(self, jobname: str, user: str | None = None) -> tuple[int, str]:
+        return self.systemctl(f"start {shlex.quote(jobname)}", user)
+
+    def stop_job(self, jobname: str, user: str | None = None) -> tuple[int, str]:
+        return self.systemctl(f"stop {shlex.quote(jobname)}", user)
+
+    # --- files and ports -------------------------------------------------------
+    def wait_for_file(self, filename: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Wait until the file exists on the machine."""
+        def exists(last_try: bool) -> bool:
+            status, _ = self.execute(f"test -e {shlex.quote(filename)}")
+            return status == 0
+
+        with self.nested(f"waiting for file {filename}"):
+            self._retry(exists, timeout, f"file {filename}")
+
+    def _port_open(self, port: int, addr: str) -> bool:
+        # The system's nc by its path: tinyos's busybox sh runs its own applets
+        # before PATH, and busybox's nc has no -z (tinyos's test
+        # instrumentation puts one that has it in the system's PATH).
+        status, _ = self.execute(
+            "nc=/run/current-system/sw/bin/nc; [ -x $nc ] || nc=nc; "
+            f"$nc -z {shlex.quote(addr)} {int(port)}")
+        return status == 0
+
+    def wait_for_open_port(self, port: int, addr: str = "localhost",
+                           timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Wait until something accepts TCP connections on addr:port, as seen
+        from the machine."""
+        with self.nested(f"waiting for TCP port {port} on {addr}"):
+            self._retry(lambda last: self._port_open(port, addr), timeout,
+                        f"TCP port {port} on {addr} to open")
+
+    def wait_for_closed_port(self, port: int, addr: str = "localhost",
+                             timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Wait until nothing accepts TCP connections on addr:port."""
+        with self.nested(f"waiting for TCP port {port} on {addr} to be closed"):
+            self._retry(lambda last: not self._port_open(port, addr), timeout,
+                        f"TCP port {port} on {addr} to close")
+
+    def copy_from_host(self, source: str, target: str) -> None:
+        """Copy a file or directory from the host to the machine (through the
+        backdoor: no shared directory needed). Like `cp -r source target`."""
+        src = Path(source)
+        if not src.exists():
+            raise MachineError(f"copy_from_host: {source} does not exist on the host", self.name)
+        with self.nested(f"copying {source} from the host to {target}"):
+            blob = io.BytesIO()
+            with tarfile.open(fileobj=blob, mode="w", dereference=True) as tar:
+                tar.add(str(src), arcname=src.name, filter=_plain_member)
+            data = base64.b64encode(blob.getvalue()).decode()
+            tmp = self.succeed("mktemp -d").strip()
+            for at in range(0, len(data), TRANSFER_CHUNK):
+                self.succeed(f"printf %s {data[at:at + TRANSFER_CHUNK]} >> {tmp}/blob")
+            self.succeed(
+                f"mkdir {tmp}/x && base64 -d < {tmp}/blob | tar -x -C {tmp}/x",
+                f"mkdir -p {shlex.quote(str(Path(target).parent))}",
+                f"cp -r {tmp}/x/{shlex.quote(src.name)} {shlex.quote(target)}",
+                f"rm -rf {tmp}")
+
+    def copy_from_vm(self, source: str, target_dir: str = "") -> None:
+        """Copy a file or directory from the machine to the driver's output
+        directory (the current directory unless set), under target_dir."""
+        vm_src = Path(source)
+        with self.nested(f"copying {source} from the machine"):
+            encoded = self.succeed(
+                f"tar -C {shlex.quote(str(vm_src.parent))} -cf - {shlex.quote(vm_src.name)} "
+                "| base64")
+            destination = self.driver.out_dir / target_dir
+            destination.mkdir(parents=True, exist_ok=True)
+            with tarfile.open(fileobj=io.BytesIO(base64.b64decode(encoded)), mode="r") as tar:
+                _safe_extract(tar, destination, vm_src.name)
+            self.log(f"copied to {destination / vm_src.name}")
+
+    copy_from_machine = copy_from_vm
+
+    # --- consoles ----------------------------------------------------------------
+    def _console_text(self) -> str:
+        """The console since the last matched wait_for_console_text (or since
+        the machine started), escapes stripped."""
+        path = self.driver.run_dir.console_log(self.name)
+        try:
+            st = path.stat()
+        except OSError:
+            return ""
+        identity = (st.st_ino, st.st_dev)
+        if identity != self.console_identity or st.st_size < self.console_offset:
+            self.console_identity = identity
+            self.console_offset = 0
+        with open(path, "rb") as handle:
+            handle.seek(self.console_offset)
+            data = handle.read()
+        return data.decode(errors="replace")
+
+    def get_console_log(self) -> str:
+        """The whole serial console since the machine started."""
+        return strip_controls(read_text(self.driver.run_dir.console_log(self.name)))
+
+    def wait_for_console_text(self, regex: str, timeout: float | None = DEFAULT_TIMEOUT) -> None:
+        """Wait until the regular expression matches the serial console's
+        output (the text after the previous match of this method)."""
+        pattern = re.compile(regex, re.MULTILINE)
+        limit = float("inf") if timeout is None else timeout
+        with self.nested(f"waiting for /{regex}/ on the console"):
+            start = time.monotonic()
+            while True:
+                raw = self._console_text()
+                text = strip_controls(raw)
+                match = pattern.search(text)
+                if match:
+                    # consume up to the end of the match's line, in raw bytes
+                    line_end = text.find("\n", match.end())
+                    consumed_lines = text[:line_end if line_end >= 0 else len(text)].count("\n")
+                    raw_lines = raw.split("\n")
+                    taken = "\n".join(raw_lines[:consumed_lines + 1])
+                    self.console_offset += len(taken.encode(errors="replace"))
+                    return
+                if time.monotonic() - start > limit:
+                    raise RequestedAssertionFailed(
+                        f"machine {self.name}: timed out after {limit:g} s waiting for "
+                        f"/{regex}/ on the console", self.name)
+                if not self.is_up() and not pattern.search(strip_controls(self._console_text())):
+                    raise self._error(f"{self._why_down()}; /{regex}/ never appeared on its "
+                                      "console")
+                time.sleep(0.2)
+
+    def send_console(self, chars: str) -> None:
+        r"""Type characters on the serial console, e.g. send_console("root\n").
+
+        The console's socket stays connected until the machine stops: QEMU
+        takes bytes only as fast as the guest's UART reads them, and drops
+        what it has not taken when the client goes."""
+        with self.nested(f"sending {chars!r} to the console"):
+            if not self.is_up():
+                raise self._error(self._why_down())
+            try:
+                if self.console is None:
+                    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    sock.settimeout(10)
+                    try:
+                        sock.connect(str(self.driver.run_dir.console_socket(self.name)))
+                    except OSError:
+                        sock.close()
+                        raise
+                    self.console = sock
+                self.console.sendall(chars.encode())
+            except OSError as error:
+                self.close_console()
+                raise self._error(f"cannot write to the console of {self.name}: {error} "
+                                  "(is `nixvms console` attached?)") from None
+
+    def close_console(self) -> None:
+        if self.console is not None:
+            with contextlib.suppress(OSError):
+                self.console.close()
+            self.console = None
+
+    def send_monitor_command(self, command: str) -> str:
+        """A QEMU human monitor command; its answer (through QMP: qemu.py)."""
+        if not self.is_up():
+            raise self._error(self._why_down())
+        try:
+            return self.qemu.human(command)
+        except QemuError as error:
+            if command == "quit":
+                return ""
+            raise self._error(error.message) from None
+
+    def _vlan_nics(self) -> list[str]:
+        """The NICs of the machine's VLANs (not the user-mode eth0), as the
+        QEMU monitor's `info network` names them."""
+        info = self.send_monitor_command("info network")
+        nics: list[str] = []
+        current = None
+        for line in info.split("\n"):
+            nic = re.match(r"^(\S+): index=\d+,type=nic", line)
+            if nic:
+                current = nic[1]
+                continue
+            peer = re.match(r"^\s*\\\s*(\S+): index=\d+,type=(\w+)", line)
+            if peer and current and peer[2] != "user":
+                nics.append(current)
+                current = None
+        return nics
+
+    def block(self) -> None:
+        """Unplug the machine from its VLANs (link down on each VLAN NIC);
+        eth0, the user-mode network, stays up."""
+        with self.nested("unplugging its VLAN NICs"):
+            for nic in self._vlan_nics():
+                self.send_monitor_command(f"set_link {nic} off")
+
+    def unblock(self) -> None:
+        """Undo block()."""
+        with self.nested("plugging its VLAN NICs back in"):
+            for nic in self._vlan_nics():
+                self.send_monitor_command(f"set_link {nic} on")
+
+    def forward_port(self, host_port: int = 8080, guest_port: int = 80) -> None:
+        """Forward 127.0.0.1:host_port to the machine's guest_port (eth0)."""
+        self.send_monitor_command(f"hostfwd_add tcp:127.0.0.1:{host_port}-:{guest_port}")
+
+    # --- interactive -------------------------------------------------------------
+    def shell_interact(self) -> None:
+        """A root shell on the machine, through the backdoor: one line at a
+        time, its output as it comes. Ctrl-D (or `exit`) returns to Python;
+        the machine's backdoor stays up."""
+        self.connect()
+        self.log("interactive shell (lines run in the backdoor's shell; Ctrl-D leaves)")
+        while True:
+            try:
+                line = input(f"{self.name}# ")
+            except EOFError:
+                print()
+                return
+            except KeyboardInterrupt:
+                print()
+                return
+            if line.strip() in ("exit", "logout"):
+                return
+            if not line.strip():
+                continue
+            try:
+                self.backdoor.interact_line(line)
+            except KeyboardInterrupt:
+                print("\n(interrupted; the command goes on in the guest)")
+                return
+            except BackdoorClosed:
+                raise self._error(f"{self._why_down()}") from None
+
+
+def _plain_member(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """Members as root's, as NixOS's copy_from_host leaves them (root:root)."""
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
+
+
+def _safe_extract(tar: tarfile.TarFile, destination: Path, top: str) -> None:
+    """Extract a tar made by copy_from_vm: nothing outside `top`, no devices."""
+    base = destination.resolve()
+    for member in tar.getmembers():
+        name = os.path.normpath(member.name)
+        if name.startswith(("/", "..")) or not (name == top or name.startswith(top + "/")):
+            raise MachineError(f"copy_from_vm: refusing {member.name!r} from the machine")
+        if not (member.isfile() or member.isdir() or member.issym()):
+            continue
+        target = (base / name).resolve() if not member.issym() else base / name
+        if base not in target.parents and target != base:
+            raise MachineError(f"copy_from_vm: refusing {member.name!r} from the machine")
+        if member.issym():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                target.unlink()
+            os.symlink(member.linkname, target)
+        elif member.isdir():
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            extracted = tar.extractfile(member)
+            assert extracted is not None
+            with open(target, "wb") as out:
+                shutil.copyfileobj(extracted, out)
+            os.chmod(target, member.mode & 0o777)
+
+
