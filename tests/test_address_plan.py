@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from nixvms.supervisor.spec import load_network
 from tests.conftest import REPO, Run, nixvms, run_cli, write
 
 pytestmark = pytest.mark.nix
@@ -79,8 +80,8 @@ def test_a_second_vlan_changes_only_that_machine(built: tuple[Path, Run]) -> Non
     run = nixvms("build", cwd=project)
     assert run.code == 0, run.stderr
     assert evaluations(run) == ["a"] and run.tasks("building") == {"a"}, run.stderr
-    addresses = json.loads((project / "result" / "network.json").read_text())["machines"][0]
-    assert [x["ip"] for x in addresses["addresses"]] == ["192.168.2.1", "192.168.3.1"]
+    a = load_network(project / "result").machines[0]
+    assert [x.ip for x in a.addresses] == ["192.168.2.1", "192.168.3.1"]
 
 
 def test_a_first_vlan_change_replans_and_rebuilds_every_machine(
@@ -131,11 +132,11 @@ def test_named_interfaces_get_the_plans_addresses_and_their_vlans_a_switch(
 """)
     run = nixvms("build", cwd=tmp_path)
     assert run.code == 0, run.stderr
-    data = json.loads((tmp_path / "result" / "network.json").read_text())
-    a = data["machines"][0]
-    assert [(x["interface"], x["ip"], x["mac"]) for x in a["addresses"]] == [
+    net = load_network(tmp_path / "result")
+    a = net.machines[0]
+    assert [(x.interface, x.ip, x.mac) for x in a.addresses] == [
         ("lan9", "192.168.9.1", "52:54:00:12:09:01")]
-    assert a["vlans"] == [9] and data["vlans"] == [1, 9]
+    assert a.vlans == (9,) and net.vlans == (1, 9)
     assert "192.168.9.1 a\n" in hosts_of(tmp_path, "b")
 
 
@@ -143,8 +144,7 @@ def test_the_recorded_system_is_the_host_platforms(tmp_path: Path) -> None:
     write(tmp_path / "network.nix", '{ a = { nixpkgs.hostPlatform = "i686-linux"; }; }\n')
     run = nixvms("build", cwd=tmp_path)
     assert run.code == 0, run.stderr
-    data = json.loads((tmp_path / "result" / "network.json").read_text())
-    assert data["machines"][0]["system"] == "i686-linux"
+    assert load_network(tmp_path / "result").machines[0].system == "i686-linux"
 
 
 def test_nodes_give_each_machines_primary_addresses(tmp_path: Path) -> None:
