@@ -304,19 +304,23 @@ def status_command(file: Path | None, state_dir: Path | None) -> None:
                    f"(`nixvms up --fresh MACHINE` makes a new one)")
 
 
-@click.command("ssh", context_settings={"ignore_unknown_options": True},
+@click.command("ssh", context_settings={"allow_interspersed_args": False},
                 epilog="""\b
 Examples:
   nixvms ssh server                # a root shell
-  nixvms ssh server -- systemctl status sshd""")
+  nixvms ssh server -- systemctl status sshd
+  nixvms ssh server -oBatchMode=yes -L 8080:localhost:80""")
 @click.argument("machine", shell_complete=_complete_machines)
-@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.argument("command", nargs=-1, type=click.UNPROCESSED,
+                metavar="[SSH-ARGUMENT...] [-- COMMAND...]")
 @_lifecycle_options
 def ssh_command(machine: str, command: tuple[str, ...], file: Path | None,
                 state_dir: Path | None) -> None:
     """Log in to MACHINE (its name or deployment.targetHost), or run COMMAND there.
 
-    The exit status is the command's (ssh's 255 when it cannot connect)."""
+    nixvms's own options come before MACHINE; everything after it goes to
+    ssh as it is (ssh's options, then `--` and the command). The exit status
+    is the command's (ssh's 255 when it cannot connect)."""
     directory = _state_dir(file, state_dir)
     args = supervisor.ssh_command(directory, machine, command)
     try:

@@ -198,7 +198,7 @@ def test_up_detach_returns_only_when_every_machine_is_ready(
     assert took < 120
     # Ready means: the login prompt, and the ssh server answering where there is one.
     assert "login:" in (state / "client.log").read_text(errors="replace")
-    assert nixvms("ssh", "server", "--state-dir", str(state.parent), "--", "true",
+    assert nixvms("ssh", "--state-dir", str(state.parent), "server", "--", "true",
                   cwd=project).code == 0
 
 
@@ -289,6 +289,23 @@ def test_ssh_by_name_runs_the_command_and_returns_its_exit_status(
     result = run(project, state, "ssh", "server", "--", "hostname; exit 7")
     assert result.code == 7
     assert result.stdout.strip() == "server"
+
+
+def test_ssh_passes_everything_after_the_machine_to_ssh(
+        project: Path, running: tuple[Path, Run, float]) -> None:
+    state, _, _ = running
+    refused = run(project, state, "ssh", "server", "-oBatchMode=yes", "--", "false")
+    assert refused.code == 1, refused.stderr  # false's status: ssh ran it, -o went to ssh
+    passed = run(project, state, "ssh", "server", "-oBatchMode=yes", "-q", "--", "echo ok")
+    assert (passed.code, passed.stdout) == (0, "ok\n"), passed.stderr
+
+
+def test_ssh_options_before_the_machine_are_nixvms_s_and_unknown_ones_refused(
+        project: Path, running: tuple[Path, Run, float]) -> None:
+    state, _, _ = running
+    result = run(project, state, "ssh", "-oBatchMode=yes", "server", "--", "true")
+    assert result.code == 2
+    assert "No such option" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_ssh_by_target_host_reaches_the_same_machine(

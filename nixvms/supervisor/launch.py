@@ -32,8 +32,8 @@ from pathlib import Path
 
 from . import accel as accelerators
 from . import typedjson
-from .errors import UsageError
-from .ports import DEFAULT_SSH_PORT_BASE, Forward, parse_port_base
+from .errors import PortError, UsageError
+from .ports import DEFAULT_SSH_PORT_BASE, Forward, parse_port_base, port_free
 from .spec import NetworkSpec
 
 RUN_SUBDIR = "run"
@@ -140,6 +140,33 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
     )
 
 
+def _flag(forward: Forward) -> str:
+    return f"--forward {forward.machine}:{forward.host_port}:{forward.guest_port}"
+
+
+def check_forwards(spec: NetworkSpec, machines: Sequence[str],
+                   forwards: Sequence[Forward]) -> None:
+    """Refuse, before anything starts, forwards that cannot all be had: to a
+    machine the network does not have, twice the same host port (with each
+    other or with a machine's virtualisation.forwardPorts), or a port taken now."""
+    claimed: dict[int, str] = {}
+    for machine in spec.machines:
+        if machine.name in machines:
+            for own in machine.forward_ports:
+                claimed.setdefault(own.host_port, f"machine {machine.name}'s "
+                                   "virtualisation.forwardPorts")
+    for forward in forwards:
+        spec.machine(forward.machine)
+        other = claimed.get(forward.host_port)
+        if other is not None:
+            raise UsageError(f"{_flag(forward)}: host port {forward.host_port} is also "
+                             f"forwarded by {other}")
+        claimed[forward.host_port] = _flag(forward)
+        if not port_free(forward.host_port):
+            raise PortError(f"{_flag(forward)}: port {forward.host_port} on 127.0.0.1 is "
+                            "already in use")
+
+
 def start_request(
     spec: NetworkSpec,
     *,
@@ -162,8 +189,7 @@ def start_request(
     settings = read_settings(env)
     names = tuple(m.name for m in spec.select(list(machines)))
     fresh_names = tuple(spec.machine(n).name for n in fresh)
-    for forward in forwards:
-        spec.machine(forward.machine)
+    check_forwards(spec, names, forwards)
     choice = accelerators.choose(accelerators.parse_accel(accel or settings.accel))
     return StartRequest(
         network=spec.path,

@@ -126,3 +126,38 @@ def test_only_launch_builds_a_start_request() -> None:
         str(path.relative_to(REPO)) for path in (REPO / "nixvms").rglob("*.py")
         if "StartRequest(" in path.read_text() and path.name != "launch.py")
     assert builders == []
+
+
+# --- forwards, checked before anything starts ------------------------------------------
+
+
+def test_the_same_host_port_forwarded_twice_is_refused_naming_both(tmp_path: Path) -> None:
+    with pytest.raises(errors.UsageError, match=r"--forward b:18080:80: host port 18080 is "
+                       r"also forwarded by --forward a:18080:80"):
+        launch.start_request(a_spec(tmp_path), accel="tcg", environ={},
+                             forwards=[Forward("a", 18080, 80), Forward("b", 18080, 80)])
+
+
+def test_a_forward_on_a_machines_own_forward_port_is_refused(tmp_path: Path) -> None:
+    directory = tmp_path / "net"
+    directory.mkdir()
+    (directory / "network.json").write_text(
+        '{"machines": [{"name": "a", "vm": "/nix/store/a-vm", "forwardPorts": '
+        '[{"proto": "tcp", "hostPort": 18081, "guestPort": 80}]}]}')
+    from nixvms.supervisor.spec import load_network
+    with pytest.raises(errors.UsageError, match=r"also forwarded by machine a's "
+                       r"virtualisation\.forwardPorts"):
+        launch.start_request(load_network(directory), accel="tcg", environ={},
+                             forwards=[Forward("a", 18081, 22)])
+
+
+def test_a_forward_on_a_taken_port_is_refused_naming_the_flag(tmp_path: Path) -> None:
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        with pytest.raises(errors.PortError, match=rf"--forward a:{port}:80: port {port} "
+                           "on 127.0.0.1 is already in use"):
+            launch.start_request(a_spec(tmp_path), accel="tcg", environ={},
+                                 forwards=[Forward("a", port, 80)])
