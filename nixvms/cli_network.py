@@ -339,9 +339,7 @@ Examples:
 def stop_command(machines: tuple[str, ...], file: Path | None, state_dir: Path | None) -> None:
     """Stop the named machines (default: the whole network)."""
     directory = _state_dir(file, state_dir)
-    stopped = supervisor.stop(directory, machines)
-    what = ", ".join(stopped.machines) or "no machine was running"
-    _say(f"stopped {what}" + ("; the network is down" if stopped.everything else ""))
+    _say(supervisor.describe_stopped(supervisor.stop(directory, machines), directory))
 
 
 @click.command("start", epilog="""\b

@@ -29,10 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import procs, runstate
-from .errors import NotReady, NotRunning, StartError, SupervisorError, UsageError
+from . import procs, recovery, runstate
+from .errors import NotReady, NotRunning, StartError, StateDamaged, SupervisorError, UsageError
 from .launch import StartRequest
 from .machines import HostForward
+from .recovery import Found
 from .runstate import MachineState, Phase, RunState
 from .spec import GuestForward, NetworkSpec, load_network
 from .statedir import RunDir, StateLock, open_private, prepare, remove_path
@@ -265,6 +266,14 @@ def open_run(state_dir: str | os.PathLike[str]) -> Opened:
     run_dir = open_state_dir(state_dir)
     state = runstate.load(run_dir)
     if state is None:
+        found = recovery.find(run_dir)
+        if found.pids:
+            raise StateDamaged(
+                f"a network runs from {run_dir.path} but {_damaged(run_dir)} "
+                f"({found.describe()}); `nixvms stop` stops it")
+        if run_dir.state_file.exists():
+            raise NotRunning(f"no network runs from {run_dir.path} ({_damaged(run_dir)}); "
+                             "start one with `nixvms up`")
         raise NotRunning(f"no network has run from {run_dir.path} (no state file there); "
                          "start one with `nixvms up`")
     return Opened(run_dir, state, load_network(state.network))
@@ -347,19 +356,67 @@ def request(run_dir: RunDir, message: dict[str, Any], timeout: float = 60.0) -> 
 class Stopped:
     machines: tuple[str, ...]
     everything: bool
+    running: bool = True          # False: nothing was running (nothing to do)
+    recovered: Found | None = None  # the state file was damaged: what was found and stopped
+
+
+def describe_stopped(stopped: Stopped, run_dir: str | os.PathLike[str]) -> str:
+    """The line `stop` says: what it stopped, or that there was nothing to stop."""
+    if not stopped.running:
+        return f"no network is running from {run_dir}; nothing to stop"
+    if stopped.recovered is not None:
+        return (f"the state file of {run_dir} was damaged; stopped the network's processes "
+                f"found by their lock and environment ({stopped.recovered.describe()})")
+    what = ", ".join(stopped.machines) or "no machine was running"
+    return f"stopped {what}" + ("; the network is down" if stopped.everything else "")
+
+
+def _damaged(run_dir: RunDir) -> str:
+    """Why the state file cannot be used: missing, or unreadable."""
+    return ("its state file is missing" if not run_dir.state_file.exists()
+            else "its state file cannot be read")
 
 
 def stop(state_dir: str | os.PathLike[str], machines: Sequence[str] = (),
          timeout: float = 60.0) -> Stopped:
-    """Stop the named machines (all, and the supervisor, when none named)."""
-    opened = open_run(state_dir)
-    names = [opened.spec.machine(n).name for n in machines]
-    if not opened.supervisor_alive:
-        raise NotRunning(f"no network is running from {opened.run_dir.path}")
-    answer = request(opened.run_dir, {"op": "stop", "machines": names}, timeout)
+    """Stop the named machines (all, and the supervisor, when none named).
+    Nothing running is no error (Stopped.running is False); a network whose
+    state file is damaged is found by its processes and stopped whole."""
+    path = Path(state_dir)
+    if not path.is_dir():
+        if machines:
+            raise NotRunning(f"no network has run from {path} (no such directory)")
+        return Stopped((), True, running=False)
+    run_dir = prepare(path, create=False)
+    state = runstate.load(run_dir)
+    if state is None:
+        found = recovery.find(run_dir)
+        if not found.pids:
+            if machines:
+                raise NotRunning(f"no network runs from {run_dir.path} ({_damaged(run_dir)})")
+            return Stopped((), True, running=False)
+        if machines:
+            raise StateDamaged(
+                f"the network running from {run_dir.path} cannot stop single machines: "
+                f"{_damaged(run_dir)} ({found.describe()}); `nixvms stop` stops it whole")
+        with contextlib.suppress(SupervisorError):
+            request(run_dir, {"op": "stop", "machines": []}, timeout)
+        left = recovery.stop(run_dir)
+        if left.pids:
+            raise StateDamaged(f"{_damaged(run_dir)} and these processes of the network "
+                               f"running from {run_dir.path} could not be stopped: "
+                               f"{left.describe()}")
+        return Stopped((), True, recovered=found)
+    spec = load_network(state.network)
+    names = [spec.machine(n).name for n in machines]
+    if not state.supervisor_alive(run_dir):
+        if names:
+            raise NotRunning(f"no network is running from {run_dir.path}")
+        return Stopped((), True, running=False)
+    answer = request(run_dir, {"op": "stop", "machines": names}, timeout)
     if not names:
         deadline = time.monotonic() + timeout
-        while opened.state.supervisor.alive() and time.monotonic() < deadline:
+        while state.supervisor.alive() and time.monotonic() < deadline:
             time.sleep(0.05)
     return Stopped(tuple(answer.get("stopped") or ()), not names)
 
@@ -418,38 +475,53 @@ def wait_ready(run_dir: RunDir, names: list[str], timeout: float,
 def destroy(state_dir: str | os.PathLike[str], machines: Sequence[str] = (),
             timeout: float = 60.0) -> list[Path]:
     """Stop the named machines (all when none named), delete their disks and
-    run state; returns what was removed."""
-    run_dir = open_state_dir(state_dir)
+    run state; returns what was removed ([] when there was nothing). The
+    state directory's handles (state file, lock, control socket) are removed
+    only once no process of the network runs."""
+    path = Path(state_dir)
+    if not path.is_dir():
+        if machines:
+            raise NotRunning(f"no network has run from {path} (no such directory)")
+        return []
+    run_dir = prepare(path, create=False)
     state = runstate.load(run_dir)
     spec: NetworkSpec | None = None
     if state is None:
         if machines:
-            raise NotRunning(f"no network has run from {run_dir.path} (no state file there)")
-        names: list[str] = []
+            raise NotRunning(f"no network has run from {run_dir.path} ({_damaged(run_dir)})")
+        stop(run_dir.path, (), timeout)  # finds and stops a network that lost its state
+        names = sorted(p.name for p in run_dir.path.iterdir()
+                       if p.is_dir() and not p.is_symlink())
     else:
         spec = load_network(state.network)
         names = [spec.machine(n).name for n in machines] or list(spec.names)
-        with contextlib.suppress(NotRunning):
-            stop(run_dir.path, machines if machines else (), timeout)
+        stop(run_dir.path, machines, timeout)
     removed: list[Path] = []
     for name in names:
-        for path in (run_dir.machine_dir(name), run_dir.console_log(name),
-                     run_dir.output_log(name), *run_dir.machine_sockets(name)):
-            if remove_path(path):
-                removed.append(path)
+        for item in (run_dir.machine_dir(name), run_dir.console_log(name),
+                     run_dir.output_log(name), run_dir.driver_log(name),
+                     *run_dir.machine_sockets(name)):
+            if remove_path(item):
+                removed.append(item)
     everything = not machines
-    if everything and (state is None or not state.supervisor_alive(run_dir)):
+    if everything:
+        left = recovery.find(run_dir)
+        if left.pids or (state is not None and state.supervisor_alive(run_dir)):
+            raise StateDamaged(f"processes of the network running from {run_dir.path} "
+                               f"are still running ({left.describe()}); its lock, state and "
+                               "control socket are kept so that `nixvms stop` can reach them")
         # Only what the supervisor makes: a state directory may hold other files.
         vlans = spec.vlans if spec is not None else ()
         ours = [run_dir.state_file, run_dir.ssh_config, run_dir.supervisor_log,
                 run_dir.control_socket, run_dir.lock_file,
                 *(run_dir.switch_log(v) for v in vlans),
                 *(run_dir.switch_socket(v) for v in vlans),
+                *run_dir.path.glob("vde*.log"), *run_dir.sockets.glob("vde*.ctl"),
                 *run_dir.path.glob(f".{run_dir.state_file.name}.*"),
                 *run_dir.path.glob(f".{run_dir.ssh_config.name}.*")]
-        for path in ours:
-            if remove_path(path):
-                removed.append(path)
+        for item in dict.fromkeys(ours):
+            if remove_path(item):
+                removed.append(item)
         if run_dir.sockets != run_dir.path:
             with contextlib.suppress(OSError):
                 run_dir.sockets.rmdir()

@@ -45,6 +45,11 @@ class NotRunning(SupervisorError):
     """No network runs from this state directory."""
 
 
+class StateDamaged(SupervisorError):
+    """A network runs from this state directory, but its state file is gone or
+    unreadable (recovery.py found its processes)."""
+
+
 class PortError(SupervisorError):
     """A port cannot be had: taken, malformed, or the range ran out."""
 

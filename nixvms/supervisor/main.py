@@ -113,8 +113,7 @@ def main(argv: list[str]) -> int:
         spec = load_network(network)
         run_dir = launch.run_dir_path(args.state_dir, spec.state_dir)
         if args.stop:
-            stopped = client.stop(run_dir, args.machines)
-            _say(f"stopped {', '.join(stopped.machines) or 'nothing'}")
+            _say(client.describe_stopped(client.stop(run_dir, args.machines), run_dir))
             return 0
         if args.status:
             for line in client.table(client.status(run_dir)):

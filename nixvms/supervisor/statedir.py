@@ -172,6 +172,10 @@ class RunDir:
     def output_log(self, name: str) -> Path:
         return self.path / f"{name}.out"
 
+    def driver_log(self, name: str) -> Path:
+        """The test driver's log of the machine (testlog.py)."""
+        return self.path / f"{name}.driver.log"
+
     def console_socket(self, name: str) -> Path:
         return self.sockets / f"{name}.console"
 

@@ -35,7 +35,7 @@ class Logger:
     def _file(self, machine: str) -> TextIO:
         handle = self.files.get(machine)
         if handle is None:
-            fd = open_private(self.run_dir.path / f"{machine}.driver.log", append=True)
+            fd = open_private(self.run_dir.driver_log(machine), append=True)
             handle = os.fdopen(fd, "a", encoding="utf-8", errors="replace")
             self.files[machine] = handle
         return handle
