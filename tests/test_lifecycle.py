@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pty
+import random
 import re
 import select
 import shutil
@@ -289,6 +290,26 @@ def test_ssh_by_name_runs_the_command_and_returns_its_exit_status(
     result = run(project, state, "ssh", "server", "--", "hostname; exit 7")
     assert result.code == 7
     assert result.stdout.strip() == "server"
+
+
+def test_hostile_control_requests_leave_the_real_network_running(
+        project: Path, running: tuple[Path, Run, float]) -> None:
+    """The fuzz run (test_control_fuzz.py) with stand-ins, here against real QEMU."""
+    from tests.test_control_fuzz import malformed
+
+    state, _, _ = running
+    control = statedir.prepare(state, create=False).control_socket
+    rng = random.Random(7)
+    for _ in range(300):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(str(control))
+            with contextlib.suppress(OSError):
+                s.sendall(malformed(rng))
+                s.shutdown(socket.SHUT_WR)
+            s.recv(65536)
+    assert run(project, state, "ssh", "server", "--", "true").code == 0
+    assert "running" in run(project, state, "status").stdout
 
 
 def test_ssh_passes_everything_after_the_machine_to_ssh(
