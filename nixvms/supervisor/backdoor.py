@@ -4,17 +4,31 @@ connects to the unix socket <sockets>/<m>.shell.
 
 The guest side is NixOS's nixos/modules/testing/test-instrumentation.nix (or
 tinyos's module of the same path): a shell (bash on NixOS, busybox sh on
-tinyos) that reads commands from the console and writes "Spawning backdoor
-root shell..." when it starts. The protocol here is the driver's own and
-uses only what both shells have (POSIX sh, base64, mktemp, timeout):
+tinyos) that reads commands from the console, raw and without echo, and
+writes "Spawning backdoor root shell..." when it starts. The protocol here is
+the driver's own and uses only what both shells and their userlands have
+(POSIX sh, mktemp, md5sum, base64 -w 0):
 
-- a command travels base64-encoded, and runs in a child shell with
-  `set -euo pipefail`, stdin from /dev/null, stdout into a temporary file
-  (so a command that leaves a process behind does not hold the reply back),
-  stderr on the guest's console, as NixOS's driver runs them;
-- the reply is one line: RS (0x1e), a token unique to the request, the exit
-  status, and the output in base64. Lines without the token (a reply to an
-  abandoned request, the banner) are skipped.
+- Once per connection the driver defines two shell functions (SETUP) and
+  makes the file that holds a command's output.
+- A command travels verbatim in a here-document (no encoding, no process to
+  decode it) and runs in the background, in a child shell with `set -euo
+  pipefail`, stdin from /dev/null, stdout into that file, stderr on the
+  guest's console, as NixOS's driver runs them. The backdoor shell goes
+  straight back to reading, so the driver can still reach it while the
+  command runs: at its timeout it sends `__nixvms_kill`, which kills every
+  process the command started (found through /proc: a non-interactive
+  shell has no job control to give it a process group), and the status is
+  124, as `timeout`'s.
+- When the command ends its job writes the reply, framed: a line of RS
+  (0x1e), the request's token, the exit status, then the MD5 of the output
+  ("-" when empty), then the output in base64 on one line. The driver
+  checks the checksum, so output that QEMU dropped on its way (it drops
+  virtconsole output when the socket is not read fast enough) is an error
+  naming the machine and the command, never wrong output with status 0; and
+  it reads the reply as it comes, of any size, into memory or a file.
+- A command with no output costs the guest two forks and no exec; one with
+  output, two execs more (md5sum, base64).
 
 Connecting does not depend on having seen the banner: QEMU drops what the
 guest writes while no client is connected, so the driver asks "are you
@@ -25,14 +39,17 @@ then once more to make sure every earlier probe has been consumed.
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
+import hashlib
+import io
 import secrets
 import socket
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from .errors import SupervisorError
 
@@ -44,8 +61,45 @@ PROBE_INTERVAL = 1.0
 MAX_PROBES = 3
 SEND_TIMEOUT = 60.0
 CONNECT_LOG_INTERVAL = 30.0
-# seconds the host waits for a reply beyond the guest's own timeout
-REPLY_GRACE = 60.0
+# seconds the host waits, after asking the guest to kill a command at its
+# timeout, for the reply that says it is gone
+KILL_GRACE = 15.0
+TIMED_OUT = 124  # the status of a command killed at its timeout, as `timeout`'s
+READ_SIZE = 1 << 20
+
+# Defined in the backdoor shell once per connection (POSIX sh: busybox and bash).
+# __nixvms_run TOKEN 3<<'END' (the command) END: runs it in the background and
+# writes its framed reply when it ends. __nixvms_kill: kills every process the
+# running command started (descendants of its job, found in /proc).
+SETUP = r"""__nixvms_out=$(mktemp) && __nixvms_job= && __nixvms_run() {
+  (
+    ( set -euo pipefail; . /proc/self/fd/3 ) </dev/null >"$__nixvms_out"
+    __nixvms_status=$?
+    if [ -s "$__nixvms_out" ]; then
+      printf '\036%s %s ' "$1" "$__nixvms_status"; md5sum <"$__nixvms_out"
+      base64 -w 0 <"$__nixvms_out"; echo
+    else
+      printf '\036%s %s -\n\n' "$1" "$__nixvms_status"
+    fi
+  ) &
+  __nixvms_job=$!
+} && __nixvms_kill() {
+  __nixvms_round=$__nixvms_job __nixvms_all=
+  while [ -n "$__nixvms_round" ]; do
+    __nixvms_next=
+    for __nixvms_p in /proc/[0-9]*; do
+      read -r __nixvms_l < "$__nixvms_p/stat" 2>/dev/null || continue
+      set -- ${__nixvms_l##*) }
+      for __nixvms_q in $__nixvms_round; do
+        [ "$2" = "$__nixvms_q" ] && __nixvms_next="$__nixvms_next ${__nixvms_p#/proc/}"
+      done
+    done
+    __nixvms_all="$__nixvms_all $__nixvms_next" __nixvms_round=$__nixvms_next
+  done
+  [ -z "${__nixvms_all# }" ] || kill -9 $__nixvms_all 2>/dev/null
+  return 0
+}
+"""
 
 
 class BackdoorError(SupervisorError):
@@ -56,20 +110,24 @@ class BackdoorClosed(BackdoorError):
     """The socket closed (QEMU exited, or the shell ended)."""
 
 
+class ReplyDamaged(BackdoorError):
+    """A reply arrived, but not whole: bytes were lost on the way."""
+
+
+class Sink(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+
+
 def _b64(text: str | bytes) -> str:
     data = text.encode() if isinstance(text, str) else text
     return base64.b64encode(data).decode()
 
 
-def command_line(command: str, token: str, timeout: float | None) -> bytes:
+def command_line(command: str, token: str) -> bytes:
     """The line that runs `command` in the guest and replies with token."""
-    limit = f"timeout {max(1, int(timeout))} " if timeout is not None else ""
-    decoded = f"$(printf %s {_b64(command)} | base64 -d)"
-    return (
-        f'__f=$(mktemp); {limit}sh -c "set -euo pipefail; {decoded}" </dev/null >"$__f"; '
-        f"__s=$?; printf '\\036%s %s ' {token} \"$__s\"; "
-        f"base64 <\"$__f\" | tr -d '\\n'; printf '\\n'; rm -f \"$__f\"\n"
-    ).encode()
+    end = f"__NIXVMS_END_{token}"
+    body = command if command.endswith("\n") else command + "\n"
+    return f"__nixvms_run {token} 3<<'{end}'\n{body}{end}\n".encode()
 
 
 def probe_line(token: str) -> bytes:
@@ -85,6 +143,11 @@ def interactive_line(line: str, token: str) -> bytes:
     ).encode()
 
 
+def short(command: str, limit: int = 80) -> str:
+    flat = " ".join(command.split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+
+
 class Backdoor:
     """One connection to one machine's backdoor shell."""
 
@@ -93,7 +156,7 @@ class Backdoor:
         self.name = name
         self.log = log
         self.sock: socket.socket | None = None
-        self.buffer = b""
+        self.buffer = bytearray()
 
     @property
     def connected(self) -> bool:
@@ -104,7 +167,7 @@ class Backdoor:
             with contextlib.suppress(OSError):
                 self.sock.close()
         self.sock = None
-        self.buffer = b""
+        self.buffer = bytearray()
 
     # --- connecting ------------------------------------------------------------
     def connect(self, timeout: float, alive: Callable[[], bool],
@@ -116,7 +179,7 @@ class Backdoor:
         deadline = start + timeout
         sock = self._open_socket(deadline, alive, why_dead)
         self.sock = sock
-        self.buffer = b""
+        self.buffer = bytearray()
         tokens: set[str] = set()
         next_probe = 0.0
         next_note = start + CONNECT_LOG_INTERVAL
@@ -147,10 +210,11 @@ class Backdoor:
                         f"the backdoor root shell did not answer within {timeout:g} s (does the "
                         "machine import nixos/modules/testing/test-instrumentation.nix?)")
                 self._fill(0.25)
-            # every probe sent so far has been read once this one answers
+            # the functions commands use; then every probe sent so far has been
+            # read once this one answers
             final = secrets.token_hex(6)
-            self._send(probe_line(final))
-            self._reply(final, deadline=time.monotonic() + 30)
+            self._send(SETUP.encode() + probe_line(final))
+            self._wait_probe(final, deadline=time.monotonic() + 30)
         except BaseException:
             self.close()
             raise
@@ -186,7 +250,7 @@ class Backdoor:
         assert self.sock is not None
         self.sock.settimeout(wait)
         try:
-            chunk = self.sock.recv(65536)
+            chunk = self.sock.recv(READ_SIZE)
         except TimeoutError:
             return False
         except OSError as error:
@@ -199,7 +263,7 @@ class Backdoor:
         return True
 
     def _find(self, token: str) -> tuple[int, int] | None:
-        """(start, end) of token's complete reply line in the buffer."""
+        """(start, end) of token's complete header line in the buffer."""
         start = self.buffer.find(RECORD + token.encode() + b" ")
         if start < 0:
             return None
@@ -210,36 +274,86 @@ class Backdoor:
         for token in tokens:
             found = self._find(token)
             if found:
-                self.buffer = self.buffer[found[1] + 1:]
+                del self.buffer[:found[1] + 1]
                 return True
         return False
 
-    def _reply(self, token: str, deadline: float | None) -> tuple[int, bytes]:
-        while True:
-            found = self._find(token)
-            if found:
-                start, end = found
-                line = self.buffer[start + 1:end]
-                self.buffer = self.buffer[end + 1:]
-                parts = line.split(b" ", 2)
-                status = int(parts[1])
-                body = base64.b64decode(parts[2]) if len(parts) > 2 and parts[2] else b""
-                return status, body
-            # what precedes an RS that is not ours is stale; keep the buffer small
-            if len(self.buffer) > 1 << 20 and RECORD not in self.buffer[-4096:]:
-                self.buffer = self.buffer[-4096:]
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise TimeoutError
-            self._fill(None if remaining is None else min(remaining, 1.0))
+    def _drop_stale(self) -> None:
+        """What precedes the last RS cannot hold a reply still to come."""
+        at = self.buffer.rfind(RECORD)
+        if at > 0:
+            del self.buffer[:at]
+        elif at < 0:
+            self.buffer.clear()
+
+    def _wait_probe(self, token: str, deadline: float) -> None:
+        while self._find(token) is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BackdoorError("the backdoor root shell stopped answering")
+            self._fill(min(remaining, 1.0))
+        self._take_any({token})
 
     # --- commands --------------------------------------------------------------
-    def run(self, command: str, timeout: float | None) -> tuple[int, bytes]:
-        """Run a command; (exit status, stdout)."""
+    def run(self, command: str, timeout: float | None,
+            sink: Sink | None = None) -> tuple[int, bytes]:
+        """Run a command; (exit status, stdout). With a sink the output goes
+        there as it arrives (and b"" is returned). At `timeout` (None: none)
+        every process of the command is killed and the status is 124."""
         token = secrets.token_hex(8)
-        self._send(command_line(command, token, timeout))
-        deadline = None if timeout is None else time.monotonic() + timeout + REPLY_GRACE
-        return self._reply(token, deadline)
+        self._send(command_line(command, token))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        timed_out = False
+        while (found := self._find(token)) is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                if timed_out:
+                    raise TimeoutError
+                timed_out = True
+                self._send(b"__nixvms_kill\n")
+                deadline = time.monotonic() + KILL_GRACE
+            self._drop_stale()
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            self._fill(None if remaining is None else min(remaining, 1.0))
+        start, end = found
+        header = bytes(self.buffer[start + 1:end]).split()
+        del self.buffer[:end + 1]
+        try:
+            status, digest = int(header[1]), header[2].decode()
+        except (IndexError, ValueError):
+            raise ReplyDamaged(self._damaged(command, "its header is incomplete")) from None
+        collected = io.BytesIO()
+        got = self._body(sink if sink is not None else collected, command)
+        if got.hexdigest() != digest and not (digest == "-" and got.size == 0):
+            raise ReplyDamaged(self._damaged(
+                command, f"{got.size} bytes arrived and their checksum does not match"))
+        return (TIMED_OUT if timed_out else status), collected.getvalue()
+
+    def _damaged(self, command: str, why: str) -> str:
+        return (f"machine {self.name}: the reply to `{short(command)}` was damaged on its way "
+                f"({why}); QEMU drops console output it cannot pass on")
+
+    def _body(self, output: Sink, command: str) -> _Received:
+        """Decode the base64 line that follows a header into `output`, as it comes."""
+        got = _Received()
+        while True:
+            newline = self.buffer.find(b"\n")
+            usable = newline if newline >= 0 else len(self.buffer) - len(self.buffer) % 4
+            if usable > 0:
+                if RECORD in self.buffer[:usable]:
+                    raise ReplyDamaged(self._damaged(command, "another reply interrupted it"))
+                try:
+                    data = binascii.a2b_base64(bytes(self.buffer[:usable]))
+                except binascii.Error:
+                    raise ReplyDamaged(self._damaged(command, "its base64 is broken")) from None
+                got.add(data)
+                output.write(data)
+                del self.buffer[:usable]
+            if newline >= 0:
+                del self.buffer[:1]
+                return got
+            if not self._fill(SEND_TIMEOUT):
+                raise ReplyDamaged(self._damaged(
+                    command, f"nothing more came for {SEND_TIMEOUT:g} s"))
 
     def send_raw(self, data: bytes) -> None:
         """Send bytes to the shell as they are (poweroff: no reply comes)."""
@@ -257,7 +371,7 @@ class Backdoor:
                 out.write(self.buffer[:at])
                 out.flush()
                 status = int(self.buffer[at + len(marker):end].split()[0])
-                self.buffer = self.buffer[end + 1:]
+                del self.buffer[:end + 1]
                 return status
             # write everything that cannot be the start of the marker
             safe = len(self.buffer) - len(marker)
@@ -267,5 +381,20 @@ class Backdoor:
             if safe > 0:
                 out.write(self.buffer[:safe])
                 out.flush()
-                self.buffer = self.buffer[safe:]
+                del self.buffer[:safe]
             self._fill(None)
+
+
+class _Received:
+    """The size and MD5 of what a reply brought."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._md5 = hashlib.md5(usedforsecurity=False)
+
+    def add(self, data: bytes) -> None:
+        self.size += len(data)
+        self._md5.update(data)
+
+    def hexdigest(self) -> str:
+        return self._md5.hexdigest()

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import client, launch, runstate
-from .errors import NotReady, SupervisorError
+from .errors import AlreadyRunning, NotReady, SupervisorError
 from .machine import (
     BOOT_TIMEOUT,
     CONSOLE_LINES,
@@ -129,11 +129,20 @@ class Driver:
     def supervisor_running(self) -> bool:
         state = runstate.load(self.run_dir)
         running = state is not None and state.supervisor_alive(self.run_dir)
-        if state is not None and running and state.network != self.spec.path:
+        if state is None or not running:
+            return False
+        if state.network != self.spec.path:
             raise MachineError(
                 f"another build of the network runs from {self.run_dir.path} "
                 f"({state.network}); stop it first with `nixvms stop`")
-        return running
+        owner = state.request.owner
+        if (owner is not None and owner.pid != os.getpid() and owner.alive()
+                and not self.started_network):
+            raise MachineError(
+                f"another test run (pid {owner.pid}) is using the network running from "
+                f"{self.run_dir.path} and stops it when it ends; wait for it, or give this "
+                "run another --state-dir")
+        return True
 
     def _event(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
@@ -163,15 +172,23 @@ class Driver:
                 else:
                     request = launch.start_request(
                         self.spec, run_dir=self.run_dir.path, machines=names,
-                        accel=self.accel_request)
+                        accel=self.accel_request, owned=not self.keep_vms)
                     self.log(f"acceleration: {request.accel} ({request.accel_reason})")
+                    try:
+                        started = client.start(request, detach=self.detach,
+                                               timeout=self.boot_timeout, on_event=self._event)
+                    except NotReady:
+                        self.started_network = True  # ours, whatever came up of it
+                        raise
+                    except AlreadyRunning:
+                        raise MachineError(
+                            f"another run started the network from {self.run_dir.path} "
+                            "at the same moment; wait for it, or give this run another "
+                            "--state-dir") from None
                     self.started_network = True
-                    started = client.start(request, detach=self.detach,
-                                           timeout=self.boot_timeout, on_event=self._event)
                     started.close()
                     self.supervisor = started
             except NotReady as error:
-                self.started_network = self.started_network or self.supervisor_running()
                 self.log(f"not booted: {error.message}")
                 for name, lines in error.details:
                     for line in lines[-CONSOLE_LINES:]:
@@ -260,6 +277,12 @@ class Driver:
             exec(compiled, self.namespace())
         except KeyboardInterrupt:
             raise
+        except SystemExit as exit_:
+            # sys.exit(0) (or None) in a script passes; sys.exit(n) fails with n
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+            if code != 0:
+                result.exit_code = code
+                result.failure, result.details = self._describe_failure(path, exit_)
         except BaseException as error:
             result.failure, result.details = self._describe_failure(path, error)
         result.seconds = time.monotonic() - began
@@ -273,10 +296,12 @@ class Driver:
         if frames:
             last = frames[-1]
             where = f"{path}:{last.lineno}: {last.line or ''}".rstrip() + "\n"
-        if isinstance(error, SystemExit) and error.code in (0, None):
-            return "", ""
-        message = f"{type(error).__name__}: {error}" if not isinstance(
-            error, (RequestedAssertionFailed, MachineError)) else str(error)
+        if isinstance(error, SystemExit):
+            message = f"the script exited with status {error.code}"
+        elif isinstance(error, MachineError):
+            message = error.message
+        else:
+            message = f"{type(error).__name__}: {error}"
         text = where + message
         machine = getattr(error, "machine", None)
         if machine in self.machines:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from . import accel as accelerators
 from . import typedjson
 from .errors import PortError, UsageError
 from .ports import DEFAULT_SSH_PORT_BASE, Forward, parse_port_base, port_free
+from .procs import ProcessRecord
 from .spec import NetworkSpec
 
 RUN_SUBDIR = "run"
@@ -59,6 +61,9 @@ class StartRequest:
     net_opts: str = ""
     kernel_params: str = ""
     vde_switch: str = "vde_switch"
+    # the process that will stop the network when it ends (a test driver that
+    # started it); None: it runs until someone stops it
+    owner: ProcessRecord | None = None
 
     def to_json(self) -> str:
         return json.dumps(typedjson.to_data(self))
@@ -176,6 +181,7 @@ def start_request(
     fresh: Sequence[str] = (),
     forwards: Sequence[Forward] = (),
     accel: str | None = None,
+    owned: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> StartRequest:
     """The request to start `machines` (all when none) of the network.
@@ -184,7 +190,8 @@ def start_request(
     accel: auto, kvm or tcg as asked (None: NIXVMS_ACCEL, else auto), probed
     here once; run_dir: the running network's directory when the caller
     has decided it already (by run_dir_path), else decided here from
-    state_dir."""
+    state_dir; owned: the caller stops the network when it ends (a test
+    driver), which other drivers must know before they use it."""
     env = os.environ if environ is None else environ
     settings = read_settings(env)
     names = tuple(m.name for m in spec.select(list(machines)))
@@ -205,4 +212,6 @@ def start_request(
         qemu_opts=settings.qemu_opts,
         net_opts=settings.net_opts,
         kernel_params=settings.kernel_params,
+        owner=ProcessRecord.of(os.getpid(), ("nixvms test driver",), time.time())
+        if owned else None,
     )

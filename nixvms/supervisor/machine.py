@@ -15,20 +15,20 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import io
 import os
 import re
 import shlex
 import shutil
 import socket
 import tarfile
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from . import procs, runstate
-from .backdoor import Backdoor, BackdoorClosed, BackdoorError
+from .backdoor import KILL_GRACE, Backdoor, BackdoorClosed, BackdoorError, ReplyDamaged, Sink
 from .errors import SupervisorError
 from .qemu import QemuClient, QemuError
 from .runstate import MachineState, Phase
@@ -40,7 +40,7 @@ from .text import read_text, strip_controls, tail_lines
 DEFAULT_TIMEOUT = 900          # NixOS's default for every wait and command
 BOOT_TIMEOUT = 300.0           # starting a machine, connecting to its backdoor
 CONSOLE_LINES = 10             # console lines shown with a failure
-TRANSFER_CHUNK = 48 * 1024     # bytes per command when copying to a machine
+TRANSFER_CHUNK = 3 << 20       # bytes per command when copying to a machine
 OUTPUT_IN_ERRORS = 2000        # characters of a command's output in an error
 
 
@@ -232,16 +232,28 @@ class Machine:
         """Run a shell command as root; (exit status, standard output).
 
         It runs with `set -euo pipefail`, stdin /dev/null and its stderr on the
-        machine's console. After `timeout` seconds (None: no limit) it is killed
-        and the status is that of `timeout` (124 or 143)."""
+        machine's console. After `timeout` seconds (None: no limit) it is
+        killed with every process it started, and the status is 124, as
+        `timeout`'s."""
+        status, raw = self._run(command, timeout)
+        output = raw.decode(errors="replace")
+        if not check_return:
+            return (-1, output)
+        return (status, output)
+
+    def _run(self, command: str, timeout: float | None,
+             sink: Sink | None = None) -> tuple[int, bytes]:
+        """Run a command through the backdoor; (status, output), logged."""
         self.connect()
         began = time.monotonic()
         try:
-            status, raw = self.backdoor.run(command, timeout)
+            status, raw = self.backdoor.run(command, timeout, sink)
         except TimeoutError:
             raise RequestedAssertionFailed(
-                f"machine {self.name}: no reply to `{command}` within {timeout} s", self.name
-            ) from None
+                f"machine {self.name}: `{short(command)}` did not stop within "
+                f"{KILL_GRACE:g} s after its timeout ({timeout} s)", self.name) from None
+        except ReplyDamaged as error:
+            raise self._error(error.message) from None
         except BackdoorClosed:
             # QEMU closes the socket as it exits: let it finish, and the
             # supervisor see it, before saying so
@@ -252,12 +264,10 @@ class Machine:
                     from None
             raise self._error(f"the backdoor of {self.name} went away while running "
                               f"`{command}`") from None
-        output = raw.decode(errors="replace")
         took = time.monotonic() - began
-        self.log(f"exit status {status} after {took:.2f} s: {short(command)}", detail=output)
-        if not check_return:
-            return (-1, output)
-        return (status, output)
+        self.log(f"exit status {status} after {took:.2f} s: {short(command)}",
+                 detail=raw.decode(errors="replace") if len(raw) < 1 << 16 else "")
+        return status, raw
 
     def succeed(self, *commands: str, timeout: float | None = None) -> str:
         """Run the commands; raise if one exits non-zero; their output, joined."""
@@ -445,32 +455,54 @@ class Machine:
         if not src.exists():
             raise MachineError(f"copy_from_host: {source} does not exist on the host", self.name)
         with self.nested(f"copying {source} from the host to {target}"):
-            blob = io.BytesIO()
-            with tarfile.open(fileobj=blob, mode="w", dereference=True) as tar:
-                tar.add(str(src), arcname=src.name, filter=_plain_member)
-            data = base64.b64encode(blob.getvalue()).decode()
-            tmp = self.succeed("mktemp -d").strip()
-            for at in range(0, len(data), TRANSFER_CHUNK):
-                self.succeed(f"printf %s {data[at:at + TRANSFER_CHUNK]} >> {tmp}/blob")
+            began = time.monotonic()
+            with tempfile.TemporaryFile() as blob:
+                with tarfile.open(fileobj=blob, mode="w", dereference=True) as tar:
+                    tar.add(str(src), arcname=src.name, filter=_plain_member)
+                size = blob.tell()
+                blob.seek(0)
+                tmp = self.succeed("mktemp -d").strip()
+                # base64 in here-documents: the console carries text, a
+                # here-document needs no process to pass it on
+                while chunk := blob.read(TRANSFER_CHUNK):
+                    self._check(f"base64 -d >> {tmp}/blob <<'NIXVMS_DATA'\n"
+                                f"{base64.encodebytes(chunk).decode()}NIXVMS_DATA")
             self.succeed(
-                f"mkdir {tmp}/x && base64 -d < {tmp}/blob | tar -x -C {tmp}/x",
+                f"mkdir {tmp}/x && tar -x -C {tmp}/x < {tmp}/blob",
                 f"mkdir -p {shlex.quote(str(Path(target).parent))}",
                 f"cp -r {tmp}/x/{shlex.quote(src.name)} {shlex.quote(target)}",
                 f"rm -rf {tmp}")
+            self.log(_rate("copied", size, time.monotonic() - began))
+
+    def _check(self, command: str) -> None:
+        """Run a command that must succeed (its output unlogged: it is data)."""
+        status, raw = self._run(command, DEFAULT_TIMEOUT)
+        if status != 0:
+            raise RequestedAssertionFailed(self._failure(f"`{short(command)}` exited with "
+                                                         f"status {status}", raw.decode(
+                                                             errors="replace")), self.name)
 
     def copy_from_vm(self, source: str, target_dir: str = "") -> None:
         """Copy a file or directory from the machine to the driver's output
         directory (the current directory unless set), under target_dir."""
         vm_src = Path(source)
         with self.nested(f"copying {source} from the machine"):
-            encoded = self.succeed(
-                f"tar -C {shlex.quote(str(vm_src.parent))} -cf - {shlex.quote(vm_src.name)} "
-                "| base64")
+            began = time.monotonic()
             destination = self.driver.out_dir / target_dir
             destination.mkdir(parents=True, exist_ok=True)
-            with tarfile.open(fileobj=io.BytesIO(base64.b64decode(encoded)), mode="r") as tar:
-                _safe_extract(tar, destination, vm_src.name)
-            self.log(f"copied to {destination / vm_src.name}")
+            with tempfile.TemporaryFile() as blob:
+                status, _ = self._run(f"tar -C {shlex.quote(str(vm_src.parent))} -cf - "
+                                      f"{shlex.quote(vm_src.name)}", DEFAULT_TIMEOUT, sink=blob)
+                if status != 0:
+                    raise RequestedAssertionFailed(
+                        f"machine {self.name}: copy_from_vm: cannot read {source} (tar exited "
+                        f"with status {status}; its message is on the console)", self.name)
+                size = blob.tell()
+                blob.seek(0)
+                with tarfile.open(fileobj=blob, mode="r") as tar:
+                    _safe_extract(tar, destination, vm_src.name)
+            self.log(_rate(f"copied to {destination / vm_src.name}:", size,
+                           time.monotonic() - began))
 
     copy_from_machine = copy_from_vm
 
@@ -627,6 +659,12 @@ class Machine:
                 return
             except BackdoorClosed:
                 raise self._error(f"{self._why_down()}") from None
+
+
+def _rate(what: str, size: int, seconds: float) -> str:
+    """"copied 12.0 MB in 3.1 s (3.9 MB/s)"."""
+    return (f"{what} {size / 1e6:.1f} MB in {seconds:.1f} s "
+            f"({size / 1e6 / max(seconds, 1e-3):.1f} MB/s)")
 
 
 def _plain_member(info: tarfile.TarInfo) -> tarfile.TarInfo:

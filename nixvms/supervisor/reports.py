@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import TextIO
 from xml.etree import ElementTree
 
+from .errors import SupervisorError
+
 
 @dataclass
 class SubtestResult:
@@ -26,6 +28,7 @@ class ScriptResult:
     subtests: list[SubtestResult] = field(default_factory=list)
     failure: str | None = None     # one paragraph naming the failing line
     details: str = ""               # the script's own traceback lines
+    exit_code: int = 1              # the status of a failed run (sys.exit(n): n)
 
     @property
     def passed(self) -> bool:
@@ -93,7 +96,13 @@ def report(result: ScriptResult, junit: str | os.PathLike[str] | None, out: Text
         out.write(line + "\n")
     out.flush()
     if junit is not None:
-        Path(junit).write_text(junit_xml(result))
-    return 0 if result.passed else 1
+        path = Path(junit)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(junit_xml(result))
+        except OSError as error:
+            raise SupervisorError(f"cannot write the JUnit XML report {path}: "
+                                  f"{error.strerror}") from None
+    return 0 if result.passed else result.exit_code
 
 
