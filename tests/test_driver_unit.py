@@ -13,6 +13,7 @@ import pytest
 
 from nixvms.supervisor import backdoor
 from nixvms.supervisor.driver import Driver, python_name
+from nixvms.supervisor.errors import SupervisorError
 from nixvms.supervisor.machine import MachineError, RequestedAssertionFailed, retry
 from nixvms.supervisor.reports import ScriptResult, SubtestResult, junit_xml, report
 from tests.conftest import write
@@ -106,6 +107,33 @@ def test_a_failing_script_reports_its_own_line_not_the_drivers(
     assert result.failure is not None
     assert result.failure.startswith(f"{script}:2: assert x == 2, 'x is not two'\n")
     assert "AssertionError: x is not two" in result.failure
+
+
+def test_sys_exit_0_in_a_script_is_a_pass(driver: Driver, tmp_path: Path) -> None:
+    script = write(tmp_path / "done.py", "import sys\nsys.exit(0)\nassert False\n")
+    result = driver.run_script(script)
+    assert result.passed and result.failure is None
+    assert report(result, None, io.StringIO()) == 0
+
+
+def test_sys_exit_n_in_a_script_fails_with_n_and_says_so(driver: Driver, tmp_path: Path) -> None:
+    script = write(tmp_path / "three.py", "import sys\nsys.exit(3)\n")
+    result = driver.run_script(script)
+    assert not result.passed
+    assert result.failure == f"{script}:2: sys.exit(3)\nthe script exited with status 3"
+    assert report(result, None, io.StringIO()) == 3
+
+
+def test_junit_xml_into_a_missing_directory_makes_it(tmp_path: Path) -> None:
+    result = ScriptResult(Path("t.py"), 1.0, [])
+    assert report(result, tmp_path / "a" / "b" / "r.xml", io.StringIO()) == 0
+    assert (tmp_path / "a" / "b" / "r.xml").read_text().startswith("<?xml")
+
+
+def test_junit_xml_where_no_file_can_be_is_one_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SupervisorError, match="cannot write the JUnit XML report"):
+        report(ScriptResult(Path("t.py"), 1.0, []), tmp_path / "file" / "r.xml", io.StringIO())
 
 
 def test_subtests_are_recorded_with_their_outcome(driver: Driver, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -652,3 +653,34 @@ def test_nixos_run_vms_is_the_same_program(net: Net) -> None:
                             capture_output=True, text=True, check=False, timeout=30)
     assert result.returncode == 0
     assert "--state-dir" in result.stdout
+
+
+def test_a_second_test_run_is_refused_while_another_owns_the_network(
+        net: Net, tmp_path: Path) -> None:
+    """Two test runs on one project: the second is refused clearly, and its
+    end does not stop the network the first is still using."""
+    from nixvms.supervisor.driver import Driver
+    from nixvms.supervisor.machine import MachineError
+
+    script = tmp_path / "hold.py"
+    script.write_text("start_all()\nimport time\ntime.sleep(120)\n")
+    first = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from nixvms.supervisor.driver import main; "
+         "sys.exit(main(sys.argv[2:], network=sys.argv[1]))", str(net.directory),
+         "--state-dir", str(net.state.parent), str(script)],
+        env=net.env(), cwd=net.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: (net.state / "state.json").exists()
+                   and all(net.machine(n).phase is Phase.RUNNING for n in net.names),
+                   timeout=60, what="the first run's machines")
+        supervisor = net.state_file().supervisor.pid
+        second = Driver(net.directory, net.state, stream=None)
+        with pytest.raises(MachineError, match=rf"another test run \(pid {first.pid}\) is "
+                           "using the network"):
+            second.start_all()
+        second.close()
+        assert is_alive(supervisor), "the refused run stopped the other's network"
+    finally:
+        first.terminate()
+        first.wait(timeout=60)
+    wait_until(lambda: not is_alive(supervisor), what="the first run to stop its network")

@@ -156,6 +156,7 @@ class Driver:
 
     def start_machines(self, machines: Sequence[Machine]) -> None:
         """Start machines (through the supervisor, starting it if none runs)."""
+        self.supervisor_running()  # refuses a network another test run owns
         names = [m.name for m in machines if not m.is_up()]
         if not names:
             return

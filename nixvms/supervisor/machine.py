@@ -172,6 +172,7 @@ class Machine:
         first if it is not running, as NixOS's driver does)."""
         if self.backdoor.connected:
             return
+        self.driver.supervisor_running()  # refuses a network another test run owns
         if not self.is_up():
             self.start()
         with self.nested("waiting for the backdoor root shell"):
