@@ -4,7 +4,9 @@ the test instrumentation. Each method, and how it fails."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -287,6 +289,43 @@ def test_copy_from_vm_copies_into_the_output_directory(booted: Booted, network: 
         "exported\n"
     booted.beta.copy_from_vm("/etc/hostname")
     assert (network / "out" / "hostname").read_text() == "beta\n"
+
+
+def test_output_of_megabytes_comes_back_whole(booted: Booted) -> None:
+    """Over 750 kB used to hang forever (the reader lost the reply's header)."""
+    assert booted.alpha.succeed("head -c 2000000 /dev/zero | tr '\\000' x") == "x" * 2_000_000
+
+
+def test_copy_from_vm_of_16_mb_of_random_bytes_arrives_whole(
+        booted: Booted, network: Path) -> None:
+    digest = booted.alpha.succeed(
+        "head -c 16000000 /dev/urandom > /tmp/big && md5sum < /tmp/big").split()[0]
+    booted.alpha.copy_from_vm("/tmp/big", "large")
+    copied = (network / "out" / "large" / "big").read_bytes()
+    assert len(copied) == 16_000_000
+    assert hashlib.md5(copied).hexdigest() == digest
+    assert "MB/s" in booted.terminal.getvalue()
+    booted.alpha.succeed("rm /tmp/big")
+
+
+def test_copy_from_host_of_a_large_binary_file_arrives_whole(
+        booted: Booted, tmp_path: Path) -> None:
+    data = os.urandom(8_000_000)
+    write_bytes = tmp_path / "blob.bin"
+    write_bytes.write_bytes(data)
+    booted.alpha.copy_from_host(str(write_bytes), "/tmp/blob.bin")
+    assert booted.alpha.succeed("md5sum < /tmp/blob.bin").split()[0] == \
+        hashlib.md5(data).hexdigest()
+    booted.alpha.succeed("rm /tmp/blob.bin")
+
+
+def test_execute_with_a_timeout_kills_a_command_that_ignores_sigterm(booted: Booted) -> None:
+    began = time.monotonic()
+    status, _ = booted.alpha.execute("trap '' TERM; sleep 600 & sleep 601", timeout=5)
+    took = time.monotonic() - began
+    assert status == 124
+    assert took < 5 + 15, took  # the timeout plus a small bound (it was 65 s)
+    assert booted.alpha.succeed("ps -o args | grep -c '^sleep 60[01]' || true").strip() == "0"
 
 
 def test_copy_from_host_of_a_missing_file_names_it(booted: Booted, tmp_path: Path) -> None:
