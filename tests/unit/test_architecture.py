@@ -91,3 +91,15 @@ def test_the_build_side_and_the_cli_do_not_import_each_other_lazily() -> None:
     assert "nixvms.builder" not in sources["nixvms/runner.py"]
     assert "from nixvms.cli import" not in sources["nixvms/cli_network.py"]
     assert "import nixvms.cli\n" not in sources["nixvms/cli_network.py"]
+
+
+def test_the_readmes_layout_names_every_module() -> None:
+    layout = (PACKAGE.parent / "README.md").read_text().split("## Layout", 1)[1]
+    missing = sorted(
+        str(p.relative_to(PACKAGE.parent)) for p in PACKAGE.glob("*.py")
+        if p.name != "__init__.py" and f"nixvms/{p.name}" not in layout
+    ) + sorted(
+        str(p.relative_to(PACKAGE.parent)) for p in (PACKAGE / "supervisor").glob("*.py")
+        if p.name not in ("__init__.py", "__main__.py") and f"  {p.name} " not in layout
+    )
+    assert missing == []
