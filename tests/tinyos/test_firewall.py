@@ -3,10 +3,12 @@
 VLANs, booted once under TCG; a probe machine tries each port and ping and
 prints what happened, and each test reads one of those outcomes.
 
-- server: the firewall as NixOS enables it by default, with ports opened by
-  allowedTCPPorts, allowedTCPPortRanges, interfaces.eth2 and
-  services.openssh (openFirewall defaults to true);
-- strict: rejectPackets, allowPing = false, trustedInterfaces = [ "eth2" ],
+- server: the firewall as NixOS enables it by default (the iptables backend,
+  firewall.service), with ports opened by allowedTCPPorts,
+  allowedTCPPortRanges, interfaces.eth2, services.openssh (openFirewall
+  defaults to true) and an iptables rule in extraCommands;
+- strict: the nftables backend (networking.nftables.enable, nftables.service),
+  rejectPackets, allowPing = false, trustedInterfaces = [ "eth2" ],
   logRefusedConnections, httpd enabled (which opens nothing) and sshd with
   openFirewall = false;
 - probe: networking.firewall.enable = false, so everything reaches it.
@@ -29,7 +31,7 @@ pytestmark = [pytest.mark.nix, pytest.mark.vm]
 BOOT_TIMEOUT = 180
 
 # on every machine: a page on each of these ports (httpd -p), and IPv6 on eth1
-LISTEN = [80, 81, 82, 8001]
+LISTEN = [80, 81, 82, 83, 8001]
 
 COMMON = """
   virtualisation.graphics = false;
@@ -42,6 +44,15 @@ COMMON = """
   networking.interfaces.eth2.ipv4.addresses =
     [ {{ address = "192.168.2.{n}"; prefixLength = 24; }} ];
   environment.etc."www/index.html".text = "page of {name}";
+  systemd.services.units = {{
+    wantedBy = [ "multi-user.target" ];
+    after = [ "firewall.service" "nftables.service" ];
+    serviceConfig.Type = "oneshot";
+    script = ''
+      fw=$(systemctl is-active firewall || true) nft=$(systemctl is-active nftables || true)
+      echo "units: firewall=$fw nftables=$nft"
+    '';
+  }};
   systemd.services.pages = {{
     wantedBy = [ "multi-user.target" ];
     script = ''
@@ -57,6 +68,8 @@ SERVER = """{ ... }: {
   networking.firewall.allowedTCPPorts = [ 80 ];
   networking.firewall.allowedTCPPortRanges = [ { from = 8000; to = 8001; } ];
   networking.firewall.interfaces.eth2.allowedTCPPorts = [ 81 ];
+  networking.firewall.extraCommands =
+    "iptables -A nixos-fw -p tcp --dport 83 -j nixos-fw-accept";
   # the reply to an outgoing connection is admitted (connection tracking)
   systemd.services.outgoing = {
     wantedBy = [ "multi-user.target" ];
@@ -75,6 +88,7 @@ SERVER = """{ ... }: {
 
 STRICT = """{ ... }: {
   networking.hostName = "strict";
+  networking.nftables.enable = true;
   networking.firewall = {
     rejectPackets = true;
     allowPing = false;
@@ -83,6 +97,7 @@ STRICT = """{ ... }: {
   };
   services.httpd.enable = true;
   services.openssh = { enable = true; openFirewall = false; };
+  networking.firewall.extraInputRules = "tcp dport 83 accept";
   # the kernel log's record of a refused connection, once the probe made one
   systemd.services.refusals = {
     wantedBy = [ "multi-user.target" ];
@@ -127,7 +142,8 @@ PROBE = r"""{ pkgs, ... }: {
       wait_open http://192.168.2.3:82/
       # IPv6 duplicate address detection takes a moment after boot
       for i in $(seq 30); do ping -6 -c 1 -W 1 2001:db8:1::2 >/dev/null 2>&1 && break; sleep 1; done
-      for t in 192.168.1.2:80 192.168.1.2:82 192.168.1.2:81 192.168.2.2:81 192.168.2.2:82 \
+      for t in 192.168.1.2:80 192.168.1.2:83 192.168.1.3:83 \
+               192.168.1.2:82 192.168.1.2:81 192.168.2.2:81 192.168.2.2:82 \
                192.168.1.2:8001 192.168.1.3:82 192.168.1.3:80 192.168.2.3:82; do
         echo "fw: tcp $t $(http http://$t/)"
       done
@@ -219,7 +235,25 @@ def test_dhcp_on_the_user_network_still_works(network: FirewallNetwork) -> None:
     assert "udhcpc: eth0: 10.0.2.15/24" in network.server.console()
 
 
+def test_the_iptables_backend_is_firewall_service(network: FirewallNetwork) -> None:
+    network.server.wait_for("units: ", 120)
+    assert "units: firewall=active nftables=inactive" in network.server.console()
+
+
+def test_iptables_extraCommands_open_a_port(network: FirewallNetwork) -> None:
+    assert network.outcome("tcp 192.168.1.2:83") == "open"
+
+
 # --- options that change the defaults (strict) ------------------------------
+
+def test_the_nftables_backend_is_nftables_service(network: FirewallNetwork) -> None:
+    network.strict.wait_for("units: ", 120)
+    assert "units: firewall=inactive nftables=active" in network.strict.console()
+
+
+def test_nftables_extraInputRules_open_a_port(network: FirewallNetwork) -> None:
+    assert network.outcome("tcp 192.168.1.3:83") == "open"
+
 
 def test_rejectPackets_refuses_instead_of_dropping(network: FirewallNetwork) -> None:
     assert network.outcome("tcp 192.168.1.3:82") == "refused"

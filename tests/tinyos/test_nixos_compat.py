@@ -212,11 +212,25 @@ def test_a_disabled_firewall_loads_no_rules(machines: Machines) -> None:
     assert "nf_tables" not in m.value("config.boot.kernelModules")
 
 
-def test_iptables_extraCommands_are_refused_with_a_reason(machines: Machines) -> None:
-    m = machines.write(
-        "m", '{ networking.firewall.extraCommands = "iptables -A INPUT -j ACCEPT"; }')
+def test_the_default_backend_is_iptables_as_in_nixos(machines: Machines) -> None:
+    m = machines.write("m", "{ }")
+    assert m.value("config.networking.firewall.backend") == "iptables"
+    assert "firewall" in m.value("config.systemd.services")
+    assert "nftables" not in m.value("config.systemd.services")
+
+
+def test_nftables_enable_selects_the_nftables_backend_and_unit(machines: Machines) -> None:
+    m = machines.write("m", "{ networking.nftables.enable = true; }")
+    assert m.value("config.networking.firewall.backend") == "nftables"
+    assert "nftables" in m.value("config.systemd.services")
+    assert "firewall" not in m.value("config.systemd.services")
+
+
+def test_extraCommands_with_nftables_is_nixos_error(machines: Machines) -> None:
+    m = machines.write("m", "{ networking.nftables.enable = true;"
+                            ' networking.firewall.extraCommands = "iptables -A INPUT -j ACCEPT"; }')
     err = m.error("config.system.build.toplevel")
-    assert "extraCommands" in err and "nftables" in err
+    assert "extraCommands is incompatible with the nftables based firewall" in err
 
 
 def test_modulesPath_profiles_import(machines: Machines) -> None:
@@ -253,8 +267,10 @@ def test_unknown_option_inside_a_submodule_also_says_tinyos(machines: Machines) 
     assert len([ln for ln in err.splitlines() if "this is tinyos" in ln]) == 1
 
 
-def test_user_packages_are_on_the_system_path(machines: Machines) -> None:
+def test_user_packages_are_in_the_users_profile(machines: Machines) -> None:
+    # users-groups.nix: /etc/profiles/per-user/<name>, as NixOS makes it
     m = machines.write("m", "{ pkgs, ... }: { users.users.alice = { isNormalUser = true;"
-                            " packages = [ pkgs.curl ]; initialPassword = \"x\"; }; }")
+                            " packages = [ pkgs.lynx ]; initialPassword = \"x\"; }; }")
     top = m.build("config.system.build.toplevel")
-    assert (top / "sw" / "bin" / "curl").exists()
+    assert (top / "etc" / "profiles" / "per-user" / "alice" / "bin" / "lynx").exists()
+    assert not (top / "sw" / "bin" / "lynx").exists()

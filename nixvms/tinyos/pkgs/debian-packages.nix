@@ -11,7 +11,18 @@
   # the firewall's packet filter tool (networking.firewall; nft, the
   # nftables backend of NixOS's firewall)
   nftables = { deb = "nftables"; };
+  # networking.firewall's default (iptables) backend: Debian's iptables,
+  # whose iptables-nft/ip6tables-nft drive the kernel's nf_tables
+  # (top-level.nix adds the plain iptables/ip6tables names)
+  iptables = {
+    deb = "iptables";
+    # the match/target extensions (libxt_*.so); libxtables reads a ':' list
+    env = debs: { XTABLES_LIBDIR = "${debs.iptables}/usr/lib/x86_64-linux-gnu/xtables:${debs.iptables}/usr/lib/i386-linux-gnu/xtables"; };
+  };
   curl = { deb = "curl"; };
+  # users.defaultUserShell (pkgs.bashInteractive in NixOS): the login shell
+  # of normal users and root
+  bash = { deb = "bash"; };
   # services.nginx: the binary (Debian's nginx); nginx-common in its closure
   # has mime.types, which the module's nginx.conf includes
   nginx = { deb = "nginx"; };

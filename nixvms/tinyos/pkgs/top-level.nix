@@ -44,6 +44,25 @@ let
     # packages from Debian binaries with their shared libraries
     # (debian-packages.nix): dropbear, lynx, ...
     inherit (debian.packages) dropbear lynx nftables curl nginx tzdata;
+    # shells carry nixpkgs' passthru.shellPath (users-groups.nix's toShellPath)
+    bash = debian.packages.bash // { shellPath = "/bin/bash"; };
+    bashInteractive = bash;
+    # nixpkgs' shadow as NixOS uses it: the default shell of system users,
+    # bin/nologin, which says what shadow's nologin says and fails.
+    shadow = runCommand "shadow-nologin" { passthru.shellPath = "/bin/nologin"; } ''
+      mkdir -p $out/bin
+      printf '#!%s\necho "This account is currently not available."\nexit 1\n' ${busybox}/bin/sh > $out/bin/nologin
+      chmod 0555 $out/bin/nologin
+    '';
+    # iptables and ip6tables (-save, -restore) are Debian's nf_tables variants
+    # (Debian picks them with update-alternatives)
+    iptables = runCommand "iptables" { } ''
+      mkdir -p $out/bin
+      ln -s ${debian.packages.iptables}/bin/* $out/bin/
+      for t in iptables ip6tables; do
+        for s in "" -save -restore; do ln -s ${debian.packages.iptables}/bin/$t-nft$s $out/bin/$t$s; done
+      done
+    '';
     debianPackages = debian.packages;
     # the dynamic loader's package (glibc's role in nixpkgs)
     glibc = debian.libc;

@@ -8,7 +8,11 @@
   ./config/timezone.nix
   ./config/system-path.nix
   ./config/users-groups.nix
+  ./security/wrappers/default.nix
   ./services/networking/firewall.nix
+  ./services/networking/firewall-iptables.nix
+  ./services/networking/firewall-nftables.nix
+  ./services/networking/nftables.nix
   ./services/networking/ssh/sshd.nix
   ./services/ttys/getty.nix
   ./services/web-servers/apache-httpd/default.nix

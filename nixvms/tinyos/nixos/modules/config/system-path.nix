@@ -1,7 +1,7 @@
 # Mirrors nixos/modules/config/system-path.nix: environment.systemPackages
 # joined into one tree (system.path), which the booted system puts on PATH
-# as /run/current-system/sw. busybox is always there (NixOS's
-# requiredPackages: coreutils and friends).
+# as /run/current-system/sw. busybox, bash and curl are always there
+# (NixOS's requiredPackages: coreutils and friends, bashInteractive, curl).
 { config, lib, pkgs, ... }:
 let
   inherit (lib) mkOption types;
@@ -38,15 +38,22 @@ in
     environment.pathsToLink = [ "/bin" "/sbin" "/lib" "/share" "/etc" ];
     system.path = pkgs.buildEnv {
       name = "system-path";
-      paths = config.environment.systemPackages ++ [ pkgs.busybox ];
+      # NixOS's requiredPackages that tinyos has: busybox for coreutils and
+      # friends, bashInteractive, curl
+      paths = config.environment.systemPackages ++ [ pkgs.busybox pkgs.bashInteractive pkgs.curl ];
       pathsToLink = lib.unique config.environment.pathsToLink;
     };
-    environment.variables.PATH = lib.mkDefault "/run/current-system/sw/bin:/run/current-system/sw/sbin";
+    # /run/wrappers/bin first, as NixOS's PATH has it (security/wrappers)
+    environment.variables.PATH = lib.mkDefault "/run/wrappers/bin:/run/current-system/sw/bin:/run/current-system/sw/sbin";
     environment.etc.profile.text = ''
       # /etc/profile: written by tinyos (environment.variables)
       ${builtins.concatStringsSep "\n" (lib.mapAttrsToList
         (n: v: "export ${n}=${lib.escapeShellArg v}") config.environment.variables)}
       PS1='\u@\h:\w\$ '
+      # environment.profiles: the user's packages (users.users.<name>.packages) first
+      if [ -n "$USER" ] && [ -d "/etc/profiles/per-user/$USER/bin" ]; then
+        export PATH="/etc/profiles/per-user/$USER/bin:$PATH"
+      fi
     '';
   };
 }

@@ -16,6 +16,15 @@
 #   virtualisation.qemu.consoles).
 # - Shared directories are passed with -virtfs as NixOS does; the guest
 #   mounts them only if its kernel has 9p (Debian's cloud kernel has not).
+# - The store: NixOS's test VMs mount the host's /nix/store over 9p. tinyos
+#   does not: QEMU refuses to migrate (and so to snapshot) a machine while a
+#   9p export is mounted, and nixvms restores "ready" snapshots instead of
+#   booting. The guest's /nix/store is the initrd's, which holds the
+#   system's closure and the closures of virtualisation.additionalPaths
+#   (NixOS's option of that name), so `ls ''${pkgs.x}` works for every x
+#   the system or those paths reach; being RAM, it is in every snapshot.
+#   (virtualisation.useNixStoreImage would also keep snapshots, a read-only
+#   disk being outside them, but tinyos has no tool to make the image.)
 { config, lib, pkgs, ... }:
 let
   inherit (lib) mkOption types;
@@ -135,6 +144,11 @@ in
       default = { };
       description = "All network interfaces of the VM: eth1, eth2, ... for virtualisation.vlans, then virtualisation.interfaces.";
     };
+    virtualisation.additionalPaths = mkOption {
+      type = types.listOf types.path;
+      default = [ ];
+      description = "A list of paths whose closure should be made available to the VM (in tinyos: in its initrd, the guest's /nix/store).";
+    };
     virtualisation.sharedDirectories = mkOption {
       type = types.attrsOf (types.submodule sharedOpts);
       default = { };
@@ -199,6 +213,8 @@ in
       ];
 
     virtualisation.qemu.options = lib.mkIf (!cfg.graphics) [ "-nographic" ];
+
+    boot.initrd.tinyosStorePaths = cfg.additionalPaths;
 
     # ext4 for the disk (built into the x86_64 cloud kernel, a module in
     # Debian's i386 686 kernel; ext4 wants crc32c, which the boot loads too)

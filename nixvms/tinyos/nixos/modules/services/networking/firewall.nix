@@ -1,17 +1,12 @@
-# Mirrors nixos/modules/services/networking/firewall.nix (the options and
-# their defaults) with the behaviour of its nftables backend
-# (firewall-nftables.nix): a stateful filter on incoming traffic that drops
-# (or, with rejectPackets, rejects) new connections to ports nobody opened.
-# Loopback and trustedInterfaces are accepted, established/related traffic
-# is accepted, ICMPv4 echo requests only with allowPing, ICMPv6 (but
-# redirects) always, DHCP replies always.
-#
-# NixOS's default backend is iptables; what it admits and refuses is the
-# same as the nftables backend's, which tinyos uses because Debian's kernel
-# has nf_tables and `nft` is one small program. The rules are loaded at boot
-# before any interface is configured (activation script "firewall", which
-# tasks/network-interfaces.nix runs first) and again by firewall.service,
-# as NixOS's firewall.service does before network-pre.target.
+# Mirrors nixos/modules/services/networking/firewall.nix: the options of
+# NixOS's firewall and their defaults, and the choice of backend
+# (networking.firewall.backend: iptables, NixOS's default, or nftables when
+# networking.nftables.enable is set). The rules themselves:
+# firewall-iptables.nix (firewall.service) and firewall-nftables.nix
+# (the nixos-fw table, loaded by nftables.service). Either way tinyos loads
+# them at boot before any interface is configured (activation script
+# "firewall", which tasks/network-interfaces.nix runs first), as NixOS
+# orders its unit before network-pre.target.
 { config, lib, pkgs, ... }:
 let
   inherit (lib) mkOption types;
@@ -50,65 +45,6 @@ let
     };
   };
 
-  # nft set elements: "22, 80, 8999-9003"
-  nftSet = ports: ranges: builtins.concatStringsSep ", "
-    (map toString ports ++ map (r: "${toString r.from}-${toString r.to}") ranges);
-  quoted = names: builtins.concatStringsSep ", " (map (n: ''"${n}"'') names);
-
-  allowRules = iface: p:
-    let
-      match = lib.optionalString (iface != "default") ''iifname "${iface}" '';
-      tcp = nftSet p.allowedTCPPorts p.allowedTCPPortRanges;
-      udp = nftSet p.allowedUDPPorts p.allowedUDPPortRanges;
-    in
-    lib.optionalString (tcp != "") "${match}tcp dport { ${tcp} } accept\n"
-    + lib.optionalString (udp != "") "${match}udp dport { ${udp} } accept\n";
-
-  rpfilter = cfg.checkReversePath != false;
-
-  # Loading this file replaces the table atomically: it is declared (so the
-  # delete cannot fail), deleted, and made again in one transaction.
-  ruleset = pkgs.writeText "nixos-fw.nft" ''
-    table inet nixos-fw
-    delete table inet nixos-fw
-    table inet nixos-fw {
-    ${lib.optionalString rpfilter ''
-      chain rpfilter {
-        type filter hook prerouting priority mangle + 10; policy drop;
-        meta nfproto ipv4 udp sport . udp dport { 67 . 68, 68 . 67 } accept comment "DHCPv4 client/server"
-        fib saddr . mark ${lib.optionalString (cfg.checkReversePath != "loose") ". iif "}oif exists accept
-        ${lib.optionalString cfg.logReversePathDrops ''log level info prefix "rpfilter drop: "''}
-      }
-    ''}
-      chain input {
-        type filter hook input priority filter; policy drop;
-        iifname { ${quoted cfg.trustedInterfaces} } accept comment "trusted interfaces"
-        ct state vmap { invalid : drop, established : accept, related : accept, new : jump input-allow, untracked : jump input-allow }
-        ${lib.optionalString cfg.logRefusedConnections ''tcp flags & (fin | syn | rst | ack) == syn log level info prefix "refused connection: "''}
-        ${lib.optionalString (cfg.logRefusedPackets && !cfg.logRefusedUnicastsOnly) ''
-          pkttype broadcast log level info prefix "refused broadcast: "
-          pkttype multicast log level info prefix "refused multicast: "
-        ''}
-        ${lib.optionalString cfg.logRefusedPackets ''pkttype host log level info prefix "refused packet: "''}
-        ${lib.optionalString cfg.rejectPackets ''
-          meta l4proto tcp reject with tcp reset
-          reject
-        ''}
-      }
-      chain input-allow {
-        ${lib.concatStrings (lib.mapAttrsToList allowRules cfg.allInterfaces)}
-        ${lib.optionalString cfg.allowPing
-          ''icmp type echo-request ${lib.optionalString (cfg.pingLimit != null) "limit rate ${cfg.pingLimit} "}accept comment "allow ping"''}
-        icmpv6 type != { nd-redirect, 139 } accept comment "ICMPv6 but redirects and node information queries (RFC 4890, 4.4)"
-        ip6 daddr fe80::/64 udp dport 546 accept comment "DHCPv6 client"
-        ${cfg.extraInputRules}
-      }
-    }
-  '';
-
-  load = pkgs.writeShellScript "firewall-start" ''
-    ${pkgs.nftables}/bin/nft -f ${ruleset}
-  '';
 in
 {
   options.networking.firewall = portOptions // {
@@ -117,11 +53,17 @@ in
       default = true;
       description = "Whether to enable the firewall: a stateful filter refusing connections to TCP or UDP ports that are not opened.";
     };
+    backend = mkOption {
+      type = types.enum [ "iptables" "nftables" ];
+      default = if config.networking.nftables.enable then "nftables" else "iptables";
+      defaultText = lib.literalExpression "if config.networking.nftables.enable then \"nftables\" else \"iptables\"";
+      description = "Underlying implementation for the firewall service.";
+    };
     package = mkOption {
       type = types.package;
-      default = pkgs.nftables;
-      defaultText = lib.literalExpression "pkgs.nftables";
-      description = "The package the firewall's rules are loaded with (nftables in tinyos).";
+      default = if cfg.backend == "iptables" then pkgs.iptables else pkgs.nftables;
+      defaultText = lib.literalExpression "if firewall.backend == \"nftables\" then \"pkgs.nftables\" else \"pkgs.iptables\"";
+      description = "The package to use for running the firewall service.";
     };
     logRefusedConnections = mkOption {
       type = types.bool;
@@ -188,64 +130,16 @@ in
       type = types.lines;
       default = "";
       example = "ip6 saddr { fc00::/7, fe80::/10 } tcp dport 24800 accept";
-      description = "nftables rules appended to the input-allow chain.";
+      description = "Additional nftables rules to be appended to the input-allow chain (only with the nftables based firewall, as in NixOS).";
     };
-    # iptables-backend options: tinyos filters with nftables, so only their
-    # empty defaults can be honoured (asserted below, as firewall-nftables.nix does).
-    extraCommands = mkOption {
-      type = types.lines;
-      default = "";
-      description = "iptables commands (not supported by tinyos's nftables firewall; use extraInputRules).";
-    };
-    extraStopCommands = mkOption {
-      type = types.lines;
-      default = "";
-      description = "iptables commands run when the firewall stops (not supported by tinyos).";
-    };
+    # extraCommands, extraStopCommands (the iptables backend's): firewall-iptables.nix
   };
-
-  # networking.nftables.enable selects NixOS's nftables backend; tinyos
-  # always uses it, so the option is accepted.
-  options.networking.nftables.enable = mkOption {
-    type = types.bool;
-    default = false;
-    description = "Whether to use nftables (tinyos's firewall always does).";
-  };
-
   config = lib.mkIf cfg.enable {
-    assertions = [
-      { assertion = cfg.extraCommands == "" && cfg.extraStopCommands == "";
-        message = "networking.firewall.extraCommands/extraStopCommands (iptables) are not supported by tinyos, whose firewall is nftables: use networking.firewall.extraInputRules"; }
-      { assertion = cfg.pingLimit == null || !(lib.hasPrefix "--" cfg.pingLimit);
-        message = "networking.firewall.pingLimit: tinyos's firewall is nftables, write it as \"2/second\""; }
-    ];
-
+    assertions = [ {
+      assertion = cfg.backend == "nftables" -> config.networking.nftables.enable;
+      message = "networking.firewall.backend = \"nftables\" requires networking.nftables.enable = true.";
+    } ];
     networking.firewall.trustedInterfaces = [ "lo" ];
     environment.systemPackages = [ cfg.package ];
-
-    # The modules the rules need (Debian builds them as modules): the table
-    # itself, conntrack (ct state), reject, log, limit, fib (rpfilter).
-    # crc32c_generic first: nf_tables needs libcrc32c, whose init fails
-    # without a crc32c provider (a module in Debian's 686 kernel, built into
-    # the cloud kernel, where this entry is skipped).
-    boot.kernelModules = [ "crc32c_generic" "nf_tables" "nft_ct" "nft_reject_inet" "nft_limit" "nft_log" "nf_log_syslog" ]
-      ++ lib.optional rpfilter "nft_fib_inet";
-
-    system.activationScripts.firewall = {
-      deps = [ "modules" ];
-      text = ''
-        ${load} || echo "firewall: loading the rules failed"
-      '';
-    };
-
-    systemd.services.firewall = {
-      description = "Firewall";
-      wantedBy = [ "multi-user.target" ];
-      before = [ "network-pre.target" ];
-      serviceConfig = { Type = "oneshot"; RemainAfterExit = true; };
-      script = "exec ${load}";
-    };
-
-    system.build.firewallRules = ruleset;
   };
 }

@@ -54,7 +54,7 @@ let
   init = pkgs.writeScript "init" ''
     #!${bb}/bin/sh
     export PATH=${bb}/bin
-    mkdir -p /proc /sys /dev /run /tmp /etc /var/lib /var/log /var/empty /root /bin /usr /mnt /home
+    mkdir -p /proc /sys /dev /run /tmp /var/tmp /etc /var/lib /var/log /var/empty /root /bin /usr /mnt /home
     mount -t proc proc /proc
     mount -t sysfs sysfs /sys
     mount -t devtmpfs devtmpfs /dev
@@ -62,14 +62,19 @@ let
     mount -t devpts devpts /dev/pts
     mount -t tmpfs -o mode=1777 tmpfs /dev/shm
     mount -t tmpfs -o mode=755 tmpfs /run
-    chmod 1777 /tmp
+    # /tmp and /var/tmp as systemd-tmpfiles makes them on NixOS (tmp.conf: 1777)
+    chmod 1777 /tmp /var/tmp
     ln -s /run /var/run
     exec </dev/console >/dev/console 2>&1
     echo
     echo "<<< tinyos: ${config.system.name} (${pkgs.system}) >>>"
     # /etc (environment.etc): symlinks into the store, copies where a mode is set
     cp -a ${config.system.build.etc}/etc/. /etc/
-    while read -r user group target; do chown "''${user#+}:''${group#+}" "/etc/$target"; done < ${config.system.build.etc}/owners
+    # environment.etc.<name>.{mode,user,group} of the copied files (etc.nix)
+    while read -r mode user group target; do
+      chown "''${user#+}:''${group#+}" "/etc/$target"
+      chmod "$mode" "/etc/$target"
+    done < ${config.system.build.etc}/owners
     # /run/current-system/sw (system.path), /bin/sh and /usr/bin/env as NixOS has them
     mkdir -p /run/current-system
     ln -s ${config.system.path} /run/current-system/sw
@@ -91,6 +96,12 @@ in
       type = types.attrsOf scriptType;
       default = { };
       description = "Shell snippets run at boot (as root, busybox sh) in dependency order, before services.";
+    };
+    boot.initrd.tinyosStorePaths = mkOption {
+      type = types.listOf types.unspecified;
+      default = [ ];
+      internal = true;
+      description = "Store paths whose closures the initrd (the guest's /nix/store) holds besides the system's (virtualisation.additionalPaths).";
     };
     boot.postBootCommands = mkOption {
       type = types.lines;
@@ -124,7 +135,8 @@ in
       contents = [
         { object = init; symlink = "/init"; }
         { object = "${config.system.build.modulesClosure}/lib/modules"; symlink = "/lib/modules"; }
-      ];
+      ] ++ lib.imap0 (i: p: { object = p; symlink = "/nix/var/tinyos/additional-paths/${toString i}"; })
+        config.boot.initrd.tinyosStorePaths;
     };
   };
 }

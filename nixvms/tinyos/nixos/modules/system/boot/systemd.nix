@@ -56,7 +56,19 @@ let
 
   supported = [ "Type" "ExecStart" "ExecStartPre" "ExecStartPost" "ExecStop" "Restart" "RestartSec" "User"
                 "WorkingDirectory" "StateDirectory" "RuntimeDirectory" "RemainAfterExit" "PIDFile"
-                "KillSignal" "TimeoutStopSec" ];
+                "KillSignal" "TimeoutStopSec" "DynamicUser" ];
+
+  # serviceConfig.DynamicUser (systemd.exec(5)): the service runs as a user
+  # and group of its own, named by User= or after the unit, with an id in
+  # 61184-65519. systemd allocates it when the unit starts; tinyos, whose
+  # /etc/passwd is made at build time, allocates it there (users-groups.nix
+  # writes it), in that range, by name. Not done: the sandboxing DynamicUser
+  # implies (ProtectSystem=strict, PrivateTmp, /var/lib/private).
+  isDynamic = s: builtins.elem (s.serviceConfig.DynamicUser or false) [ true "yes" "true" "on" "1" 1 ];
+  dynamicNames = lib.unique (builtins.sort builtins.lessThan (lib.mapAttrsToList (n: s: toString (s.serviceConfig.User or n))
+    (lib.filterAttrs (n: s: isDynamic s && !(config.users.users ? ${toString (s.serviceConfig.User or n)})) all)));
+  dynamicUsers = builtins.listToAttrs (lib.imap0 (i: n: { name = n; value = 61184 + i; }) dynamicNames);
+  userOf = name: s: toString (s.serviceConfig.User or (if isDynamic s then name else "root"));
 
   # systemctl, journalctl and the service manager they share (systemd/*.sh):
   # one package for every machine; the units are read at run time from
@@ -149,7 +161,7 @@ let
       (assign "Type" (toString (sc.Type or "simple")))
       (assign "Restart" (toString (sc.Restart or "no")))
       (assign "RestartSec" (lib.removeSuffix "s" (toString (sc.RestartSec or "0.1"))))
-      (assign "User" (toString (sc.User or "root")))
+      (assign "User" (userOf name s))
       (assign "ExecStartPre" u.pre)
       (assign "ExecStart" (if u.main == "" then "true" else u.main))
       (assign "ExecStartPost" u.post)
@@ -225,6 +237,7 @@ in
 
   config = {
     system.build.startServices = startServices;
+    users.tinyosDynamicUsers = dynamicUsers;
     environment.systemPackages = [ package ];
     environment.etc."systemd/system".source = units;
     # the start order, for inspection and tests

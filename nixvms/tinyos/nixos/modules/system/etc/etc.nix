@@ -1,7 +1,9 @@
 # Mirrors nixos/modules/system/etc/etc.nix: environment.etc entries become a
 # store tree (system.build.etc, toplevel/etc) that boot copies into /etc:
-# symlinks into the store for mode "symlink", real files with that mode
-# otherwise (so e.g. /etc/shadow stays writable).
+# symlinks into the store for mode "symlink", real files otherwise, which
+# boot gives the entry's mode, user and group as NixOS's setup-etc.pl does
+# (the store keeps no modes but 444/555, so they are applied at boot from
+# the tree's `owners` list).
 { config, lib, pkgs, ... }:
 let
   inherit (lib) mkOption types;
@@ -39,8 +41,7 @@ let
         ln -s "$source" "$out/etc/$target"
       else
         cp "$source" "$out/etc/$target"
-        chmod "$mode" "$out/etc/$target"
-        echo "$user $group $target" >> $out/owners
+        echo "$mode $user $group $target" >> $out/owners
       fi
     done < "$entriesPath"
     touch $out/owners

@@ -68,8 +68,10 @@ in
       { assertion = builtins.all (v: builtins.all (l: !l.ssl) v.listen) vhosts;
         message = "services.httpd.virtualHosts.*.listen.*.ssl: tinyos's httpd (busybox) has no TLS"; }
     ];
-    users.users.${cfg.user} = { isSystemUser = true; group = cfg.group; };
-    users.groups.${cfg.group} = { };
+    # ids.nix: wwwrun's uid and gid are 54 when the user and group are "wwwrun"
+    users.users.${cfg.user} = { isSystemUser = true; group = cfg.group; }
+      // lib.optionalAttrs (cfg.user == "wwwrun") { uid = 54; description = "Apache httpd user"; };
+    users.groups.${cfg.group} = lib.optionalAttrs (cfg.group == "wwwrun") { gid = 54; };
 
     systemd.services.httpd = {
       description = "Apache HTTPD";

@@ -163,8 +163,10 @@ in
       message = "services.nginx.virtualHosts.${name}: TLS (addSSL, forceSSL, onlySSL, enableACME, listen.*.ssl) and basicAuth are not supported by tinyos";
     }) cfg.virtualHosts;
 
-    users.users.${cfg.user} = { isSystemUser = true; group = cfg.group; };
-    users.groups.${cfg.group} = { };
+    # ids.nix: nginx's uid and gid are 60 when the user and group are "nginx"
+    users.users.${cfg.user} = { isSystemUser = true; group = cfg.group; }
+      // lib.optionalAttrs (cfg.user == "nginx") { uid = 60; };
+    users.groups.${cfg.group} = lib.optionalAttrs (cfg.group == "nginx") { gid = 60; };
     environment.etc."nginx/nginx.conf".source = configFile;
 
     systemd.services.nginx = {
