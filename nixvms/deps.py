@@ -11,9 +11,11 @@ its listing (readDir), or only whether it exists (pathExists).
 Each is recorded with a cheap stamp (size, mtime, ctime, inode) and a
 content digest: a stamp that still matches means unchanged without reading
 the file; a stamp that differs is settled by the digest, so a `touch` does
-not re-evaluate anything. A path recorded as missing is a dependency too:
-if it appears, the evaluation is stale. Files inside the Nix store never
-change and are never recorded.
+not re-evaluate anything. A directory's listing (readDir) is stamped by
+its entries' names and kinds, as readDir reports them: its times say
+nothing when it is swapped for a copy that kept them. A path recorded as
+missing is a dependency too: if it appears, the evaluation is stale. Files
+inside the Nix store never change and are never recorded.
 
 An edit made while an evaluation runs must be seen by the next run, whether
 the evaluation read the file before or after the edit. Any change to a file
@@ -134,7 +136,12 @@ def kind_and_stamp(path: str, mode: str) -> tuple[str, str]:
         return "exists", ""
     if stat.S_ISDIR(info.st_mode):
         if mode == LISTING:
-            return "listing", str(info.st_mtime_ns)
+            # Its entries, not its times: a directory swapped for a copy with
+            # the same mtime, or an entry that changed kind, lists differently.
+            try:
+                return "listing", listing_digest(path)
+            except (FileNotFoundError, NotADirectoryError):
+                return "missing", ""
         return "dir", _dir_stamp(path)
     if not stat.S_ISREG(info.st_mode):
         # A FIFO, socket or device is never opened: reading one can block forever.
@@ -148,12 +155,26 @@ def _content_digest(path: str, kind: str) -> str:
     if kind == "dir":
         return _dir_digest(path)
     if kind == "listing":
-        entries = sorted(
-            f"{entry.name}\0{'dir' if entry.is_dir(follow_symlinks=False) else 'other'}"
-            for entry in os.scandir(path)
-        )
-        return hashlib.sha256("\n".join(entries).encode(errors="surrogateescape")).hexdigest()
+        return listing_digest(path)
     return ""
+
+
+def entry_kind(entry: os.DirEntry[str]) -> str:
+    """An entry's type as builtins.readDir reports it (a symbolic link is not followed)."""
+    if entry.is_symlink():
+        return "symlink"
+    if entry.is_dir(follow_symlinks=False):
+        return "directory"
+    if entry.is_file(follow_symlinks=False):
+        return "regular"
+    return "unknown"
+
+
+def listing_digest(path: str) -> str:
+    """What builtins.readDir returns for a directory (names and kinds), as a digest."""
+    with os.scandir(path) as entries:
+        listed = sorted(f"{entry.name}\0{entry_kind(entry)}" for entry in entries)
+    return hashlib.sha256("\n".join(listed).encode(errors="surrogateescape")).hexdigest()
 
 
 def file_digest(path: str) -> str:
@@ -243,6 +264,9 @@ class FileStates:
 
     def _digest(self, path: str, mode: str, kind: str) -> str:
         key = (path, mode)
+        if kind == "listing":
+            # A listing's stamp is already its digest; one scan keeps them one listing.
+            return self.kind_and_stamp(path, mode)[1]
         if key not in self._digests:
             self._digests[key] = _content_digest(path, kind)
         return self._digests[key]

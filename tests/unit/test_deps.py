@@ -121,3 +121,72 @@ def test_the_log_names_imports_copies_traced_reads_and_nodes() -> None:
     assert reads.files == {"/p/a.nix": deps.CONTENT, "/p/dir": deps.CONTENT,
                            "/p/later.nix": deps.EXISTENCE, "/p/d": deps.LISTING}
     assert reads.nodes == {"b"}
+
+
+def listed(path: Path, **entries: str) -> str:
+    """A directory holding `entries` (name -> "regular", "directory" or "symlink")."""
+    path.mkdir(parents=True)
+    for name, kind in entries.items():
+        if kind == "regular":
+            (path / name).write_text(name)
+        elif kind == "directory":
+            (path / name).mkdir()
+        else:
+            (path / name).symlink_to("elsewhere")
+    return str(path)
+
+
+def test_a_listing_names_each_entrys_kind_as_readdir_does(tmp_path: Path) -> None:
+    one = listed(tmp_path / "one", f="regular", d="directory", s="symlink")
+    os.mkfifo(tmp_path / "one" / "p")
+    other = listed(tmp_path / "other", f="regular", d="directory", s="regular")
+    os.mkfifo(tmp_path / "other" / "p")
+    assert deps.listing_digest(one) != deps.listing_digest(other)
+    kinds = {e.name: deps.entry_kind(e) for e in os.scandir(one)}
+    assert kinds == {"f": "regular", "d": "directory", "s": "symlink", "p": "unknown"}
+
+
+def test_a_listed_directory_swapped_for_one_with_other_entries_and_the_same_mtime_is_changed(
+        tmp_path: Path) -> None:
+    sets = deps.FileSets(tmp_path / "sets", deps.FileStates())
+    path = listed(tmp_path / "listed", a="regular", b="regular")
+    digests = record({path: deps.LISTING}, sets)
+    stamp = deps.kind_and_stamp(path, deps.LISTING)
+    was = os.stat(path)
+    other = listed(tmp_path / "other", a="regular")
+    os.rename(path, tmp_path / "old")
+    os.rename(other, path)
+    os.utime(path, ns=(was.st_atime_ns, was.st_mtime_ns))
+    assert not fresh(sets).unchanged(digests)
+    assert deps.kind_and_stamp(path, deps.LISTING) != stamp
+
+
+def test_a_listed_symlink_that_becomes_a_regular_file_is_changed(tmp_path: Path) -> None:
+    sets = deps.FileSets(tmp_path / "sets", deps.FileStates())
+    path = listed(tmp_path / "listed", a="regular", b="symlink")
+    digests = record({path: deps.LISTING}, sets)
+    stamp = deps.kind_and_stamp(path, deps.LISTING)
+    (tmp_path / "listed" / "b").unlink()
+    (tmp_path / "listed" / "b").write_text("b")
+    assert not fresh(sets).unchanged(digests)
+    assert deps.kind_and_stamp(path, deps.LISTING) != stamp
+
+
+def test_a_listed_directory_swapped_for_one_with_the_same_entries_is_unchanged(
+        tmp_path: Path) -> None:
+    sets = deps.FileSets(tmp_path / "sets", deps.FileStates())
+    path = listed(tmp_path / "listed", a="regular", d="directory", s="symlink")
+    digests = record({path: deps.LISTING}, sets)
+    stamp = deps.kind_and_stamp(path, deps.LISTING)
+    other = listed(tmp_path / "other", a="regular", d="directory", s="symlink")
+    os.rename(path, tmp_path / "old")
+    os.rename(other, path)
+    assert fresh(sets).unchanged(digests)
+    assert deps.kind_and_stamp(path, deps.LISTING) == stamp
+
+
+def test_touching_a_listed_directory_is_unchanged(tmp_path: Path) -> None:
+    path = listed(tmp_path / "listed", a="regular")
+    stamp = deps.kind_and_stamp(path, deps.LISTING)
+    os.utime(path, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+    assert deps.kind_and_stamp(path, deps.LISTING) == stamp
