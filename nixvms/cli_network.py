@@ -11,6 +11,7 @@ recorded in the network directory (the project's .nixvms/run).
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
@@ -40,6 +41,7 @@ from nixvms.state import StateDir
 from nixvms.supervisor import SupervisorError, launch, load_network
 from nixvms.supervisor import accel as supervisor_accel
 from nixvms.supervisor import client as supervisor
+from nixvms.supervisor import converge as converging
 from nixvms.supervisor.errors import NotReady
 from nixvms.supervisor.ports import parse_forward
 
@@ -119,6 +121,8 @@ def _split_network_argument(args: tuple[str, ...]) -> tuple[Path | None, tuple[s
                 epilog="""\b
 Examples:
   nixvms up --detach               # every machine, in the background
+  nixvms up                        # again after an edit: restarts what changed
+  nixvms up --dry-run              # only say what it would do
   nixvms up net.nix server --forward server:8080:80   # one machine, a port""")
 @click.argument("args", nargs=-1, metavar="[NETWORK] [MACHINE...]",
                 shell_complete=_complete_machines)
@@ -133,6 +137,10 @@ Examples:
               help="Start from a new disk: every machine, or MACHINE (repeatable).")
 @click.option("--forward", "forwards", multiple=True, metavar="MACHINE:HOSTPORT:GUESTPORT",
               help="Forward 127.0.0.1:HOSTPORT to the machine's GUESTPORT (repeatable).")
+@click.option("--keep-disks", is_flag=True,
+              help="Keep a machine's disk when its system changed (default: a new disk).")
+@click.option("--dry-run", is_flag=True,
+              help="Build, then print what up would do to each machine, and do nothing.")
 @_build_options
 @_output_options
 def up_command(
@@ -144,6 +152,8 @@ def up_command(
     accel: str | None,
     fresh: tuple[str, ...],
     forwards: tuple[str, ...],
+    keep_disks: bool,
+    dry_run: bool,
     options: tuple[tuple[str, str], ...],
     show_trace: bool,
     include: tuple[str, ...],
@@ -157,7 +167,13 @@ def up_command(
     Starts the named machines (default: all) and prints a line per machine as
     it becomes ready: its console shows the login prompt and, where openssh
     is enabled, its ssh port answers. Then stays in the foreground (Ctrl-C
-    stops the network) or, with --detach, returns."""
+    stops the network) or, with --detach, returns.
+
+    On a running network it converges instead, as colmena apply does: it
+    prints a line per machine saying what it does and why, restarts the
+    machines whose system changed (on a new disk unless --keep-disks),
+    starts new and stopped ones, stops removed ones, and leaves the others
+    untouched; with nothing changed it does nothing and says so."""
     _setup_logging(verbose, quiet)
     positional, machines = _split_network_argument(args)
     if positional is not None and file is not None:
@@ -169,12 +185,22 @@ def up_command(
     result = _build_beside(network_file, state_dir, NixSettings(
         options=options, include=include, show_trace=show_trace), jobs, max_eval_memory,
         _verbosity(verbose, quiet))
+    run_dir = _state_dir(network_file, state_dir)
+    plan = supervisor.running_plan(run_dir, result.store_path, machines)
+    if plan is not None:
+        _converge(run_dir, result.store_path, plan, machines, fresh, keep_disks, dry_run,
+                  detach, timeout)
+        return
+    spec = load_network(result.store_path)
+    if dry_run:
+        for name in spec.select(list(machines)):
+            click.echo(f"{name.name}: new (nothing runs yet): start it")
+        return
     try:
-        spec = load_network(result.store_path)
         request = launch.start_request(
-            spec, run_dir=_state_dir(network_file, state_dir), machines=machines,
+            spec, run_dir=run_dir, machines=machines,
             fresh=spec.names if "*" in fresh else fresh, forwards=parsed_forwards,
-            accel=accel)
+            accel=accel, keep_disks=keep_disks)
         if not detach:
             _stop_on_signals()
         _say(f"acceleration: {(request.accel or '').upper()} ({request.accel_reason})")
@@ -207,6 +233,29 @@ def up_command(
     sys.exit(code)
 
 
+
+
+def _converge(run_dir: Path, network: str, plan: tuple[converging.Step, ...],
+              machines: tuple[str, ...], fresh: tuple[str, ...], keep_disks: bool,
+              dry_run: bool, detach: bool, timeout: float) -> None:
+    """up on a running network: say the plan, then carry it out."""
+    for step in plan:
+        click.echo(step.line())
+    if dry_run:
+        return
+    if all(step.action is converging.Action.KEEP for step in plan):
+        _say(f"all {len(plan)} machines are up; nothing changed")
+        return
+    fresh_names = [s.machine for s in plan if s.action is not converging.Action.REMOVE] \
+        if "*" in fresh else list(fresh)
+    done = supervisor.converge(run_dir, network, only=machines, fresh=fresh_names,
+                               keep_disks=keep_disks, timeout=timeout, on_event=_print_event)
+    with contextlib.suppress(SupervisorError):
+        for line in supervisor.table(supervisor.status(run_dir)):
+            click.echo(line)
+    changed = sum(1 for s in done.steps if s.action is not converging.Action.KEEP)
+    _say(f"converged: {changed} of {len(done.steps)} machines acted on"
+         + ("" if detach else "; the network runs in the background: `nixvms stop` stops it"))
 
 
 @click.command("test", context_settings={"help_option_names": ["-h", "--help"]},

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import converge as converging
 from . import procs, recovery, runstate
 from .errors import NotReady, NotRunning, StartError, StateDamaged, SupervisorError, UsageError
 from .launch import StartRequest
@@ -439,6 +440,49 @@ def start_machines(state_dir: str | os.PathLike[str], machines: Sequence[str],
                                       "fresh": fresh_names})
     wanted = list(answer.get("started") or [])
     return wait_ready(opened.run_dir, wanted, timeout, on_event)
+
+
+def running_plan(state_dir: str | os.PathLike[str], network: str,
+                 only: Sequence[str] = ()) -> tuple[converging.Step, ...] | None:
+    """What converging the running network to `network` would do (converge.py);
+    None when no network runs from the state directory."""
+    path = Path(state_dir)
+    if not path.is_dir():
+        return None
+    run_dir = prepare(path, create=False)
+    state = runstate.load(run_dir)
+    if state is None:
+        if recovery.find(run_dir).pids:
+            open_run(path)  # says that the state file is damaged, and how to stop it
+        return None
+    if not state.supervisor_alive(run_dir):
+        return None
+    current = {name: converging.Running(m.vm, m.phase.up) for name, m in state.machines.items()}
+    spec = load_network(network)
+    return converging.plan(current, spec, [spec.machine(n).name for n in only])
+
+
+@dataclass(frozen=True)
+class Converged:
+    steps: tuple[converging.Step, ...]
+    ready: dict[str, float]
+
+
+def converge(state_dir: str | os.PathLike[str], network: str, *, only: Sequence[str] = (),
+             fresh: Sequence[str] = (), keep_disks: bool, timeout: float,
+             on_event: OnEvent) -> Converged:
+    """Take the running network to `network` (a new build of it) and wait until
+    the machines it (re)started are ready."""
+    opened = open_run(state_dir)
+    if not opened.supervisor_alive:
+        raise NotRunning(f"no network is running from {opened.run_dir.path}")
+    answer = request(opened.run_dir, {"op": "converge", "network": network,
+                                      "machines": list(only), "fresh": list(fresh),
+                                      "keep_disks": keep_disks})
+    steps = tuple(converging.Step(str(m), converging.Action(str(a)), str(r))
+                  for m, a, r in answer.get("steps") or [])
+    started = [str(n) for n in answer.get("started") or []]
+    return Converged(steps, wait_ready(opened.run_dir, started, timeout, on_event))
 
 
 def wait_ready(run_dir: RunDir, names: list[str], timeout: float,

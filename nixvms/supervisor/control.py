@@ -5,6 +5,9 @@ One JSON object per line in, one per line out, one request per connection:
     {"op": "status"}                                  -> {"ok": true, "pid": ...}
     {"op": "stop", "machines": [NAME, ...]}           -> {"ok": true, "stopped": [...]}
     {"op": "start", "machines": [...], "fresh": [...]} -> {"ok": true, "started": [...]}
+    {"op": "converge", "network": PATH, "fresh": [...], "keep_disks": BOOL}
+                                                      -> {"ok": true, "steps": [...],
+                                                          "started": [...]}
     anything wrong                                    -> {"ok": false, "error": "...",
                                                           "kind": "<error class>"}
 
@@ -36,10 +39,14 @@ READ_DEADLINE = 5.0          # seconds a client has to send its whole request
 MAX_CLIENTS = 32             # connections read at once; more wait in the backlog
 MAX_NAMES = 1024             # machine names in one request
 MAX_NAME = 255               # characters of one name
-OPS: dict[str, frozenset[str]] = {
-    "status": frozenset(),
-    "stop": frozenset({"machines"}),
-    "start": frozenset({"machines", "fresh"}),
+MAX_PATH = 4096              # characters of a network directory's path
+# Each request's fields and what each must be: machine names, a path, a flag.
+OPS: dict[str, dict[str, str]] = {
+    "status": {},
+    "stop": {"machines": "names"},
+    "start": {"machines": "names", "fresh": "names"},
+    "converge": {"network": "path", "machines": "names", "fresh": "names",
+                 "keep_disks": "flag"},
 }
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
@@ -60,14 +67,24 @@ def parse_request(line: bytes) -> dict[str, Any]:
     op = request.get("op")
     if not isinstance(op, str) or op not in OPS:
         raise UsageError(f"unknown request {op!r} (known: {', '.join(OPS)})")
-    extra = sorted(set(request) - OPS[op] - {"op"})
+    extra = sorted(set(request) - set(OPS[op]) - {"op"})
     if extra:
         raise UsageError(f"request {op!r} takes no {', '.join(map(repr, extra))}")
-    for key in OPS[op]:
-        names = request.get(key, [])
-        if (not isinstance(names, list) or len(names) > MAX_NAMES
-                or not all(isinstance(n, str) and 0 < len(n) <= MAX_NAME for n in names)):
+    for key, kind in OPS[op].items():
+        if key not in request:
+            if kind == "path":
+                raise UsageError(f"request {op!r} needs {key!r}")
+            continue
+        value = request[key]
+        if kind == "names" and (
+                not isinstance(value, list) or len(value) > MAX_NAMES
+                or not all(isinstance(n, str) and 0 < len(n) <= MAX_NAME for n in value)):
             raise UsageError(f"request {op!r}: {key!r} must be a list of machine names")
+        if kind == "path" and not (isinstance(value, str) and value.startswith("/")
+                                   and len(value) <= MAX_PATH and "\0" not in value):
+            raise UsageError(f"request {op!r}: {key!r} must be an absolute path")
+        if kind == "flag" and not isinstance(value, bool):
+            raise UsageError(f"request {op!r}: {key!r} must be true or false")
     return request
 
 

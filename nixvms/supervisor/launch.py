@@ -54,6 +54,9 @@ class StartRequest:
     accel: str | None = None              # "kvm", "tcg", or None: the VM script's choice
     accel_reason: str = ""                # why that accelerator (one phrase)
     fresh: tuple[str, ...] = ()           # machines whose disks are made anew
+    # a disk made by another build of the machine is kept (NixOS's VMs keep
+    # theirs); False: the machine starts on a fresh one (`nixvms up`)
+    keep_disks: bool = True
     forwards: tuple[Forward, ...] = ()
     ssh_port_base: int = DEFAULT_SSH_PORT_BASE
     stop_timeout: float = DEFAULT_STOP_TIMEOUT
@@ -181,6 +184,7 @@ def start_request(
     fresh: Sequence[str] = (),
     forwards: Sequence[Forward] = (),
     accel: str | None = None,
+    keep_disks: bool = True,
     owned: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> StartRequest:
@@ -206,6 +210,7 @@ def start_request(
         accel=choice.accel,
         accel_reason=choice.reason,
         fresh=fresh_names,
+        keep_disks=keep_disks,
         forwards=tuple(forwards),
         ssh_port_base=settings.ssh_port_base,
         stop_timeout=settings.stop_timeout,

@@ -23,6 +23,7 @@ them): {"event": "ready", "machine", "after"}, {"event": "died", "machine",
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import selectors
 import signal
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import converge as converging
 from . import errors, procs, runstate
 from .control import ControlServer
 from .errors import PortError, StartError, SupervisorError, UsageError
@@ -41,7 +43,7 @@ from .launch import StartRequest
 from .machines import VM, HostForward, Switch, VMOptions
 from .ports import PortLock, choose_ports, port_free
 from .runstate import MachineState, Phase, RunState, SwitchState
-from .spec import NetworkSpec
+from .spec import NetworkSpec, load_network
 from .statedir import RunDir, StateLock, remove_path, write_private
 from .text import tail_lines
 
@@ -99,12 +101,13 @@ class Supervisor:
         self.request = request
         self.report = report
         self.switches = {v: Switch(v, run_dir, request.vde_switch) for v in spec.vlans}
-        vm_options = VMOptions(accel=request.accel, qemu_opts=request.qemu_opts,
-                               net_opts=request.net_opts, kernel_params=request.kernel_params)
+        self.vm_options = VMOptions(accel=request.accel, qemu_opts=request.qemu_opts,
+                                    net_opts=request.net_opts,
+                                    kernel_params=request.kernel_params)
         self.runs: dict[str, MachineRun] = {}
         for machine in spec.machines:
             vm = VM(machine, run_dir, vde_sockets={v: s.socket for v, s in self.switches.items()},
-                    options=vm_options)
+                    options=self.vm_options)
             self.runs[machine.name] = MachineRun(vm=vm)
         self.started_at = time.time()
         self.stopping = False
@@ -184,14 +187,19 @@ class Supervisor:
         if fresh and remove_path(vm.disk):
             self.report({"event": "info",
                          "message": f"{vm.name}: starting from a new disk (deleted {vm.disk})"})
-        if vm.disk.exists():
-            if run.disk_vm != vm.machine.vm:
-                made = run.disk_vm or "an unknown build"
+        if vm.disk.exists() and run.disk_vm != vm.machine.vm:
+            made = run.disk_vm or "an unknown build"
+            if self.request.keep_disks:
                 self.report({"event": "warning", "message":
                              f"{vm.name}: its disk was made by an older build ({made}); "
                              f"state from it may break the machine: --fresh {vm.name} "
                              "starts it from a new disk"})
-        else:
+            else:
+                remove_path(vm.disk)
+                self.report({"event": "info", "message":
+                             f"{vm.name}: starting from a new disk (its disk was made by "
+                             f"another build, {made}; --keep-disks keeps it)"})
+        if not vm.disk.exists():
             run.disk_vm = vm.machine.vm
 
     def start_machines(self, names: list[str], fresh: set[str]) -> list[str]:
@@ -299,6 +307,47 @@ class Supervisor:
     def any_running(self) -> bool:
         return any(r.phase.up for r in self.runs.values())
 
+    # --- converging -----------------------------------------------------------
+    def converge(self, spec: NetworkSpec, fresh: set[str], keep_disks: bool,
+                 only: list[str]) -> tuple[list[converging.Step], list[str]]:
+        """Take the network (the machines in `only`, or all) to a new build of
+        it (converge.py): the steps, and the machines started."""
+        current = {n: converging.Running(r.vm.machine.vm, r.phase.up)
+                   for n, r in self.runs.items()}
+        steps = list(converging.plan(current, spec, only))
+        for name in fresh:
+            spec.machine(name)
+        self.stop_machines([s.machine for s in steps
+                            if s.action in (converging.Action.RESTART,
+                                            converging.Action.REMOVE)])
+        self.request = dataclasses.replace(self.request, network=spec.path,
+                                           keep_disks=keep_disks)
+        for vlan in spec.vlans:
+            if vlan not in self.switches:
+                self.switches[vlan] = Switch(vlan, self.run_dir, self.request.vde_switch)
+        vde = {v: s.socket for v, s in self.switches.items()}
+        for step in steps:
+            old = self.runs.get(step.machine)
+            if step.action is converging.Action.REMOVE:
+                del self.runs[step.machine]
+                continue
+            if only and step.machine not in only and old is not None:
+                continue  # not named: as it was, on its own build
+            vm = VM(spec.machine(step.machine), self.run_dir, vde_sockets=vde,
+                    options=self.vm_options)
+            if old is None:
+                self.runs[step.machine] = MachineRun(vm=vm)
+            elif old.phase.up:  # unchanged and running: the same process
+                old.vm.machine, old.vm.vde_sockets = vm.machine, vde
+            else:
+                old.vm = vm
+        self.spec = spec
+        to_start = [s.machine for s in steps if s.action in (
+            converging.Action.NEW, converging.Action.RESTART, converging.Action.START)]
+        started = self.start_machines(to_start, fresh)
+        self.save()
+        return steps, started
+
     # --- stopping -------------------------------------------------------------
     def stop_machines(self, names: list[str]) -> list[str]:
         runs = [self.runs[n] for n in names if self.runs[n].phase.up]
@@ -343,6 +392,14 @@ class Supervisor:
                 fresh = {self.spec.machine(n).name for n in request.get("fresh") or []}
                 return {"ok": True, "started": self.start_machines(names or list(self.runs),
                                                                    fresh)}
+            if op == "converge":
+                spec = load_network(request["network"])
+                fresh = {spec.machine(n).name for n in request.get("fresh") or []}
+                only = [spec.machine(n).name for n in request.get("machines") or []]
+                steps, started = self.converge(spec, fresh, bool(request.get("keep_disks")),
+                                               only)
+                return {"ok": True, "started": started, "steps": [
+                    [s.machine, s.action.value, s.reason] for s in steps]}
             raise UsageError(f"unknown request {op!r}")
         except SupervisorError as error:
             return {"ok": False, "error": error.message, "kind": type(error).__name__}
