@@ -38,7 +38,7 @@ from nixvms.cli_common import (
 from nixvms.nix import NixSettings
 from nixvms.options import BuildResult
 from nixvms.state import StateDir
-from nixvms.supervisor import SupervisorError, launch, load_network
+from nixvms.supervisor import SupervisorError, launch, load_network, reach, views
 from nixvms.supervisor import accel as supervisor_accel
 from nixvms.supervisor import client as supervisor
 from nixvms.supervisor import converge as converging
@@ -102,7 +102,7 @@ def _stop_on_signals() -> None:
 
 
 def _print_event(event: dict[str, Any]) -> None:
-    for line in supervisor.describe_event(event):
+    for line in views.describe_event(event):
         if event.get("event") == "ready":
             click.echo(line)
         else:
@@ -214,7 +214,7 @@ def up_command(
     except KeyboardInterrupt:
         _fail("interrupted; the network is stopped", EXIT_INTERRUPTED)
     try:
-        for line in supervisor.table(supervisor.status(started.run_dir.path)):
+        for line in views.table(supervisor.status(started.run_dir.path)):
             click.echo(line)
     except SupervisorError as error:
         _say(f"warning: cannot show the table: {error.message}")
@@ -251,7 +251,7 @@ def _converge(run_dir: Path, network: str, plan: tuple[converging.Step, ...],
     done = supervisor.converge(run_dir, network, only=machines, fresh=fresh_names,
                                keep_disks=keep_disks, timeout=timeout, on_event=_print_event)
     with contextlib.suppress(SupervisorError):
-        for line in supervisor.table(supervisor.status(run_dir)):
+        for line in views.table(supervisor.status(run_dir)):
             click.echo(line)
     changed = sum(1 for s in done.steps if s.action is not converging.Action.KEEP)
     _say(f"converged: {changed} of {len(done.steps)} machines acted on"
@@ -345,7 +345,7 @@ def status_command(file: Path | None, state_dir: Path | None) -> None:
                    f"(supervisor pid {st.supervisor_pid}, acceleration {st.accel or '-'})")
     else:
         click.echo(f"network {st.network}: not running (state in {st.state_dir})")
-    for line in supervisor.table(st):
+    for line in views.table(st):
         click.echo(line)
     stale = [m.name for m in st.machines if m.stale_disk]
     if stale:
@@ -371,7 +371,7 @@ def ssh_command(machine: str, command: tuple[str, ...], file: Path | None,
     ssh as it is (ssh's options, then `--` and the command). The exit status
     is the command's (ssh's 255 when it cannot connect)."""
     directory = _state_dir(file, state_dir)
-    args = supervisor.ssh_command(directory, machine, command)
+    args = reach.ssh_command(directory, machine, command)
     try:
         code = subprocess.run(args, check=False).returncode
     except FileNotFoundError:
@@ -388,7 +388,7 @@ Examples:
 def stop_command(machines: tuple[str, ...], file: Path | None, state_dir: Path | None) -> None:
     """Stop the named machines (default: the whole network)."""
     directory = _state_dir(file, state_dir)
-    _say(supervisor.describe_stopped(supervisor.stop(directory, machines), directory))
+    _say(views.describe_stopped(supervisor.stop(directory, machines), directory))
 
 
 @click.command("start", epilog="""\b
@@ -439,11 +439,11 @@ def logs_command(machine: str, file: Path | None, state_dir: Path | None, follow
     """MACHINE's serial console, terminal control sequences stripped."""
     directory = _state_dir(file, state_dir)
     try:
-        path = supervisor.log_file(directory, machine)
+        path = reach.log_file(directory, machine)
         if not follow:
-            click.echo(supervisor.read_log(path, lines), nl=False)
+            click.echo(reach.read_log(path, lines), nl=False)
             return
-        for text in supervisor.follow_log(path, lines, stop=lambda: False):
+        for text in reach.follow_log(path, lines, stop=lambda: False):
             click.echo(text, nl=False)
             sys.stdout.flush()
     except KeyboardInterrupt:
@@ -562,10 +562,10 @@ Examples:
 def console_command(machine: str, file: Path | None, state_dir: Path | None) -> None:
     """Attach to MACHINE's serial console (Ctrl-] detaches)."""
     directory = _state_dir(file, state_dir)
-    name, path = supervisor.console_socket(directory, machine)
-    _say(f"connected to {name}'s serial console; press {supervisor.DETACH_KEY_NAME} "
+    name, path = reach.console_socket(directory, machine)
+    _say(f"connected to {name}'s serial console; press {reach.DETACH_KEY_NAME} "
          "to detach (Enter shows the prompt)")
-    supervisor.attach(path, sys.stdin.fileno(), sys.stdout.fileno())
+    reach.attach(path, sys.stdin.fileno(), sys.stdout.fileno())
     _say(f"\r\ndetached from {machine}'s console")
 
 

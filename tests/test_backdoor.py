@@ -48,7 +48,7 @@ class Guest:
             except OSError:
                 return
             if self.drop_after is None:
-                proc = subprocess.Popen(self.shell, stdin=conn, stdout=conn,
+                proc = subprocess.Popen(self.shell, stdin=conn.fileno(), stdout=conn.fileno(),
                                         stderr=subprocess.DEVNULL, cwd="/tmp")
                 self.procs.append(proc)
                 conn.close()
@@ -56,7 +56,7 @@ class Guest:
                 self._lossy(conn)
 
     def _lossy(self, conn: socket.socket) -> None:
-        proc = subprocess.Popen(self.shell, stdin=conn, stdout=subprocess.PIPE,
+        proc = subprocess.Popen(self.shell, stdin=conn.fileno(), stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, cwd="/tmp")
         self.procs.append(proc)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from nixvms import builder, nix, records, render, runner
+from nixvms import builder, nix, options, records, render, runner
 from nixvms.errors import NixvmsError
 from nixvms.events import Event
 from nixvms.state import StateDir
@@ -38,7 +38,7 @@ def pipeline_runs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     runs: list[int] = []
     real = runner.Pipeline.run
 
-    def counted(self: runner.Pipeline, *args: object) -> builder.BuildResult:
+    def counted(self: runner.Pipeline, *args: object) -> options.BuildResult:
         runs.append(1)
         return real(self, *args)  # type: ignore[arg-type]
 
@@ -47,7 +47,7 @@ def pipeline_runs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
 
 
 def build(project: Path, events: list[Event] | None = None,
-          **options: object) -> builder.BuildResult:
+          **options: object) -> options.BuildResult:
     def progress(event: Event) -> None:
         if events is not None:
             events.append(event)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nixvms import builder, nix
+from nixvms import builder, nix, options
 from nixvms.errors import NixvmsError
 from tests.conftest import nixvms, write
 
@@ -25,7 +25,7 @@ def built(tmp_path: Path) -> Path:
     return project
 
 
-def build_in_process(project: Path) -> builder.BuildResult:
+def build_in_process(project: Path) -> options.BuildResult:
     return builder.build(project / "network.nix", project / "result", nix.NixSettings(),
                         lambda event: None)
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from nixvms.cli import nixvms
 from nixvms.render import render_launcher, templates_digest
-from nixvms.supervisor import accel, client, errors, ports, spec, statedir, text
+from nixvms.supervisor import accel, errors, ports, spec, statedir, text, views
 from nixvms.supervisor.supervisor import ssh_config_text
 
 # --- console text ------------------------------------------------------------------
@@ -215,12 +215,12 @@ def test_ssh_config_lists_target_hosts_and_quotes_the_key(tmp_path: Path) -> Non
 
 
 def test_a_ready_event_is_one_line_with_the_time() -> None:
-    assert client.describe_event({"event": "ready", "machine": "test2", "after": 11.2}) == [
+    assert views.describe_event({"event": "ready", "machine": "test2", "after": 11.2}) == [
         "test2 ready in 11.2 s"]
 
 
 def test_a_death_is_one_line_with_its_status_then_the_console() -> None:
-    lines = client.describe_event({"event": "died", "machine": "b",
+    lines = views.describe_event({"event": "died", "machine": "b",
                                    "status": "exit status 3", "lines": ["panic"]})
     assert lines == ["b died (exit status 3); its last console lines:", "  | panic"]
 

@@ -21,10 +21,8 @@ import select
 import socket
 import subprocess
 import sys
-import termios
 import time
-import tty
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,11 +37,9 @@ from .runstate import MachineState, Phase, RunState
 from .spec import GuestForward, NetworkSpec, load_network
 from .statedir import RunDir, StateLock, open_private, prepare, remove_path
 from .supervisor import error_kind
-from .text import strip_controls, tail_lines
+from .text import tail_lines
 
 DEFAULT_TIMEOUT = 120.0
-DETACH_KEY = b"\x1d"  # Ctrl-]
-DETACH_KEY_NAME = "Ctrl-]"
 NOT_READY_LINES = 20
 
 Event = dict[str, Any]
@@ -361,17 +357,6 @@ class Stopped:
     recovered: Found | None = None  # the state file was damaged: what was found and stopped
 
 
-def describe_stopped(stopped: Stopped, run_dir: str | os.PathLike[str]) -> str:
-    """The line `stop` says: what it stopped, or that there was nothing to stop."""
-    if not stopped.running:
-        return f"no network is running from {run_dir}; nothing to stop"
-    if stopped.recovered is not None:
-        return (f"the state file of {run_dir} was damaged; stopped the network's processes "
-                f"found by their lock and environment ({stopped.recovered.describe()})")
-    what = ", ".join(stopped.machines) or "no machine was running"
-    return f"stopped {what}" + ("; the network is down" if stopped.everything else "")
-
-
 def _damaged(run_dir: RunDir) -> str:
     """Why the state file cannot be used: missing, or unreadable."""
     return ("its state file is missing" if not run_dir.state_file.exists()
@@ -573,175 +558,3 @@ def destroy(state_dir: str | os.PathLike[str], machines: Sequence[str] = (),
             run_dir.path.rmdir()  # when nothing else is left in it
             removed.append(run_dir.path)
     return removed
-
-
-# --- reaching the machines -------------------------------------------------------
-
-
-def running_machine(state_dir: str | os.PathLike[str], machine: str) -> tuple[Opened, str]:
-    """The opened state and the machine's name, when it runs; NotRunning else."""
-    opened = open_run(state_dir)
-    name = opened.spec.machine(machine).name
-    if not opened.supervisor_alive:
-        raise NotRunning(f"no network is running from {opened.run_dir.path}; "
-                         "start it with `nixvms up`")
-    record = opened.record(name)
-    if record is None or not record.phase.up:
-        phase = record.phase.value if record is not None else "stopped"
-        raise NotRunning(f"machine {name} is not running ({phase}); start it with "
-                         f"`nixvms start {name}`")
-    return opened, name
-
-
-def ssh_command(state_dir: str | os.PathLike[str], machine: str,
-                command: Sequence[str] = (), ssh: str = "ssh") -> list[str]:
-    """The ssh command line that runs `command` on the machine (by name or
-    deployment.targetHost)."""
-    opened = open_run(state_dir)
-    m = opened.spec.machine(machine)
-    if not m.openssh:
-        raise UsageError(
-            f"machine {m.name} runs no ssh server: set services.openssh.enable = true; "
-            f"in its configuration (or use `nixvms console {m.name}`)"
-        )
-    running_machine(state_dir, m.name)
-    args = [ssh, "-F", str(opened.run_dir.ssh_config)]
-    key = opened.spec.ssh_key
-    if key and os.path.exists(key):
-        args += ["-i", key, "-o", "IdentitiesOnly=yes"]
-    return [*args, m.name, *command]
-
-
-def log_file(state_dir: str | os.PathLike[str], machine: str) -> Path:
-    opened = open_run(state_dir)
-    name = opened.spec.machine(machine).name
-    path = opened.run_dir.console_log(name)
-    if not path.exists():
-        raise NotRunning(f"machine {name} has no console log yet ({path})")
-    return path
-
-
-def read_log(path: Path, lines: int | None = None) -> str:
-    """The console log, control sequences stripped; the last `lines` lines."""
-    text = strip_controls(path.read_bytes().decode("utf-8", "replace"))
-    if lines is not None:
-        parts = text.rstrip("\n").split("\n")
-        text = "\n".join(parts[-lines:]) + "\n" if lines > 0 else ""
-    return text
-
-
-def follow_log(path: Path, lines: int | None, stop: Callable[[], bool]) -> Iterator[str]:
-    """The log's last lines, then what is appended, line by line, stripped."""
-    yield read_log(path, lines)
-    with open(path, "rb") as handle:
-        handle.seek(0, os.SEEK_END)
-        partial = b""
-        while not stop():
-            chunk = handle.read()
-            if not chunk:
-                time.sleep(0.2)
-                continue
-            partial += chunk
-            *complete, partial = partial.split(b"\n")
-            if complete:
-                yield strip_controls(b"\n".join(complete).decode("utf-8", "replace")) + "\n"
-
-
-def console_socket(state_dir: str | os.PathLike[str], machine: str) -> tuple[str, Path]:
-    """(machine name, its serial console's socket) of a running machine."""
-    opened, name = running_machine(state_dir, machine)
-    return name, opened.run_dir.console_socket(name)
-
-
-def attach(path: Path, stdin: int, stdout: int, detach_key: bytes = DETACH_KEY) -> None:
-    """Relay a terminal to a console socket until the detach key or its end.
-
-    The terminal is in raw mode meanwhile (keys go to the guest as typed)."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.connect(str(path))
-    except OSError as error:
-        sock.close()
-        raise NotRunning(f"cannot connect to the console {path}: {error.strerror}") from error
-    saved = termios.tcgetattr(stdin) if os.isatty(stdin) else None
-    try:
-        if saved is not None:
-            tty.setraw(stdin, termios.TCSANOW)  # keys typed ahead are kept
-        while True:
-            readable, _, _ = select.select([stdin, sock.fileno()], [], [])
-            if sock.fileno() in readable:
-                data = sock.recv(65536)
-                if not data:
-                    return
-                os.write(stdout, data)
-            if stdin in readable:
-                keys = os.read(stdin, 1024)
-                if not keys:
-                    return
-                if detach_key in keys:
-                    before = keys.split(detach_key, 1)[0]
-                    if before:
-                        sock.sendall(before)
-                    return
-                sock.sendall(keys)
-    finally:
-        if saved is not None:
-            termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
-        sock.close()
-
-
-__all__ = [
-    "DEFAULT_TIMEOUT",
-    "DETACH_KEY_NAME",
-    "MachineStatus",
-    "NetworkStatus",
-    "Started",
-    "Stopped",
-    "SupervisorError",
-    "attach",
-    "console_socket",
-    "destroy",
-    "follow_log",
-    "log_file",
-    "read_log",
-    "ssh_command",
-    "start",
-    "start_machines",
-    "status",
-    "stop",
-]
-
-
-def describe_event(event: Event) -> list[str]:
-    """The lines a person reads for an event ([] for those said elsewhere)."""
-    kind = event.get("event")
-    machine = event.get("machine")
-    if kind == "ready":
-        return [f"{machine} ready in {float(event.get('after', 0)):.1f} s"]
-    if kind == "died":
-        lines = [f"{machine} died ({event.get('status')}); its last console lines:"]
-        return lines + [f"  | {line}" for line in event.get("lines") or []]
-    if kind == "warning":
-        return [f"warning: {event.get('message')}"]
-    if kind == "info":
-        return [str(event.get("message"))]
-    return []
-
-
-def table(st: NetworkStatus) -> list[str]:
-    """status as a table: one row per machine."""
-    rows = [("MACHINE", "STATE", "IP", "SSH", "FORWARDS", "PID", "UPTIME", "DISK")]
-    for m in st.machines:
-        state = m.state
-        if m.state == "dead" and m.exit_status is not None:
-            state = f"dead ({procs.describe_status(m.exit_status)})"
-        ips = ",".join(f"{ip}" if len(m.ips) == 1 else f"v{v}:{ip}" for v, ip in m.ips) or "-"
-        forwards = [f"127.0.0.1:{f.host_port}->{f.guest_port}" for f in m.forwards]
-        forwards += [g.describe() for g in m.guest_forwards]
-        uptime = f"{m.uptime:.0f} s" if m.uptime is not None else "-"
-        rows.append((m.name, state, ips, str(m.ssh_port) if m.ssh_port else "-",
-                     ",".join(forwards) or "-", str(m.pid) if m.pid else "-", uptime,
-                     "older build" if m.stale_disk else "-"))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-            for r in rows]

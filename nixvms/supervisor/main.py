@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from . import client, launch
+from . import client, launch, views
 from .errors import SupervisorError
 from .launch import StartRequest
 from .ports import parse_forward
@@ -113,10 +113,10 @@ def main(argv: list[str]) -> int:
         spec = load_network(network)
         run_dir = launch.run_dir_path(args.state_dir, spec.state_dir)
         if args.stop:
-            _say(client.describe_stopped(client.stop(run_dir, args.machines), run_dir))
+            _say(views.describe_stopped(client.stop(run_dir, args.machines), run_dir))
             return 0
         if args.status:
-            for line in client.table(client.status(run_dir)):
+            for line in views.table(client.status(run_dir)):
                 print(line)
             return 0
         # Bad input is said before anything is probed or started.
@@ -130,12 +130,12 @@ def main(argv: list[str]) -> int:
             _stop_on_signals()
 
         def on_event(event: dict[str, object]) -> None:
-            for line in client.describe_event(event):
+            for line in views.describe_event(event):
                 _say(line)
 
         started = client.start(request, detach=args.detach, timeout=args.timeout,
                                on_event=on_event)
-        for line in client.table(client.status(started.run_dir.path)):
+        for line in views.table(client.status(started.run_dir.path)):
             print(line, flush=True)
         _say(f"ssh: ssh -F {started.run_dir.ssh_config} <machine>")
         if args.detach:

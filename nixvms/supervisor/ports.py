@@ -12,11 +12,12 @@ again (supervisor.py).
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import re
 import socket
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,6 +81,25 @@ def choose_ports(base: int, count: int, avoid: Iterable[int] = ()) -> list[int]:
             chosen.append(port)
         port += 1
     return chosen
+
+
+STABLE_SPAN = 2000  # the stable ssh ports of all projects lie in base .. base+STABLE_SPAN
+
+
+def stable_port(base: int, project: str, machine: str) -> int:
+    """The ssh port a machine of a project asks for first: derived from both,
+    so it is the same on every `up` (a copied ssh_config entry stays right)."""
+    digest = hashlib.sha256(f"{project}\0{machine}".encode()).digest()
+    return base + int.from_bytes(digest[:4], "big") % STABLE_SPAN
+
+
+def choose_port(preferred: Sequence[int], base: int, avoid: Iterable[int] = ()) -> int:
+    """The first of `preferred` that is free, else the first free from base up."""
+    avoided = set(avoid)
+    for port in preferred:
+        if 0 < port <= 65535 and port not in avoided and port_free(port):
+            return port
+    return choose_ports(base, 1, avoided)[0]
 
 
 class PortLock:

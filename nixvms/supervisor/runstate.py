@@ -52,6 +52,7 @@ class MachineState:
     ssh_port: int | None = None               # the host port forwarded to its ssh, while up
     forwards: tuple[HostForward, ...] = ()    # --forward's, while up
     disk_vm: str | None = None                # the VM store path its disk was made by
+    last_ssh_port: int | None = None          # its ssh port when it last ran: asked for again
 
 
 @dataclass(frozen=True)

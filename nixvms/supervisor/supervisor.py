@@ -41,7 +41,7 @@ from .control import ControlServer
 from .errors import PortError, StartError, SupervisorError, UsageError
 from .launch import StartRequest
 from .machines import VM, HostForward, Switch, VMOptions
-from .ports import PortLock, choose_ports, port_free
+from .ports import PortLock, choose_port, choose_ports, port_free, stable_port
 from .runstate import MachineState, Phase, RunState, SwitchState
 from .spec import NetworkSpec, load_network
 from .statedir import RunDir, StateLock, remove_path, write_private
@@ -65,6 +65,7 @@ class MachineRun:
     exit_status: int | None = None
     ready_after: float | None = None
     disk_vm: str | None = None
+    last_ssh_port: int | None = None
     last_ssh_probe: float = 0.0
     forwards: list[HostForward] = field(default_factory=list)
 
@@ -81,8 +82,9 @@ def ssh_config_text(run_dir: RunDir, spec: NetworkSpec, ports: dict[str, int]) -
         if port is None:
             continue
         names = [machine.name]
-        if machine.target_host and machine.target_host != machine.name:
-            names.append(machine.target_host)
+        for alias in (machine.host_name, machine.target_host):
+            if alias and alias not in names:
+                names.append(alias)
         lines += ["", f"Host {' '.join(names)}", "  HostName 127.0.0.1", f"  Port {port}",
                   "  User root"]
         if key and '"' not in key and "\n" not in key:
@@ -117,6 +119,7 @@ class Supervisor:
             for name, recorded in previous.machines.items():
                 if name in self.runs:
                     self.runs[name].disk_vm = recorded.disk_vm
+                    self.runs[name].last_ssh_port = recorded.last_ssh_port
             reap_leftovers(previous, run_dir)
         me = os.getpid()
         self.record = procs.ProcessRecord.of(me, tuple(sys.argv), self.started_at) or \
@@ -138,6 +141,7 @@ class Supervisor:
                 ssh_port=vm.ssh_port if up else None,
                 forwards=tuple(run.forwards) if up else (),
                 disk_vm=run.disk_vm,
+                last_ssh_port=run.last_ssh_port,
             )
         switches = tuple(
             SwitchState(vlan=v, running=s.is_running(),
@@ -210,24 +214,36 @@ class Supervisor:
         self._check_forwards(to_start)
         self._warn_open_forwards(to_start)
         with PortLock():
-            in_use = {r.vm.ssh_port for r in self.runs.values()
-                      if r.vm.ssh_port and r.phase.up}
-            explicit = {f.host_port for f in self.request.forwards}
-            ports = choose_ports(self.request.ssh_port_base, len(to_start), in_use | explicit)
+            taken = {r.vm.ssh_port for r in self.runs.values() if r.vm.ssh_port and r.phase.up}
+            taken |= {f.host_port for f in self.request.forwards}
+            ports = {}
+            for name in to_start:  # all chosen before anything starts
+                ports[name] = self._ssh_port(name, taken)
+                taken.add(ports[name])
             for switch in self.switches.values():
                 if not switch.is_running():
                     switch.start()
-            for name, port in zip(to_start, ports, strict=True):
+            for name in to_start:
                 run = self.runs[name]
                 self._prepare_disk(run, name in fresh)
-                self._start_vm(run, port)
+                self._start_vm(run, ports[name])
             self._wait_bound([self.runs[n] for n in to_start])
         self.save()
         return to_start
 
+    def _ssh_port(self, name: str, taken: set[int]) -> int:
+        """The port it had last time, else the project's stable one for it, else
+        the first free one: a copied ssh_config entry stays right."""
+        base = self.request.ssh_port_base
+        last = self.runs[name].last_ssh_port
+        preferred = ([last] if last else []) + [
+            stable_port(base, str(self.run_dir.path), name)]
+        return choose_port(preferred, base, taken)
+
     def _start_vm(self, run: MachineRun, port: int) -> None:
         vm = run.vm
         vm.ssh_port = port
+        run.last_ssh_port = port
         run.forwards = [HostForward(f.host_port, f.guest_port)
                         for f in self.request.forwards if f.machine == vm.name]
         vm.forwards = tuple(run.forwards)
