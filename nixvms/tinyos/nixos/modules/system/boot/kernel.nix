@@ -10,6 +10,7 @@ in
     kernelPackages = mkOption {
       type = types.unspecified;
       default = pkgs.linuxPackages;
+      defaultText = lib.literalExpression "pkgs.linuxPackages";
       description = "The kernel package set; tinyos has one kernel per platform (Debian's).";
     };
     kernelParams = mkOption {
