@@ -188,7 +188,7 @@ def test_firewall_defaults_are_nixos(machines: Machines) -> None:
     assert fw["enable"] is True
     assert fw["allowPing"] is True
     assert fw["rejectPackets"] is False
-    assert fw["logRefusedConnections"] is False
+    assert fw["logRefusedConnections"] is True
     assert fw["allowedTCPPorts"] == []
     assert fw["trustedInterfaces"] == ["lo"]
 

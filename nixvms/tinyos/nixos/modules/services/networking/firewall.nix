@@ -67,7 +67,7 @@ in
     };
     logRefusedConnections = mkOption {
       type = types.bool;
-      default = false;
+      default = true;
       description = "Whether to log refused incoming connections (kernel log, `dmesg`).";
     };
     logRefusedPackets = mkOption {
