@@ -284,8 +284,9 @@ in
     # update-users-groups.pl's homes: /root 0700, /home 0755, createHome
     # with the owner and homeMode; ~/.ssh/authorized_keys for dropbear.
     boot.postBootCommands = ''
-      install -m 0700 -d /root
-      install -m 0755 -d /home
+      mkdir -p /root /home
+      chmod 0700 /root
+      chmod 0755 /home
     '' + lib.concatMapStrings (u: ''
       ${lib.optionalString u.createHome ''
         mkdir -p ${lib.escapeShellArg u.home}
