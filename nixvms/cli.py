@@ -102,12 +102,14 @@ class _Group(click.Group):
 
 
 def load_all_commands() -> None:
-    """Register the running network's commands (cli_network.py) on the group."""
-    from nixvms import cli_network
+    """Register the running network's commands (cli_network.py, cli_machines.py)
+    on the group."""
+    from nixvms import cli_machines, cli_network
 
-    for name, command in cli_network.COMMANDS.items():
-        if name not in nixvms.commands:
-            nixvms.add_command(command, name)
+    for module in (cli_network, cli_machines):
+        for name, command in module.COMMANDS.items():
+            if name not in nixvms.commands:
+                nixvms.add_command(command, name)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},

@@ -24,6 +24,8 @@ from nixvms.errors import BuildFailed
 from nixvms.nix import NIX_INTERRUPTED, NixSettings
 from nixvms.options import BuildResult
 from nixvms.progress import QUIET, Display
+from nixvms.state import StateDir
+from nixvms.supervisor import launch
 from nixvms.supervisor.errors import SupervisorError
 
 EXIT_FAILED = 1
@@ -220,3 +222,27 @@ def _find_network(file: Path | None) -> Path:
           "give one with -f NETWORK (or the state directory with --state-dir)")
 
 
+def _state_dir(file: Path | None, state_dir: Path | None) -> Path:
+    """The running network's files: <project state>/run, the project's state being
+    --state-dir (or NIXVMS_STATE_DIR), else .nixvms beside the network file
+    (launch.py's rule)."""
+    if launch.project_state_dir(state_dir) is not None:
+        return launch.run_dir_path(state_dir, None)
+    return launch.run_dir_path(None, str(StateDir.beside(_find_network(file)).run_dir))
+
+
+def _lifecycle_options(func: F) -> F:
+    """--state-dir and -f/--file: where the running network is (every command
+    of the running network takes them, before its arguments)."""
+    func = click.option(
+        "--state-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+        help="The project's state directory, as for `nixvms build` (default: .nixvms "
+             "beside the network file; also NIXVMS_STATE_DIR); the running network's "
+             "files are in DIR/run.",
+    )(func)
+    func = click.option(
+        "-f", "--file", "file", type=click.Path(dir_okay=False, path_type=Path),
+        metavar="NETWORK",
+        help="The project's network file (default: the nearest network.nix here or above).",
+    )(func)
+    return func

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import subprocess
 import sys
 from pathlib import Path
 from types import FrameType
@@ -22,6 +21,7 @@ from typing import Any
 import click
 
 from nixvms.cli_common import (
+    EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     F,
@@ -29,20 +29,22 @@ from nixvms.cli_common import (
     _complete_machines,
     _fail,
     _find_network,
+    _lifecycle_options,
     _output_options,
     _run_build,
     _say,
     _setup_logging,
+    _state_dir,
     _verbosity,
 )
 from nixvms.nix import NixSettings
 from nixvms.options import BuildResult
 from nixvms.state import StateDir
-from nixvms.supervisor import SupervisorError, launch, load_network, reach, views
+from nixvms.supervisor import SupervisorError, launch, load_network, views
 from nixvms.supervisor import accel as supervisor_accel
 from nixvms.supervisor import client as supervisor
 from nixvms.supervisor import converge as converging
-from nixvms.supervisor.errors import NotReady
+from nixvms.supervisor.errors import NotReady, NotRunning
 from nixvms.supervisor.ports import parse_forward
 
 
@@ -59,36 +61,6 @@ def _build_beside(network_file: Path, state_dir: Path | None, settings: NixSetti
     return _run_build(network_file, network_file.parent / "result", settings, jobs,
                       state_dir=state_dir, max_eval_memory=max_eval_memory,
                       verbosity=verbosity)
-
-
-def _state_dir(file: Path | None, state_dir: Path | None) -> Path:
-    """The running network's files: <project state>/run, the project's state being
-    --state-dir (or NIXVMS_STATE_DIR), else .nixvms beside the network file
-    (launch.py's rule)."""
-    if launch.project_state_dir(state_dir) is not None:
-        return launch.run_dir_path(state_dir, None)
-    return launch.run_dir_path(None, str(StateDir.beside(_find_network(file)).run_dir))
-
-
-def _lifecycle_options(func: F, *, short_file: bool = True) -> F:
-    func = click.option(
-        "--state-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-        help="The project's state directory, as for `nixvms build` (default: .nixvms "
-             "beside the network file; also NIXVMS_STATE_DIR); the running network's "
-             "files are in DIR/run.",
-    )(func)
-    names = ("-f", "--file") if short_file else ("--file",)
-    func = click.option(
-        *names, "file", type=click.Path(dir_okay=False, path_type=Path),
-        metavar="NETWORK",
-        help="The project's network file (default: the nearest network.nix here or above).",
-    )(func)
-    return func
-
-
-def _lifecycle_options_no_short_file(func: F) -> F:
-    """For `logs`, whose -f is --follow."""
-    return _lifecycle_options(func, short_file=False)
 
 
 def _stop_on_signals() -> None:
@@ -330,16 +302,27 @@ def test_command(
 @click.command("status", epilog="""\b
 Examples:
   nixvms status
+  nixvms status web db
   nixvms status -f ../net.nix""")
+@click.argument("machines", nargs=-1, shell_complete=_complete_machines)
 @_lifecycle_options
-def status_command(file: Path | None, state_dir: Path | None) -> None:
-    """Show each machine: state, IPs, ssh port, forwards, pid, uptime, disk."""
+def status_command(machines: tuple[str, ...], file: Path | None,
+                   state_dir: Path | None) -> None:
+    """Show each machine (default: all): state, IPs, ssh port, forwards, pid,
+    uptime, disk. With no network running, says so (exit 0)."""
     directory = _state_dir(file, state_dir)
     latest = None
     if state_dir is None and file is None:
         link = _find_network(None).parent / "result"
         latest = str(link) if link.is_dir() else None
-    st = supervisor.status(directory, latest)
+    try:
+        st = supervisor.status(directory, latest, machines)
+    except NotRunning as error:
+        if not error.nothing_ran:
+            raise
+        click.echo(f"no network is running from {directory} (none has run from there, or "
+                   "it was destroyed); `nixvms up` starts one")
+        return
     if st.running:
         click.echo(f"network {st.network}: running from {st.state_dir} "
                    f"(supervisor pid {st.supervisor_pid}, acceleration {st.accel or '-'})")
@@ -351,32 +334,6 @@ def status_command(file: Path | None, state_dir: Path | None) -> None:
     if stale:
         click.echo(f"disks from an older build: {', '.join(stale)} "
                    f"(`nixvms up --fresh MACHINE` makes a new one)")
-
-
-@click.command("ssh", context_settings={"allow_interspersed_args": False},
-                epilog="""\b
-Examples:
-  nixvms ssh server                # a root shell
-  nixvms ssh server -- systemctl status sshd
-  nixvms ssh server -oBatchMode=yes -L 8080:localhost:80""")
-@click.argument("machine", shell_complete=_complete_machines)
-@click.argument("command", nargs=-1, type=click.UNPROCESSED,
-                metavar="[SSH-ARGUMENT...] [-- COMMAND...]")
-@_lifecycle_options
-def ssh_command(machine: str, command: tuple[str, ...], file: Path | None,
-                state_dir: Path | None) -> None:
-    """Log in to MACHINE (its name or deployment.targetHost), or run COMMAND there.
-
-    nixvms's own options come before MACHINE; everything after it goes to
-    ssh as it is (ssh's options, then `--` and the command). The exit status
-    is the command's (ssh's 255 when it cannot connect)."""
-    directory = _state_dir(file, state_dir)
-    args = reach.ssh_command(directory, machine, command)
-    try:
-        code = subprocess.run(args, check=False).returncode
-    except FileNotFoundError:
-        _fail("ssh is not installed (it comes with openssh-client)")
-    sys.exit(code)
 
 
 @click.command("stop", epilog="""\b
@@ -395,14 +352,15 @@ def stop_command(machines: tuple[str, ...], file: Path | None, state_dir: Path |
 Examples:
   nixvms start client
   nixvms start client --fresh      # from a new disk""")
-@click.argument("machines", nargs=-1, required=True, shell_complete=_complete_machines)
+@click.argument("machines", nargs=-1, shell_complete=_complete_machines)
 @_lifecycle_options
 @click.option("--fresh", is_flag=True, help="Start them from new disks.")
 @click.option("--timeout", type=click.FloatRange(min=0), default=supervisor.DEFAULT_TIMEOUT,
               show_default=True, metavar="S", help="Seconds to wait for them to be ready.")
 def start_command(machines: tuple[str, ...], file: Path | None, state_dir: Path | None,
                   fresh: bool, timeout: float) -> None:
-    """Start stopped MACHINES of the network that last ran, and wait until ready."""
+    """Start stopped MACHINES (default: every stopped one) of the network that
+    last ran, and wait until they are ready."""
     directory = _state_dir(file, state_dir)
     supervisor.start_machines(directory, machines, machines if fresh else (),
                               timeout=timeout, on_event=_print_event)
@@ -410,44 +368,28 @@ def start_command(machines: tuple[str, ...], file: Path | None, state_dir: Path 
 
 @click.command("destroy", epilog="""\b
 Examples:
-  nixvms destroy                   # every machine's disk and run state
-  nixvms destroy client""")
+  nixvms destroy                   # every machine's disk and run state (asks first)
+  nixvms destroy -y client""")
 @click.argument("machines", nargs=-1, shell_complete=_complete_machines)
 @_lifecycle_options
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 def destroy_command(machines: tuple[str, ...], file: Path | None,
-                    state_dir: Path | None) -> None:
-    """Stop the named machines (default: all) and delete their disks and run state."""
+                    state_dir: Path | None, yes: bool) -> None:
+    """Stop the named machines (default: all) and delete their disks and run
+    state. On a terminal it asks first (-y does not)."""
     directory = _state_dir(file, state_dir)
+    which = ", ".join(machines) or "every machine"
+    if not yes and sys.stdin.isatty() and not click.confirm(
+            f"Stop {which} of the network in {directory} and delete their disks?",
+            err=True):
+        _say("nothing destroyed")
+        sys.exit(EXIT_FAILED)
     removed = supervisor.destroy(directory, machines)
-    for path in removed:
-        _say(f"removed {path}")
     if not removed:
-        _say(f"nothing to remove in {directory}")
-
-
-@click.command("logs", epilog="""\b
-Examples:
-  nixvms logs server -n 20
-  nixvms logs server -f            # follow; Ctrl-C stops""")
-@click.argument("machine", shell_complete=_complete_machines)
-@_lifecycle_options_no_short_file
-@click.option("-f", "--follow", is_flag=True, help="Keep printing what the console shows.")
-@click.option("-n", "--lines", type=click.IntRange(min=0), default=None, metavar="N",
-              help="Only the last N lines.")
-def logs_command(machine: str, file: Path | None, state_dir: Path | None, follow: bool,
-                 lines: int | None) -> None:
-    """MACHINE's serial console, terminal control sequences stripped."""
-    directory = _state_dir(file, state_dir)
-    try:
-        path = reach.log_file(directory, machine)
-        if not follow:
-            click.echo(reach.read_log(path, lines), nl=False)
-            return
-        for text in reach.follow_log(path, lines, stop=lambda: False):
-            click.echo(text, nl=False)
-            sys.stdout.flush()
-    except KeyboardInterrupt:
+        _say(f"nothing to destroy in {directory}")
         return
+    _say(f"destroyed {which} of {directory}: stopped; removed their disks and run state "
+         f"({len(removed)} files and directories)")
 
 
 @click.command("log", epilog="""\b
@@ -554,25 +496,9 @@ def completion_command(shell: str) -> None:
     click.echo(completion(group, {}, "nixvms", "_NIXVMS_COMPLETE").source())
 
 
-@click.command("console", epilog="""\b
-Examples:
-  nixvms console server            # Ctrl-] detaches""")
-@click.argument("machine", shell_complete=_complete_machines)
-@_lifecycle_options
-def console_command(machine: str, file: Path | None, state_dir: Path | None) -> None:
-    """Attach to MACHINE's serial console (Ctrl-] detaches)."""
-    directory = _state_dir(file, state_dir)
-    name, path = reach.console_socket(directory, machine)
-    _say(f"connected to {name}'s serial console; press {reach.DETACH_KEY_NAME} "
-         "to detach (Enter shows the prompt)")
-    reach.attach(path, sys.stdin.fileno(), sys.stdout.fileno())
-    _say(f"\r\ndetached from {machine}'s console")
-
-
 # The commands, by the name they are called (cli.load_all_commands registers them).
 COMMANDS: dict[str, click.Command] = {
     "up": up_command, "run": up_command, "test": test_command, "status": status_command,
-    "ssh": ssh_command, "stop": stop_command, "start": start_command,
-    "destroy": destroy_command, "logs": logs_command, "log": log_command,
-    "graph": graph_command, "completion": completion_command, "console": console_command,
+    "stop": stop_command, "start": start_command, "destroy": destroy_command,
+    "log": log_command, "graph": graph_command, "completion": completion_command,
 }

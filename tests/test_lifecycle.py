@@ -121,6 +121,39 @@ def kill_network(state: Path) -> None:
         os.kill(state_file(state).supervisor.pid, signal.SIGKILL)
 
 
+def in_terminal(command: list[str], *, cwd: Path, answer: bytes, timeout: float = 60) -> str:
+    """Run a command on a pseudo-terminal, type `answer` at its first prompt
+    (a line ending in "]: "), and return all it printed."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(cwd)
+        os.execv(command[0], command)
+    seen = b""
+    answered = False
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            if not answered and b"]: " in seen:
+                os.write(fd, answer)
+                answered = True
+        os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    return seen.decode(errors="replace")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -276,9 +309,8 @@ def test_status_from_a_subdirectory_finds_the_project(tmp_path: Path) -> None:
     write(project / "network.nix", "{ solo = { ... }: { }; }\n")
     (project / "deep" / "er").mkdir(parents=True)
     result = nixvms("status", cwd=project / "deep" / "er")
-    assert result.code == 1
-    assert result.stderr.splitlines() == [
-        f"error: no network has run from {project}/.nixvms/run (no such directory)"]
+    assert result.code == 0, result.stderr
+    assert result.stdout.startswith(f"no network is running from {project}/.nixvms/run")
 
 
 # --- ssh -------------------------------------------------------------------------
@@ -385,7 +417,7 @@ def test_logs_follow_prints_what_the_console_shows_next(
         project: Path, running: tuple[Path, Run, float]) -> None:
     state, _, _ = running
     follow = subprocess.Popen(
-        [str(BIN / "nixvms"), "logs", "--state-dir", str(state.parent), "server", "-f", "-n", "0"],
+        [str(BIN / "nixvms"), "logs", "--state-dir", str(state.parent), "server", "-F", "-n", "0"],
         cwd=project, stdout=subprocess.PIPE)
     try:
         # The follower starts at the log's end only once it has loaded: a line
@@ -532,9 +564,10 @@ def test_stop_of_all_leaves_no_process_and_the_next_up_works(
     assert result.code == 0, result.stderr
     assert "the network is down" in result.stderr
     assert wait_gone(*mark) == []
-    again = run(project, state, "stop")
-    assert again.code == 1
-    assert again.stderr.splitlines() == [f"error: no network is running from {state}"]
+    again = run(project, state, "stop")  # nothing to do: no error
+    assert again.code == 0
+    assert again.stderr.splitlines() == [
+        f"no network is running from {state}; nothing to stop"]
     assert up(project, state).code == 0
     assert run(project, state, "stop").code == 0
 
@@ -559,15 +592,32 @@ def test_destroy_stops_and_deletes_disks_and_run_state_saying_what(
     mark = marks(state)
     one = run(project, state, "destroy", "client")
     assert one.code == 0, one.stderr
-    assert f"removed {state}/client" in one.stderr.splitlines()
+    assert one.stderr.splitlines()[-1].startswith(f"destroyed client of {state}: stopped")
     assert not (state / "client").exists()
     assert (state / "server" / "server.qcow2").exists()
     assert machine_record(state, "server").phase.value == "running"
-    everything = run(project, state, "destroy")
+    everything = run(project, state, "destroy")  # no terminal: it does not ask
     assert everything.code == 0, everything.stderr
-    assert f"removed {state}/server" in everything.stderr.splitlines()
+    assert len(everything.stderr.splitlines()) == 1, everything.stderr
     assert not state.exists()
     assert wait_gone(*mark) == []
+    again = run(project, state, "destroy")
+    assert (again.code, again.stderr.strip()) == (0, f"nothing to destroy in {state}")
+    status = run(project, state, "status")
+    assert status.code == 0 and "no network is running" in status.stdout
+
+
+def test_destroy_on_a_terminal_asks_first_and_no_keeps_everything(
+        project: Path, state: Path) -> None:
+    assert up(project, state).code == 0
+    refused = in_terminal([str(BIN / "nixvms"), "destroy", "--state-dir", str(state.parent)],
+                          cwd=project, answer=b"n\n")
+    assert "Stop every machine of the network" in refused and "nothing destroyed" in refused
+    assert (state / "server" / "server.qcow2").exists()
+    accepted = in_terminal([str(BIN / "nixvms"), "destroy", "--state-dir", str(state.parent)],
+                           cwd=project, answer=b"y\n")
+    assert "destroyed every machine" in accepted
+    assert not state.exists()
 
 
 def test_a_vm_killed_is_reported_dead_while_the_others_keep_running(

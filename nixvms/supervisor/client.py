@@ -254,7 +254,8 @@ class Opened:
 def open_state_dir(state_dir: str | os.PathLike[str]) -> RunDir:
     path = Path(state_dir)
     if not path.is_dir():
-        raise NotRunning(f"no network has run from {path} (no such directory)")
+        raise NotRunning(f"no network has run from {path} (no such directory)",
+                         nothing_ran=True)
     return prepare(path, create=False)
 
 
@@ -272,11 +273,12 @@ def open_run(state_dir: str | os.PathLike[str]) -> Opened:
             raise NotRunning(f"no network runs from {run_dir.path} ({_damaged(run_dir)}); "
                              "start one with `nixvms up`")
         raise NotRunning(f"no network has run from {run_dir.path} (no state file there); "
-                         "start one with `nixvms up`")
+                         "start one with `nixvms up`", nothing_ran=True)
     return Opened(run_dir, state, load_network(state.network))
 
 
-def status(state_dir: str | os.PathLike[str], latest: str | None = None) -> NetworkStatus:
+def status(state_dir: str | os.PathLike[str], latest: str | None = None,
+           machines: Sequence[str] = ()) -> NetworkStatus:
     """What runs from the state directory. `latest`: the newest network
     directory of the project (ignored when it is none); a disk made by another
     build is stale."""
@@ -288,8 +290,8 @@ def status(state_dir: str | os.PathLike[str], latest: str | None = None) -> Netw
             newest = load_network(latest)
     alive = opened.supervisor_alive
     now = time.time()
-    machines = []
-    for m in spec.machines:
+    rows = []
+    for m in spec.select(list(machines)):
         r = opened.record(m.name) or MachineState(vm=m.vm)
         phase = r.phase if (alive or not r.phase.up) else Phase.STOPPED
         running = phase.up
@@ -298,7 +300,7 @@ def status(state_dir: str | os.PathLike[str], latest: str | None = None) -> Netw
         except UsageError:
             current_vm = m.vm
         disk_exists = (run_dir.machine_dir(m.name) / m.disk_name).exists()
-        machines.append(MachineStatus(
+        rows.append(MachineStatus(
             name=m.name,
             state=phase.value,
             exit_status=r.exit_status if phase is Phase.DEAD else None,
@@ -318,7 +320,7 @@ def status(state_dir: str | os.PathLike[str], latest: str | None = None) -> Netw
         state_dir=run_dir.path, network=spec.path, running=alive,
         supervisor_pid=opened.state.supervisor.pid if alive else None,
         accel=opened.state.request.accel, ssh_config=run_dir.ssh_config,
-        machines=tuple(machines), spec=spec,
+        machines=tuple(rows), spec=spec,
     )
 
 

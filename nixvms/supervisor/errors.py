@@ -42,7 +42,12 @@ class AlreadyRunning(SupervisorError):
 
 
 class NotRunning(SupervisorError):
-    """No network runs from this state directory."""
+    """No network runs from this state directory (nothing_ran: none ever did,
+    or what ran was destroyed)."""
+
+    def __init__(self, message: str, *, nothing_ran: bool = False) -> None:
+        super().__init__(message)
+        self.nothing_ran = nothing_ran
 
 
 class StateDamaged(SupervisorError):

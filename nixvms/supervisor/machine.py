@@ -13,21 +13,16 @@ asks to start it.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import os
 import re
 import shlex
-import shutil
 import socket
-import tarfile
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from . import procs, runstate
+from . import procs, runstate, transfer
 from .backdoor import KILL_GRACE, Backdoor, BackdoorClosed, BackdoorError, ReplyDamaged, Sink
 from .errors import SupervisorError
 from .qemu import QemuClient, QemuError
@@ -40,7 +35,6 @@ from .text import read_text, strip_controls, tail_lines
 DEFAULT_TIMEOUT = 900          # NixOS's default for every wait and command
 BOOT_TIMEOUT = 300.0           # starting a machine, connecting to its backdoor
 CONSOLE_LINES = 10             # console lines shown with a failure
-TRANSFER_CHUNK = 3 << 20       # bytes per command when copying to a machine
 OUTPUT_IN_ERRORS = 2000        # characters of a command's output in an error
 
 
@@ -452,58 +446,25 @@ class Machine:
     def copy_from_host(self, source: str, target: str) -> None:
         """Copy a file or directory from the host to the machine (through the
         backdoor: no shared directory needed). Like `cp -r source target`."""
-        src = Path(source)
-        if not src.exists():
-            raise MachineError(f"copy_from_host: {source} does not exist on the host", self.name)
         with self.nested(f"copying {source} from the host to {target}"):
-            began = time.monotonic()
-            with tempfile.TemporaryFile() as blob:
-                with tarfile.open(fileobj=blob, mode="w", dereference=True) as tar:
-                    tar.add(str(src), arcname=src.name, filter=_plain_member)
-                size = blob.tell()
-                blob.seek(0)
-                tmp = self.succeed("mktemp -d").strip()
-                # base64 in here-documents: the console carries text, a
-                # here-document needs no process to pass it on
-                while chunk := blob.read(TRANSFER_CHUNK):
-                    self._check(f"base64 -d >> {tmp}/blob <<'NIXVMS_DATA'\n"
-                                f"{base64.encodebytes(chunk).decode()}NIXVMS_DATA")
-            self.succeed(
-                f"mkdir {tmp}/x && tar -x -C {tmp}/x < {tmp}/blob",
-                f"mkdir -p {shlex.quote(str(Path(target).parent))}",
-                f"cp -r {tmp}/x/{shlex.quote(src.name)} {shlex.quote(target)}",
-                f"rm -rf {tmp}")
-            self.log(_rate("copied", size, time.monotonic() - began))
-
-    def _check(self, command: str) -> None:
-        """Run a command that must succeed (its output unlogged: it is data)."""
-        status, raw = self._run(command, DEFAULT_TIMEOUT)
-        if status != 0:
-            raise RequestedAssertionFailed(self._failure(f"`{short(command)}` exited with "
-                                                         f"status {status}", raw.decode(
-                                                             errors="replace")), self.name)
+            try:
+                copied = transfer.to_machine(self._run, Path(source), target)
+            except transfer.TransferError as error:
+                raise MachineError(f"copy_from_host: {error.message}", self.name) from None
+            self.log(copied.describe("copied"))
 
     def copy_from_vm(self, source: str, target_dir: str = "") -> None:
         """Copy a file or directory from the machine to the driver's output
         directory (the current directory unless set), under target_dir."""
-        vm_src = Path(source)
         with self.nested(f"copying {source} from the machine"):
-            began = time.monotonic()
             destination = self.driver.out_dir / target_dir
             destination.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryFile() as blob:
-                status, _ = self._run(f"tar -C {shlex.quote(str(vm_src.parent))} -cf - "
-                                      f"{shlex.quote(vm_src.name)}", DEFAULT_TIMEOUT, sink=blob)
-                if status != 0:
-                    raise RequestedAssertionFailed(
-                        f"machine {self.name}: copy_from_vm: cannot read {source} (tar exited "
-                        f"with status {status}; its message is on the console)", self.name)
-                size = blob.tell()
-                blob.seek(0)
-                with tarfile.open(fileobj=blob, mode="r") as tar:
-                    _safe_extract(tar, destination, vm_src.name)
-            self.log(_rate(f"copied to {destination / vm_src.name}:", size,
-                           time.monotonic() - began))
+            try:
+                copied = transfer.from_machine(self._run, source, destination)
+            except transfer.TransferError as error:
+                raise RequestedAssertionFailed(f"machine {self.name}: copy_from_vm: "
+                                               f"{error.message}", self.name) from None
+            self.log(copied.describe(f"copied to {destination / Path(source).name}:"))
 
     copy_from_machine = copy_from_vm
 
@@ -660,46 +621,3 @@ class Machine:
                 return
             except BackdoorClosed:
                 raise self._error(f"{self._why_down()}") from None
-
-
-def _rate(what: str, size: int, seconds: float) -> str:
-    """"copied 12.0 MB in 3.1 s (3.9 MB/s)"."""
-    return (f"{what} {size / 1e6:.1f} MB in {seconds:.1f} s "
-            f"({size / 1e6 / max(seconds, 1e-3):.1f} MB/s)")
-
-
-def _plain_member(info: tarfile.TarInfo) -> tarfile.TarInfo:
-    """Members as root's, as NixOS's copy_from_host leaves them (root:root)."""
-    info.uid = info.gid = 0
-    info.uname = info.gname = "root"
-    return info
-
-
-def _safe_extract(tar: tarfile.TarFile, destination: Path, top: str) -> None:
-    """Extract a tar made by copy_from_vm: nothing outside `top`, no devices."""
-    base = destination.resolve()
-    for member in tar.getmembers():
-        name = os.path.normpath(member.name)
-        if name.startswith(("/", "..")) or not (name == top or name.startswith(top + "/")):
-            raise MachineError(f"copy_from_vm: refusing {member.name!r} from the machine")
-        if not (member.isfile() or member.isdir() or member.issym()):
-            continue
-        target = (base / name).resolve() if not member.issym() else base / name
-        if base not in target.parents and target != base:
-            raise MachineError(f"copy_from_vm: refusing {member.name!r} from the machine")
-        if member.issym():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with contextlib.suppress(FileNotFoundError):
-                target.unlink()
-            os.symlink(member.linkname, target)
-        elif member.isdir():
-            target.mkdir(parents=True, exist_ok=True)
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            extracted = tar.extractfile(member)
-            assert extracted is not None
-            with open(target, "wb") as out:
-                shutil.copyfileobj(extracted, out)
-            os.chmod(target, member.mode & 0o777)
-
-

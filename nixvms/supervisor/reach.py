@@ -108,6 +108,46 @@ def follow_log(path: Path, lines: int | None, stop: Callable[[], bool]) -> Itera
                 yield strip_controls(b"\n".join(complete).decode("utf-8", "replace")) + "\n"
 
 
+def log_files(state_dir: str | os.PathLike[str],
+              machines: Sequence[str] = ()) -> list[tuple[str, Path]]:
+    """(machine, console log) of the named machines (all when none) that have one."""
+    opened = open_run(state_dir)
+    chosen = opened.spec.select(list(machines))
+    found = [(m.name, opened.run_dir.console_log(m.name)) for m in chosen]
+    present = [(name, path) for name, path in found if path.exists()]
+    if not present:
+        raise NotRunning(f"no console log yet in {opened.run_dir.path}")
+    return present
+
+
+def follow_logs(logs: Sequence[tuple[str, Path]],
+                stop: Callable[[], bool]) -> Iterator[tuple[str, str]]:
+    """(machine, line) as the machines' consoles write them, interleaved, stripped."""
+    handles = []
+    try:
+        for name, path in logs:
+            handle = open(path, "rb")  # noqa: SIM115 - kept open while following
+            handle.seek(0, os.SEEK_END)
+            handles.append((name, handle, bytearray()))
+        while not stop():
+            quiet = True
+            for name, handle, partial in handles:
+                chunk = handle.read()
+                if not chunk:
+                    continue
+                quiet = False
+                partial += chunk
+                *complete, rest = bytes(partial).split(b"\n")
+                partial[:] = rest
+                for line in complete:
+                    yield name, strip_controls(line.decode("utf-8", "replace"))
+            if quiet:
+                time.sleep(0.2)
+    finally:
+        for _, handle, _ in handles:
+            handle.close()
+
+
 def console_socket(state_dir: str | os.PathLike[str], machine: str) -> tuple[str, Path]:
     """(machine name, its serial console's socket) of a running machine."""
     opened, name = running_machine(state_dir, machine)
