@@ -7,6 +7,10 @@ in
 rec {
   inherit attrNames attrValues listToAttrs mapAttrs hasAttr getAttr intersectAttrs catAttrs
     removeAttrs isAttrs;
+  # lib.showAttrPath: [ "a" "b c" ] -> a."b c"
+  showAttrPath = path:
+    if path == [ ] then "<root attribute path>"
+    else builtins.concatStringsSep "." (map lib.strings.escapeNixIdentifier path);
   attrByPath = attrPath: default: set:
     let
       n = length attrPath;

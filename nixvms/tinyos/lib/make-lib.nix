@@ -4,9 +4,8 @@
 # lib.types and lib.generators stay namespaced.
 #
 # Not provided (compared with nixpkgs' lib): option documentation (optionAttrSetToDocList),
-# lib.versions, lib.systems, lib.sources/cleanSource, lib.platforms, mkChangedOptionModule,
-# mkMergedOptionModule, type deprecation warnings, types.attrListOf and serializableValueWith. Type merging for
-# options declared twice goes through `type.typeMerge otherType` rather than functors.
+# lib.versions, lib.systems, lib.sources/cleanSource, lib.platforms, lib.gvariant, and
+# of lib.fileset only what types.fileset needs (fileset.nix).
 #
 # This file is a function: `unknownOptionHint` is a line added to "The option
 # `x' does not exist" errors of every evaluation made with this lib, submodules
@@ -29,7 +28,7 @@ let
     }
   ] // {
     inherit trivial fixedPoints lists strings attrsets options modules types generators
-      customisation;
+      customisation fileset cli;
     # lib.debug (subset)
     debug = { inherit (builtins) trace; traceVal = x: builtins.trace x x; traceSeq = x: y: builtins.trace (builtins.deepSeq x x) y; };
     traceVal = x: builtins.trace x x;
@@ -55,5 +54,7 @@ let
   types = import ./types.nix { inherit lib; };
   generators = import ./generators.nix { inherit lib; };
   customisation = import ./customisation.nix { inherit lib; };
+  fileset = import ./fileset.nix { inherit lib; };
+  cli = import ./cli.nix { inherit lib; };
 in
 lib

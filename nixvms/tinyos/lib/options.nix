@@ -33,7 +33,7 @@ rec {
     let
       name' = if isList name then lib.last name else name;
       defaultPath = if isList default then default else [ default ];
-      defaultText = concatStringsSep "." defaultPath;
+      defaultText = lib.showAttrPath defaultPath;
       defaults =
         if default != null then {
           default = lib.attrByPath defaultPath (throw "${defaultText} cannot be found in ${pkgsText}") pkgs;
@@ -46,7 +46,7 @@ rec {
       type = if nullable then lib.types.nullOr lib.types.package else lib.types.package;
     } // lib.optionalAttrs (example != null) {
       example = literalExpression
-        (if isList example then "${pkgsText}.${concatStringsSep "." example}" else example);
+        (if isList example then "${pkgsText}.${lib.showAttrPath example}" else example);
     });
   mkPackageOptionMD = mkPackageOption;
 
@@ -64,8 +64,50 @@ rec {
     apply = _: throw "Option value is not readable because the option is not declared.";
   } // attrs);
 
+  # lib.optionAttrSetToDocList: every option (sub-options of submodules included) as
+  # the flat record documentation generators read: name, loc, description, type (its
+  # description), declarations, default/example (rendered), internal, visible, readOnly.
+  optionAttrSetToDocList = optionAttrSetToDocList' [ ];
+  optionAttrSetToDocList' = _: options:
+    lib.concatMap (opt:
+      let
+        name = showOption opt.loc;
+        visible = opt.visible or true;
+        type = opt.type or { };
+        docOption = {
+          loc = opt.loc;
+          inherit name;
+          description = opt.description or null;
+          declarations = filter (x: x != unknownModule) opt.declarations;
+          internal = opt.internal or false;
+          visible = if isBool visible then visible else visible == "shallow";
+          readOnly = opt.readOnly or false;
+          type = opt.type.description or "unspecified";
+        }
+        // lib.optionalAttrs (opt ? example) {
+          example = builtins.addErrorContext "while evaluating the example of option `${name}`" (renderOptionValue opt.example);
+        }
+        # a default, or the type's empty value (not a submodule's: it is documented by its options)
+        // lib.optionalAttrs (opt ? defaultText || opt ? default || (type.emptyValue or { }) ? value && type.getSubModules or null == null) {
+          default = builtins.addErrorContext
+            "while evaluating the ${if opt ? defaultText then "defaultText" else "default value"} of option `${name}`"
+            (renderOptionValue (opt.defaultText or opt.default or opt.type.emptyValue.value));
+        }
+        // lib.optionalAttrs (opt ? relatedPackages && opt.relatedPackages != null) { inherit (opt) relatedPackages; };
+        subOptions = let ss = opt.type.getSubOptions opt.loc; in if ss != { } then optionAttrSetToDocList' opt.loc ss else [ ];
+        subOptionsVisible = if isBool visible then visible else visible == "transparent";
+      in
+      [ docOption ] ++ lib.optionals subOptionsVisible subOptions) (lib.collect isOption options);
+
+  # A value as documentation shows it: literal texts as they are, others pretty-printed.
+  renderOptionValue = v:
+    if v ? _type && v ? text then v
+    else literalExpression (lib.generators.toPretty { multiline = true; allowPrettyValues = true; } v);
+
   # lib.literalExpression / literalMD / mdDoc: documentation markers only.
-  literalExpression = text: { _type = "literalExpression"; inherit text; };
+  literalExpression = text:
+    if !isString text then throw "literalExpression expects a string."
+    else { _type = "literalExpression"; inherit text; };
   literalExample = literalExpression;
   literalMD = text: { _type = "literalMD"; inherit text; };
   mdDoc = x: x;
@@ -113,14 +155,13 @@ rec {
   getValues = map (x: x.value);
   getFiles = map (x: x.file);
 
-  # lib.showOption: [ "a" "b c" ] -> a."b c"
+  # lib.showOption: [ "a" "b c" "<name>" ] -> a."b c".<name> (placeholders such as
+  # `<name>` and `*` as they are, other names as Nix would write them)
   showOption = parts:
     let
       escapeOptionPart = part:
-        if builtins.match "[a-zA-Z_][a-zA-Z0-9_'-]*" part != null
-          || part == "*" || part == "<name>" || part == "<function body>"
-        then part
-        else builtins.toJSON part;
+        if part == "*" || builtins.match "<(.*)>" part != null then part
+        else lib.strings.escapeNixIdentifier part;
     in
     concatStringsSep "." (map escapeOptionPart parts);
   showFiles = files: concatStringsSep " and " (map (f: "`${f}'") files);

@@ -45,6 +45,33 @@ rec {
     else "'${replaceStrings [ "'" ] [ "'\\''" ] string}'";
   escapeShellArgs = concatMapStringsSep " " escapeShellArg;
   escapeNixString = s: escape [ "$" ] (builtins.toJSON s);
+  # lib.strings.escapeNixIdentifier: an attribute name as Nix source would write it,
+  # quoted when it is not a plain identifier or is a keyword.
+  escapeNixIdentifier = s:
+    if match "[a-zA-Z_][a-zA-Z0-9_'-]*" s != null
+      && !(builtins.elem s [ "assert" "else" "if" "in" "inherit" "let" "or" "rec" "then" "with" ])
+    then s else escapeNixString s;
+  # lib.strings.isConvertibleWithToString: what `toString` accepts without an error.
+  isConvertibleWithToString = x:
+    isStringLike x || builtins.elem (builtins.typeOf x) [ "null" "int" "float" "bool" ]
+    || (builtins.isList x && builtins.all isConvertibleWithToString x);
+  # lib.strings.levenshtein: the edit distance of two strings (one row of the
+  # table at a time), used for "Did you mean" suggestions.
+  levenshtein = a: b:
+    let
+      la = stringLength a;
+      lb = stringLength b;
+      nextRow = prev: i: builtins.foldl' (row: j:
+        row ++ [ (lib.min (lib.min (elemAt prev (j + 1) + 1) (lib.last row + 1))
+          (elemAt prev j + (if substring i 1 a == substring j 1 b then 0 else 1))) ])
+        [ (i + 1) ] (genList (j: j) lb);
+    in
+    if la == 0 then lb else if lb == 0 then la
+    else lib.last (builtins.foldl' nextRow (genList (j: j) (lb + 1)) (genList (i: i) la));
+  # lib.strings.levenshteinAtMost k a b: whether the distance is at most k.
+  levenshteinAtMost = k: a: b:
+    let d = stringLength a - stringLength b; in
+    (if d < 0 then 0 - d else d) <= k && levenshtein a b <= k;
   escapeXML = replaceStrings [ "\"" "'" "<" ">" "&" ] [ "&quot;" "&apos;" "&lt;" "&gt;" "&amp;" ];
   # lib.splitString: like builtins.split on a literal separator.
   splitString = sep: s:

@@ -66,6 +66,7 @@ rec {
   codeName = "tinyos";
   oldestSupportedRelease = 2211;
   isInOldestRelease = release: release <= oldestSupportedRelease;
+  oldestSupportedReleaseIsAtLeast = isInOldestRelease;
 
   # lib.trivial.toHexString / toBaseDigits
   toBaseDigits = base: i:

@@ -1,99 +1,129 @@
-# Mirrors nixpkgs lib/types.nix: option types with NixOS's names, descriptions (used in
-# "is not of type `...'" errors), checks and merge functions.
-#
-# Difference from nixpkgs: type merging (two declarations of one option) uses
-# `t1.typeMerge t2` (the other *type*), not a functor; `functor` is still provided.
+# lib.types (nixpkgs lib/types.nix), written for tinyos from nixpkgs' documented
+# semantics: the same names, descriptions (they appear in "is not of type `...'"
+# errors), checks, merges, empty values, and type merging through functors (two
+# declarations of one option merge their types with `t1.typeMerge t2.functor`).
+# Types whose merge has a `v2` attribute also report headError and valueMeta
+# (options.<path>.valueMeta). This file has the simple types; types-composite.nix
+# the types made of other types.
 { lib }:
 let
-  inherit (builtins) head tail length filter all any isAttrs isList isString isInt isFloat
-    isBool isFunction isPath elem concatLists concatStringsSep mapAttrs zipAttrsWith match
-    foldl' attrNames toJSON;
+  inherit (builtins) head length filter all isAttrs isList isString isInt isFloat isBool
+    isPath concatStringsSep foldl' match substring;
   inherit (lib.options) mergeDefaultOption mergeOneOption mergeEqualOption mergeUniqueOption
-    showOption showFiles showDefs getFiles getValues;
-  inherit (lib.modules) mergeDefinitions pushDownProperties;
+    showOption showFiles getFiles getValues showDefs;
 
-  isType = type: x: (x._type or "") == type;
-  setType = typeName: value: value // { _type = typeName; };
+  helpers = rec {
+    # The functor of a type with an element type: merging two of them merges the
+    # element types.
+    elemTypeFunctor = name: { elemType, ... }@payload: {
+      inherit name payload;
+      type = types.${name};
+      binOp = a: b:
+        let merged = a.elemType.typeMerge b.elemType.functor; in
+        if merged == null then null else { elemType = merged; };
+    };
 
-  # lib.types.mkOptionType
-  mkOptionType =
-    { name
-    , description ? null
-    , descriptionClass ? null
-    , check ? (_: true)
-    , merge ? mergeDefaultOption
-    , emptyValue ? { }
-    , getSubOptions ? _: { }
-    , getSubModules ? null
-    , substSubModules ? _: null
-    , typeMerge ? null
-    , functor ? null
-    , nestedTypes ? { }
-    , deprecationMessage ? null
-    , payload ? null
-    }:
-    let
-      self = {
-        _type = "option-type";
-        inherit name check merge emptyValue getSubOptions getSubModules substSubModules
-          nestedTypes descriptionClass deprecationMessage payload;
-        description = if description == null then name else description;
-        # Two declarations of the same option: identical simple types merge to themselves.
-        typeMerge = if typeMerge != null then typeMerge
-          else other: if other.name == self.name && other.description == self.description then self else null;
-        functor = if functor != null then functor
-          else { inherit name payload; type = null; wrapped = null; binOp = _: _: null; };
-      };
-    in
-    self;
+    # The headError of a v2 merge whose definitions fail `check`.
+    checkDefsForError = check: loc: defs:
+      if all (def: check def.value) defs then null
+      else { message = "Definition values: ${showDefs (filter (def: !check def.value) defs)}"; };
 
-  # `t // attrs` for a type, with typeMerge recomputed for the result (so a renamed type,
-  # e.g. ints.between built from int, merges only with itself).
-  overrideType = t: attrs:
-    let
-      self = t // attrs // {
-        typeMerge = attrs.typeMerge or (other:
-          if other.name == self.name && other.description == self.description then self else null);
-      };
-    in
-    self;
+    # " at file:line:column" of an attribute, when Nix knows it
+    inAttrPosSuffix = v: name:
+      let pos = builtins.unsafeGetAttrPos name v; in
+      if pos == null then "" else " at ${pos.file}:${toString pos.line}:${toString pos.column}";
 
-  # A type with one element type (listOf, attrsOf, nullOr, ...): merges element types.
-  wrapperMerge = name: ctor: elemType: other:
-    if other.name == name && other ? nestedTypes.elemType then
-      let m = elemType.typeMerge other.nestedTypes.elemType; in
-      if m == null then null else ctor m
-    else null;
+    # A check for types with a v2 merge: calling it is the check; the marker tells the
+    # module system that the merge reports the same failures (see checkV2MergeCoherence).
+    v2Check = f: { __functor = _self: f; isV2MergeCoherent = true; };
+    # A v2 merge: called the old way, it returns the value.
+    v2Merge = v2: { __functor = self: loc: defs: (self.v2 { inherit loc defs; }).value; inherit v2; };
+    # A type's merge as { headError; value; valueMeta; } whether it has a v2 merge or not.
+    mergeV2 = loc: type: defs:
+      if type.merge ? v2 then lib.modules.checkV2MergeCoherence loc type (type.merge.v2 { inherit loc defs; })
+      else { value = type.merge loc defs; headError = checkDefsForError type.check loc defs; valueMeta = { }; };
+  };
 
-  showEnumValue = v:
-    if isString v then ''"${v}"''
-    else if isInt v then toString v
-    else if isBool v then lib.boolToString v
-    else if v == null then "null"
-    else "<${builtins.typeOf v}>";
+  # A path "inside a store object": /nix/store/<hash-name>[/...], not the store
+  # directory itself nor one of its dot files (nixpkgs' lib.path.hasStorePathPrefix).
+  hasStorePathPrefix = p:
+    match "${lib.escapeRegex builtins.storeDir}/[^/.][^/]*(/.*)?" (toString p) != null;
 
-  isStorePath = lib.isStorePath;
-
-  types = rec {
-    inherit mkOptionType isType setType;
+  basic = rec {
+    isType = type: x: (x._type or "") == type;
+    setType = typeName: value: value // { _type = typeName; };
     isOptionType = isType "option-type";
 
-    # types.raw: any value, not merged, exactly one definition.
+    # The default type merge: same name, and payloads combined by the functor's binOp.
+    defaultTypeMerge = f: f':
+      let
+        mergedPayload = f.binOp f.payload f'.payload;
+        hasPayload = assert (f'.payload != null) == (f.payload != null); f.payload != null;
+      in
+      if f.name != f'.name then null
+      else if hasPayload then (if mergedPayload == null then null else f.type mergedPayload)
+      else f.type;
+
+    defaultFunctor = name: {
+      inherit name;
+      type = types.${name} or null;
+      payload = null;
+      binOp = a: b: null;
+    };
+
+    mkOptionType =
+      { name
+      , description ? null
+      , descriptionClass ? null # noun, conjunction, composite or nonRestrictiveClause
+      , check ? (x: true)
+      , merge ? mergeDefaultOption
+      , emptyValue ? { } # { value = ...; } for types with a value meaning "nothing"
+      , getSubOptions ? prefix: { }
+      , getSubModules ? null
+      , substSubModules ? m: null
+      , typeMerge ? defaultTypeMerge functor
+      , functor ? defaultFunctor name
+      , deprecationMessage ? null
+      , nestedTypes ? { }
+      }:
+      {
+        _type = "option-type";
+        inherit name check merge emptyValue getSubOptions getSubModules substSubModules
+          typeMerge deprecationMessage nestedTypes descriptionClass functor;
+        description = if description == null then name else description;
+      };
+
+    # A type's description, parenthesized unless its class fits the sentence.
+    optionDescriptionPhrase = unparenthesize: t:
+      if unparenthesize (t.descriptionClass or null) then t.description else "(${t.description})";
+
+    # Merges two types (the first one's typeMerge), or a "merge-error".
+    mergeTypes = a: b:
+      assert isOptionType a && isOptionType b;
+      let merged = a.typeMerge b.functor; in
+      if merged == null then setType "merge-error" { error = "Cannot merge types"; } else merged;
+
+    # Turns the unknown-option check off, for documentation.
+    noCheckForDocsModule = {
+      config._module.check = lib.mkForce false;
+      _file = "<built-in module that disables checks for the purpose of documentation generation>";
+    };
+
     raw = mkOptionType {
       name = "raw";
       description = "raw value";
       descriptionClass = "noun";
-      check = _: true;
+      check = value: true;
       merge = mergeOneOption;
     };
 
-    # types.anything: attrsets merged recursively, functions merged by result,
-    # everything else must be equal.
+    # Attribute sets merged recursively, functions by their results, string-coercible
+    # sets (packages) once, anything else when all definitions are equal.
     anything = mkOptionType {
       name = "anything";
       description = "anything";
       descriptionClass = "noun";
-      check = _: true;
+      check = value: true;
       merge = loc: defs:
         let
           getType = value: if isAttrs value && lib.isStringLike value then "stringCoercibleSet" else builtins.typeOf value;
@@ -102,12 +132,8 @@ let
             else throw "The option `${showOption loc}' has conflicting option types in ${showFiles (getFiles defs)}")
             (getType (head defs).value) defs;
           mergeFunction = {
-            set = (attrsOf anything).merge;
+            set = (types.attrsOf anything).merge;
             stringCoercibleSet = mergeOneOption;
-            # lists are not concatenated: two definitions conflict, as in nixpkgs
-            list = loc: defs:
-              if length defs == 1 then (head defs).value
-              else throw "The option `${showOption loc}' has conflicting definitions, in ${showFiles (getFiles defs)}.";
             lambda = loc: defs: arg: anything.merge (loc ++ [ "<function body>" ])
               (map (def: { inherit (def) file; value = def.value arg; }) defs);
           }.${commonType} or mergeEqualOption;
@@ -117,13 +143,7 @@ let
 
     unspecified = mkOptionType { name = "unspecified"; description = "unspecified value"; descriptionClass = "noun"; };
 
-    bool = mkOptionType {
-      name = "bool";
-      description = "boolean";
-      descriptionClass = "noun";
-      check = isBool;
-      merge = mergeEqualOption;
-    };
+    bool = mkOptionType { name = "bool"; description = "boolean"; descriptionClass = "noun"; check = isBool; merge = mergeEqualOption; };
 
     boolByOr = mkOptionType {
       name = "boolByOr";
@@ -133,41 +153,29 @@ let
       merge = loc: defs: foldl' (result: def: result || def.value) false defs;
     };
 
-    int = mkOptionType {
-      name = "int";
-      description = "signed integer";
-      descriptionClass = "noun";
-      check = isInt;
-      merge = mergeEqualOption;
-    };
+    int = mkOptionType { name = "int"; description = "signed integer"; descriptionClass = "noun"; check = isInt; merge = mergeEqualOption; };
 
-    # types.ints.*
     ints =
       let
         betweenDesc = lowest: highest: "${toString lowest} and ${toString highest} (both inclusive)";
         between = lowest: highest:
           assert lib.assertMsg (lowest <= highest) "ints.between: lowest must be smaller than highest";
-          overrideType (addCheck int (x: x >= lowest && x <= highest)) {
+          types.addCheck int (x: x >= lowest && x <= highest) // {
             name = "intBetween";
             description = "integer between ${betweenDesc lowest highest}";
           };
         ign = lowest: highest: name: docStart:
-          overrideType (between lowest highest) {
-            inherit name;
-            description = docStart + "; between ${betweenDesc lowest highest}";
-          };
+          between lowest highest // { inherit name; description = docStart + "; between ${betweenDesc lowest highest}"; };
         unsign = bit: range: ign 0 (range - 1) "unsignedInt${toString bit}" "${toString bit} bit unsigned integer";
         sign = bit: range: ign (0 - (range / 2)) (range / 2 - 1) "signedInt${toString bit}" "${toString bit} bit signed integer";
       in
       {
         inherit between;
-        unsigned = overrideType (addCheck int (x: x >= 0)) {
-          name = "unsignedInt";
-          description = "unsigned integer, meaning >=0";
+        unsigned = types.addCheck int (x: x >= 0) // {
+          name = "unsignedInt"; description = "unsigned integer, meaning >=0"; descriptionClass = "nonRestrictiveClause";
         };
-        positive = overrideType (addCheck int (x: x > 0)) {
-          name = "positiveInt";
-          description = "positive integer, meaning >0";
+        positive = types.addCheck int (x: x > 0) // {
+          name = "positiveInt"; description = "positive integer, meaning >0"; descriptionClass = "nonRestrictiveClause";
         };
         u8 = unsign 8 256;
         u16 = unsign 16 65536;
@@ -179,38 +187,32 @@ let
 
     port = ints.u16;
 
-    float = mkOptionType {
-      name = "float";
-      description = "floating point number";
-      descriptionClass = "noun";
-      check = isFloat;
-      merge = mergeEqualOption;
-    };
+    float = mkOptionType { name = "float"; description = "floating point number"; descriptionClass = "noun"; check = isFloat; merge = mergeEqualOption; };
 
-    number = either int float;
+    number = types.either int float;
 
-    numbers = {
-      between = lowest: highest: overrideType (addCheck number (x: x >= lowest && x <= highest)) {
-        name = "numberBetween";
-        description = "integer or floating point number between ${toString lowest} and ${toString highest} (both inclusive)";
+    numbers =
+      let betweenDesc = lowest: highest: "${builtins.toJSON lowest} and ${builtins.toJSON highest} (both inclusive)"; in
+      {
+        between = lowest: highest:
+          assert lib.assertMsg (lowest <= highest) "numbers.between: lowest must be smaller than highest";
+          types.addCheck number (x: x >= lowest && x <= highest) // {
+            name = "numberBetween";
+            description = "integer or floating point number between ${betweenDesc lowest highest}";
+          };
+        nonnegative = types.addCheck number (x: x >= 0) // {
+          name = "numberNonnegative";
+          description = "nonnegative integer or floating point number, meaning >=0";
+          descriptionClass = "nonRestrictiveClause";
+        };
+        positive = types.addCheck number (x: x > 0) // {
+          name = "numberPositive";
+          description = "positive integer or floating point number, meaning >0";
+          descriptionClass = "nonRestrictiveClause";
+        };
       };
-      nonnegative = overrideType (addCheck number (x: x >= 0)) {
-        name = "numberNonnegative";
-        description = "nonnegative integer or floating point number, meaning >=0";
-      };
-      positive = overrideType (addCheck number (x: x > 0)) {
-        name = "numberPositive";
-        description = "positive integer or floating point number, meaning >0";
-      };
-    };
 
-    str = mkOptionType {
-      name = "str";
-      description = "string";
-      descriptionClass = "noun";
-      check = isString;
-      merge = mergeEqualOption;
-    };
+    str = mkOptionType { name = "str"; description = "string"; descriptionClass = "noun"; check = isString; merge = mergeEqualOption; };
 
     nonEmptyStr = mkOptionType {
       name = "nonEmptyStr";
@@ -220,7 +222,7 @@ let
       inherit (str) merge;
     };
 
-    # types.singleLineStr: a trailing newline is allowed and removed.
+    # A trailing newline is allowed, and removed.
     singleLineStr =
       let inherit (strMatching "[^\n\r]*\n?") check merge; in
       mkOptionType {
@@ -237,31 +239,38 @@ let
       descriptionClass = "noun";
       check = x: str.check x && match pattern x != null;
       inherit (str) merge;
+      functor = defaultFunctor "strMatching" // {
+        type = payload: strMatching payload.pattern;
+        payload = { inherit pattern; };
+        binOp = lhs: rhs: if lhs == rhs then lhs else null;
+      };
     };
 
-    # types.separatedString: all definitions concatenated with `sep`.
-    separatedString = sep: mkOptionType {
+    # All definitions concatenated with `sep`.
+    separatedString = sep: mkOptionType rec {
       name = "separatedString";
-      description =
-        if sep == "" then "Concatenated string"
-        else "strings concatenated with ${toJSON sep}";
+      description = "strings concatenated with ${builtins.toJSON sep}";
       descriptionClass = "noun";
       check = isString;
       merge = loc: defs: concatStringsSep sep (getValues defs);
-      payload = sep;
-      typeMerge = other:
-        if other.name == "separatedString" && other.payload == sep then separatedString sep else null;
+      functor = defaultFunctor name // {
+        payload = { inherit sep; };
+        type = payload: separatedString payload.sep;
+        binOp = lhs: rhs: if lhs.sep == rhs.sep then { inherit (lhs) sep; } else null;
+      };
     };
-
     lines = separatedString "\n";
     commas = separatedString ",";
     envVar = separatedString ":";
-    string = separatedString "";
+    # removed from nixpkgs (it was separatedString ""); kept for older modules
+    string = separatedString "" // { name = "string"; deprecationMessage = "See https://github.com/NixOS/nixpkgs/pull/66346 for better alternative types."; };
 
-    passwdEntry = entryType: overrideType (addCheck entryType (str: !(lib.hasInfix ":" str || lib.hasInfix "\n" str))) {
-      name = "passwdEntry ${entryType.name}";
-      description = "${entryType.description}, not containing newlines or colons";
-    };
+    passwdEntry = entryType:
+      types.addCheck entryType (str: !(lib.hasInfix ":" str || lib.hasInfix "\n" str)) // {
+        name = "passwdEntry ${entryType.name}";
+        description = "${optionDescriptionPhrase (class: class == "noun") entryType}, not containing newlines or colons";
+        descriptionClass = "nonRestrictiveClause";
+      };
 
     attrs = mkOptionType {
       name = "attrs";
@@ -271,336 +280,102 @@ let
       emptyValue = { value = { }; };
     };
 
-    # types.package: a derivation or a store path (kept as given).
+    # lib.fileset values; several definitions are their union.
+    fileset = mkOptionType {
+      name = "fileset";
+      description = "fileset";
+      descriptionClass = "noun";
+      check = lib.fileset.isFileset;
+      merge = loc: defs: lib.fileset.unions (map (x: x.value) defs);
+      emptyValue.value = lib.fileset.empty;
+    };
+
+    # A top-level store path: a derivation, or a store path (a string without
+    # context or a path literal becomes a derivation-like value).
     package = mkOptionType {
       name = "package";
       descriptionClass = "noun";
-      check = x: lib.isDerivation x || isStorePath x;
-      merge = mergeOneOption;
+      check = x: lib.isDerivation x || lib.isStorePath x;
+      merge = loc: defs:
+        let res = mergeOneOption loc defs; in
+        if isPath res || (isString res && !builtins.hasContext res) then lib.toDerivation res else res;
     };
 
-    shellPackage = overrideType package {
-      name = "shellPackage";
-      description = "shell package";
-      check = x: lib.isDerivation x && x ? shellPath;
-    };
+    shellPackage = package // { check = x: lib.isDerivation x && x ? shellPath; };
 
-    path = mkOptionType {
-      name = "path";
+    pkgs = types.addCheck (types.unique { message = "A Nixpkgs pkgs set can not be merged with another pkgs set."; } attrs // {
+      name = "pkgs";
       descriptionClass = "noun";
-      check = x: lib.isStringLike x && builtins.substring 0 1 (toString x) == "/";
-      merge = mergeEqualOption;
-    };
+      description = "Nixpkgs package set";
+    }) (x: (x._type or null) == "pkgs");
 
-    # types.pathWith { inStore; absolute; }: a path (or string) that is (or is
-    # not) absolute and (or not) in the Nix store, null leaving it open. In the
-    # store means inside a store object: /nix/store/<hash-name>[/...], not the
-    # store directory itself nor its dot files.
-    pathWith = { inStore ? null, absolute ? null }:
-      if inStore == true && absolute == false then throw "In pathWith, inStore means the path must be absolute"
-      else mkOptionType {
-        name = "path";
-        description = lib.optionalString (absolute != null) (if absolute then "absolute " else "relative ")
-          + "path" + lib.optionalString (inStore != null) (if inStore then " in the Nix store" else " not in the Nix store");
-        descriptionClass = "noun";
-        check = x:
-          let
-            s = toString x;
-            isAbsolute = builtins.substring 0 1 s == "/";
-            isInStore = builtins.match "${lib.escapeRegex builtins.storeDir}/[^/.][^/]*(/.*)?" s != null;
-          in
-          lib.isStringLike x
-          && (absolute == null || absolute == isAbsolute)
-          && (inStore == null || inStore == isInStore);
-        merge = mergeEqualOption;
-        payload = { inherit inStore absolute; };
-        typeMerge = other:
-          if other.name == "path" && (other.payload or null) == { inherit inStore absolute; } then pathWith { inherit inStore absolute; }
-          else null;
-      };
+    path = pathWith { absolute = true; };
     pathInStore = pathWith { inStore = true; };
     externalPath = pathWith { absolute = true; inStore = false; };
 
-    # types.attrTag { tag = type or option; ... }: a value is { <tag> = value; }
-    # with exactly one of the tags, merged by that tag's type; two definitions
-    # with different tags, or a tag not listed, are not of this type.
-    attrTag = tags0:
-      let
-        tags = builtins.mapAttrs (n: t:
-          if isOptionType t then { type = t; } else t // { type = t.type or unspecified; }) tags0;
-        names = attrNames tags;
-        tagOf = v: head (attrNames v);
-        self = mkOptionType {
-          name = "attrTag";
-          description = "attribute-tagged union of ${builtins.concatStringsSep ", " names}";
-          descriptionClass = "composite";
-          check = v: isAttrs v && length (attrNames v) == 1 && tags ? ${tagOf v};
-          merge = loc: defs:
+    # A path or string, absolute or relative, in the store or not (null: either).
+    # Outside the store, a path literal is refused: it would be copied into the store
+    # when used.
+    pathWith = { inStore ? null, absolute ? null }:
+      lib.throwIf (inStore != null && absolute != null && inStore && !absolute)
+        "In pathWith, inStore means the path must be absolute"
+        mkOptionType {
+          name = "path";
+          description = (if absolute == null then "" else if absolute then "absolute " else "relative ")
+            + "path" + (if inStore == null then "" else if inStore then " in the Nix store" else " not in the Nix store");
+          descriptionClass = "noun";
+          merge = mergeEqualOption;
+          functor = defaultFunctor "path" // {
+            type = pathWith;
+            payload = { inherit inStore absolute; };
+            binOp = lhs: rhs: if lhs == rhs then lhs else null;
+          };
+          check = x:
             let
-              tag = tagOf (head defs).value;
-              others = filter (d: tagOf d.value != tag) defs;
+              isExpectedType = if inStore == null || inStore then lib.isStringLike x else isString x;
+              s = toString x;
+              isAbsolute = substring 0 1 s == "/";
+              isInStore = hasStorePathPrefix (if isPath x then x else "/" + lib.removePrefix "/" (builtins.unsafeDiscardStringContext s));
             in
-            if others != [ ] then
-              throw "A definition for option `${showOption loc}' is not of type `${self.description}'. The definitions use different tags. Definition values:${showDefs defs}"
-            else {
-              ${tag} = (lib.modules.mergeDefinitions (loc ++ [ tag ]) tags.${tag}.type
-                (map (d: { inherit (d) file; value = d.value.${tag}; }) defs)).mergedValue;
-            };
-          payload = { inherit tags; };
-          typeMerge = other:
-            if other.name == "attrTag" && builtins.intersectAttrs tags other.payload.tags == { }
-            then attrTag (tags0 // builtins.mapAttrs (_: t: t.type) other.payload.tags)
-            else null;
+            isExpectedType && (inStore == null || inStore == isInStore) && (absolute == null || absolute == isAbsolute);
         };
-      in
-      self;
 
-    # types.listOf: definitions concatenated (in mkOrder order); each element may use
-    # mkIf/mkMerge and is checked against elemType.
-    listOf = elemType: mkOptionType rec {
-      name = "listOf";
-      description = "list of ${elemType.description}";
-      descriptionClass = "composite";
-      check = isList;
-      merge = loc: defs:
-        map (x: x.value) (filter (x: x ? value) (concatLists (lib.imap1 (n: def:
-          lib.imap1 (m: def':
-            (mergeDefinitions
-              (loc ++ [ "[definition ${toString n}-entry ${toString m}]" ])
-              elemType
-              [ { inherit (def) file; value = def'; } ]
-            ).optionalValue
-          ) def.value
-        ) defs)));
-      emptyValue = { value = [ ]; };
-      getSubOptions = prefix: elemType.getSubOptions (prefix ++ [ "*" ]);
-      getSubModules = elemType.getSubModules;
-      substSubModules = m: listOf (elemType.substSubModules m);
-      nestedTypes.elemType = elemType;
-      typeMerge = wrapperMerge name listOf elemType;
-    };
-
-    nonEmptyListOf = elemType:
-      let list = addCheck (listOf elemType) (l: l != [ ]); in
-      overrideType list {
-        description = "non-empty ${list.description}";
-        emptyValue = { };
-        substSubModules = m: nonEmptyListOf (elemType.substSubModules m);
-        typeMerge = wrapperMerge "listOf" nonEmptyListOf elemType;
-      };
-
-    # types.attrsOf / types.lazyAttrsOf: merged per attribute.
-    attrsWith = { elemType, lazy ? false }: mkOptionType rec {
-      name = if lazy then "lazyAttrsOf" else "attrsOf";
-      description = (if lazy then "lazy attribute set of " else "attribute set of ") + elemType.description;
-      descriptionClass = "composite";
-      check = isAttrs;
-      merge = loc: defs:
-        let
-          pushed = concatLists (map (def: map (v: mapAttrs (n: v': { inherit (def) file; value = v'; }) v)
-            (pushDownProperties def.value)) defs);
-          zipped = zipAttrsWith (name: defs: mergeDefinitions (loc ++ [ name ]) elemType defs) pushed;
-        in
-        if lazy then
-          mapAttrs (name: merged: merged.optionalValue.value or elemType.emptyValue.value or merged.mergedValue) zipped
-        else
-          mapAttrs (n: v: v.value) (lib.filterAttrs (n: v: v ? value) (mapAttrs (n: v: v.optionalValue) zipped));
-      emptyValue = { value = { }; };
-      getSubOptions = prefix: elemType.getSubOptions (prefix ++ [ "<name>" ]);
-      getSubModules = elemType.getSubModules;
-      substSubModules = m: attrsWith { elemType = elemType.substSubModules m; inherit lazy; };
-      nestedTypes.elemType = elemType;
-      typeMerge = wrapperMerge name (t: attrsWith { elemType = t; inherit lazy; }) elemType;
-    };
-    attrsOf = elemType: attrsWith { inherit elemType; };
-    lazyAttrsOf = elemType: attrsWith { inherit elemType; lazy = true; };
-
-    # types.uniq / types.unique: the element type, but only one definition allowed.
-    unique = { message }: type: mkOptionType rec {
-      name = "unique";
-      inherit (type) description descriptionClass check;
-      merge = mergeUniqueOption { inherit message; inherit (type) merge; };
-      emptyValue = type.emptyValue;
-      getSubOptions = type.getSubOptions;
-      getSubModules = type.getSubModules;
-      substSubModules = m: uniq (type.substSubModules m);
-      nestedTypes.elemType = type;
-      typeMerge = wrapperMerge name uniq type;
-    };
-    uniq = unique { message = ""; };
-
-    # types.nullOr
-    nullOr = elemType: mkOptionType rec {
-      name = "nullOr";
-      description = "null or ${elemType.description}";
-      descriptionClass = "conjunction";
-      check = x: x == null || elemType.check x;
-      merge = loc: defs:
-        let nrNulls = lib.count (def: def.value == null) defs; in
-        if nrNulls == length defs then null
-        else if nrNulls != 0 then
-          throw "The option `${showOption loc}' is defined both null and not null, in ${showFiles (getFiles defs)}."
-        else elemType.merge loc defs;
-      emptyValue = { value = null; };
-      getSubOptions = elemType.getSubOptions;
-      getSubModules = elemType.getSubModules;
-      substSubModules = m: nullOr (elemType.substSubModules m);
-      nestedTypes.elemType = elemType;
-      typeMerge = wrapperMerge name nullOr elemType;
-    };
-
-    # types.functionTo: definitions merged by merging their results.
-    functionTo = elemType: mkOptionType rec {
-      name = "functionTo";
-      description = "function that evaluates to a(n) ${elemType.description}";
-      descriptionClass = "composite";
-      check = lib.isFunction;
-      merge = loc: defs: fnArgs:
-        (mergeDefinitions (loc ++ [ "<function body>" ]) elemType
-          (map (fn: { inherit (fn) file; value = fn.value fnArgs; }) defs)).mergedValue;
-      getSubOptions = prefix: elemType.getSubOptions (prefix ++ [ "<function body>" ]);
-      getSubModules = elemType.getSubModules;
-      substSubModules = m: functionTo (elemType.substSubModules m);
-      nestedTypes.elemType = elemType;
-      typeMerge = wrapperMerge name functionTo elemType;
-    };
-
-    # types.enum
-    enum = values: mkOptionType rec {
-      name = "enum";
-      description =
-        if values == [ ] then "impossible (empty enum)"
-        else if length values == 1 then "value ${showEnumValue (head values)} (singular enum)"
-        else "one of ${concatStringsSep ", " (map showEnumValue values)}";
-      descriptionClass = if length values < 2 then "noun" else "conjunction";
-      check = x: elem x values;
+    # A value made by lib.mkLuaInline.
+    luaInline = mkOptionType {
+      name = "luaInline";
+      description = "inline lua";
+      descriptionClass = "noun";
+      check = x: x._type or null == "lua-inline";
       merge = mergeEqualOption;
-      payload = values;
-      typeMerge = other: if other.name == "enum" then enum (lib.unique (values ++ other.payload)) else null;
     };
 
-    # types.either / types.oneOf
-    either = t1: t2: mkOptionType rec {
-      name = "either";
-      description = "${t1.description} or ${t2.description}";
-      descriptionClass = "conjunction";
-      check = x: t1.check x || t2.check x;
-      merge = loc: defs:
-        let defList = map (d: d.value) defs; in
-        if all (x: t1.check x) defList then t1.merge loc defs
-        else if all (x: t2.check x) defList then t2.merge loc defs
-        else mergeOneOption loc defs;
-      nestedTypes = { left = t1; right = t2; };
-      typeMerge = other:
-        if other.name == "either" then
-          let l = t1.typeMerge other.nestedTypes.left; r = t2.typeMerge other.nestedTypes.right; in
-          if l == null || r == null then null else either l r
-        else null;
+    # An option declaration (mkOption's result), not an evaluated option.
+    optionDeclaration = mkOptionType {
+      name = "optionDeclaration";
+      description = "option declaration";
+      descriptionClass = "noun";
+      check = opt: isType "option" opt && !(opt ? value);
     };
 
-    oneOf = ts:
-      if ts == [ ] then throw "types.oneOf needs to get at least one type in its argument"
-      else foldl' either (head ts) (tail ts);
-
-    # types.coercedTo: values of coercedType are converted with coerceFunc.
-    coercedTo = coercedType: coerceFunc: finalType:
-      assert lib.assertMsg (coercedType.getSubModules == null)
-        "coercedTo: coercedType must not have submodules (it’s a ${coercedType.description})";
-      mkOptionType rec {
-        name = "coercedTo";
-        description = "${finalType.description} or ${coercedType.description} convertible to it";
-        check = x: (coercedType.check x && finalType.check (coerceFunc x)) || finalType.check x;
-        merge = loc: defs:
-          let coerceVal = val: if coercedType.check val then coerceFunc val else val; in
-          finalType.merge loc (map (def: def // { value = coerceVal def.value; }) defs);
-        emptyValue = finalType.emptyValue;
-        getSubOptions = finalType.getSubOptions;
-        getSubModules = finalType.getSubModules;
-        substSubModules = m: coercedTo coercedType coerceFunc (finalType.substSubModules m);
-        nestedTypes = { inherit coercedType finalType; };
-        typeMerge = _: null;
-      };
-
-    # types.addCheck: an extra check on top of a type.
-    addCheck = elemType: check: overrideType elemType { check = x: elemType.check x && check x; };
-
-    # types.optionType: the type of _module.freeformType (types merge when declared twice).
+    # The type of a type (_module.freeformType): several definitions merge as two
+    # declarations of one option would, submodules included.
     optionType = mkOptionType {
       name = "optionType";
-      description = "optional type, e.g. `str`, `int`, ...";
+      description = "optionType";
       descriptionClass = "noun";
       check = isType "option-type";
       merge = loc: defs:
         if length defs == 1 then (head defs).value
-        else foldl' (a: def:
-          let m = a.typeMerge def.value; in
-          if m == null then throw "The option `${showOption loc}' has conflicting definitions, in ${showFiles (getFiles defs)}." else m)
-          (head defs).value (tail defs);
+        else
+          let
+            optionModules = map ({ value, file }: { _file = file; options = lib.mkOption { type = value; }; }) defs;
+            # mergeOptionDecls wants { _file; options; pos; }
+            decls = map (m: { inherit (m) _file options; pos = null; }) optionModules;
+          in
+          (lib.modules.fixupOptionType loc (lib.modules.mergeOptionDecls loc decls)).type;
     };
-
-    # types.deferredModule: module definitions collected, evaluated later by someone else.
-    deferredModule = mkOptionType {
-      name = "deferredModule";
-      description = "module";
-      descriptionClass = "noun";
-      check = x: isAttrs x || lib.isFunction x || isPath x;
-      merge = loc: defs: {
-        imports = map (def: lib.setDefaultModuleLocation "${def.file}, via option ${showOption loc}" def.value) defs;
-      };
-    };
-
-    submodule = modules: submoduleWith {
-      shorthandOnlyDefinesConfig = true;
-      modules = lib.toList modules;
-    };
-
-    # types.submoduleWith: each value is the config of its own evalModules, whose modules
-    # are the type's modules + one per definition; `name` (_module.args.name) is the last
-    # component of the option path (the attribute name under attrsOf).
-    submoduleWith =
-      { modules
-      , specialArgs ? { }
-      , shorthandOnlyDefinesConfig ? false
-      , description ? null
-      , class ? null
-      }@attrs:
-      let
-        allModules = defs: map ({ value, file }:
-          if isAttrs value && shorthandOnlyDefinesConfig
-          then { _file = file; config = value; }
-          else { _file = file; imports = [ value ]; }) defs;
-        base = loc: extra: lib.evalModules {
-          inherit specialArgs class;
-          modules = [ { _module.args.name = lib.mkOptionDefault (lib.last loc); } ] ++ modules ++ extra;
-          prefix = loc;
-        };
-      in
-      mkOptionType {
-        name = "submodule";
-        description = if description != null then description else "submodule";
-        descriptionClass = "noun";
-        check = x: isAttrs x || lib.isFunction x || isPath x;
-        merge = loc: defs: (base loc (allModules defs)).config;
-        emptyValue = { value = { }; };
-        getSubOptions = prefix: (base (prefix ++ [ "<name>" ]) [ ]).options;
-        getSubModules = modules;
-        substSubModules = m: submoduleWith (attrs // { modules = m; });
-        payload = { inherit modules specialArgs shorthandOnlyDefinesConfig class; };
-        nestedTypes = { };
-        typeMerge = other:
-          if other.name == "submodule" then
-            let otherClass = other.payload.class or null; in
-            if class != null && otherClass != null && class != otherClass then
-              throw "A submoduleWith option is declared multiple times with conflicting class values ${builtins.toJSON class} and ${builtins.toJSON otherClass}."
-            else
-            submoduleWith (attrs // {
-              class = if class != null then class else otherClass;
-              modules = modules ++ other.payload.modules;
-              specialArgs = specialArgs // other.payload.specialArgs;
-              shorthandOnlyDefinesConfig = shorthandOnlyDefinesConfig && other.payload.shorthandOnlyDefinesConfig;
-            })
-          else null;
-      };
   };
+
+  types = basic // import ./types-composite.nix { inherit lib types helpers; } // { inherit types; };
 in
 types
