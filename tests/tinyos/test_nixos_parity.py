@@ -160,3 +160,17 @@ def test_AllowUsers_becomes_the_group_dropbear_checks(machines: Machines) -> Non
     }""")
     assert m.value("config.users.groups.tinyos-sshd-allowed.members") == ["alice"]
     assert "-G tinyos-sshd-allowed" in m.value("config.systemd.services.sshd.script")
+
+
+def test_a_yescrypt_hash_is_refused_since_busybox_su_cannot_check_it(machines: Machines) -> None:
+    err = toplevel_error(machines, """{
+      users.users.x = { isNormalUser = true; hashedPassword = "$y$j9T$abc$def"; };
+    }""")
+    assert "users.users.x.hashedPassword: tinyos cannot check $y$ hashes" in err
+
+
+def test_several_password_options_give_nixos_warning(machines: Machines) -> None:
+    m = machines.write("m", """{
+      users.users.x = { isNormalUser = true; password = "a"; hashedPassword = "!"; };
+    }""")
+    assert any("The user 'x' has multiple of the options" in w for w in m.value("config.warnings"))

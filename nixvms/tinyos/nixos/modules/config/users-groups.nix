@@ -253,6 +253,13 @@ in
             ${lib.concatStringsSep "\n  " (map (g: "users.groups.${g} = {};") (lib.unique (map (u: u.group) withoutGroup)))}
         ''; }
     ] ++ builtins.concatMap (user: [
+      # tinyos's own: su and login are busybox's, whose crypt has md5, sha-256
+      # and sha-512 only (dropbear would take more: it uses glibc's crypt)
+      (let h = lib.findFirst (x: x != null) null [ user.hashedPassword user.initialHashedPassword ];
+           scheme = if h == null then null else builtins.match "[$]([^$]+)[$].*" h; in {
+        assertion = scheme == null || builtins.elem (builtins.head scheme) [ "1" "5" "6" ];
+        message = "users.users.${user.name}.hashedPassword: tinyos cannot check \$${builtins.head scheme}\$ hashes (its su and login are busybox's: \$1\$, \$5\$, \$6\$ only); make one with `mkpasswd -m sha-512`.";
+      })
       { assertion = builtins.match nameRegex user.name != null;
         message = "The username \"${user.name}\" is not valid, it does not match the regex \"${nameRegex}\"."; }
       { assertion = user.hashedPassword != null -> builtins.match ".*:.*" user.hashedPassword == null;
@@ -280,6 +287,13 @@ in
           users.groups.${user.name} = {};
         ''; }
     ]) users;
+
+    warnings = map (user: ''
+      The user '${user.name}' has multiple of the options
+      `initialHashedPassword`, `hashedPassword`, `initialPassword`, `password`
+      & `hashedPasswordFile` set to a non-null value.
+    '') (builtins.filter (user: 1 < builtins.length (builtins.filter (x: x != null)
+      ([ user.hashedPassword user.password ] ++ lib.optionals cfg.mutableUsers [ user.initialHashedPassword user.initialPassword ]))) users);
 
     # update-users-groups.pl's homes: /root 0700, /home 0755, createHome
     # with the owner and homeMode; ~/.ssh/authorized_keys for dropbear.
