@@ -415,7 +415,8 @@ def test_mkIf_with_a_non_boolean_condition_is_an_error(tmp_path: Path) -> None:
         d=decl("n", "types.int"),
         a='{ lib, ... }: { n = lib.mkIf "yes" 1; }',
     )
-    assert "‘mkIf’ called with a non-Boolean condition" in err
+    # nixpkgs' sentence quotes mkIf with typographic quotes
+    assert "\u2018mkIf\u2019 called with a non-Boolean condition" in err
 
 
 def test_mkIf_on_list_elements_filters_them(tmp_path: Path) -> None:

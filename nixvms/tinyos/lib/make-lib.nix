@@ -4,7 +4,7 @@
 # lib.types and lib.generators stay namespaced.
 #
 # Not provided (compared with nixpkgs' lib): option documentation (optionAttrSetToDocList),
-# lib.versions, lib.systems, lib.sources/cleanSource, lib.platforms, lib.gvariant, and
+# lib.versions, lib.systems, lib.sources/cleanSource, lib.platforms, and
 # of lib.fileset only what types.fileset needs (fileset.nix).
 #
 # This file is a function: `unknownOptionHint` is a line added to "The option
@@ -28,7 +28,7 @@ let
     }
   ] // {
     inherit trivial fixedPoints lists strings attrsets options modules types generators
-      customisation fileset cli;
+      customisation fileset cli gvariant;
     # lib.debug (subset)
     debug = { inherit (builtins) trace; traceVal = x: builtins.trace x x; traceSeq = x: y: builtins.trace (builtins.deepSeq x x) y; };
     traceVal = x: builtins.trace x x;
@@ -56,5 +56,6 @@ let
   customisation = import ./customisation.nix { inherit lib; };
   fileset = import ./fileset.nix { inherit lib; };
   cli = import ./cli.nix { inherit lib; };
+  gvariant = import ./gvariant.nix { inherit lib; };
 in
 lib

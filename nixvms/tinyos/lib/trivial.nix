@@ -45,7 +45,13 @@ rec {
     });
 
   # Warnings and assertions (lib.warn, lib.warnIf, lib.throwIf, lib.assertMsg, lib.assertOneOf)
-  warn = msg: trace "warning: ${msg}";
+  # As nixpkgs': Nix's own builtins.warn where it exists (it honours the abort-on-warn
+  # setting), else a trace, or an error when NIX_ABORT_ON_WARN is set.
+  warn =
+    if builtins ? warn then builtins.warn
+    else if builtins.elem (builtins.getEnv "NIX_ABORT_ON_WARN") [ "1" "true" "yes" ] then
+      msg: throw "warning: ${msg}\nAborted due to warning: NIX_ABORT_ON_WARN is set."
+    else msg: trace "warning: ${msg}";
   warnIf = cond: msg: if cond then warn msg else id;
   warnIfNot = cond: msg: if cond then id else warn msg;
   info = msg: trace "INFO: ${msg}";
