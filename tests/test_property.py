@@ -4,7 +4,13 @@ and it ran exactly the evaluations and builds the edits called for.
 A seeded random walk over a generated multi-file network (tests/netgen.py):
 machines' own files, shared modules, files read with readFile, files probed
 with pathExists, a directory read with readDir, machines added and removed,
-reverts, touches, comments. After every step `nixvms build` runs in the
+reverts, touches, comments. On top of tests/netgen.py's model, this file
+adds what only the file tree shows of the listed directory: its entries'
+kinds (a listing's text is what readDir returns, names and kinds, and an
+entry flips between a regular file and a symbolic link) and how it is
+changed (half the changes to its entries, and some steps that change
+nothing, replace the whole directory by a copy that keeps its mtime, as
+`cp -a` of another directory does). After every step `nixvms build` runs in the
 project directory, and a clean build of an identical copy runs in a fresh
 directory; they must agree on every machine's drv and output path, on
 network.json and on run-vms. Which tasks must run is predicted from the
@@ -34,6 +40,7 @@ from typing import Any
 
 import pytest
 
+from nixvms import deps
 from tests import netgen
 from tests.conftest import BIN, LOCAL_STATE, Run, nixvms
 
@@ -43,6 +50,43 @@ SEED = int(os.environ.get("NIXVMS_PROPERTY_SEED", "20240607"))
 STEPS = int(os.environ.get("NIXVMS_PROPERTY_STEPS", "50"))
 
 Plan = tuple[str, ...]
+LISTED: netgen.Read = (netgen.LISTING_DIR, netgen.LISTING)
+
+# A listed entry that is a symbolic link: the tree holds LINK + its target.
+LINK = "\0symlink -> "
+LINK_TARGETS = "listing-targets"
+LISTED_NAMES = "toString (builtins.attrNames (builtins.readDir "
+LISTED_KINDS = "builtins.toJSON ((builtins.readDir "
+
+
+def render(model: netgen.Model, links: frozenset[str]) -> netgen.Tree:
+    """netgen's files, with the listing's text naming each entry's kind and the
+    entries in `links` made symbolic links (to a file of the same content)."""
+    tree = {path: text.replace(LISTED_NAMES, LISTED_KINDS)
+            for path, text in netgen.render(model).items()}
+    for name in sorted(links):
+        path = f"{netgen.LISTING_DIR}/{name}"
+        if path in tree:
+            tree[f"{LINK_TARGETS}/{name}"] = tree[path]
+            tree[path] = f"{LINK}../{LINK_TARGETS}/{name}"
+    return tree
+
+
+def observe(tree: netgen.Tree, read: netgen.Read) -> object:
+    """What a read sees: netgen's, and for a listing each entry's kind too."""
+    path, how = read
+    if how != netgen.LISTING:
+        return netgen.observe(tree, read)
+    prefix = path + "/"
+    return tuple(sorted((p[len(prefix):], "symlink" if text.startswith(LINK) else "regular")
+                        for p, text in tree.items() if p.startswith(prefix)))
+
+
+def config_key(model: netgen.Model, tree: netgen.Tree, name: str) -> tuple[object, ...]:
+    """netgen's configuration key, and the entries' kinds where the machine lists them."""
+    listing = (netgen.LISTING_DIR, netgen.LISTING)
+    return (*netgen.config_key(model, name),
+            observe(tree, listing) if model.machine(name).lists else None)
 
 
 @dataclass
@@ -61,32 +105,40 @@ class Expectation:
         for name in model.names:
             last = self.evaluated.get(name)
             if (last is None or last[0] != model.names
-                    or any(netgen.observe(tree, read) != seen for read, seen in last[1].items())):
+                    or any(observe(tree, read) != seen for read, seen in last[1].items())):
                 due.add(name)
         return due
 
-    def builds(self, model: netgen.Model) -> set[str]:
-        return {n for n in model.names if self.built.get(n) != netgen.config_key(model, n)}
+    def builds(self, model: netgen.Model, tree: netgen.Tree) -> set[str]:
+        return {n for n in model.names if self.built.get(n) != config_key(model, tree, n)}
 
-    def makes_network(self, model: netgen.Model) -> bool:
-        return self.network != {n: netgen.config_key(model, n) for n in model.names}
+    def makes_network(self, model: netgen.Model, tree: netgen.Tree) -> bool:
+        return self.network != {n: config_key(model, tree, n) for n in model.names}
 
     def ran(self, model: netgen.Model, tree: netgen.Tree, evaluated: set[str]) -> None:
         for name in evaluated:
             reads = netgen.reads(model, name)
-            self.evaluated[name] = (model.names, {r: netgen.observe(tree, r) for r in reads})
+            self.evaluated[name] = (model.names, {r: observe(tree, r) for r in reads})
         for name in model.names:
-            self.built[name] = netgen.config_key(model, name)
-        self.network = {n: netgen.config_key(model, n) for n in model.names}
+            self.built[name] = config_key(model, tree, name)
+        self.network = {n: config_key(model, tree, n) for n in model.names}
 
 
-def sync(directory: Path, old: netgen.Tree, new: netgen.Tree, rng: random.Random) -> None:
+def sync(directory: Path, old: netgen.Tree, new: netgen.Tree, rng: random.Random,
+         *, swap_listing: bool = False) -> None:
     """Make the files under `directory` those of `new` (they are those of `old`).
 
     Only files whose content differs are written; half the writes replace the
     file by a rename, as many editors save (this changes the directory's times).
-    A directory left empty is removed.
+    A directory left empty is removed. With `swap_listing` the listed directory
+    is not edited but replaced by a new one that keeps the old one's times.
     """
+    if swap_listing:
+        listed = netgen.LISTING_DIR + "/"
+        sync(directory, {p: t for p, t in old.items() if not p.startswith(listed)},
+             {p: t for p, t in new.items() if not p.startswith(listed)}, rng)
+        swap_listed_directory(directory, new)
+        return
     for path in sorted(set(old) - set(new)):
         (directory / path).unlink()
         # As git does: a directory left empty goes too (a probe's parent may vanish).
@@ -98,12 +150,56 @@ def sync(directory: Path, old: netgen.Tree, new: netgen.Tree, rng: random.Random
             continue
         target = directory / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        if rng.random() < 0.5:
+        if target.is_symlink() or new[path].startswith(LINK):
+            # An entry changes kind (writing through a link would change its target).
+            target.unlink(missing_ok=True)
+        if new[path].startswith(LINK):
+            target.symlink_to(new[path][len(LINK):])
+        elif rng.random() < 0.5:
             tmp = target.with_name(f".{target.name}.tmp")
             tmp.write_text(new[path])
             os.replace(tmp, target)
         else:
             target.write_text(new[path])
+
+
+def swap_listed_directory(directory: Path, new: netgen.Tree) -> None:
+    """Replace the listed directory by one holding `new`'s entries, with its old
+    times, as `cp -a` of another directory whose mtime happens to be the same."""
+    listed = directory / netgen.LISTING_DIR
+    fresh, gone = listed.with_name(".listing.new"), listed.with_name(".listing.old")
+    fresh.mkdir()
+    prefix = netgen.LISTING_DIR + "/"
+    for path, text in new.items():
+        if path.startswith(prefix):
+            entry = fresh / path[len(prefix):]
+            if text.startswith(LINK):
+                entry.symlink_to(text[len(LINK):])
+            else:
+                entry.write_text(text)
+    times = listed.stat()
+    os.utime(fresh, ns=(times.st_atime_ns, times.st_mtime_ns))
+    os.rename(listed, gone)
+    os.rename(fresh, listed)
+    shutil.rmtree(gone)
+
+
+def listing_step(rng: random.Random, model: netgen.Model, links: frozenset[str],
+                 ) -> tuple[str, frozenset[str], bool]:
+    """A change netgen's model does not see: (what, the new links, swap the directory).
+
+    An entry flips between a regular file and a symbolic link, edited in place or
+    by a swap; or the directory is swapped for a copy of itself (nothing changes).
+    """
+    entry = rng.choice([name for name, _ in model.listing])
+    path = f"{netgen.LISTING_DIR}/{entry}"
+    if rng.random() < 0.25:
+        return f"replace {netgen.LISTING_DIR} by a copy with its mtime", links, True
+    swap = rng.random() < 0.5
+    how = " (a copy of the directory, its mtime kept)" if swap else ""
+    if entry in links:
+        return f"{path}: a symbolic link becomes a regular file{how}", links - {entry}, swap
+    return f"{path}: a regular file becomes a symbolic link{how}", links | {entry}, swap
 
 
 def touch(path: Path) -> None:
@@ -149,8 +245,10 @@ def diagnose(record: dict[str, Any], files: dict[str, dict[str, str]], drv_exist
             found.append(f"{path} changed")
         elif kind in ("missing", "exists") and now.exists() != (kind == "exists"):
             found.append(f"{path} {'appeared' if now.exists() else 'vanished'}")
-        elif kind == "listing":
-            found.append(f"{path} lists {sorted(p.name for p in now.iterdir())} (not compared)")
+        elif kind == "listing" and not now.is_dir():
+            found.append(f"{path} is no longer a directory")
+        elif kind == "listing" and deps.listing_digest(path) != fp.get("digest"):
+            found.append(f"{path} lists {sorted(p.name for p in now.iterdir())} (changed)")
     return "; ".join(found) or "nothing it read changed"
 
 
@@ -167,7 +265,7 @@ def compare_with_clean(project: Path, clean: Path, model: netgen.Model) -> list[
     """Build a copy of the project from scratch; what differs from the incremental result."""
     if clean.exists():
         shutil.rmtree(clean)
-    shutil.copytree(project, clean, ignore=LOCAL_STATE)
+    shutil.copytree(project, clean, ignore=LOCAL_STATE, symlinks=True)
     # The same ssh key pair, so that the evaluations' plans are the same.
     shutil.copytree(project / ".nixvms" / "ssh", clean / ".nixvms" / "ssh")
     run = nixvms("build", "--no-out-link", cwd=clean)
@@ -208,29 +306,39 @@ def test_incremental_builds_equal_clean_builds_and_do_only_the_work_needed(
     # paths (really built the first time, and not kept alive by other tests' roots).
     model = netgen.initial(rng, run_id=uuid.uuid4().hex[:12])
     tree: netgen.Tree = {}
+    links: frozenset[str] = frozenset()  # the listed entries that are symbolic links
     previous: netgen.Model | None = None
     expect = Expectation()
     history: list[str] = [f"initial network: {model}"]
     started = time.monotonic()
 
     for number in range(STEPS + 1):
+        swap = False
         if number == 0:
+            new_model, touched = model, None
+        elif rng.random() < 0.15:
+            describe, links, swap = listing_step(rng, model, links)
+            history.append(f"step {number}: {describe}")
             new_model, touched = model, None
         else:
             step = netgen.random_step(rng, model, previous, tree)
-            history.append(f"step {number}: {step.describe}")
             new_model, touched = step.model, step.touch
-        new_tree = netgen.render(new_model)
+            # Half the edits of the listed entries come as a copy of the directory.
+            swap = (observe(render(new_model, links), LISTED) != observe(tree, LISTED)
+                    and rng.random() < 0.5)
+            history.append(f"step {number}: {step.describe}"
+                           + (" (by a copy of the directory, its mtime kept)" if swap else ""))
+        new_tree = render(new_model, links)
         if touched is not None:
             touch(project / touched)
-        sync(project, tree, new_tree, rng)
+        sync(project, tree, new_tree, rng, swap_listing=swap)
         if new_model != model:
             previous, model = model, new_model
         tree = new_tree
 
         want_evals = expect.evaluations(model, tree)
-        want_builds = expect.builds(model)
-        want_network = expect.makes_network(model)
+        want_builds = expect.builds(model, tree)
+        want_network = expect.makes_network(model, tree)
         built_before = {n: read_record(project, n, "build").get("drv_path") for n in model.names}
         evals_before = {n: read_record(project, n, "eval") for n in model.names}
         files_before = {n: recorded_files(project, r) for n, r in evals_before.items()}
