@@ -14,12 +14,15 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import click
 
+from nixvms.bootview import BootView
 from nixvms.cli_common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -40,12 +43,13 @@ from nixvms.cli_common import (
 from nixvms.nix import NixSettings
 from nixvms.options import BuildResult
 from nixvms.state import StateDir
-from nixvms.supervisor import SupervisorError, launch, load_network, views
+from nixvms.supervisor import SupervisorError, launch, load_network, reach, views
 from nixvms.supervisor import accel as supervisor_accel
 from nixvms.supervisor import client as supervisor
 from nixvms.supervisor import converge as converging
 from nixvms.supervisor.errors import NotReady, NotRunning
 from nixvms.supervisor.ports import parse_forward
+from nixvms.supervisor.statedir import RunDir
 
 
 def _accel_option(func: F) -> F:
@@ -81,6 +85,24 @@ def _print_event(event: dict[str, Any]) -> None:
             _say(line)
 
 
+def _boot_view(run_dir: Path, machines: Sequence[str]) -> BootView:
+    """Live lines for the machines about to boot (plain lines off a terminal)."""
+    names = list(machines) or []
+    return BootView(sys.stdout, RunDir(run_dir, run_dir), names, _say)
+
+
+def _follow_consoles(run_dir: Path, machines: Sequence[str]) -> None:
+    """up --follow: the consoles' lines, prefixed, until the network stops."""
+    logs = reach.log_files(run_dir, machines)
+    width = max(len(name) for name, _ in logs)
+
+    def show() -> None:
+        for name, line in reach.follow_logs(logs, stop=lambda: False):
+            click.echo(f"{name.ljust(width)} | {line}")
+
+    threading.Thread(target=show, daemon=True).start()
+
+
 def _split_network_argument(args: tuple[str, ...]) -> tuple[Path | None, tuple[str, ...]]:
     """up's [NETWORK] [MACHINE...]: a machine name is a hostname label, so an
     argument with a dot or a slash is the network file."""
@@ -109,6 +131,8 @@ Examples:
               help="Start from a new disk: every machine, or MACHINE (repeatable).")
 @click.option("--forward", "forwards", multiple=True, metavar="MACHINE:HOSTPORT:GUESTPORT",
               help="Forward 127.0.0.1:HOSTPORT to the machine's GUESTPORT (repeatable).")
+@click.option("--follow", is_flag=True,
+              help="In the foreground, keep printing the machines' consoles once ready.")
 @click.option("--keep-disks", is_flag=True,
               help="Keep a machine's disk when its system changed (default: a new disk).")
 @click.option("--dry-run", is_flag=True,
@@ -124,6 +148,7 @@ def up_command(
     accel: str | None,
     fresh: tuple[str, ...],
     forwards: tuple[str, ...],
+    follow: bool,
     keep_disks: bool,
     dry_run: bool,
     options: tuple[tuple[str, str], ...],
@@ -176,8 +201,9 @@ def up_command(
         if not detach:
             _stop_on_signals()
         _say(f"acceleration: {(request.accel or '').upper()} ({request.accel_reason})")
-        started = supervisor.start(request, detach=detach, timeout=timeout,
-                                   on_event=_print_event)
+        with _boot_view(run_dir, request.machines) as view:
+            started = supervisor.start(request, detach=detach, timeout=timeout,
+                                       on_event=view.event)
     except NotReady:
         if detach:
             _say("the machines that came up keep running: `nixvms status`, "
@@ -196,6 +222,8 @@ def up_command(
              "`nixvms stop`")
         return
     _say("running; Ctrl-C stops the network")
+    if follow:
+        _follow_consoles(run_dir, request.machines)
     try:
         code = started.follow(_print_event)
     except KeyboardInterrupt:
@@ -220,8 +248,11 @@ def _converge(run_dir: Path, network: str, plan: tuple[converging.Step, ...],
         return
     fresh_names = [s.machine for s in plan if s.action is not converging.Action.REMOVE] \
         if "*" in fresh else list(fresh)
-    done = supervisor.converge(run_dir, network, only=machines, fresh=fresh_names,
-                               keep_disks=keep_disks, timeout=timeout, on_event=_print_event)
+    starting = [s.machine for s in plan if s.action in (
+        converging.Action.NEW, converging.Action.RESTART, converging.Action.START)]
+    with _boot_view(run_dir, starting) as view:
+        done = supervisor.converge(run_dir, network, only=machines, fresh=fresh_names,
+                                   keep_disks=keep_disks, timeout=timeout, on_event=view.event)
     with contextlib.suppress(SupervisorError):
         for line in views.table(supervisor.status(run_dir)):
             click.echo(line)
@@ -362,8 +393,11 @@ def start_command(machines: tuple[str, ...], file: Path | None, state_dir: Path 
     """Start stopped MACHINES (default: every stopped one) of the network that
     last ran, and wait until they are ready."""
     directory = _state_dir(file, state_dir)
-    supervisor.start_machines(directory, machines, machines if fresh else (),
-                              timeout=timeout, on_event=_print_event)
+    stopped = [m.name for m in supervisor.status(directory, machines=machines).machines
+               if m.state != "running" and m.state != "starting"]
+    with _boot_view(directory, stopped) as view:
+        supervisor.start_machines(directory, machines, machines if fresh else (),
+                                  timeout=timeout, on_event=view.event)
 
 
 @click.command("destroy", epilog="""\b

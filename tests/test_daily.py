@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Run, nixvms, write
+from tests.conftest import BIN, Run, nixvms, write
 
 pytestmark = [pytest.mark.nix, pytest.mark.vm]
 
@@ -38,6 +38,7 @@ class Project:
     def __init__(self, directory: Path, state: Path) -> None:
         self.directory = directory
         self.state = state
+        self.first_up = Run(0, "", "")
 
     def run(self, command: str, *args: str) -> Run:
         return nixvms(command, "--state-dir", str(self.state), *args, cwd=self.directory)
@@ -48,11 +49,35 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     short = Path(tempfile.mkdtemp(prefix="dy-"))
     p = Project(tmp_path_factory.mktemp("daily"), short / "s")
     write(p.directory / "network.nix", NETWORK)
-    up = p.run("up", "--detach")
-    assert up.code == 0, up.stderr
+    p.first_up = p.run("up", "--detach")
+    assert p.first_up.code == 0, p.first_up.stderr
     yield p
     p.run("stop")
     shutil.rmtree(short, ignore_errors=True)
+
+
+def test_booting_shows_each_machines_stages_before_it_is_ready(project: Project) -> None:
+    """Off a terminal: a plain line per stage (on one, the same as live lines)."""
+    err = project.first_up.stderr
+    for machine in ("client", "server"):
+        kernel = err.find(f"{machine}: kernel (")
+        init = err.find(f"{machine}: init (")
+        ready = project.first_up.stdout.find(f"{machine} ready in")
+        assert kernel >= 0 and init > kernel, err
+        assert ready >= 0, project.first_up.stdout
+
+
+def test_booting_on_a_terminal_draws_live_lines_with_the_stage_and_console(
+        project: Project, tmp_path: Path) -> None:
+    from tests.test_lifecycle import in_terminal
+
+    assert project.run("stop", "client").code == 0
+    shown = in_terminal([str(BIN / "nixvms"), "start", "--state-dir", str(project.state),
+                         "client"], cwd=project.directory, answer=b"", timeout=300)
+    assert "client ready in" in shown, shown
+    before_ready = shown.split("client ready in")[0]
+    assert "kernel" in before_ready or "init" in before_ready, shown
+    assert "\x1b[" in before_ready  # drawn: colours and cursor movements
 
 
 def ssh_with_config(config: str, tmp_path: Path, host: str, command: str) -> int:

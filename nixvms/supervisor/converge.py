@@ -90,10 +90,12 @@ def plan(current: Mapping[str, Running], new: NetworkSpec,
 
 _PARTS = {  # a system's top-level entries, and the options that make them
     "kernel": "the kernel (boot.kernelPackages)",
-    "initrd": "the initrd (boot.initrd)",
     "kernel-params": "boot.kernelParams",
     "sw": "environment.systemPackages",
 }
+# Entries made from the rest of the system (tinyos's initrd holds all of it):
+# named only when nothing above or in /etc explains the change.
+_DERIVED = {"initrd": "the initrd (boot.initrd)", "init": "the init (activation)"}
 _UNIT_KINDS = {".service": "services", ".socket": "sockets", ".timer": "timers",
                ".target": "targets", ".path": "paths", ".mount": "mounts"}
 
@@ -125,17 +127,25 @@ def _option(etc_path: str) -> str:
     return f'environment.etc."{etc_path}"'
 
 
+def _differs(old: Path, new: Path) -> bool:
+    if os.path.realpath(old) == os.path.realpath(new):
+        return False
+    if not old.exists() and not new.exists():
+        return False
+    try:
+        return old.read_bytes() != new.read_bytes()
+    except OSError:
+        return True
+
+
 def changed_options(old_vm: str, new_vm: str) -> Iterator[str]:
     """The options (or parts) whose result differs between two VMs' systems."""
     old, new = Path(old_vm) / "system", Path(new_vm) / "system"
+    found = False
     for part, option in _PARTS.items():
-        if os.path.realpath(old / part) != os.path.realpath(new / part):
-            try:
-                same = (old / part).read_bytes() == (new / part).read_bytes()
-            except OSError:
-                same = False
-            if not same:
-                yield option
+        if _differs(old / part, new / part):
+            found = True
+            yield option
     before, after = _files(old / "etc"), _files(new / "etc")
     seen = set()
     for path in sorted(before.keys() | after.keys()):
@@ -143,6 +153,11 @@ def changed_options(old_vm: str, new_vm: str) -> Iterator[str]:
             option = _option(path)
             if option not in seen:
                 seen.add(option)
+                found = True
+                yield option
+    if not found:
+        for part, option in _DERIVED.items():
+            if _differs(old / part, new / part):
                 yield option
 
 

@@ -147,7 +147,9 @@ class Driver:
     def _event(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
         machine = str(event.get("machine") or "") or None
-        if kind == "ready":
+        if kind == "stage":
+            self.logger.log(f"boot: {event.get('stage')} after {event.get('after')} s", machine)
+        elif kind == "ready":
             self.logger.log(f"booted in {event.get('after')} s", machine)
         elif kind == "died":
             self.logger.log(f"QEMU exited ({event.get('status')})", machine)

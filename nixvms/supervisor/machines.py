@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import procs
+from .boot import BootWatch
 from .errors import StartError
 from .qemu import QemuClient
 from .spec import MachineSpec
@@ -28,7 +29,6 @@ from .text import tail_lines
 
 DEFAULT_STOP_TIMEOUT = 5.0
 SWITCH_TIMEOUT = 10.0
-LOGIN_PROMPT = b"login:"
 
 
 class Switch:
@@ -166,8 +166,7 @@ class VM:
         self.command: tuple[str, ...] = ()
         self.started_at = 0.0          # time.time() at start
         self.started_monotonic = 0.0
-        self._scan_offset = 0
-        self.login_seen = False
+        self.boot = BootWatch(self.run_dir.console_log(self.name))
 
     # --- where things are ---------------------------------------------------
     @property
@@ -289,8 +288,7 @@ class VM:
         os.set_inheritable(log_fd, True)
         out_fd = open_private(self.output)
         self.command = (script,)
-        self._scan_offset = 0
-        self.login_seen = False
+        self.boot.reset()
         try:
             with os.fdopen(out_fd, "wb") as output:
                 self.process = procs.spawn(
@@ -323,18 +321,8 @@ class VM:
     # --- readiness ------------------------------------------------------------
     def saw_login_prompt(self) -> bool:
         """Whether the console has shown the login prompt since the start."""
-        if self.login_seen:
-            return True
-        try:
-            with open(self.log, "rb") as handle:
-                start = max(0, self._scan_offset - len(LOGIN_PROMPT) + 1)
-                handle.seek(start)
-                data = handle.read()
-        except OSError:
-            return False
-        self.login_seen = LOGIN_PROMPT in data
-        self._scan_offset = start + len(data)
-        return self.login_seen
+        self.boot.read()
+        return self.boot.login_seen
 
     def ssh_answers(self, timeout: float = 1.0) -> bool:
         """Whether its ssh forward answers with an SSH banner."""

@@ -53,6 +53,7 @@ class MachineState:
     forwards: tuple[HostForward, ...] = ()    # --forward's, while up
     disk_vm: str | None = None                # the VM store path its disk was made by
     last_ssh_port: int | None = None          # its ssh port when it last ran: asked for again
+    stage: str = ""                           # how far it booted (boot.py), while starting
 
 
 @dataclass(frozen=True)

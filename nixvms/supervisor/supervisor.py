@@ -47,8 +47,11 @@ from .spec import NetworkSpec, load_network
 from .statedir import RunDir, StateLock, remove_path, write_private
 from .text import tail_lines
 
-READY_POLL = 0.25
-SSH_PROBE_INTERVAL = 1.0
+# How often the supervisor looks: a machine is reported ready within about
+# READY_POLL (+ an ssh probe's wait) of the moment its condition holds.
+READY_POLL = 0.1
+SSH_PROBE_INTERVAL = 0.2
+SSH_PROBE_WAIT = 0.3  # a probe's wait for the banner (it holds up the loop)
 BIND_TIMEOUT = 30.0
 FORWARD_RETRIES = 3
 DEATH_LINES = 10
@@ -142,6 +145,8 @@ class Supervisor:
                 forwards=tuple(run.forwards) if up else (),
                 disk_vm=run.disk_vm,
                 last_ssh_port=run.last_ssh_port,
+                stage=("ready" if run.phase is Phase.RUNNING else vm.boot.stage)
+                if up else "",
             )
         switches = tuple(
             SwitchState(vlan=v, running=s.is_running(),
@@ -295,6 +300,10 @@ class Supervisor:
                                "status": procs.describe_status(code),
                                "lines": vm.last_lines(DEATH_LINES) or tail_lines(vm.output, 5)})
                 continue
+            if run.phase is Phase.STARTING and vm.boot.read():
+                events.append({"event": "stage", "machine": name, "stage": vm.boot.stage,
+                               "after": round(time.monotonic() - vm.started_monotonic, 1),
+                               "line": vm.boot.last_line})
             if run.phase is Phase.STARTING and self._ready(run):
                 run.phase = Phase.RUNNING
                 run.ready_after = round(time.monotonic() - vm.started_monotonic, 1)
@@ -318,7 +327,7 @@ class Supervisor:
         if now - run.last_ssh_probe < SSH_PROBE_INTERVAL:
             return False
         run.last_ssh_probe = now
-        return vm.ssh_answers()
+        return vm.ssh_answers(SSH_PROBE_WAIT)
 
     def any_running(self) -> bool:
         return any(r.phase.up for r in self.runs.values())
