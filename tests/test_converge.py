@@ -121,3 +121,18 @@ def test_dry_run_of_a_broken_network_file_is_one_error_and_the_network_runs(
     assert "Traceback" not in result.stderr
     assert project.pids() == before
     project.write(BASE)
+
+
+def test_a_test_run_on_a_running_network_converges_it_by_the_same_rule(
+        project: Project) -> None:
+    before = project.pids()
+    project.write(BASE.replace('"MOTD"', '"MOTD, via test"'))
+    write(project.directory / "check.py",
+          "client.succeed(\"grep -q 'MOTD, via test' /etc/motd\")\n")
+    result = project.nixvms("test", "--keep-vms", "check.py")
+    assert result.code == 0, result.stderr
+    assert 'client: its system changed (environment.etc."motd")' in result.stderr
+    after = project.pids()
+    assert after["server"] == before["server"]
+    assert after["client"] != before["client"]
+    project.write(BASE)

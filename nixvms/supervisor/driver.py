@@ -131,10 +131,6 @@ class Driver:
         running = state is not None and state.supervisor_alive(self.run_dir)
         if state is None or not running:
             return False
-        if state.network != self.spec.path:
-            raise MachineError(
-                f"another build of the network runs from {self.run_dir.path} "
-                f"({state.network}); stop it first with `nixvms stop`")
         owner = state.request.owner
         if (owner is not None and owner.pid != os.getpid() and owner.alive()
                 and not self.started_network):
@@ -142,6 +138,14 @@ class Driver:
                 f"another test run (pid {owner.pid}) is using the network running from "
                 f"{self.run_dir.path} and stops it when it ends; wait for it, or give this "
                 "run another --state-dir")
+        if state.network != self.spec.path:
+            # a network kept running (`nixvms test --keep-vms`, `nixvms up`) from
+            # another build: converged to this one, as `nixvms up` does
+            with self.logger.nested(f"converging the running network to {self.spec.path}"):
+                done = client.converge(self.run_dir.path, self.spec.path, keep_disks=False,
+                                       timeout=self.boot_timeout, on_event=self._event)
+                for step in done.steps:
+                    self.log(step.line())
         return True
 
     def _event(self, event: dict[str, Any]) -> None:
