@@ -28,7 +28,12 @@ BOB_HASH = ("$6$saltsaltsalt$nyONKHvhpxeeKcSRaaeBz3C7EpWii2qxLJ0r7GXjpiCqwuCx5WB
 NETWORK = """
 {
   server = { pkgs, lib, ... }: {
-    users.users.alice = { isNormalUser = true; password = "alice-pw"; extraGroups = [ "video" ]; };
+    users.users.alice = {
+      isNormalUser = true;
+      password = "alice-pw";
+      extraGroups = [ "video" ];
+      packages = [ (pkgs.writeShellScriptBin "hello-alice" "echo hello from alice") ];
+    };
     users.users.bob = { isNormalUser = true; hashedPassword = "BOB_HASH"; };
     users.users.carol = { isNormalUser = true; initialPassword = "carol-pw"; homeMode = "750"; };
     users.users.dave = { isNormalUser = true; password = "dave-pw"; };
@@ -210,6 +215,14 @@ def test_normal_users_get_bash_and_system_users_nologin(net: Net) -> None:
     assert net.server.succeed("su alice -c 'echo $BASH_VERSION'").strip().startswith("5.")
     code, out = run(net.server, "su svc -c true")
     assert code != 0 and "This account is currently not available." in out
+
+
+def test_user_packages_are_on_the_users_login_PATH(net: Net) -> None:
+    # bash as a login shell reads /etc/profile, which puts
+    # /etc/profiles/per-user/$USER/bin on PATH (NixOS: environment.profiles)
+    assert net.server.succeed("su -l alice -c hello-alice").strip() == "hello from alice"
+    code, out = run(net.server, "su -l bob -c hello-alice")
+    assert code != 0, out
 
 
 def test_homes_have_homeMode_and_owner(net: Net) -> None:

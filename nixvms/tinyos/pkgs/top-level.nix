@@ -45,7 +45,21 @@ let
     # (debian-packages.nix): dropbear, lynx, ...
     inherit (debian.packages) dropbear lynx nftables curl nginx tzdata;
     # shells carry nixpkgs' passthru.shellPath (users-groups.nix's toShellPath)
-    bash = debian.packages.bash // { shellPath = "/bin/bash"; };
+    # bin/bash is Debian's binary itself, not a wrapper script: a login
+    # (argv[0] "-bash", which #! scripts lose) must reach it, so that it
+    # reads /etc/profile as NixOS's bash does. Its libraries are found in
+    # /lib/<multiarch>, Debian's system search path, where boot links
+    # libDirs (stage-2.nix).
+    bash = runCommand "bash-${debian.storeVersion debian.packages.bash.version}" {
+      libDirs = builtins.concatMap (d: [ "${d}/lib/${platform.multiarch}" "${d}/usr/lib/${platform.multiarch}" ])
+        (builtins.attrValues debian.packages.bash.debs);
+      passthru.shellPath = "/bin/bash";
+    } ''
+      mkdir -p $out/bin $out/nix-support
+      ln -s ${debian.packages.bash.debs.bash}/bin/bash $out/bin/bash
+      # (a reference to each library directory: they are in the closure)
+      for d in $libDirs; do if [ -d "$d" ]; then echo "$d"; fi; done > $out/nix-support/lib-dirs
+    '';
     bashInteractive = bash;
     # nixpkgs' shadow as NixOS uses it: the default shell of system users,
     # bin/nologin, which says what shadow's nologin says and fails.
