@@ -24,6 +24,7 @@ import contextlib
 import io
 import logging
 import os
+import re
 import threading
 import time
 from collections import deque
@@ -50,6 +51,9 @@ LOG_TAIL = 12
 REFRESH_PER_SECOND = 8
 
 QUIET = -1
+# Nix's warnings that only say it waited for its store (another Nix held the lock).
+_TRANSIENT = re.compile(r"SQLite database .* is busy|waiting for (the big garbage collector "
+                        r"lock|lock on)")
 
 
 @dataclass
@@ -60,6 +64,8 @@ class MachineProgress:
     state: str = "waiting"
     started: float | None = None
     finished: float | None = None
+    work: float = 0.0            # seconds of its own evaluating and building so far
+    since: float | None = None   # when its current evaluation or build began
     evaluated: bool = False
     built: bool = False
     eval_up_to_date: bool = False
@@ -76,10 +82,25 @@ class MachineProgress:
     def did_nothing(self) -> bool:
         return self.done and not (self.evaluated or self.built or self.failure)
 
+    @property
+    def waiting(self) -> bool:
+        """Queued for an evaluation or build slot: no clock runs for it."""
+        return self.since is None and not self.done
+
     def elapsed(self, now: float) -> float | None:
+        """Its own work's seconds (not its waits for a slot)."""
         if self.started is None:
             return None
-        return (self.finished or now) - self.started
+        return self.work + (now - self.since if self.since is not None else 0.0)
+
+    def begin(self, now: float) -> None:
+        if self.since is None:
+            self.since = now
+
+    def pause(self, now: float) -> None:
+        if self.since is not None:
+            self.work += now - self.since
+            self.since = None
 
     def outcome(self) -> str:
         """The machine's final word."""
@@ -118,6 +139,7 @@ class Tracker:
         self.started = clock()
         self.machines: dict[str, MachineProgress] = {}
         self.making_network = False
+        self.transient: list[str] = []  # Nix's passing store warnings, shown below the lines
         self.lock = threading.Lock()
 
     def expect(self, names: Sequence[str]) -> None:
@@ -145,11 +167,15 @@ class Tracker:
         m = self.machine(event.machine)
         if event.kind in ("evaluating", "building") and m.started is None:
             m.started = now
+        if event.kind in ("evaluating", "building"):
+            m.begin(now)
+        elif event.kind in ("evaluated", "built", "up-to-date", "failed"):
+            m.pause(now)
         if event.kind == "evaluating":
             m.state, m.finished, m.last_line = "evaluating", None, event.text
         elif event.kind == "evaluated":
             m.evaluated = True
-            m.state = "evaluated"
+            m.state = "waiting to build"
         elif event.kind == "building":
             m.state, m.last_line, m.finished = "building", "", None
         elif event.kind == "build-log":
@@ -163,7 +189,7 @@ class Tracker:
         elif event.kind == "up-to-date":
             if event.text == "eval":
                 m.eval_up_to_date = True
-                m.state = "evaluation up to date"
+                m.state = "waiting to build"
             else:
                 m.build_up_to_date = True
                 m.state = m.outcome()
@@ -190,8 +216,8 @@ def _seconds(value: float | None) -> str:
 
 
 _STYLE = {
-    "waiting": "dim", "evaluating": "yellow", "evaluated": "cyan",
-    "evaluation up to date": "cyan", "building": "yellow", "built": "green",
+    "waiting": "dim", "evaluating": "yellow", "waiting to build": "dim",
+    "building": "yellow", "built": "green",
     "evaluated, VM unchanged": "green", "up to date": "green", "failed": "bold red",
 }
 _MARK = {"failed": "✗", "built": "✓", "evaluated, VM unchanged": "✓", "up to date": "✓"}
@@ -220,7 +246,7 @@ def live_lines(tracker: Tracker, width: int, height: int = 1000) -> list[Text]:
         lines = []
         for m in shown:
             style = _STYLE.get(m.state, "")
-            mark = _MARK.get(m.state, "…" if m.state != "waiting" else " ")
+            mark = _MARK.get(m.state, " " if m.waiting else "…")
             detail = ""
             if m.state in ("evaluating", "building"):
                 detail = m.last_line
@@ -228,7 +254,8 @@ def live_lines(tracker: Tracker, width: int, height: int = 1000) -> list[Text]:
                 detail = m.failure.splitlines()[0] if m.failure else ""
             line = Text.assemble(
                 (mark, style), " ", (m.name.ljust(names), "bold"), "  ",
-                (m.state.ljust(states), style), "  ", _seconds(m.elapsed(now)).rjust(7),
+                (m.state.ljust(states), style), "  ",
+                ("" if m.waiting else _seconds(m.elapsed(now))).rjust(7),
                 "  ", (detail, "dim"), no_wrap=True)
             line.truncate(width, overflow="ellipsis")
             lines.append(line)
@@ -237,11 +264,14 @@ def live_lines(tracker: Tracker, width: int, height: int = 1000) -> list[Text]:
             done = sum(m.done for m in hidden)
             lines.append(Text(f"  … {len(hidden)} more: {done} done, "
                               f"{len(hidden) - done} waiting"[:width], style="dim"))
-        done = sum(m.done for m in machines)
-        footer = f"{done}/{len(machines)} machines done, {now - tracker.started:.1f} s"
-        if tracker.making_network:
-            footer += "; making the network"
-        lines.append(Text(footer[:width], style="bold"))
+        if machines:  # no "0/0 machines done" before the listing says what there is
+            done = sum(m.done for m in machines)
+            footer = f"{done}/{len(machines)} machines done, {now - tracker.started:.1f} s"
+            if tracker.making_network:
+                footer += "; making the network"
+            lines.append(Text(footer[:width], style="bold"))
+        for note in tracker.transient:
+            lines.append(Text(note[:width], style="dim"))
         return lines
 
 
@@ -347,10 +377,20 @@ class Display:
             self.stream.write(text + "\n")
             self.stream.flush()
 
+    def _above(self, text: str) -> None:
+        """A log line while the lines are live: above them, except Nix's passing
+        store warnings, shown once below them (they say Nix waited, nothing more)."""
+        if _TRANSIENT.search(text):
+            with self.tracker.lock:
+                if text not in self.tracker.transient:
+                    self.tracker.transient.append(text)
+            return
+        self._say(text)
+
     def _route_logging(self) -> None:
         """While the lines are live, log records (Nix's warnings, -v's command lines)
         go above them rather than through them."""
-        writer = _LineWriter(self._say)
+        writer = _LineWriter(self._above)
         for handler in logging.getLogger().handlers:
             if isinstance(handler, logging.StreamHandler) and handler.stream is self.stream:
                 self._handlers.append((handler, handler.stream))

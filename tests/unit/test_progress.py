@@ -192,3 +192,43 @@ def test_live_lines_are_cut_to_the_width() -> None:
     tracker = Tracker(Clock())
     feed(tracker, Event("building", "a"), Event("build-log", "a", "x" * 500))
     assert all(len(line.plain) <= 40 for line in live_lines(tracker, width=40))
+
+
+def test_a_machine_waiting_for_a_build_slot_says_so_without_a_clock() -> None:
+    clock = Clock()
+    tracker = Tracker(clock)
+    feed(tracker, Event("evaluating", "a"))
+    clock.now += 2
+    feed(tracker, Event("evaluated", "a"))
+    clock.now += 30  # waiting for a slot
+    line = live_lines(tracker, width=80)[0].plain
+    assert "waiting to build" in line and " s" not in line.split("waiting to build")[1]
+
+
+def test_a_machines_time_counts_only_its_own_work() -> None:
+    clock = Clock()
+    tracker = Tracker(clock)
+    feed(tracker, Event("evaluating", "a"))
+    clock.now += 2
+    feed(tracker, Event("evaluated", "a"))
+    clock.now += 30
+    feed(tracker, Event("building", "a"))
+    clock.now += 3
+    feed(tracker, Event("built", "a"))
+    assert tracker.machines["a"].elapsed(clock.now) == 5
+
+
+def test_no_count_of_machines_is_shown_before_any_is_known() -> None:
+    assert live_lines(Tracker(Clock()), width=80) == []
+
+
+def test_nix_s_store_busy_warnings_show_once_below_the_lines() -> None:
+    stream = io.StringIO()
+    display = Display(stream, live=True)
+    display.tracker.expect(["a"])
+    for _ in range(3):
+        display._above("warning: SQLite database '/nix/var/nix/db/db.sqlite' is busy")
+    lines = [line.plain for line in live_lines(display.tracker, width=120)]
+    assert lines[-1] == "warning: SQLite database '/nix/var/nix/db/db.sqlite' is busy"
+    assert sum("is busy" in line for line in lines) == 1
+    assert "is busy" not in stream.getvalue()
