@@ -10,10 +10,13 @@
 { lib, unknownOptionHint ? "" }:
 let
   inherit (builtins) head length filter all any attrNames concatLists concatMap map
-    mapAttrs isAttrs isList isString isFunction foldl' genericClosure elem removeAttrs
+    mapAttrs isAttrs isList isString foldl' genericClosure elem removeAttrs
     addErrorContext seq typeOf unsafeGetAttrPos concatStringsSep;
   inherit (lib.options) showOption showDefs showFiles mkOption isOption unknownModule;
   inherit (lib) types;
+  # lib's, not builtins': a functor (an attribute set with __functor, as
+  # lib.setFunctionArgs and nixvms's import tracer make) is a function module
+  inherit (lib) isFunction;
   props = import ./module-properties.nix { inherit lib; };
   renames = import ./module-renames.nix { inherit lib; };
   inherit (props) mkOptionDefault mkDefault mkMerge pushDownProperties dischargeProperties
@@ -417,6 +420,9 @@ let
       mapAttrs (k: v:
         let merging = mergeDefinitions (opt.loc ++ [ k ]) opt.type.nestedTypes.elemType v; in
         { value = merging.mergedValue; inherit (merging.defsFinal') highestPrio; }) defsByAttr;
+
+    # An evaluation without the unknown-option check (deprecated in nixpkgs).
+    fixMergeModules = modules: args: evalModules { inherit modules args; check = false; };
 
     # ---- lib.evalModules ----
     evalModules = import ./eval-modules.nix { inherit lib unknownOptionHint; modules = self; };
