@@ -178,3 +178,48 @@ def test_start_without_names_starts_every_stopped_machine(project: Project) -> N
     assert result.code == 0, result.stderr
     assert "client ready in" in result.stdout
     assert re.search(r"^client\s+running", project.run("status").stdout, re.MULTILINE)
+
+
+def test_root_logs_in_on_the_serial_console(project: Project) -> None:
+    """As on NixOS test VMs: `nixvms console`, then root, then a shell."""
+    import os
+    import pty
+    import select
+    import signal
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(project.directory)
+        os.execv(str(BIN / "nixvms"), [str(BIN / "nixvms"), "console", "--state-dir",
+                                       str(project.state), "client"])
+    seen = b""
+
+    def until(text: bytes, timeout: float = 60) -> bool:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while text not in seen and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.2)[0]:
+                try:
+                    seen += os.read(fd, 4096)
+                except OSError:
+                    break
+        return text in seen
+
+    try:
+        assert until(b"press Ctrl-] to detach"), seen
+        os.write(fd, b"\r")
+        assert until(b"login:"), seen
+        os.write(fd, b"root\r")
+        time.sleep(2)
+        os.write(fd, b"echo logged-in-as-$(id -un)-$((20+22))\r")
+        assert until(b"logged-in-as-root-42"), seen
+        os.write(fd, b"exit\r\x1d")
+        assert until(b"detached from client's console"), seen
+    finally:
+        os.close(fd)
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
