@@ -1,6 +1,7 @@
 # A stand-in for nixpkgs' lib that has only the names nixpkgs' lib exports:
 # the top-level names of nixpkgs' lib/default.nix (as of nixpkgs 24.05, read
-# with the search tool) and the type names of its lib/types.nix. Each is taken
+# with the search tool, plus mkDefinition and oldestSupportedReleaseIsAtLeast of
+# later releases) and the type names of its lib/types.nix. Each is taken
 # from tinyos's lib; a module that reaches for a name nixpkgs does not export
 # at that path (lib.findFirstIndex, which nixpkgs has only as
 # lib.lists.findFirstIndex) fails to evaluate with this lib.
@@ -79,7 +80,8 @@ let
     "pushDownProperties" "dischargeProperties" "filterOverrides" "sortProperties"
     "fixupOptionType" "mkIf" "mkAssert" "mkMerge" "mkOverride" "mkOptionDefault" "mkDefault"
     "mkImageMediaOverride" "mkForce" "mkVMOverride" "mkFixStrictness" "mkOrder" "mkBefore"
-    "mkAfter" "mkAliasDefinitions" "mkAliasAndWrapDefinitions" "fixMergeModules"
+    "mkAfter" "mkAliasDefinitions" "mkAliasAndWrapDefinitions" "fixMergeModules" "mkDefinition"
+    "oldestSupportedReleaseIsAtLeast"
     "mkRemovedOptionModule" "mkRenamedOptionModule" "mkRenamedOptionModuleWith"
     "mkMergedOptionModule" "mkChangedOptionModule" "mkAliasOptionModule" "mkDerivedConfig"
     "doRename" "mkAliasOptionModuleMD" "evalOptionValue"
@@ -113,6 +115,8 @@ let
     "nonEmptyListOf" "attrsOf" "lazyAttrsOf" "attrTag" "uniq" "unique" "nullOr"
     "functionTo" "submodule" "submoduleWith" "deferredModule" "deferredModuleWith"
     "optionType" "enum" "either" "oneOf" "coercedTo" "addCheck" "luaInline" "fileset"
+    "attrsWith" "attrListOf" "attrListWith" "serializableValueWith" "json" "toml"
+    "optionDeclaration" "loaOf" "mergeTypes" "noCheckForDocsModule"
   ];
 
   pick = names: set: builtins.listToAttrs (map (n: { name = n; value = set.${n}; })
