@@ -499,7 +499,7 @@ def graph_command(network: Path | None, fmt: str | None, output: Path | None,
         settings = NixSettings(options=options, include=include)
         text = graph.tasks_dot(graph.task_states(network_file, state_dir, settings))
     else:
-        text = graph.network_dot(graph.last_network_json(network_file, state_dir))
+        text = graph.network_dot(graph.last_network(network_file, state_dir))
     picture = graph.render(text, chosen)
     if output is None:
         sys.stdout.buffer.write(picture)

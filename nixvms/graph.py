@@ -72,9 +72,6 @@ def last_network(network_file: Path, state_dir: Path | None = None) -> spec.Netw
                      "`nixvms build` first")
 
 
-# The name cli_network.py calls it by.
-last_network_json = last_network
-
 
 def network_dot(network: spec.NetworkSpec) -> str:
     """The network as an undirected DOT graph: machines, VLAN switches, the host's forwards."""

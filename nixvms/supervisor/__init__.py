@@ -60,8 +60,9 @@ if TYPE_CHECKING:
         SupervisorError,
         UsageError,
     )
+    from .facts import MachineFacts
     from .machines import VM, HostForward, Switch, VMOptions
-    from .spec import MachineSpec, NetworkSpec, load_network
+    from .spec import NetworkSpec, load_network
     from .statedir import RunDir, prepare
 
 # The package's names, each from the module that defines it, imported when
@@ -71,7 +72,8 @@ _HOMES = {
     **dict.fromkeys(("AlreadyRunning", "NotReady", "NotRunning", "PortError", "StartError",
                      "StateDirError", "SupervisorError", "UsageError"), "errors"),
     **dict.fromkeys(("VM", "HostForward", "Switch", "VMOptions"), "machines"),
-    **dict.fromkeys(("MachineSpec", "NetworkSpec", "load_network"), "spec"),
+    **dict.fromkeys(("NetworkSpec", "load_network"), "spec"),
+    "MachineFacts": "facts",
     **dict.fromkeys(("RunDir", "prepare"), "statedir"),
 }
 
@@ -87,7 +89,7 @@ __all__ = [
     "VM",
     "AlreadyRunning",
     "HostForward",
-    "MachineSpec",
+    "MachineFacts",
     "NetworkSpec",
     "NotReady",
     "NotRunning",

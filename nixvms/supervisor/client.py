@@ -30,11 +30,12 @@ from typing import Any
 from . import converge as converging
 from . import procs, recovery, runstate
 from .errors import NotReady, NotRunning, StartError, StateDamaged, SupervisorError, UsageError
+from .facts import Forward
 from .launch import StartRequest
 from .machines import HostForward
 from .recovery import Found
 from .runstate import MachineState, Phase, RunState
-from .spec import GuestForward, NetworkSpec, load_network
+from .spec import NetworkSpec, load_network
 from .statedir import RunDir, StateLock, open_private, prepare, remove_path
 from .supervisor import error_kind
 from .text import tail_lines
@@ -215,7 +216,7 @@ class MachineStatus:
     ips: tuple[tuple[int, str], ...]      # (VLAN, IP)
     ssh_port: int | None
     forwards: tuple[HostForward, ...]
-    guest_forwards: tuple[GuestForward, ...]
+    guest_forwards: tuple[Forward, ...]
     openssh: bool
     target_host: str | None
     stale_disk: bool

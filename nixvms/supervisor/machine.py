@@ -25,9 +25,9 @@ from typing import Protocol
 from . import procs, runstate, transfer
 from .backdoor import KILL_GRACE, Backdoor, BackdoorClosed, BackdoorError, ReplyDamaged, Sink
 from .errors import SupervisorError
+from .facts import MachineFacts
 from .qemu import QemuClient, QemuError
 from .runstate import MachineState, Phase
-from .spec import MachineSpec
 from .statedir import RunDir
 from .testlog import Logger
 from .text import read_text, strip_controls, tail_lines
@@ -106,7 +106,7 @@ class MachineOwner(Protocol):
 class Machine:
     """One machine of the network, as NixOS's test driver's Machine."""
 
-    def __init__(self, driver: MachineOwner, spec: MachineSpec) -> None:
+    def __init__(self, driver: MachineOwner, spec: MachineFacts) -> None:
         self.driver = driver
         self.spec = spec
         self.name = spec.name

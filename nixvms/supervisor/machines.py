@@ -22,8 +22,8 @@ from pathlib import Path
 from . import procs
 from .boot import BootWatch
 from .errors import StartError
+from .facts import MachineFacts
 from .qemu import QemuClient
-from .spec import MachineSpec
 from .statedir import RunDir, make_private_dir, open_private, refuse_symlink, remove_path
 from .text import tail_lines
 
@@ -147,7 +147,7 @@ class VM:
 
     def __init__(
         self,
-        machine: MachineSpec,
+        machine: MachineFacts,
         run_dir: RunDir,
         *,
         vde_sockets: Mapping[int, Path],

@@ -37,11 +37,6 @@ from .facts import Address, Forward, MachineFacts
 
 VERSION = 2
 
-# The names the supervisor's modules import (client, driver, machines): the
-# record they once named is MachineFacts now.
-MachineSpec = MachineFacts
-GuestForward = Forward
-
 
 class NotANetworkDirectory(SupervisorError):
     """The directory has no network.json (a `result` not made yet, say)."""

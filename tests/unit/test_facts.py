@@ -99,10 +99,6 @@ def test_a_machine_is_found_by_name_or_target_host_and_else_is_a_usage_error(
         net.machine("mail")
 
 
-def test_the_old_names_are_the_new_record() -> None:
-    assert spec.MachineSpec is MachineFacts and spec.GuestForward is Forward
-
-
 def test_an_unversioned_network_json_is_read_with_its_camel_case_keys(tmp_path: Path) -> None:
     net = spec.load_network(network_dir(tmp_path, {"machines": [
         {"name": "web", "number": 2, "hostName": "www", "systemName": "websys", "vm": "/v",
