@@ -1,5 +1,12 @@
 """The package installs like one: a wheel, installed outside the checkout, sets
-tinyos up, builds and boots the two-machine example."""
+tinyos up, builds and boots the two-machine example.
+
+Nothing here writes to the checkout or to the user's data directory: the
+wheel is built from a copy of the checkout (setuptools leaves build/ and
+*.egg-info beside the sources, and a later wheel could ship build/'s stale
+modules), and `nixvms setup` runs with a data directory of its own that
+starts as a copy of the installed manifest, so it finds the files set up
+and fetches nothing."""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from nixvms.nix import tinyos_manifest
 from tests.conftest import LOCAL_STATE, REPO
 
 pytestmark = [pytest.mark.nix, pytest.mark.vm, pytest.mark.install]
@@ -24,10 +32,18 @@ def run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None,
                           env={**os.environ, **(env or {})}, timeout=timeout, check=False)
 
 
+# What a checkout holds besides its sources: never part of a wheel's input.
+NOT_SOURCES = shutil.ignore_patterns(
+    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".mypy_cache",
+    ".ruff_cache", ".pytest_cache", ".nixvms", "result", "vms-state")
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    source = tmp_path_factory.mktemp("source") / "nixvms"
+    shutil.copytree(REPO, source, ignore=NOT_SOURCES, symlinks=True)
     dist = tmp_path_factory.mktemp("dist")
-    built = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, REPO,
+    built = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, source,
                 cwd=dist)
     assert built.returncode == 0, built.stderr
     (found,) = dist.glob("nixvms-*.whl")
@@ -57,19 +73,38 @@ def test_the_version_is_the_packages_one(installed: Path) -> None:
     assert shown.returncode == 0 and __version__ in shown.stdout
 
 
-def test_setup_build_and_boot_from_the_wheel(installed: Path, tmp_path: Path) -> None:
+@pytest.fixture
+def data_dir(tmp_path: Path) -> dict[str, str]:
+    """The environment of a data directory of the test's own, holding a copy of
+    the installed manifest (and the stamp of what it was made from)."""
+    installed = tinyos_manifest().parent
+    if not (installed / "debs.nix").exists():
+        pytest.skip(f"tinyos is not set up in {installed} (scripts/setup)")
+    own = tmp_path / "data"
+    shutil.copytree(installed, own / "tinyos",
+                    ignore=shutil.ignore_patterns(".*"))  # not a half-written manifest
+    return {"NIXVMS_DATA_DIR": str(own)}
+
+
+def test_building_the_wheel_leaves_no_build_directory_in_the_checkout(wheel: Path) -> None:
+    assert not (REPO / "build").exists()
+
+
+def test_setup_build_and_boot_from_the_wheel(installed: Path, tmp_path: Path,
+                                             data_dir: dict[str, str]) -> None:
     nixvms = installed / "nixvms"
-    setup = run(nixvms, "setup", cwd=tmp_path, timeout=1800)
+    setup = run(nixvms, "setup", cwd=tmp_path, env=data_dir, timeout=1800)
     assert setup.returncode == 0, setup.stderr[-3000:]
     project = tmp_path / "two-machines"
     shutil.copytree(REPO / "examples" / "two-machines", project, ignore=LOCAL_STATE)
-    build = run(nixvms, "build", cwd=project)
+    build = run(nixvms, "build", cwd=project, env=data_dir)
     assert build.returncode == 0, build.stderr
     assert (project / "result" / "bin" / "run-vms").exists()
-    up = run(nixvms, "up", "--detach", "--timeout", "300", cwd=project, timeout=600)
+    up = run(nixvms, "up", "--detach", "--timeout", "300", cwd=project, env=data_dir,
+             timeout=600)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         assert "ready" in up.stdout + up.stderr
     finally:
-        stop = run(nixvms, "stop", cwd=project)
+        stop = run(nixvms, "stop", cwd=project, env=data_dir)
         assert stop.returncode == 0, stop.stderr
