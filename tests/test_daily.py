@@ -94,8 +94,8 @@ def test_ssh_config_entries_reach_the_machine_and_survive_stop_and_up(
     assert re.search(r"^Host server server\.example\.net$", config.stdout, re.MULTILINE)
     assert "Host client" not in config.stdout  # no ssh server there
     assert ssh_with_config(config.stdout, tmp_path, "server", "true") == 0
-    assert project.run("stop", "server").code == 0
-    assert project.run("start", "server").code == 0
+    assert project.run("stop").code == 0  # the whole network, then up again
+    assert project.run("up", "--detach").code == 0
     again = project.run("ssh-config", "server")
     assert again.stdout == config.stdout  # the same port: a copied entry stays right
     assert ssh_with_config(config.stdout, tmp_path, "server.example.net", "true") == 0
