@@ -10,6 +10,7 @@ stop(timeout), kill(), is_running(), wait().
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import socket
@@ -167,6 +168,7 @@ class VM:
         self.started_at = 0.0          # time.time() at start
         self.started_monotonic = 0.0
         self.boot = BootWatch(self.run_dir.console_log(self.name))
+        self._ssh_probe: SshProbe | None = None
 
     # --- where things are ---------------------------------------------------
     @property
@@ -289,6 +291,9 @@ class VM:
         out_fd = open_private(self.output)
         self.command = (script,)
         self.boot.reset()
+        if self._ssh_probe is not None:
+            self._ssh_probe.close()
+            self._ssh_probe = None
         try:
             with os.fdopen(out_fd, "wb") as output:
                 self.process = procs.spawn(
@@ -324,14 +329,52 @@ class VM:
         self.boot.read()
         return self.boot.login_seen
 
-    def ssh_answers(self, timeout: float = 1.0) -> bool:
-        """Whether its ssh forward answers with an SSH banner."""
+    def ssh_answers(self) -> bool:
+        """Whether its ssh forward has answered with an SSH banner. Never waits:
+        a probe connection stays open between calls, so a slow banner (a busy
+        guest under TCG) is still seen, and the caller's loop is not held up."""
         if not self.ssh_port:
             return False
-        return ssh_banner(self.ssh_port, timeout)
+        if self._ssh_probe is None:
+            self._ssh_probe = SshProbe(self.ssh_port)
+        answer = self._ssh_probe.poll()
+        if answer is not None:  # the banner, or a connection that ended: start over
+            self._ssh_probe.close()
+            self._ssh_probe = None
+        return bool(answer)
 
     def last_lines(self, count: int = 20) -> list[str]:
         return tail_lines(self.log, count)
+
+
+class SshProbe:
+    """One non-blocking connection to 127.0.0.1:port waiting for "SSH-"."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setblocking(False)
+        self.data = b""
+        self.failed = self.sock.connect_ex(("127.0.0.1", port)) not in (0, errno.EINPROGRESS)
+
+    def poll(self) -> bool | None:
+        """True: a banner; False: the connection ended without one; None: not yet."""
+        if self.failed:
+            return False
+        try:
+            chunk = self.sock.recv(64)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError:
+            return False
+        if not chunk:
+            return False
+        self.data += chunk
+        if len(self.data) < 4:
+            return None
+        return self.data.startswith(b"SSH-")
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 def ssh_banner(port: int, timeout: float = 1.0) -> bool:

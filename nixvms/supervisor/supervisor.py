@@ -50,8 +50,7 @@ from .text import tail_lines
 # How often the supervisor looks: a machine is reported ready within about
 # READY_POLL (+ an ssh probe's wait) of the moment its condition holds.
 READY_POLL = 0.1
-SSH_PROBE_INTERVAL = 0.2
-SSH_PROBE_WAIT = 0.3  # a probe's wait for the banner (it holds up the loop)
+SSH_PROBE_INTERVAL = 0.2  # a new probe connection after one ended without a banner
 BIND_TIMEOUT = 30.0
 FORWARD_RETRIES = 3
 DEATH_LINES = 10
@@ -327,7 +326,7 @@ class Supervisor:
         if now - run.last_ssh_probe < SSH_PROBE_INTERVAL:
             return False
         run.last_ssh_probe = now
-        return vm.ssh_answers(SSH_PROBE_WAIT)
+        return vm.ssh_answers()
 
     def any_running(self) -> bool:
         return any(r.phase.up for r in self.runs.values())
