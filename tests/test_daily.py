@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BIN, Run, nixvms, write
+from tests.terminal import Terminal
 
 pytestmark = [pytest.mark.nix, pytest.mark.vm]
 
@@ -182,44 +183,17 @@ def test_start_without_names_starts_every_stopped_machine(project: Project) -> N
 
 def test_root_logs_in_on_the_serial_console(project: Project) -> None:
     """As on NixOS test VMs: `nixvms console`, then root, then a shell."""
-    import os
-    import pty
-    import select
-    import signal
-    import time
-
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.chdir(project.directory)
-        os.execv(str(BIN / "nixvms"), [str(BIN / "nixvms"), "console", "--state-dir",
-                                       str(project.state), "client"])
-    seen = b""
-
-    def until(text: bytes, timeout: float = 60) -> bool:
-        nonlocal seen
-        deadline = time.monotonic() + timeout
-        while text not in seen and time.monotonic() < deadline:
-            if select.select([fd], [], [], 0.2)[0]:
-                try:
-                    seen += os.read(fd, 4096)
-                except OSError:
-                    break
-        return text in seen
-
+    term = Terminal([str(BIN / "nixvms"), "console", "--state-dir", str(project.state),
+                     "client"], project.directory)
     try:
-        assert until(b"press Ctrl-] to detach"), seen
-        os.write(fd, b"\r")
-        assert until(b"login:"), seen
-        os.write(fd, b"root\r")
-        time.sleep(2)
-        os.write(fd, b"echo logged-in-as-$(id -un)-$((20+22))\r")
-        assert until(b"logged-in-as-root-42"), seen
-        os.write(fd, b"exit\r\x1d")
-        assert until(b"detached from client's console"), seen
+        assert term.until(b"press Ctrl-] to detach"), term.seen
+        term.write(b"\r")
+        assert term.until(b"login:"), term.seen
+        term.write(b"root\r")
+        term.until(b"#", timeout=10)
+        term.write(b"echo logged-in-as-$(id -un)-$((20+22))\r")
+        assert term.until(b"logged-in-as-root-42"), term.seen
+        term.write(b"exit\r\x1d")
+        assert term.until(b"detached from client's console"), term.seen
     finally:
-        os.close(fd)
-        try:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
+        term.close()

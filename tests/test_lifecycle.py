@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pty
 import random
 import re
-import select
 import shutil
 import signal
 import socket
@@ -29,6 +27,7 @@ import pytest
 from nixvms.supervisor import runstate, statedir
 from nixvms.supervisor.runstate import MachineState, RunState
 from tests.conftest import BIN, LOCAL_STATE, REPO, Run, nixvms, write
+from tests.terminal import Terminal
 
 pytestmark = [pytest.mark.nix, pytest.mark.vm]
 
@@ -124,34 +123,14 @@ def kill_network(state: Path) -> None:
 def in_terminal(command: list[str], *, cwd: Path, answer: bytes, timeout: float = 60) -> str:
     """Run a command on a pseudo-terminal, type `answer` at its first prompt
     (a line ending in "]: "), and return all it printed."""
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.chdir(cwd)
-        os.execv(command[0], command)
-    seen = b""
-    answered = False
-    deadline = time.monotonic() + timeout
+    term = Terminal(command, cwd)
     try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(fd, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                seen += chunk
-            if not answered and b"]: " in seen:
-                os.write(fd, answer)
-                answered = True
-        os.waitpid(pid, 0)
+        if term.until(b"]: ", timeout):
+            term.write(answer)
+        term.until(b"\0never\0", timeout)  # until it ends
+        return term.seen.decode(errors="replace")
     finally:
-        os.close(fd)
-        with contextlib.suppress(ProcessLookupError, ChildProcessError):
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-    return seen.decode(errors="replace")
+        term.close()
 
 
 def free_port() -> int:
@@ -445,67 +424,17 @@ def test_logs_follow_prints_what_the_console_shows_next(
 def test_console_attaches_under_a_terminal_and_detaches_with_ctrl_bracket(
         project: Path, running: tuple[Path, Run, float]) -> None:
     state, _, _ = running
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: nixvms console on the pseudo-terminal
-        os.chdir(project)
-        os.execv(str(BIN / "nixvms"),
-                 [str(BIN / "nixvms"), "console", "--state-dir", str(state.parent), "server"])
-    seen = b""
-
-    def read_until(text: bytes, timeout: float = 20) -> bool:
-        nonlocal seen
-        deadline = time.monotonic() + timeout
-        while text not in seen and time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.2)
-            if ready:
-                try:
-                    seen += os.read(fd, 4096)
-                except OSError:
-                    break
-        return text in seen
-
+    term = Terminal([str(BIN / "nixvms"), "console", "--state-dir", str(state.parent),
+                     "server"], project)
     try:
-        assert read_until(b"press Ctrl-] to detach"), seen
-        os.write(fd, b"\r")
-        assert read_until(b"server login:"), seen
-        os.write(fd, b"\x1d")
-        assert read_until(b"detached from server's console"), seen
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
+        assert term.until(b"press Ctrl-] to detach", 20), term.seen
+        term.write(b"\r")
+        assert term.until(b"server login:", 20), term.seen
+        term.write(b"\x1d")
+        assert term.until(b"detached from server's console", 20), term.seen
+        assert term.wait() == 0
     finally:
-        os.close(fd)
-        try:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
-
-
-# --- bad input ---------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("args, message", [
-    (["ssh", "nosuch"], "there is no machine named 'nosuch'"),
-    (["logs", "nosuch"], "there is no machine named 'nosuch'"),
-    (["stop", "nosuch"], "there is no machine named 'nosuch'"),
-    (["up", "--detach", "nosuch"], "there is no machine named 'nosuch'"),
-    (["up", "--detach", "--forward", "server:80"], "is not MACHINE:HOSTPORT:GUESTPORT"),
-    (["up", "--detach", "--timeout", "soon"], "'soon' is not a valid float"),
-])
-def test_bad_input_is_one_line_and_leaves_the_running_network_alone(
-        project: Path, running: tuple[Path, Run, float], args: list[str],
-        message: str) -> None:
-    state, _, _ = running
-    before = state_file(state)
-    result = run(project, state, *args)
-    assert result.code in (1, 2)
-    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == \
-        result.stderr.splitlines()[-1:]
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
-    after = state_file(state)
-    assert after.supervisor == before.supervisor
-    assert after.machines == before.machines
+        term.close()
 
 
 def test_up_with_a_forward_on_a_taken_port_is_one_error_and_disturbs_nothing(
