@@ -1,11 +1,13 @@
 # tinyos `lib`: a nixpkgs-shaped library (same names and semantics as nixpkgs' lib, written
 # for nixvms). As in nixpkgs, the namespaces (lib.trivial, lib.lists, lib.strings,
 # lib.attrsets, lib.options, lib.modules) are also re-exported flat at the top level;
-# lib.types and lib.generators stay namespaced.
+# lib.types, lib.generators, lib.cli, lib.gvariant and lib.fileset stay namespaced.
+# nixpkgs' own module-system suite (lib/tests/modules.sh) passes against this lib
+# (tests/tinyos/test_lib_modules_sh.py runs it when a nixpkgs.lib checkout is given).
 #
-# Not provided (compared with nixpkgs' lib): option documentation (optionAttrSetToDocList),
-# lib.versions, lib.systems, lib.sources/cleanSource, lib.platforms, and
-# of lib.fileset only what types.fileset needs (fileset.nix).
+# Not provided (compared with nixpkgs' lib): lib.versions, lib.systems,
+# lib.sources/cleanSource, lib.platforms, and of lib.fileset only what types.fileset
+# needs (fileset.nix).
 #
 # This file is a function: `unknownOptionHint` is a line added to "The option
 # `x' does not exist" errors of every evaluation made with this lib, submodules
