@@ -41,8 +41,11 @@ in
       ${cfg.helpLine}
     '';
     # the inittab line of the serial console (stage-2.nix)
+    # getty runs services.getty.loginProgram, as NixOS's agetty --login-program
+    # does (busybox getty's own default, /bin/login, does not exist on tinyos)
     system.build.serialGetty = builtins.concatStringsSep " " ([ "${bb}/bin/getty" ]
-      ++ lib.optionals (cfg.autologinUser != null) [ "-n" "-l" "${autologin}" ]
+      ++ (if cfg.autologinUser != null then [ "-n" "-l" "${autologin}" ]
+          else [ "-l" "${cfg.loginProgram}" ])
       ++ cfg.extraArgs ++ [ "-L" "115200" serial "vt100" ]);
   };
 }
