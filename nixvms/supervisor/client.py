@@ -489,7 +489,8 @@ def wait_ready(run_dir: RunDir, names: list[str], timeout: float,
             if r.phase is Phase.RUNNING:
                 ready[name] = r.ready_after or 0.0
                 pending.discard(name)
-                on_event({"event": "ready", "machine": name, "after": ready[name]})
+                on_event({"event": "ready", "machine": name, "after": ready[name],
+                          "restored": r.restored})
             elif r.phase is Phase.DEAD:
                 dead[name] = procs.describe_status(r.exit_status or 0)
                 pending.discard(name)

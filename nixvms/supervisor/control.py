@@ -4,10 +4,13 @@ One JSON object per line in, one per line out, one request per connection:
 
     {"op": "status"}                                  -> {"ok": true, "pid": ...}
     {"op": "stop", "machines": [NAME, ...]}           -> {"ok": true, "stopped": [...]}
-    {"op": "start", "machines": [...], "fresh": [...]} -> {"ok": true, "started": [...]}
+    {"op": "start", "machines": [...], "fresh": [...], "ready": [...]}
+                                                      -> {"ok": true, "started": [...]}
     {"op": "converge", "network": PATH, "fresh": [...], "keep_disks": BOOL}
                                                       -> {"ok": true, "steps": [...],
                                                           "started": [...]}
+    {"op": "snapshot-save"|"snapshot-restore"|"snapshot-delete", "name": NAME,
+     "machines": [...]}                               -> {"ok": true, ...} (snapshots.py)
     anything wrong                                    -> {"ok": false, "error": "...",
                                                           "kind": "<error class>"}
 
@@ -40,13 +43,17 @@ MAX_CLIENTS = 32             # connections read at once; more wait in the backlo
 MAX_NAMES = 1024             # machine names in one request
 MAX_NAME = 255               # characters of one name
 MAX_PATH = 4096              # characters of a network directory's path
-# Each request's fields and what each must be: machine names, a path, a flag.
+# Each request's fields and what each must be: machine names, a path, a flag, a
+# snapshot's name (snapshots.check_name says which names are).
 OPS: dict[str, dict[str, str]] = {
     "status": {},
     "stop": {"machines": "names"},
-    "start": {"machines": "names", "fresh": "names"},
+    "start": {"machines": "names", "fresh": "names", "ready": "names"},
     "converge": {"network": "path", "machines": "names", "fresh": "names",
                  "keep_disks": "flag"},
+    "snapshot-save": {"name": "name", "machines": "names"},
+    "snapshot-restore": {"name": "name", "machines": "names"},
+    "snapshot-delete": {"name": "name"},
 }
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
@@ -83,6 +90,8 @@ def parse_request(line: bytes) -> dict[str, Any]:
         if kind == "path" and not (isinstance(value, str) and value.startswith("/")
                                    and len(value) <= MAX_PATH and "\0" not in value):
             raise UsageError(f"request {op!r}: {key!r} must be an absolute path")
+        if kind == "name" and not (isinstance(value, str) and len(value) <= MAX_NAME):
+            raise UsageError(f"request {op!r}: {key!r} must be a snapshot's name")
         if kind == "flag" and not isinstance(value, bool):
             raise UsageError(f"request {op!r}: {key!r} must be true or false")
     return request

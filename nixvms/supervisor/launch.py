@@ -67,6 +67,11 @@ class StartRequest:
     # the process that will stop the network when it ends (a test driver that
     # started it); None: it runs until someone stops it
     owner: ProcessRecord | None = None
+    # machines restored from their ready snapshots where they have one of this
+    # build, else booted from a new disk and snapshotted once ready (snapshots.py)
+    ready: tuple[str, ...] = ()
+    # a snapshot of the network (`nixvms snapshot save`) its machines start from
+    snapshot: str = ""
 
     def to_json(self) -> str:
         return json.dumps(typedjson.to_data(self))
@@ -81,10 +86,12 @@ class StartRequest:
             raise UsageError("the start request is not one nixvms wrote")
         return request
 
-    def but(self, *, machines: Sequence[str], fresh: Sequence[str] = ()) -> StartRequest:
+    def but(self, *, machines: Sequence[str], fresh: Sequence[str] = (),
+            ready: Sequence[str] = (), snapshot: str = "") -> StartRequest:
         """The same settings for other machines (a restart, a later `start`)."""
         return StartRequest(**{**self.__dict__, "machines": tuple(machines),
-                               "fresh": tuple(fresh)})
+                               "fresh": tuple(fresh), "ready": tuple(ready),
+                               "snapshot": snapshot})
 
 
 def project_state_dir(state_dir: str | os.PathLike[str] | None,
@@ -186,6 +193,8 @@ def start_request(
     accel: str | None = None,
     keep_disks: bool = True,
     owned: bool = False,
+    ready: Sequence[str] = (),
+    snapshot: str = "",
     environ: Mapping[str, str] | None = None,
 ) -> StartRequest:
     """The request to start `machines` (all when none) of the network.
@@ -195,11 +204,14 @@ def start_request(
     here once; run_dir: the running network's directory when the caller
     has decided it already (by run_dir_path), else decided here from
     state_dir; owned: the caller stops the network when it ends (a test
-    driver), which other drivers must know before they use it."""
+    driver), which other drivers must know before they use it; ready: machines
+    restored from their ready snapshots (or booted and snapshotted once ready);
+    snapshot: the network's snapshot the machines start from."""
     env = os.environ if environ is None else environ
     settings = read_settings(env)
     names = tuple(m.name for m in spec.select(list(machines)))
     fresh_names = tuple(spec.machine(n).name for n in fresh)
+    ready_names = tuple(spec.machine(n).name for n in ready)
     check_forwards(spec, names, forwards)
     choice = accelerators.choose(accelerators.parse_accel(accel or settings.accel))
     return StartRequest(
@@ -219,4 +231,6 @@ def start_request(
         kernel_params=settings.kernel_params,
         owner=ProcessRecord.of(os.getpid(), ("nixvms test driver",), time.time())
         if owned else None,
+        ready=ready_names,
+        snapshot=snapshot,
     )

@@ -169,6 +169,7 @@ class VM:
         self.started_monotonic = 0.0
         self.boot = BootWatch(self.run_dir.console_log(self.name))
         self._ssh_probe: SshProbe | None = None
+        self.paused_start = False      # start QEMU paused (-S): a snapshot is loaded first
 
     # --- where things are ---------------------------------------------------
     @property
@@ -244,6 +245,8 @@ class VM:
             "-monitor", f"unix:{monitor},server=on,wait=off",
             "-qmp", f"unix:{self.qmp_socket},server=on,wait=off",
         ]
+        if self.paused_start:
+            opts.append("-S")
         if self.options.accel:
             # NixOS's VM scripts say -machine accel=kvm:tcg; a later -machine
             # accel= overrides it, where -accel would conflict with it.

@@ -54,6 +54,7 @@ class MachineState:
     disk_vm: str | None = None                # the VM store path its disk was made by
     last_ssh_port: int | None = None          # its ssh port when it last ran: asked for again
     stage: str = ""                           # how far it booted (boot.py), while starting
+    restored: str = ""                        # what its last start restored instead of booting
 
 
 @dataclass(frozen=True)

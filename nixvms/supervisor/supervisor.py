@@ -31,18 +31,19 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import converge as converging
-from . import errors, procs, runstate
+from . import errors, procs, runstate, snapshots
 from .control import ControlServer
 from .errors import PortError, StartError, SupervisorError, UsageError
 from .launch import StartRequest
 from .machines import VM, HostForward, Switch, VMOptions
 from .ports import PortLock, choose_port, choose_ports, port_free, stable_port
 from .runstate import MachineState, Phase, RunState, SwitchState
+from .snapshots import Snapshot
+from .snapshotting import MachineRun, SnapshotOps
 from .spec import NetworkSpec, load_network
 from .statedir import RunDir, StateLock, remove_path, write_private
 from .text import tail_lines
@@ -56,20 +57,6 @@ FORWARD_RETRIES = 3
 DEATH_LINES = 10
 
 Report = Callable[[dict[str, Any]], None]
-
-
-@dataclass
-class MachineRun:
-    """What the supervisor tracks of one machine."""
-
-    vm: VM
-    phase: Phase = Phase.STOPPED
-    exit_status: int | None = None
-    ready_after: float | None = None
-    disk_vm: str | None = None
-    last_ssh_port: int | None = None
-    last_ssh_probe: float = 0.0
-    forwards: list[HostForward] = field(default_factory=list)
 
 
 def ssh_config_text(run_dir: RunDir, spec: NetworkSpec, ports: dict[str, int]) -> str:
@@ -96,7 +83,7 @@ def ssh_config_text(run_dir: RunDir, spec: NetworkSpec, ports: dict[str, int]) -
     return "\n".join(lines) + "\n"
 
 
-class Supervisor:
+class Supervisor(SnapshotOps):
     def __init__(self, spec: NetworkSpec, run_dir: RunDir, lock: StateLock,
                  request: StartRequest, report: Report) -> None:
         self.spec = spec
@@ -146,6 +133,7 @@ class Supervisor:
                 last_ssh_port=run.last_ssh_port,
                 stage=("ready" if run.phase is Phase.RUNNING else vm.boot.stage)
                 if up else "",
+                restored=run.restored,
             )
         switches = tuple(
             SwitchState(vlan=v, running=s.is_running(),
@@ -192,6 +180,9 @@ class Supervisor:
 
     def _prepare_disk(self, run: MachineRun, fresh: bool) -> None:
         vm = run.vm
+        if run.restore is not None:
+            run.disk_vm = vm.machine.vm  # the snapshot is of this build (checked)
+            return
         if fresh and remove_path(vm.disk):
             self.report({"event": "info",
                          "message": f"{vm.name}: starting from a new disk (deleted {vm.disk})"})
@@ -210,8 +201,11 @@ class Supervisor:
         if not vm.disk.exists():
             run.disk_vm = vm.machine.vm
 
-    def start_machines(self, names: list[str], fresh: set[str]) -> list[str]:
-        """Start the named machines (switches first); returns those started."""
+    def start_machines(self, names: list[str], fresh: set[str], ready: set[str] | None = None,
+                       snapshot: Snapshot | None = None) -> list[str]:
+        """Start the named machines (switches first); returns those started.
+        ready: machines restored from their ready snapshots (or booted and
+        snapshotted); snapshot: the network's snapshot they start from."""
         to_start = [n for n in names if not self.runs[n].phase.up]
         if not to_start:
             return []
@@ -229,10 +223,12 @@ class Supervisor:
                     switch.start()
             for name in to_start:
                 run = self.runs[name]
-                self._prepare_disk(run, name in fresh)
+                anew = self._plan_start(run, name in fresh, name in (ready or ()), snapshot)
+                self._prepare_disk(run, anew)
                 self._start_vm(run, ports[name])
             self._wait_bound([self.runs[n] for n in to_start])
         self.save()
+        self._load_snapshots([self.runs[n] for n in to_start if self.runs[n].restore])
         return to_start
 
     def _ssh_port(self, name: str, taken: set[int]) -> int:
@@ -303,7 +299,7 @@ class Supervisor:
                 events.append({"event": "stage", "machine": name, "stage": vm.boot.stage,
                                "after": round(time.monotonic() - vm.started_monotonic, 1),
                                "line": vm.boot.last_line})
-            if run.phase is Phase.STARTING and self._ready(run):
+            if run.phase is Phase.STARTING and self._ready(run) and self._ready_saved(run):
                 run.phase = Phase.RUNNING
                 run.ready_after = round(time.monotonic() - vm.started_monotonic, 1)
                 events.append({"event": "ready", "machine": name, "after": run.ready_after})
@@ -414,8 +410,9 @@ class Supervisor:
             if op == "start":
                 names = [self.spec.machine(n).name for n in request.get("machines") or []]
                 fresh = {self.spec.machine(n).name for n in request.get("fresh") or []}
+                ready = {self.spec.machine(n).name for n in request.get("ready") or []}
                 return {"ok": True, "started": self.start_machines(names or list(self.runs),
-                                                                   fresh)}
+                                                                   fresh, ready)}
             if op == "converge":
                 spec = load_network(request["network"])
                 fresh = {spec.machine(n).name for n in request.get("fresh") or []}
@@ -424,6 +421,14 @@ class Supervisor:
                                                only)
                 return {"ok": True, "started": started, "steps": [
                     [s.machine, s.action.value, s.reason] for s in steps]}
+            if isinstance(op, str) and op.startswith("snapshot-"):
+                name = snapshots.check_name(str(request.get("name") or snapshots.DEFAULT_NAME))
+                names = [self.spec.machine(n).name for n in request.get("machines") or []]
+                if op == "snapshot-save":
+                    return self.snapshot_save(name, names)
+                if op == "snapshot-restore":
+                    return self.snapshot_restore(name, names)
+                return self.snapshot_delete(name)
             raise UsageError(f"unknown request {op!r}")
         except SupervisorError as error:
             return {"ok": False, "error": error.message, "kind": type(error).__name__}
@@ -449,7 +454,10 @@ class Supervisor:
             names = [m.name for m in self.spec.select(list(self.request.machines))]
             self.save()
             try:
-                self.start_machines(names, set(self.request.fresh))
+                snap = snapshots.find(self.run_dir, self.request.snapshot) \
+                    if self.request.snapshot else None
+                self.start_machines(names, set(self.request.fresh), set(self.request.ready),
+                                    snap)
             except SupervisorError as error:
                 self.report({"event": "error", "message": error.message,
                              "kind": type(error).__name__})

@@ -28,7 +28,9 @@ def describe_event(event: Event) -> list[str]:
     kind = event.get("event")
     machine = event.get("machine")
     if kind == "ready":
-        return [f"{machine} ready in {float(event.get('after', 0)):.1f} s"]
+        restored = event.get("restored")
+        how = f"restored from {restored}" if restored else "ready"
+        return [f"{machine} {how} in {float(event.get('after', 0)):.1f} s"]
     if kind == "died":
         lines = [f"{machine} died ({event.get('status')}); its last console lines:"]
         return lines + [f"  | {line}" for line in event.get("lines") or []]
