@@ -137,6 +137,10 @@ Examples:
               help="Keep a machine's disk when its system changed (default: a new disk).")
 @click.option("--dry-run", is_flag=True,
               help="Build, then print what up would do to each machine, and do nothing.")
+@click.option("--from-snapshot", "from_snapshot", is_flag=True,
+              help="Restore each machine from the snapshot taken when it first became "
+                   "ready (as `nixvms test` does); a machine without one of its build "
+                   "boots from a new disk and gets one.")
 @_build_options
 @_output_options
 def up_command(
@@ -151,6 +155,7 @@ def up_command(
     follow: bool,
     keep_disks: bool,
     dry_run: bool,
+    from_snapshot: bool,
     options: tuple[tuple[str, str], ...],
     show_trace: bool,
     include: tuple[str, ...],
@@ -197,7 +202,8 @@ def up_command(
         request = launch.start_request(
             spec, run_dir=run_dir, machines=machines,
             fresh=spec.names if "*" in fresh else fresh, forwards=parsed_forwards,
-            accel=accel, keep_disks=keep_disks)
+            accel=accel, keep_disks=keep_disks,
+            ready=(machines or spec.names) if from_snapshot else ())
         if not detach:
             _stop_on_signals()
         _say(f"acceleration: {(request.accel or '').upper()} ({request.accel_reason})")
@@ -272,6 +278,10 @@ Examples:
               help="Write the result as JUnit XML (a test case per subtest).")
 @click.option("--keep-vms", is_flag=True,
               help="Leave the machines running afterwards (`nixvms stop` stops them).")
+@click.option("--no-snapshots", is_flag=True,
+              help="Boot every machine from a new disk, as NixOS's driver does (by "
+                   "default a machine unchanged since an earlier run is restored from "
+                   "the snapshot taken when it first became ready).")
 @_accel_option
 @_build_options
 @_output_options
@@ -281,6 +291,7 @@ def test_command(
     state_dir: Path | None,
     junit_xml: Path | None,
     keep_vms: bool,
+    no_snapshots: bool,
     accel: str | None,
     options: tuple[tuple[str, str], ...],
     show_trace: bool,
@@ -294,7 +305,9 @@ def test_command(
 
     SCRIPT is Python with NixOS's test-driver API in scope: each machine by
     name, start_all(), subtest(), retry() (see the README's "Testing a
-    network"). Machines boot when the script first uses them. Prints each
+    network"). Machines start when the script first uses them: restored from
+    the snapshot taken when they first became ready, where they have one of
+    their build (--no-snapshots: booted from new disks). Prints each
     subtest with its time; exits 0 only if the script passed; stops every
     machine it started unless --keep-vms."""
     from nixvms.supervisor import driver as test_driver
@@ -322,7 +335,7 @@ def test_command(
         load_network(result.store_path)  # a network directory the driver can read
         run_dir = _state_dir(network_file, state_dir)
         with test_driver.Driver(result.store_path, run_dir, keep_vms=keep_vms,
-                                accel_choice=accel) as driver:
+                                accel_choice=accel, snapshots=not no_snapshots) as driver:
             outcome = driver.run_script(script)
         code = reports.report(outcome, junit_xml, sys.stdout, sys.stderr)
     except KeyboardInterrupt:

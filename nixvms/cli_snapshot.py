@@ -9,8 +9,15 @@ from pathlib import Path
 
 import click
 
-from nixvms.cli_common import _complete_machines, _fail, _find_network, _say
-from nixvms.cli_network import _lifecycle_options, _print_event, _state_dir
+from nixvms.cli_common import (
+    _complete_machines,
+    _fail,
+    _find_network,
+    _lifecycle_options,
+    _say,
+    _state_dir,
+)
+from nixvms.cli_network import _print_event
 from nixvms.supervisor import client as supervisor
 from nixvms.supervisor import snapshot_client, snapshots
 

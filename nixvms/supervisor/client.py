@@ -412,20 +412,24 @@ def stop(state_dir: str | os.PathLike[str], machines: Sequence[str] = (),
 
 def start_machines(state_dir: str | os.PathLike[str], machines: Sequence[str],
                    fresh: Sequence[str], *, timeout: float,
-                   on_event: OnEvent) -> dict[str, float]:
+                   on_event: OnEvent, ready: Sequence[str] = ()) -> dict[str, float]:
     """Start stopped machines of the recorded network, with the settings it was
-    first started with; returns their ready times."""
+    first started with; returns their ready times. ready: machines restored
+    from their ready snapshots (or booted anew and snapshotted)."""
     opened = open_run(state_dir)
     spec = opened.spec
     names = [spec.machine(n).name for n in machines]
     fresh_names = [spec.machine(n).name for n in fresh]
+    ready_names = [spec.machine(n).name for n in ready]
     if not opened.supervisor_alive:
-        restart = opened.state.request.but(machines=names, fresh=fresh_names)
+        restart = opened.state.request.but(machines=names, fresh=fresh_names,
+                                           ready=ready_names)
         started = start(restart, detach=True, timeout=timeout, on_event=on_event)
         started.close()
         return started.ready
     answer = request(opened.run_dir, {"op": "start", "machines": names,
-                                      "fresh": fresh_names})
+                                      "fresh": fresh_names, "ready": ready_names},
+                     timeout=max(60.0, timeout))
     wanted = list(answer.get("started") or [])
     return wait_ready(opened.run_dir, wanted, timeout, on_event)
 

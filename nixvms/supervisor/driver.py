@@ -42,7 +42,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import client, launch, runstate
+from . import client, launch, runstate, snapshot_client
 from .errors import AlreadyRunning, NotReady, SupervisorError
 from .machine import (
     BOOT_TIMEOUT,
@@ -65,9 +65,12 @@ class Driver:
                  | None = None, *, keep_vms: bool = False, out_dir: str | os.PathLike[str]
                  | None = None, stream: TextIO | None = sys.stderr,
                  accel_choice: str | None = None, boot_timeout: float = BOOT_TIMEOUT,
-                 detach: bool | None = None) -> None:
+                 detach: bool | None = None, snapshots: bool = True) -> None:
         """run_dir: the running network's directory (None: the one network.json
-        names, by launch.py's rule)."""
+        names, by launch.py's rule). snapshots: a machine's first start
+        restores its ready snapshot where it has one of its build (else it
+        boots from a new disk and one is taken once it is ready); False:
+        every first start boots from a new disk, as NixOS's driver does."""
         self.spec: NetworkSpec = load_network(network)
         self.run_dir: RunDir = prepare(run_dir or launch.run_dir_path(None, self.spec.state_dir))
         self.keep_vms = keep_vms
@@ -84,6 +87,8 @@ class Driver:
         self.accel_request = accel_choice  # None: launch.py's default
         self.machines: dict[str, Machine] = {m.name: Machine(self, m) for m in self.spec.machines}
         self.started_network = False
+        self.use_snapshots = snapshots
+        self.first_started: set[str] = set()  # machines this driver has started
         self.subtests: list[SubtestResult] = []
         self.closed = False
 
@@ -153,6 +158,9 @@ class Driver:
         machine = str(event.get("machine") or "") or None
         if kind == "stage":
             self.logger.log(f"boot: {event.get('stage')} after {event.get('after')} s", machine)
+        elif kind == "ready" and event.get("restored"):
+            self.logger.log(f"restored from {event.get('restored')} (not booted) in "
+                            f"{event.get('after')} s", machine)
         elif kind == "ready":
             self.logger.log(f"booted in {event.get('after')} s", machine)
         elif kind == "died":
@@ -171,15 +179,23 @@ class Driver:
             self.machines[name].console_identity = None
             self.machines[name].backdoor.close()
             self.machines[name].close_console()
+        running = self.supervisor_running()
+        # first starts by this driver: from the ready snapshot, or a new disk
+        first = [n for n in names if n not in self.first_started] \
+            if self.started_network or not running else []
+        ready = first if self.use_snapshots else []
+        fresh = [] if self.use_snapshots else first
+        self.first_started.update(names)
         with self.logger.nested(f"starting {', '.join(names)}"):
             try:
-                if self.supervisor_running():
-                    client.start_machines(self.run_dir.path, names, [],
+                if running:
+                    client.start_machines(self.run_dir.path, names, fresh, ready=ready,
                                           timeout=self.boot_timeout, on_event=self._event)
                 else:
                     request = launch.start_request(
                         self.spec, run_dir=self.run_dir.path, machines=names,
-                        accel=self.accel_request, owned=not self.keep_vms)
+                        accel=self.accel_request, owned=not self.keep_vms,
+                        fresh=fresh, ready=ready)
                     self.log(f"acceleration: {request.accel} ({request.accel_reason})")
                     try:
                         started = client.start(request, detach=self.detach,
@@ -202,6 +218,33 @@ class Driver:
                         self.logger.log(f"console: {line}", name)
             except SupervisorError as error:
                 raise MachineError(error.message) from None
+
+    # --- snapshots ---------------------------------------------------------------
+    def snapshot_save(self, name: str = "default", machines: Sequence[str] = ()) -> None:
+        """Save the running machines (or those named) as snapshot NAME: a state
+        a script can come back to (`nixvms snapshot` keeps the same ones)."""
+        with self.logger.nested(f"saving snapshot {name!r}"):
+            try:
+                saved = snapshot_client.save(self.run_dir.path, name, machines)
+            except SupervisorError as error:
+                raise MachineError(error.message) from None
+            self.log(f"saved {', '.join(saved.machines)}")
+
+    def snapshot_restore(self, name: str = "default", machines: Sequence[str] = ()) -> None:
+        """Put the machines (or those named) back as snapshot NAME has them."""
+        with self.logger.nested(f"restoring snapshot {name!r}"):
+            for machine in self.machines.values():  # the backdoor sets their clocks
+                if not machines or machine.name in machines:
+                    machine.backdoor.close()
+            try:
+                restored = snapshot_client.restore(self.run_dir.path, name, machines,
+                                                   timeout=self.boot_timeout,
+                                                   on_event=self._event)
+            except SupervisorError as error:
+                raise MachineError(error.message) from None
+            if restored.refused:
+                raise MachineError("; ".join(restored.refused))
+            self.log(f"restored {', '.join(restored.machines)}")
 
     def start_all(self) -> None:
         """Start every machine."""
@@ -244,6 +287,8 @@ class Driver:
             "start_all": self.start_all,
             "join_all": self.join_all,
             "subtest": self.subtest,
+            "snapshot_save": self.snapshot_save,
+            "snapshot_restore": self.snapshot_restore,
             "retry": retry,
             "log": self.log,
             "Machine": Machine,
@@ -385,13 +430,16 @@ def _on_signal(signum: int, frame: object) -> None:
 
 
 USAGE = """\
-usage: nixos-test-driver [--state-dir DIR] [--keep-vms] [--junit-xml FILE] [SCRIPT]
+usage: nixos-test-driver [--state-dir DIR] [--keep-vms] [--no-snapshots]
+                         [--junit-xml FILE] [SCRIPT]
 
 Without SCRIPT: an interactive Python session in which every machine of the
 network is an object (start_all(), test1.succeed("hostname"),
 test1.shell_interact(), ...). With SCRIPT: run that test script; exit 0 only
 if it passes. Machines this driver starts are stopped when it ends, unless
---keep-vms.
+--keep-vms. A machine's first start restores the snapshot taken when it
+first became ready (booting it only where it has none of its build);
+--no-snapshots boots every machine from a new disk.
 """
 
 
@@ -401,6 +449,7 @@ def main(argv: Sequence[str], network: str | None = None, prog: str = "nixos-tes
     state_dir: str | None = None
     junit: str | None = None
     keep = False
+    use_snapshots = True
     script: str | None = None
 
     def usage_error(message: str) -> int:
@@ -422,6 +471,8 @@ def main(argv: Sequence[str], network: str | None = None, prog: str = "nixos-tes
                 junit = value
         elif arg == "--keep-vms":
             keep = True
+        elif arg == "--no-snapshots":
+            use_snapshots = False
         elif arg.startswith("-"):
             return usage_error(f"unknown option {arg}")
         elif script is None:
@@ -436,7 +487,7 @@ def main(argv: Sequence[str], network: str | None = None, prog: str = "nixos-tes
     try:
         directory = network or _network_dir()
         run_dir = launch.run_dir_path(state_dir, load_network(directory).state_dir)
-        with Driver(directory, run_dir, keep_vms=keep,
+        with Driver(directory, run_dir, keep_vms=keep, snapshots=use_snapshots,
                     detach=True if script is None else None) as driver:
             if script is None:
                 driver.interact()

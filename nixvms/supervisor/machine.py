@@ -99,6 +99,10 @@ class MachineOwner(Protocol):
 
     def supervisor_running(self) -> bool: ...
 
+    def snapshot_save(self, name: str = ..., machines: Sequence[str] = ...) -> None: ...
+
+    def snapshot_restore(self, name: str = ..., machines: Sequence[str] = ...) -> None: ...
+
 
 # --- machines ------------------------------------------------------------------
 
@@ -195,6 +199,14 @@ class Machine:
         with self.nested("crashing (QEMU: quit)"):
             self.qemu.quit()
             self._wait_down()
+
+    def snapshot_save(self, name: str = "default") -> None:
+        """Save this machine (RAM, devices, disk) in snapshot NAME."""
+        self.driver.snapshot_save(name, [self.name])
+
+    def snapshot_restore(self, name: str = "default") -> None:
+        """Put this machine back as snapshot NAME has it."""
+        self.driver.snapshot_restore(name, [self.name])
 
     def wait_for_shutdown(self, timeout: float = DEFAULT_TIMEOUT) -> None:
         """Wait until the machine's QEMU has exited (this does not shut it down)."""

@@ -170,6 +170,7 @@ class VM:
         self.boot = BootWatch(self.run_dir.console_log(self.name))
         self._ssh_probe: SshProbe | None = None
         self.paused_start = False      # start QEMU paused (-S): a snapshot is loaded first
+        self.console_prefix: Path | None = None  # what the console log starts with (a restore)
 
     # --- where things are ---------------------------------------------------
     @property
@@ -290,6 +291,9 @@ class VM:
             refuse_symlink(sock)
             remove_path(sock)
         log_fd = open_private(self.log)
+        if self.console_prefix is not None:
+            with contextlib.suppress(OSError):
+                os.write(log_fd, self.console_prefix.read_bytes())
         os.set_inheritable(log_fd, True)
         out_fd = open_private(self.output)
         self.command = (script,)

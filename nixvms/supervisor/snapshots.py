@@ -137,6 +137,12 @@ def ready_path(run_dir: RunDir, machine: str) -> Path:
     return run_dir.machine_dir(machine) / "ready.json"
 
 
+def ready_console(run_dir: RunDir, machine: str) -> Path:
+    """The console log up to the ready snapshot: a restored machine's log
+    starts with it, as a booted one's would (wait_for_console_text)."""
+    return run_dir.machine_dir(machine) / "ready.console"
+
+
 def _load(path: Path, kind: type[R], kind_name: str) -> R | None:
     """The one loader of snapshot records: None for a file that is missing,
     damaged, or of another kind or version."""
@@ -186,6 +192,17 @@ def list_all(run_dir: RunDir) -> list[Snapshot]:
 def write(run_dir: RunDir, snapshot: Snapshot) -> None:
     make_private_dir(snapshots_dir(run_dir), "the snapshots directory")
     _write(record_path(run_dir, snapshot.name), KIND, snapshot)
+
+
+def keep_console(log: Path, copy: Path) -> None:
+    """Copy a console log (bytes as they are) to a file of ours, atomically."""
+    with contextlib.suppress(OSError):
+        data = log.read_bytes()
+        tmp = copy.with_name(f".{copy.name}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, copy)
 
 
 def load_ready(run_dir: RunDir, machine: str) -> ReadySnapshot | None:

@@ -70,12 +70,14 @@ class SnapshotOps:
         booted; whether from a new disk."""
         vm, name = run.vm, run.vm.name
         run.restore, run.restored, run.ready_wanted, run.probe = None, "", False, None
+        vm.console_prefix = None
         if snapshot is not None and name in snapshot.machines:
             run.restore = (snapshot.machines[name].tag, f"snapshot {snapshot.name!r}")
         elif ready:
             tag = snapshots.ready_tag(self.run_dir, name, vm.machine.vm, vm.disk)
             if tag is not None:
                 run.restore = (tag, READY)
+                vm.console_prefix = snapshots.ready_console(self.run_dir, name)
             else:  # booted from a new disk, as a first boot: its snapshot is of that
                 remove_path(snapshots.ready_path(self.run_dir, name))
                 fresh, run.ready_wanted = True, True
@@ -151,6 +153,7 @@ class SnapshotOps:
             run.probe.close()
             try:
                 size = snapshots.save_tag(vm.qemu(), vm.disk, snapshots.READY_TAG)
+                snapshots.keep_console(vm.log, snapshots.ready_console(self.run_dir, vm.name))
                 snapshots.write_ready(self.run_dir, vm.name, snapshots.ReadySnapshot(
                     vm=vm.machine.vm, tag=snapshots.READY_TAG, taken_at=time.time(),
                     size=size))
