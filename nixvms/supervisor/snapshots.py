@@ -240,12 +240,12 @@ def cannot_snapshot_reason(name: str, qemu_says: str) -> str | None:
             fix = (f"remove the share {tag!r} from virtualisation.sharedDirectories (or "
                    "keep the guest from mounting it)")
         return (f"{name} cannot be snapshotted: QEMU cannot save a machine while the 9p "
-                f"share {tag!r} ({where}) is mounted in it; {fix}; it boots instead")
+                f"share {tag!r} ({where}) is mounted in it; {fix}")
     if "igration is disabled" in qemu_says or "migration blocked" in qemu_says.lower():
         said = qemu_says.split("QEMU: ", 1)[-1]
         return (f"{name} cannot be snapshotted: a device of its QEMU cannot be saved "
                 f"({said}); remove that device from virtualisation.qemu.options (or "
-                "QEMU_OPTS) to make it possible; it boots instead")
+                "QEMU_OPTS) to make it possible")
     return None
 
 

@@ -18,7 +18,7 @@ from . import snapshots
 from .errors import SupervisorError
 from .machines import VM, HostForward
 from .runstate import Phase
-from .snapshots import ShellProbe, Snapshot, SnapshotError, Target
+from .snapshots import CannotSnapshot, ShellProbe, Snapshot, SnapshotError, Target
 from .spec import NetworkSpec
 from .statedir import RunDir, remove_path
 
@@ -160,8 +160,12 @@ class SnapshotOps:
                 self.report({"event": "info", "message":
                              f"{vm.name}: saved its ready snapshot "
                              f"({snapshots.human_size(size)}); the next run restores it"})
+            except CannotSnapshot as error:
+                self.report({"event": "warning", "message": f"{error.message}; it boots "
+                             "instead of being restored"})
             except SupervisorError as error:
-                self.report({"event": "warning", "message": error.message})
+                self.report({"event": "warning", "message": f"{vm.name}: no ready snapshot "
+                             f"taken: {error.message}"})
         run.probe, run.ready_wanted = None, False
         return True
 
