@@ -59,6 +59,7 @@ READY_KIND = "ReadySnapshot"
 READY_TAG = "nixvms-ready"
 DEFAULT_NAME = "default"
 SAVE_TIMEOUT = 600.0          # seconds QEMU may take to write one machine's snapshot
+FULL_MARGIN = 64 << 20         # free bytes under which a failed save is said to be a full disk
 CLOCK_TIMEOUT = 10.0          # seconds a restored guest's backdoor has to set its clock
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 # QEMU's words when a device forbids migration (and so savevm): 9p's own
@@ -269,7 +270,11 @@ def save_tag(qemu: QemuClient, disk: Path, tag: str) -> int:
             raise CannotSnapshot(reason) from None
         with contextlib.suppress(SupervisorError):
             _monitor(qemu, f"delvm {tag}", 60)
-        raise SnapshotError(f"{error.message} (writing to {disk})") from None
+        full = ""
+        with contextlib.suppress(OSError):
+            if shutil.disk_usage(disk.parent).free < FULL_MARGIN:
+                full = f"; the file system of {disk.parent} is full"
+        raise SnapshotError(f"{error.message} (writing to {disk}{full})") from None
     return max(0, _allocated(disk) - before)
 
 

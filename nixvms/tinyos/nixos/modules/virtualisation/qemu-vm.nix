@@ -15,7 +15,11 @@
 # - The serial console is the primary console even with graphics (see
 #   virtualisation.qemu.consoles).
 # - Shared directories are passed with -virtfs as NixOS does; the guest
-#   mounts them only if its kernel has 9p (Debian's cloud kernel has not).
+#   mounts them only if its kernel has 9p loaded, which it is not by default
+#   (Debian's cloud kernel has no 9p; i686's 686 kernel has it as a module,
+#   loaded by importing profiles/qemu-guest.nix or boot.initrd.
+#   availableKernelModules = [ "9p" "9pnet_virtio" ]): QEMU cannot save a
+#   machine while a 9p share is mounted, and nixvms snapshots machines.
 # - The store: NixOS's test VMs mount the host's /nix/store over 9p. tinyos
 #   does not: QEMU refuses to migrate (and so to snapshot) a machine while a
 #   9p export is mounted, and nixvms restores "ready" snapshots instead of
@@ -219,7 +223,7 @@ in
     # ext4 for the disk (built into the x86_64 cloud kernel, a module in
     # Debian's i386 686 kernel; ext4 wants crc32c, which the boot loads too)
     boot.initrd.kernelModules = [ "virtio_pci" "virtio_net" "virtio_blk" "virtio_rng" "ext4" ];
-    boot.initrd.availableKernelModules = [ "9p" "9pnet_virtio" "virtio_console" "crc32c_generic" ];
+    boot.initrd.availableKernelModules = [ "virtio_console" "crc32c_generic" ];
 
     system.activationScripts.disk = lib.mkIf (cfg.diskImage != null) {
       deps = [ "modules" ];
