@@ -103,6 +103,16 @@ def test_the_machines_reach_each_other_by_name_after_a_restore(network: Path) ->
     guest(network, "server", "ping -c 1 -W 5 client")
 
 
+def test_restore_starts_a_machine_stopped_since_the_save(network: Path) -> None:
+    guest(network, "client", "echo here > /var/lib/restarted")
+    assert snapshot(network, "save", "one-stopped")[0] == 0
+    assert nixvms("stop", "client", cwd=network).code == 0
+    code, _, err = snapshot(network, "restore", "one-stopped")
+    assert code == 0, err
+    assert "restored snapshot 'one-stopped': client, server" in err
+    assert guest(network, "client", "cat /var/lib/restarted") == "here"
+
+
 def test_the_guest_clock_is_set_right_after_a_restore(network: Path) -> None:
     assert snapshot(network, "save", "clock")[0] == 0
     time.sleep(10)  # the snapshot's moment is now 10 s ago
