@@ -22,8 +22,10 @@ from nixvms.errors import NixvmsError
 
 MAX_MACHINES = 254
 
-# A hostname label (RFC 1123): letters, digits and inner hyphens, 1..63 long.
-_HOSTNAME_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+# A machine name as NixOS accepts a node's name: its networking.hostName type
+# (nixos/modules/tasks/network-interfaces.nix), letters and digits with inner
+# hyphens and underscores, 1..63 long.
+_HOSTNAME_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$")
 
 
 class PlanError(NixvmsError):
@@ -90,7 +92,8 @@ def check_machine_name(name: str) -> None:
     if not _HOSTNAME_LABEL.match(name):
         raise PlanError(
             f"machine name {name!r} is not a valid hostname label "
-            "(letters, digits and inner hyphens, at most 63 characters)"
+            "(letters, digits and inner hyphens or underscores, at most 63 characters, "
+            "as NixOS's networking.hostName)"
         )
 
 

@@ -378,15 +378,18 @@ def _gives_nixpkgs(entry: str) -> bool:
 
 
 def machine_names(
-    network_file: str, settings: NixSettings
+    network_file: str, settings: NixSettings, nixpkgs: str | None = None
 ) -> tuple[list[str], tuple[LogMessage, ...]]:
-    """The network's machine names, and the log that says which files were read."""
+    """The network's machine names, and the log that says which files were read.
+
+    nixpkgs: the package set a NixOS test file's `pkgs` and `lib` come from."""
     # Read-write: checking that each machine is a module may import a file
     # from a source the network copies to the store (`import "${./dir}/a.nix"`).
+    extra = ["--argstr", "nixpkgs", nixpkgs] if nixpkgs is not None else []
     out = run_nix(
         "nix-instantiate",
         ["--eval", "--strict", "--json", "--read-write-mode", glue_path("machines.nix"),
-         "--argstr", "networkFile", network_file],
+         "--argstr", "networkFile", network_file, *extra],
         settings,
         json_log=True,
     )
@@ -394,6 +397,26 @@ def machine_names(
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise NixError("the machine list is not a list of names")
     return names, out.messages
+
+
+def evaluate_test(test_file: str, nixpkgs: str, settings: NixSettings,
+                  plan_json: str | None = None,
+                  host_python: Sequence[str] | None = None) -> dict[str, Any]:
+    """What test-info.nix says of a NixOS test file: its name, options and
+    testScript (a function of `nodes` only with plan_json: the plan its
+    machines were built with); extraPythonPackages's names with host_python."""
+    args = ["--argstr", "testFile", test_file, "--argstr", "nixpkgs", nixpkgs]
+    if plan_json is not None:
+        args += ["--argstr", "planJSON", plan_json]
+    if host_python is not None:
+        args += ["--argstr", "hostPythonJSON", json.dumps(list(host_python))]
+    out = run_nix("nix-instantiate", ["--eval", "--strict", "--json", "--read-write-mode",
+                                      glue_path("test-info.nix"), *args], settings,
+                  json_log=True)
+    info = json.loads(out.stdout)
+    if not isinstance(info, dict):
+        raise NixError(f"the NixOS test {test_file} gave no description of itself")
+    return info
 
 
 _parsed: dict[tuple[str, str], str] = {}

@@ -227,7 +227,7 @@ def prepare(network_file: Path, state: StateDir, options: Options,
     filesets = deps.FileSets(state.filesets, files)
     found = find_nixpkgs(state, options.settings, files, filesets)
     nixpkgs = found if found is not None else nix.tinyos_path()
-    names = machine_list(path, state, options.settings, files, filesets)
+    names = machine_list(path, state, options.settings, files, filesets, nixpkgs)
     if not names:
         raise NetworkError(f"the network {path} has no machines")
     numbers = number_machines(names)
@@ -308,7 +308,8 @@ def find_nixpkgs(state: StateDir, settings: nix.NixSettings, files: deps.FileSta
 
 
 def machine_list(network_file: str, state: StateDir, settings: nix.NixSettings,
-                 files: deps.FileStates, filesets: deps.FileSets) -> list[str]:
+                 files: deps.FileStates, filesets: deps.FileSets,
+                 nixpkgs: str | None = None) -> list[str]:
     """The machine names, from the last listing while nothing it read changed.
 
     Reading the names is an evaluation of the network file like any other: it
@@ -319,6 +320,7 @@ def machine_list(network_file: str, state: StateDir, settings: nix.NixSettings,
     params = digest({
         "nixvms": __version__,
         "networkFile": network_file,
+        "nixpkgs": nixpkgs,
         "options": [list(o) for o in settings.options],
         "include": list(settings.include),
         "NIX_PATH": os.environ.get("NIX_PATH", ""),
@@ -335,7 +337,7 @@ def machine_list(network_file: str, state: StateDir, settings: nix.NixSettings,
                          state.machine_list_record)
             return list(last.names)
     started = time.time_ns()
-    names, messages = nix.machine_names(network_file, settings)
+    names, messages = nix.machine_names(network_file, settings, nixpkgs)
     read = deps.reads_from_log(messages).files
     read.pop(network_file, None)
     fingerprints, _changed = files.record(read, started)

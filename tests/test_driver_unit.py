@@ -51,16 +51,31 @@ def test_retry_gives_a_last_try_then_raises_naming_what_it_waited_for() -> None:
     assert calls[-1] is True and not any(calls[:-1])
 
 
-def test_machine_names_become_python_names() -> None:
-    assert python_name("test1") == "test1"
-    assert python_name("web-1") == "web_1"
-    assert python_name("1st") == "_1st"
+@pytest.mark.parametrize(("name", "python"), [
+    ("test1", "test1"), ("web-1", "web_1"), ("server_lazy", "server_lazy"),
+    # NixOS's pythonize_name replaces a first character that cannot start a
+    # name (it does not prefix one): 1db -> _db
+    ("1db", "_db"), ("1st", "_st"), ("9-a", "__a"), ("_x", "_x"), ("a.b", "a_b"),
+])
+def test_machine_names_become_python_names_by_nixos_rule(name: str, python: str) -> None:
+    assert python_name(name) == python
+
+
+def test_python_names_agree_with_nixos_pythonize_name_on_many_names() -> None:
+    # nixos/lib/test-driver/src/test_driver/driver.py, restated as its rule:
+    # the first character kept only if [A-Za-z_], every other only if [A-Za-z0-9_]
+    def nixos(name: str) -> str:
+        return "".join(c if (c.isascii() and (c.isalpha() or c == "_"
+                                               or (i > 0 and c.isdigit()))) else "_"
+                       for i, c in enumerate(name))
+    for name in ["a", "0", "a-b-c", "x9", "9x", "é", "a_b-c.d", "-a", "db1", "1db"]:
+        assert python_name(name) == nixos(name), name
 
 
 def test_a_script_sees_each_machine_and_the_drivers_functions(driver: Driver) -> None:
     namespace = driver.namespace()
-    assert namespace["web_1"] is driver.machines["web-1"]
-    assert namespace["db"] is driver.machines["db"]
+    assert namespace["web_1"] is driver.by_name["web-1"]
+    assert namespace["db"] is driver.by_name["db"]
     for name in ("start_all", "join_all", "subtest", "retry", "machines", "driver"):
         assert name in namespace
 
@@ -77,7 +92,7 @@ def test_a_script_using_an_unknown_machine_names_it_and_the_machines(
     script = write(tmp_path / "unknown.py", "start_all()\n\nweb.succeed('true')\n")
     with pytest.raises(MachineError,
                        match=r"unknown\.py:3: there is no machine named 'web' in this network "
-                             r"\(machines: web_1, db\)"):
+                             r"\(machines: db, web_1\)"):
         driver.check_script(script)
 
 

@@ -14,7 +14,7 @@
 # (nixvms passes its project's key; nixos-build-vms has none).
 { networkFile, nixpkgs, planJSON ? null, sshPublicKey ? "" }:
 let
-  network = import ./network-file.nix { inherit networkFile; };
+  network = import ./network-file.nix { inherit networkFile nixpkgs; };
   names = builtins.sort builtins.lessThan network.machineNames;
   indexed = builtins.genList (i: { name = builtins.elemAt names i; number = i + 1; })
     (builtins.length names);

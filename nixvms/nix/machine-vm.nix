@@ -6,6 +6,6 @@
 { networkFile, nixpkgs, name, planJSON }@args:
 let
   machine = import ./machine.nix args;
-  record = builtins.removeAttrs machine [ "vm" ];
+  record = builtins.removeAttrs machine [ "vm" "nodes" ];
 in
 builtins.trace "nixvms-machine ${builtins.toJSON record}" machine.vm

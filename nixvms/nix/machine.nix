@@ -8,7 +8,7 @@
 let
   asPath = p: if builtins.isPath p then p else /. + p;
   nixpkgsPath = asPath nixpkgs;
-  network = import ./network-file.nix { inherit networkFile; };
+  network = import ./network-file.nix { inherit networkFile; nixpkgs = nixpkgsPath; testArgs = { inherit nodes; }; };
   plan = builtins.fromJSON planJSON;
 
   evalMachine = machineName: import (nixpkgsPath + "/nixos/lib/eval-config.nix") {
@@ -55,6 +55,8 @@ let
   nics = import ./nics.nix { inherit config number; inherit (evaluated.pkgs) lib; };
 in
 {
+  # every machine's configuration, for a NixOS test's testScript (test-info.nix)
+  inherit nodes;
   drvPath = config.system.build.vm.drvPath;
   vm = config.system.build.vm;
   # What the machine is, in the shape of nixvms's MachineFacts record

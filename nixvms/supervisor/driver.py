@@ -27,51 +27,79 @@ Standard library only.
 
 from __future__ import annotations
 
-import ast
-import builtins
 import code
 import contextlib
+import logging
 import os
 import re
 import signal
 import sys
+import threading
 import time
 import traceback
 import types
-from collections.abc import Iterator, Sequence
+import unittest
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from . import client, launch, runstate, snapshot_client
-from .errors import AlreadyRunning, NotReady, SupervisorError
-from .machine import (
-    BOOT_TIMEOUT,
-    CONSOLE_LINES,
-    Machine,
+from .errors import (
+    AlreadyRunning,
     MachineError,
+    NotReady,
     RequestedAssertionFailed,
-    retry,
+    SupervisorError,
 )
+from .lint import check_source
+from .machine import BOOT_TIMEOUT, CONSOLE_LINES, Machine
+from .polling import DEFAULT_TIMEOUT, Duration, PollingCondition, retry
 from .reports import ScriptResult, SubtestResult, report
 from .spec import NetworkSpec, load_network
-from .statedir import RunDir, prepare
+from .statedir import RunDir, prepare, remove_path
 from .testlog import Logger, first_line
+
+
+class AssertionTester(unittest.TestCase):
+    """`t` in a test script: unittest's assertions (t.assertEqual, t.assertIn,
+    ...), failing as RequestedAssertionFailed, as NixOS's."""
+
+    failureException = RequestedAssertionFailed
+
+
+class GlobalTimeout(SupervisorError):
+    """The test ran past its globalTimeout."""
+
+
+@dataclass(frozen=True)
+class VLan:
+    """A VLAN of the network (NixOS's VLan): its number and its switch's socket."""
+
+    nr: int
+    socket_dir: Path
 
 
 class Driver:
     """The machines of a network directory, as NixOS's test driver has them."""
 
-    def __init__(self, network: str | os.PathLike[str], run_dir: str | os.PathLike[str]
-                 | None = None, *, keep_vms: bool = False, out_dir: str | os.PathLike[str]
-                 | None = None, stream: TextIO | None = sys.stderr,
-                 accel_choice: str | None = None, boot_timeout: float = BOOT_TIMEOUT,
-                 detach: bool | None = None, snapshots: bool = True) -> None:
+    def __init__(self, network: str | os.PathLike[str] | NetworkSpec,
+                 run_dir: str | os.PathLike[str] | None = None, *, keep_vms: bool = False,
+                 out_dir: str | os.PathLike[str] | None = None,
+                 stream: TextIO | None = sys.stderr, accel_choice: str | None = None,
+                 boot_timeout: float = BOOT_TIMEOUT, detach: bool | None = None,
+                 keep_machine_state: bool = False, enable_ocr: bool = True,
+                 global_timeout: float | None = None, log_level: int = logging.INFO,
+                 snapshots: bool = True) -> None:
         """run_dir: the running network's directory (None: the one network.json
-        names, by launch.py's rule). snapshots: a machine's first start
+        names, by launch.py's rule). keep_machine_state: keep the machines'
+        disks from an earlier run (NixOS's -K); else they start afresh.
+        snapshots: a machine's first start
         restores its ready snapshot where it has one of its build (else it
         boots from a new disk and one is taken once it is ready); False:
         every first start boots from a new disk, as NixOS's driver does."""
-        self.spec: NetworkSpec = load_network(network)
+        self.spec: NetworkSpec = (network if isinstance(network, NetworkSpec)
+                                  else load_network(network))
         self.run_dir: RunDir = prepare(run_dir or launch.run_dir_path(None, self.spec.state_dir))
         self.keep_vms = keep_vms
         # The supervisor it starts: detached (a session of its own, outliving
@@ -83,14 +111,51 @@ class Driver:
         self.supervisor: client.Started | None = None
         self.out_dir = Path(out_dir) if out_dir is not None else Path.cwd()
         self.logger = Logger(self.run_dir, stream)
+        self.logger.level = log_level
         self.boot_timeout = boot_timeout
         self.accel_request = accel_choice  # None: launch.py's default
-        self.machines: dict[str, Machine] = {m.name: Machine(self, m) for m in self.spec.machines}
+        self.keep_machine_state = keep_machine_state
+        self.enable_ocr = enable_ocr
+        self.global_timeout = global_timeout
+        self.by_name: dict[str, Machine] = {m.name: Machine(self, m)
+                                            for m in sorted(self.spec.machines,
+                                                            key=lambda m: m.name)}
+        self.vlans = [VLan(nr, self.run_dir.switch_socket(nr)) for nr in self.spec.vlans]
+        self.polling_conditions: list[PollingCondition] = []
         self.started_network = False
-        self.use_snapshots = snapshots
+        # a ready snapshot would undo the state -K keeps
+        self.use_snapshots = snapshots and not keep_machine_state
         self.first_started: set[str] = set()  # machines this driver has started
         self.subtests: list[SubtestResult] = []
         self.closed = False
+        self.script: Path | None = None
+        self.serial_thread: threading.Thread | None = None
+        if not keep_machine_state:
+            self._fresh_state()
+
+    @property
+    def machines(self) -> list[Machine]:
+        """The machines, sorted by name (NixOS's driver.machines)."""
+        return list(self.by_name.values())
+
+    @property
+    def machines_qemu(self) -> list[Machine]:
+        return self.machines
+
+    def _fresh_state(self) -> None:
+        """NixOS's rule: each machine starts from no state (its disk and
+        directory removed) unless --keep-machine-state; a network already
+        running is used as it is."""
+        state = runstate.load(self.run_dir)
+        if state is not None and state.supervisor_alive(self.run_dir):
+            if any(self.by_name):
+                self.log("the network is running: its machines keep their state")
+            return
+        for machine in self.machines:
+            directory = self.run_dir.machine_dir(machine.name)
+            if directory.exists() and remove_path(directory):
+                machine.log(f"deleted the machine's state directory {directory} (to keep "
+                            "it, pass --keep-machine-state)")
 
     # --- context ----------------------------------------------------------------
     def __enter__(self) -> Driver:
@@ -108,7 +173,8 @@ class Driver:
         if self.closed:
             return
         self.closed = True
-        for machine in self.machines.values():
+        self.logger.print_serial_logs(False)
+        for machine in self.machines:
             machine.backdoor.close()
             machine.close_console()
         if self.started_network:
@@ -126,10 +192,25 @@ class Driver:
     # --- machines ---------------------------------------------------------------
     def machine(self, name: str) -> Machine:
         try:
-            return self.machines[self.spec.machine(name).name]
+            return self.by_name[self.spec.machine(name).name]
         except SupervisorError:
             raise MachineError(f"there is no machine named {name!r} in this network "
-                               f"(machines: {', '.join(self.machines)})") from None
+                               f"(machines: {', '.join(self.by_name)})") from None
+
+    def create_machine(self, start_command: str, *, name: str | None = None,
+                       keep_machine_state: bool = False) -> Machine:
+        """NixOS's create_machine: here the network's machine its start
+        command (bin/run-<name>-vm) or name names; nixvms's machines are the
+        network's, started by its supervisor."""
+        match = re.search(r"run-(.+)-vm$", start_command.strip().split()[0]
+                          if start_command.strip() else "")
+        wanted = name or (match[1] if match else None)
+        for machine in self.machines:
+            if wanted in (machine.name, machine.spec.system_name):
+                return machine
+        raise MachineError(
+            f"create_machine({start_command!r}): nixvms runs the network's machines only "
+            f"({', '.join(self.by_name) or 'none'}); add the machine to the test's nodes")
 
     def supervisor_running(self) -> bool:
         state = runstate.load(self.run_dir)
@@ -175,10 +256,10 @@ class Driver:
         if not names:
             return
         for name in names:
-            self.machines[name].console_offset = 0
-            self.machines[name].console_identity = None
-            self.machines[name].backdoor.close()
-            self.machines[name].close_console()
+            self.by_name[name].console_offset = 0
+            self.by_name[name].console_identity = None
+            self.by_name[name].backdoor.close()
+            self.by_name[name].close_console()
         running = self.supervisor_running()
         # first starts by this driver: from the ready snapshot, or a new disk
         first = [n for n in names if n not in self.first_started] \
@@ -233,7 +314,7 @@ class Driver:
     def snapshot_restore(self, name: str = "default", machines: Sequence[str] = ()) -> None:
         """Put the machines (or those named) back as snapshot NAME has them."""
         with self.logger.nested(f"restoring snapshot {name!r}"):
-            for machine in self.machines.values():  # the backdoor sets their clocks
+            for machine in self.machines:  # the backdoor sets their clocks
                 if not machines or machine.name in machines:
                     machine.backdoor.close()
             try:
@@ -248,16 +329,92 @@ class Driver:
 
     def start_all(self) -> None:
         """Start every machine."""
-        self.start_machines(list(self.machines.values()))
+        self.start_machines(self.machines)
 
     def join_all(self) -> None:
         """Wait until every machine has powered off."""
-        for machine in self.machines.values():
+        for machine in self.machines:
             machine.wait_for_shutdown()
 
     def shutdown_all(self) -> None:
-        for machine in self.machines.values():
+        for machine in self.machines:
             machine.shutdown()
+
+    # --- polling conditions and the serial console ---------------------------------
+    def check_polling_conditions(self) -> None:
+        for condition in self.polling_conditions:
+            condition.maybe_raise()
+
+    def polling_condition(self, fun_: Callable[[], Any] | None = None, *,
+                          seconds_interval: float = 2.0,
+                          description: str | None = None) -> Any:
+        """NixOS's polling_condition: `with polling_condition(f): ...` or as a
+        decorator (@polling_condition, @polling_condition(seconds_interval=10)),
+        checking f before each command inside the block; `.wait()` waits
+        until it holds."""
+        driver = self
+
+        class Poll:
+            def __init__(self, fun: Callable[[], Any]) -> None:
+                self.condition = PollingCondition(fun, driver.logger, seconds_interval,
+                                                  description)
+
+            def __enter__(self) -> None:
+                driver.polling_conditions.append(self.condition)
+
+            def __exit__(self, *exc: object) -> None:
+                removed = driver.polling_conditions.pop()
+                assert removed is self.condition
+
+            def wait(self, timeout: Duration = DEFAULT_TIMEOUT) -> None:
+                def holds(last: bool) -> bool:
+                    return self.condition.check(force=True)
+
+                with driver.logger.nested(f"waiting for {self.condition.description}"):
+                    retry(holds, timeout, self.condition.description)
+
+        if fun_ is None:
+            return Poll
+        return Poll(fun_)
+
+    def serial_stdout_on(self) -> None:
+        """Show the machines' serial consoles' new lines as they come."""
+        self.logger.print_serial_logs(True)
+        if self.serial_thread is None or not self.serial_thread.is_alive():
+            self.serial_thread = threading.Thread(target=self._follow_consoles, daemon=True,
+                                                  name="nixvms-serial")
+            self.serial_thread.start()
+
+    def serial_stdout_off(self) -> None:
+        self.logger.print_serial_logs(False)
+
+    def _follow_consoles(self) -> None:
+        offsets: dict[str, int] = {}
+        for machine in self.machines:
+            with contextlib.suppress(OSError):
+                offsets[machine.name] = self.run_dir.console_log(machine.name).stat().st_size
+        partial: dict[str, bytes] = {}
+        while self.logger.serial and not self.closed:
+            for machine in self.machines:
+                path = self.run_dir.console_log(machine.name)
+                try:
+                    with open(path, "rb") as handle:
+                        size = os.fstat(handle.fileno()).st_size
+                        start = offsets.get(machine.name, 0)
+                        if size < start:
+                            start = 0
+                        handle.seek(start)
+                        data = partial.pop(machine.name, b"") + handle.read()
+                        offsets[machine.name] = size
+                except OSError:
+                    continue
+                *lines, rest = data.split(b"\n")
+                if rest:
+                    partial[machine.name] = rest
+                for line in lines:
+                    text = line.decode(errors="replace").replace("\r", "")
+                    self.logger.log_serial(text, machine.name)
+            time.sleep(0.2)
 
     @contextlib.contextmanager
     def subtest(self, name: str) -> Iterator[None]:
@@ -283,50 +440,91 @@ class Driver:
         """What a test script (or the interactive session) sees."""
         ns: dict[str, Any] = {
             "driver": self,
-            "machines": list(self.machines.values()),
+            "machines": self.machines,
+            "machines_qemu": self.machines_qemu,
+            "machines_nspawn": [],
+            "vlans": self.vlans,
             "start_all": self.start_all,
             "join_all": self.join_all,
             "subtest": self.subtest,
             "snapshot_save": self.snapshot_save,
             "snapshot_restore": self.snapshot_restore,
             "retry": retry,
-            "log": self.log,
+            "log": self.logger,
+            "os": os,
+            "t": AssertionTester(),
+            "create_machine": self.create_machine,
+            "test_script": self.test_script,
+            "run_tests": self.run_tests,
+            "serial_stdout_on": self.serial_stdout_on,
+            "serial_stdout_off": self.serial_stdout_off,
+            "polling_condition": self.polling_condition,
             "Machine": Machine,
+            "BaseMachine": Machine,
             "RequestedAssertionFailed": RequestedAssertionFailed,
             "MachineError": MachineError,
         }
-        for name, machine in self.machines.items():
-            ns[python_name(name)] = machine
-        if len(self.machines) == 1 and "machine" not in self.machines:
-            ns["machine"] = next(iter(self.machines.values()))
+        for machine in self.machines:
+            ns[python_name(machine.name)] = machine
+        if len(self.machines) == 1:
+            ns["machine"] = self.machines[0]
+        for vlan in self.vlans:
+            ns[f"vlan{vlan.nr}"] = vlan
         return ns
 
-    def check_script(self, path: Path) -> types.CodeType:
-        """Compile a test script; a syntax error, or a machine name the network
-        does not have, is a MachineError naming the line (nothing is started)."""
+    def check_script(self, path: Path, lint: bool = True) -> types.CodeType:
+        """Compile a test script; a syntax error, or (unless lint=False) a
+        name that is not defined (a machine the network does not have), is a
+        MachineError naming the line (nothing is started)."""
         source = path.read_text()
-        try:
-            tree = ast.parse(source, filename=str(path))
-        except SyntaxError as error:
-            raise MachineError(f"{path}:{error.lineno}: {error.msg}") from None
-        known = set(self.namespace()) | set(dir(builtins))
-        bound = _bound_names(tree)
-        for node in ast.walk(tree):
-            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                    and node.value.id not in known and node.value.id not in bound):
-                raise MachineError(
-                    f"{path}:{node.lineno}: there is no machine named {node.value.id!r} in this "
-                    f"network (machines: {', '.join(python_name(n) for n in self.machines)})")
-        return compile(tree, str(path), "exec")
+        check_source(source, str(path), [m.name for m in self.machines],
+                     self.namespace(), lint=lint)
+        return compile(source, str(path), "exec")
 
-    def run_script(self, path: Path) -> ScriptResult:
+    def test_script(self) -> None:
+        """Run the test's script (NixOS's test_script(): in the interactive
+        session, the script nixvms test was given)."""
+        if self.script is None:
+            raise MachineError("this driver was given no test script")
+        with self.logger.nested(f"running the test script {self.script}"):
+            exec(compile(self.script.read_text(), str(self.script), "exec"), self.namespace())
+
+    def run_tests(self) -> None:
+        """Run the test script within the global timeout (NixOS's run_tests())."""
+        with self._global_timer():
+            self.test_script()
+
+    @contextlib.contextmanager
+    def _global_timer(self) -> Iterator[None]:
+        """globalTimeout: the script is interrupted (GlobalTimeout) when it
+        runs past it (main thread only: a signal)."""
+        limit = self.global_timeout
+        if not limit or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def expired(signum: int, frame: object) -> None:
+            raise GlobalTimeout(f"the test ran past its global timeout ({limit:g} s)")
+
+        previous = signal.signal(signal.SIGALRM, expired)
+        signal.setitimer(signal.ITIMER_REAL, limit)
+        self.log(f"the test times out after {limit:g} s")
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+    def run_script(self, path: Path, lint: bool = True) -> ScriptResult:
         """Run a test script; how it went (it never raises for a test failure)."""
-        compiled = self.check_script(path)
+        compiled = self.check_script(path, lint)
+        self.script = path
         began = time.monotonic()
         self.log(f"running {path}")
         result = ScriptResult(path, 0.0)
         try:
-            exec(compiled, self.namespace())
+            with self._global_timer():
+                exec(compiled, self.namespace())
         except KeyboardInterrupt:
             raise
         except SystemExit as exit_:
@@ -356,8 +554,8 @@ class Driver:
             message = f"{type(error).__name__}: {error}"
         text = where + message
         machine = getattr(error, "machine", None)
-        if machine in self.machines:
-            lines = self.machines[machine].console_lines()
+        if machine in self.by_name:
+            lines = self.by_name[machine].console_lines()
             if lines:
                 text += f"\nlast console lines of {machine}:\n" + "\n".join(
                     f"  {line}" for line in lines)
@@ -378,10 +576,12 @@ class Driver:
             readline.parse_and_bind("tab: complete")
             with contextlib.suppress(OSError):
                 readline.read_history_file(str(history))
-        names = ", ".join(python_name(n) for n in self.machines)
-        banner = (f"nixos-test-driver: machines {names}; start_all(), "
-                  f"{python_name(next(iter(self.machines)))}.succeed(\"...\"), ...; "
-                  "Ctrl-D stops the machines it started and leaves")
+        names = ", ".join(python_name(m.name) for m in self.machines) or "none"
+        example = (f"{python_name(self.machines[0].name)}.succeed(\"...\"), "
+                   if self.machines else "")
+        banner = (f"nixos-test-driver: machines {names}; start_all(), {example}"
+                  + ("test_script(), " if self.script is not None else "")
+                  + "...; Ctrl-D stops the machines it started and leaves")
         try:
             code.interact(banner=banner, local=namespace, exitmsg="")
         finally:
@@ -391,30 +591,30 @@ class Driver:
                     os.chmod(history, 0o600)
 
 
+# What a script has in scope besides its machines and vlan<N> (NixOS's
+# test_symbols, and nixvms's Machine, MachineError, RequestedAssertionFailed).
+SCRIPT_NAMES = ("driver", "machines", "machines_qemu", "machines_nspawn", "vlans", "start_all",
+                "join_all", "subtest", "retry", "log", "os", "t", "create_machine",
+                "test_script", "run_tests", "serial_stdout_on", "serial_stdout_off",
+                "polling_condition", "Machine", "BaseMachine", "RequestedAssertionFailed",
+                "MachineError", "snapshot_save", "snapshot_restore")
+
+
+def script_namespace(machines: Sequence[str]) -> dict[str, Any]:
+    """The names a script of a network with these machines has (values
+    unset): for checking a script before the machines exist."""
+    names: dict[str, Any] = dict.fromkeys(SCRIPT_NAMES)
+    names.update(dict.fromkeys(python_name(m) for m in machines))
+    if len(machines) == 1:
+        names["machine"] = None
+    return names
+
+
 def python_name(name: str) -> str:
-    """A machine's name as a Python identifier (test-1 -> test_1)."""
-    ident = re.sub(r"\W", "_", name)
-    return ident if ident.isidentifier() and not ident[0].isdigit() else f"_{ident}"
-
-
-def _bound_names(tree: ast.AST) -> set[str]:
-    """Every name a script binds anywhere (assignments, defs, imports, args...)."""
-    bound: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            bound.add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                bound.add((alias.asname or alias.name).split(".")[0])
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            bound.add(node.name)
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            bound.update(node.names)
-    return bound
+    """A machine's name as the script's Python name, by NixOS's rule
+    (pythonize_name): a first character that cannot start a name, and every
+    other character that cannot be in one, becomes _ (1db -> _db, a-b -> a_b)."""
+    return re.sub(r"^[^A-Za-z_]|[^A-Za-z0-9_]", "_", name)
 
 
 # --- result/bin/nixos-test-driver ----------------------------------------------
@@ -430,16 +630,19 @@ def _on_signal(signum: int, frame: object) -> None:
 
 
 USAGE = """\
-usage: nixos-test-driver [--state-dir DIR] [--keep-vms] [--no-snapshots]
-                         [--junit-xml FILE] [SCRIPT]
+usage: nixos-test-driver [--state-dir DIR] [--keep-vms] [-K] [-o DIR] [--log-level L]
+                         [--no-snapshots] [--junit-xml FILE] [-I] [SCRIPT]
 
-Without SCRIPT: an interactive Python session in which every machine of the
-network is an object (start_all(), test1.succeed("hostname"),
-test1.shell_interact(), ...). With SCRIPT: run that test script; exit 0 only
-if it passes. Machines this driver starts are stopped when it ends, unless
---keep-vms. A machine's first start restores the snapshot taken when it
-first became ready (booting it only where it has none of its build);
---no-snapshots boots every machine from a new disk.
+Without SCRIPT (or with -I/--interactive): an interactive Python session in
+which every machine of the network is an object (start_all(),
+test1.succeed("hostname"), test1.shell_interact(), test_script(), ...).
+With SCRIPT: run that test script; exit 0 only if it passes. Machines this
+driver starts are stopped when it ends, unless --keep-vms. Every machine
+starts from no state (its disk removed) unless -K/--keep-machine-state;
+-o/--output-dir: where screenshots and copied files go; --log-level:
+debug, info, warning or error. A machine's first start restores the
+snapshot taken when it first became ready (booting it only where it has
+none of its build); --no-snapshots boots every machine from a new disk.
 """
 
 
@@ -450,6 +653,10 @@ def main(argv: Sequence[str], network: str | None = None, prog: str = "nixos-tes
     junit: str | None = None
     keep = False
     use_snapshots = True
+    keep_state = False
+    interactive = False
+    out_dir: str | None = None
+    level = logging.INFO
     script: str | None = None
 
     def usage_error(message: str) -> int:
@@ -461,18 +668,29 @@ def main(argv: Sequence[str], network: str | None = None, prog: str = "nixos-tes
         if arg in ("-h", "--help"):
             sys.stdout.write(USAGE)
             return 0
-        if arg in ("--state-dir", "--junit-xml"):
+        if arg in ("--state-dir", "--junit-xml", "-o", "--output-dir", "--output_directory",
+                   "--log-level"):
             if not args:
                 return usage_error(f"{arg} needs a value")
             value = args.pop(0)
             if arg == "--state-dir":
                 state_dir = value
-            else:
+            elif arg == "--junit-xml":
                 junit = value
+            elif arg == "--log-level":
+                if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+                    return usage_error(f"--log-level {value}: debug, info, warning or error")
+                level = getattr(logging, value.upper())
+            else:
+                out_dir = value
         elif arg == "--keep-vms":
             keep = True
         elif arg == "--no-snapshots":
             use_snapshots = False
+        elif arg in ("-K", "--keep-machine-state", "--keep-vm-state"):
+            keep_state = True
+        elif arg in ("-I", "--interactive"):
+            interactive = True
         elif arg.startswith("-"):
             return usage_error(f"unknown option {arg}")
         elif script is None:
@@ -488,8 +706,11 @@ def main(argv: Sequence[str], network: str | None = None, prog: str = "nixos-tes
         directory = network or _network_dir()
         run_dir = launch.run_dir_path(state_dir, load_network(directory).state_dir)
         with Driver(directory, run_dir, keep_vms=keep, snapshots=use_snapshots,
-                    detach=True if script is None else None) as driver:
-            if script is None:
+                    keep_machine_state=keep_state,
+                    out_dir=out_dir, log_level=level,
+                    detach=True if script is None or interactive else None) as driver:
+            if script is None or interactive:
+                driver.script = Path(script) if script is not None else None
                 driver.interact()
                 return 0
             result = driver.run_script(Path(script))

@@ -83,3 +83,17 @@ class NotReady(SupervisorError):
             lines.append(f"{name}'s last console lines:")
             lines += [f"  | {line}" for line in console] or ["  (nothing on its console)"]
         return lines
+
+
+class MachineError(SupervisorError):
+    """A machine of the test driver cannot do what was asked: not running,
+    no backdoor, ... (NixOS's MachineError)."""
+
+    def __init__(self, message: str, machine: str | None = None) -> None:
+        super().__init__(message)
+        self.machine = machine
+
+
+class RequestedAssertionFailed(MachineError, AssertionError):
+    """What a test asked for did not happen: a command failed, a wait timed out
+    (an AssertionError, as in NixOS's driver; `t`'s assertions raise it too)."""

@@ -13,6 +13,7 @@ asks to start it.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import re
 import shlex
@@ -24,34 +25,19 @@ from typing import Protocol
 
 from . import procs, runstate, transfer
 from .backdoor import KILL_GRACE, Backdoor, BackdoorClosed, BackdoorError, ReplyDamaged, Sink
-from .errors import SupervisorError
+from .errors import MachineError, RequestedAssertionFailed
 from .facts import MachineFacts
+from .polling import DEFAULT_TIMEOUT, Duration, must_seconds, retry, seconds
 from .qemu import QemuClient, QemuError
 from .runstate import MachineState, Phase
+from .screen import Consoles
 from .statedir import RunDir
 from .testlog import Logger
-from .text import read_text, strip_controls, tail_lines
+from .text import tail_lines
 
-DEFAULT_TIMEOUT = 900          # NixOS's default for every wait and command
 BOOT_TIMEOUT = 300.0           # starting a machine, connecting to its backdoor
 CONSOLE_LINES = 10             # console lines shown with a failure
 OUTPUT_IN_ERRORS = 2000        # characters of a command's output in an error
-
-
-# --- errors --------------------------------------------------------------------
-
-
-class MachineError(SupervisorError):
-    """A machine cannot do what was asked: not running, no backdoor, ..."""
-
-    def __init__(self, message: str, machine: str | None = None) -> None:
-        super().__init__(message)
-        self.machine = machine
-
-
-class RequestedAssertionFailed(MachineError, AssertionError):
-    """What a test asked for did not happen: a command failed, a wait timed out
-    (an AssertionError, as in NixOS's driver)."""
 
 
 def short(command: str, limit: int = 200) -> str:
@@ -62,25 +48,6 @@ def short(command: str, limit: int = 200) -> str:
 
 def _shorten(text: str, limit: int = OUTPUT_IN_ERRORS) -> str:
     return text if len(text) <= limit else "..." + text[-limit:]
-
-
-# --- retry ---------------------------------------------------------------------
-
-
-def retry(fn: Callable[[bool], bool], timeout_seconds: float = DEFAULT_TIMEOUT,
-          what: str = "the condition") -> None:
-    """Call fn(last_try) once a second until it returns True; after
-    timeout_seconds, call it a last time with last_try=True and raise if that
-    fails too (NixOS's retry)."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout_seconds:
-        if fn(False):
-            return
-        time.sleep(1)
-    if not fn(True):
-        raise RequestedAssertionFailed(
-            f"timed out after {time.monotonic() - start:.1f} s "
-            f"(timeout={timeout_seconds:g}) waiting for {what}")
 
 
 def make_command(args: Sequence[object]) -> str:
@@ -94,6 +61,8 @@ class MachineOwner(Protocol):
     logger: Logger
     boot_timeout: float
     out_dir: Path
+    enable_ocr: bool
+    keep_machine_state: bool
 
     def start_machines(self, machines: Sequence[Machine]) -> None: ...
 
@@ -103,11 +72,13 @@ class MachineOwner(Protocol):
 
     def snapshot_restore(self, name: str = ..., machines: Sequence[str] = ...) -> None: ...
 
+    def check_polling_conditions(self) -> None: ...
+
 
 # --- machines ------------------------------------------------------------------
 
 
-class Machine:
+class Machine(Consoles):
     """One machine of the network, as NixOS's test driver's Machine."""
 
     def __init__(self, driver: MachineOwner, spec: MachineFacts) -> None:
@@ -120,9 +91,37 @@ class Machine:
         self.console_identity: tuple[int, int] | None = None
         self.console: socket.socket | None = None
         self.qemu = QemuClient(driver.run_dir.qmp_socket(self.name), self.name)
+        self.allow_reboot = False
 
     def __repr__(self) -> str:
         return f"<Machine '{self.name}'>"
+
+    # --- NixOS's attributes ----------------------------------------------------
+    @property
+    def state_dir(self) -> Path:
+        """The machine's own directory: its disk, its TMPDIR (NixOS: vm-state-<name>)."""
+        return self.driver.run_dir.machine_dir(self.name)
+
+    @property
+    def shared_dir(self) -> Path:
+        """The host directory NixOS shares with every machine (tinyos's
+        guests do not mount it: their kernel has no 9p)."""
+        path = self.driver.run_dir.path / "shared-xchg"
+        path.mkdir(mode=0o700, exist_ok=True)
+        return path
+
+    @property
+    def out_dir(self) -> Path:
+        """Where screenshots and copied files go (-o/--output-dir)."""
+        return self.driver.out_dir
+
+    @property
+    def keep_machine_state(self) -> bool:
+        return self.driver.keep_machine_state
+
+    def run_callbacks(self) -> None:
+        """Check the polling conditions in force (before each command)."""
+        self.driver.check_polling_conditions()
 
     # --- logging ---------------------------------------------------------------
     def log(self, message: str, detail: str = "") -> None:
@@ -156,14 +155,45 @@ class Machine:
         return MachineError(message, self.name)
 
     # --- lifecycle -------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, allow_reboot: bool = False) -> None:
         """Start the machine (its QEMU, through the network's supervisor) and
         wait until it has booted as the supervisor sees it (its login prompt).
         A machine that does not come up is logged; the commands sent to it
-        then fail saying why."""
-        if self.is_up():
-            return
-        self.driver.start_machines([self])
+        then fail saying why. allow_reboot: a reboot in the guest resets it
+        rather than ending QEMU (NixOS: without -no-reboot)."""
+        if not self.is_up():
+            self.driver.start_machines([self])
+        if allow_reboot != self.allow_reboot and self.is_up():
+            # QEMU's reboot action, set at run time (QMP set-action)
+            try:
+                self.qemu.execute("set-action",
+                                  {"reboot": "reset" if allow_reboot else "shutdown"})
+            except QemuError as error:
+                raise self._error(error.message) from None
+            self.allow_reboot = allow_reboot
+
+    def reboot(self) -> None:
+        """Press Ctrl+Alt+Delete in the guest and wait until it resets (when
+        started with allow_reboot=True) or powers off; the next command
+        waits for the backdoor again (starting the machine if it went off)."""
+        with self.nested("rebooting (ctrl-alt-delete)"):
+            if not self.is_up():
+                raise self._error(self._why_down())
+            try:
+                with self.qemu.session() as qmp:
+                    qmp.execute("human-monitor-command",
+                                {"command-line": "sendkey ctrl-alt-delete"})
+                    deadline = time.monotonic() + self.driver.boot_timeout
+                    while time.monotonic() < deadline:
+                        event = qmp.next_event(1.0)
+                        if event is not None and event.get("event") in ("RESET", "SHUTDOWN"):
+                            break
+            except QemuError:
+                pass  # QEMU went away: it powered off
+            self.backdoor.close()
+            self.close_console()
+            if not self.allow_reboot:
+                self._wait_down()
 
     def connect(self) -> None:
         """Wait until the backdoor root shell answers (starting the machine
@@ -208,15 +238,16 @@ class Machine:
         """Put this machine back as snapshot NAME has it."""
         self.driver.snapshot_restore(name, [self.name])
 
-    def wait_for_shutdown(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def wait_for_shutdown(self, timeout: Duration = DEFAULT_TIMEOUT) -> None:
         """Wait until the machine's QEMU has exited (this does not shut it down)."""
         if not self.is_up():
             self.backdoor.close()
             return
         with self.nested("waiting for the machine to power off"):
-            self._wait_down(timeout)
+            self._wait_down(must_seconds(timeout))
 
     def _wait_down(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.allow_reboot = False
         deadline = time.monotonic() + timeout
         while self.is_up():
             if time.monotonic() > deadline:
@@ -235,14 +266,26 @@ class Machine:
 
     # --- commands --------------------------------------------------------------
     def execute(self, command: str, check_return: bool = True, check_output: bool = True,
-                timeout: float | None = DEFAULT_TIMEOUT) -> tuple[int, str]:
+                timeout: Duration | None = DEFAULT_TIMEOUT) -> tuple[int, str]:
         """Run a shell command as root; (exit status, standard output).
 
         It runs with `set -euo pipefail`, stdin /dev/null and its stderr on the
         machine's console. After `timeout` seconds (None: no limit) it is
         killed with every process it started, and the status is 124, as
-        `timeout`'s."""
-        status, raw = self._run(command, timeout)
+        `timeout`'s. check_output=False: start it and return (-2, "") at once
+        (for a command that ends the backdoor: a reboot, switch-root);
+        check_return=False: the status is -1."""
+        self.run_callbacks()
+        if not check_output:
+            self.connect()
+            encoded = base64.b64encode(command.encode()).decode()
+            self.log(f"started, not waited for: {short(command)}")
+            with contextlib.suppress(BackdoorClosed):
+                self.backdoor.send_raw(
+                    f"sh -c \"set -eu; $(echo {encoded} | base64 -d)\" </dev/null "
+                    ">/dev/console 2>&1 &\n".encode())
+            return (-2, "")
+        status, raw = self._run(command, seconds(timeout))
         output = raw.decode(errors="replace")
         if not check_return:
             return (-1, output)
@@ -276,7 +319,7 @@ class Machine:
                  detail=raw.decode(errors="replace") if len(raw) < 1 << 16 else "")
         return status, raw
 
-    def succeed(self, *commands: str, timeout: float | None = None) -> str:
+    def succeed(self, *commands: str, timeout: Duration | None = None) -> str:
         """Run the commands; raise if one exits non-zero; their output, joined."""
         output = ""
         for command in commands:
@@ -289,7 +332,7 @@ class Machine:
                 output += out
         return output
 
-    def fail(self, *commands: str, timeout: float | None = None) -> str:
+    def fail(self, *commands: str, timeout: Duration | None = None) -> str:
         """Run the commands; raise if one exits 0; their output, joined."""
         output = ""
         for command in commands:
@@ -310,7 +353,7 @@ class Machine:
             text += "; no output (its stderr went to the console)"
         return text
 
-    def wait_until_succeeds(self, command: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+    def wait_until_succeeds(self, command: str, timeout: Duration = DEFAULT_TIMEOUT) -> str:
         """Repeat the command once a second until it succeeds; its output."""
         output = ""
 
@@ -323,7 +366,7 @@ class Machine:
             self._retry(check, timeout, f"`{command}` to succeed")
             return output
 
-    def wait_until_fails(self, command: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+    def wait_until_fails(self, command: str, timeout: Duration = DEFAULT_TIMEOUT) -> str:
         """Repeat the command once a second until it fails; its output."""
         output = ""
 
@@ -336,15 +379,15 @@ class Machine:
             self._retry(check, timeout, f"`{command}` to fail")
             return output
 
-    def _retry(self, fn: Callable[[bool], bool], timeout: float, what: str) -> None:
+    def _retry(self, fn: Callable[[bool], bool], timeout: Duration, what: str) -> None:
         try:
             retry(fn, timeout, f"{what} on {self.name}")
         except RequestedAssertionFailed as error:
             raise RequestedAssertionFailed(str(error), self.name) from None
 
-    def sleep(self, seconds: float) -> None:
+    def sleep(self, secs: Duration) -> None:
         """Sleep in the guest's time."""
-        self.succeed(f"sleep {seconds}")
+        self.succeed(f"sleep {must_seconds(secs):g}")
 
     # --- systemd ---------------------------------------------------------------
     def systemctl(self, q: str, user: str | None = None) -> tuple[int, str]:
@@ -385,7 +428,7 @@ class Machine:
                     self.name)
 
     def wait_for_unit(self, unit: str, user: str | None = None,
-                      timeout: float = DEFAULT_TIMEOUT) -> None:
+                      timeout: Duration = DEFAULT_TIMEOUT) -> None:
         """Wait until the unit is active; raise as soon as it has failed, or
         is inactive with no job pending (it will not start by itself)."""
         def active(last_try: bool) -> bool:
@@ -407,6 +450,17 @@ class Machine:
                          + (f" of user {user}" if user is not None else "")):
             self._retry(active, timeout, f"unit {unit} to be active")
 
+    def wait_for_unit_active_state(self, unit: str, state: str = "active",
+                                   user: str | None = None,
+                                   timeout: Duration = DEFAULT_TIMEOUT) -> None:
+        """Wait until the unit's ActiveState is `state` (active, inactive,
+        failed, activating, ...), whatever it passes through."""
+        def reached(last_try: bool) -> bool:
+            return self.get_unit_property(unit, "ActiveState", user) == state
+
+        with self.nested(f"waiting for unit {unit} to be {state}"):
+            self._retry(reached, timeout, f"unit {unit} to be {state}")
+
     def _with_journal(self, message: str, unit: str) -> str:
         with contextlib.suppress(MachineError, RequestedAssertionFailed):
             status, journal = self.execute(
@@ -422,7 +476,7 @@ class Machine:
         return self.systemctl(f"stop {shlex.quote(jobname)}", user)
 
     # --- files and ports -------------------------------------------------------
-    def wait_for_file(self, filename: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def wait_for_file(self, filename: str, timeout: Duration = DEFAULT_TIMEOUT) -> None:
         """Wait until the file exists on the machine."""
         def exists(last_try: bool) -> bool:
             status, _ = self.execute(f"test -e {shlex.quote(filename)}")
@@ -441,7 +495,7 @@ class Machine:
         return status == 0
 
     def wait_for_open_port(self, port: int, addr: str = "localhost",
-                           timeout: float = DEFAULT_TIMEOUT) -> None:
+                           timeout: Duration = DEFAULT_TIMEOUT) -> None:
         """Wait until something accepts TCP connections on addr:port, as seen
         from the machine."""
         with self.nested(f"waiting for TCP port {port} on {addr}"):
@@ -449,11 +503,32 @@ class Machine:
                         f"TCP port {port} on {addr} to open")
 
     def wait_for_closed_port(self, port: int, addr: str = "localhost",
-                             timeout: float = DEFAULT_TIMEOUT) -> None:
+                             timeout: Duration = DEFAULT_TIMEOUT) -> None:
         """Wait until nothing accepts TCP connections on addr:port."""
         with self.nested(f"waiting for TCP port {port} on {addr} to be closed"):
             self._retry(lambda last: not self._port_open(port, addr), timeout,
                         f"TCP port {port} on {addr} to close")
+
+    def wait_for_open_unix_socket(self, addr: str, is_datagram: bool = False,
+                                  timeout: Duration = DEFAULT_TIMEOUT) -> None:
+        """Wait until something listens on the UNIX-domain socket `addr` (a
+        stream socket, or a datagram one): `nc -z -U`, as NixOS."""
+        flags = "-uU" if is_datagram else "-U"
+
+        def listening(last_try: bool) -> bool:
+            status, _ = self.execute(
+                "nc=/run/current-system/sw/bin/nc; [ -x $nc ] || nc=nc; "
+                f"$nc -z {flags} {shlex.quote(addr)}")
+            return status == 0
+
+        kind = "datagram" if is_datagram else "stream"
+        with self.nested(f"waiting for UNIX-domain {kind} socket {addr}"):
+            self._retry(listening, timeout, f"a UNIX-domain {kind} socket on {addr}")
+
+    def copy_from_host_via_shell(self, source: str, target: str) -> None:
+        """Copy a host file to the machine through the shell (NixOS's way
+        without a shared directory; copy_from_host does the same here)."""
+        self.copy_from_host(source, target)
 
     def copy_from_host(self, source: str, target: str) -> None:
         """Copy a file or directory from the host to the machine (through the
@@ -465,7 +540,7 @@ class Machine:
                 raise MachineError(f"copy_from_host: {error.message}", self.name) from None
             self.log(copied.describe("copied"))
 
-    def copy_from_vm(self, source: str, target_dir: str = "") -> None:
+    def copy_from_machine(self, source: str, target_dir: str = "") -> None:
         """Copy a file or directory from the machine to the driver's output
         directory (the current directory unless set), under target_dir."""
         with self.nested(f"copying {source} from the machine"):
@@ -478,158 +553,4 @@ class Machine:
                                                f"{error.message}", self.name) from None
             self.log(copied.describe(f"copied to {destination / Path(source).name}:"))
 
-    copy_from_machine = copy_from_vm
-
-    # --- consoles ----------------------------------------------------------------
-    def _console_text(self) -> str:
-        """The console since the last matched wait_for_console_text (or since
-        the machine started), escapes stripped."""
-        path = self.driver.run_dir.console_log(self.name)
-        try:
-            st = path.stat()
-        except OSError:
-            return ""
-        identity = (st.st_ino, st.st_dev)
-        if identity != self.console_identity or st.st_size < self.console_offset:
-            self.console_identity = identity
-            self.console_offset = 0
-        with open(path, "rb") as handle:
-            handle.seek(self.console_offset)
-            data = handle.read()
-        return data.decode(errors="replace")
-
-    def get_console_log(self) -> str:
-        """The whole serial console since the machine started."""
-        return strip_controls(read_text(self.driver.run_dir.console_log(self.name)))
-
-    def wait_for_console_text(self, regex: str, timeout: float | None = DEFAULT_TIMEOUT) -> None:
-        """Wait until the regular expression matches the serial console's
-        output (the text after the previous match of this method)."""
-        pattern = re.compile(regex, re.MULTILINE)
-        limit = float("inf") if timeout is None else timeout
-        with self.nested(f"waiting for /{regex}/ on the console"):
-            start = time.monotonic()
-            while True:
-                raw = self._console_text()
-                text = strip_controls(raw)
-                match = pattern.search(text)
-                if match:
-                    # consume up to the end of the match's line, in raw bytes
-                    line_end = text.find("\n", match.end())
-                    consumed_lines = text[:line_end if line_end >= 0 else len(text)].count("\n")
-                    raw_lines = raw.split("\n")
-                    taken = "\n".join(raw_lines[:consumed_lines + 1])
-                    self.console_offset += len(taken.encode(errors="replace"))
-                    return
-                if time.monotonic() - start > limit:
-                    raise RequestedAssertionFailed(
-                        f"machine {self.name}: timed out after {limit:g} s waiting for "
-                        f"/{regex}/ on the console", self.name)
-                if not self.is_up() and not pattern.search(strip_controls(self._console_text())):
-                    raise self._error(f"{self._why_down()}; /{regex}/ never appeared on its "
-                                      "console")
-                time.sleep(0.2)
-
-    def send_console(self, chars: str) -> None:
-        r"""Type characters on the serial console, e.g. send_console("root\n").
-
-        The console's socket stays connected until the machine stops: QEMU
-        takes bytes only as fast as the guest's UART reads them, and drops
-        what it has not taken when the client goes."""
-        with self.nested(f"sending {chars!r} to the console"):
-            if not self.is_up():
-                raise self._error(self._why_down())
-            try:
-                if self.console is None:
-                    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                    sock.settimeout(10)
-                    try:
-                        sock.connect(str(self.driver.run_dir.console_socket(self.name)))
-                    except OSError:
-                        sock.close()
-                        raise
-                    self.console = sock
-                self.console.sendall(chars.encode())
-            except OSError as error:
-                self.close_console()
-                raise self._error(f"cannot write to the console of {self.name}: {error} "
-                                  "(is `nixvms console` attached?)") from None
-
-    def close_console(self) -> None:
-        if self.console is not None:
-            with contextlib.suppress(OSError):
-                self.console.close()
-            self.console = None
-
-    def send_monitor_command(self, command: str) -> str:
-        """A QEMU human monitor command; its answer (through QMP: qemu.py)."""
-        if not self.is_up():
-            raise self._error(self._why_down())
-        try:
-            return self.qemu.human(command)
-        except QemuError as error:
-            if command == "quit":
-                return ""
-            raise self._error(error.message) from None
-
-    def _vlan_nics(self) -> list[str]:
-        """The NICs of the machine's VLANs (not the user-mode eth0), as the
-        QEMU monitor's `info network` names them."""
-        info = self.send_monitor_command("info network")
-        nics: list[str] = []
-        current = None
-        for line in info.split("\n"):
-            nic = re.match(r"^(\S+): index=\d+,type=nic", line)
-            if nic:
-                current = nic[1]
-                continue
-            peer = re.match(r"^\s*\\\s*(\S+): index=\d+,type=(\w+)", line)
-            if peer and current and peer[2] != "user":
-                nics.append(current)
-                current = None
-        return nics
-
-    def block(self) -> None:
-        """Unplug the machine from its VLANs (link down on each VLAN NIC);
-        eth0, the user-mode network, stays up."""
-        with self.nested("unplugging its VLAN NICs"):
-            for nic in self._vlan_nics():
-                self.send_monitor_command(f"set_link {nic} off")
-
-    def unblock(self) -> None:
-        """Undo block()."""
-        with self.nested("plugging its VLAN NICs back in"):
-            for nic in self._vlan_nics():
-                self.send_monitor_command(f"set_link {nic} on")
-
-    def forward_port(self, host_port: int = 8080, guest_port: int = 80) -> None:
-        """Forward 127.0.0.1:host_port to the machine's guest_port (eth0)."""
-        self.send_monitor_command(f"hostfwd_add tcp:127.0.0.1:{host_port}-:{guest_port}")
-
-    # --- interactive -------------------------------------------------------------
-    def shell_interact(self) -> None:
-        """A root shell on the machine, through the backdoor: one line at a
-        time, its output as it comes. Ctrl-D (or `exit`) returns to Python;
-        the machine's backdoor stays up."""
-        self.connect()
-        self.log("interactive shell (lines run in the backdoor's shell; Ctrl-D leaves)")
-        while True:
-            try:
-                line = input(f"{self.name}# ")
-            except EOFError:
-                print()
-                return
-            except KeyboardInterrupt:
-                print()
-                return
-            if line.strip() in ("exit", "logout"):
-                return
-            if not line.strip():
-                continue
-            try:
-                self.backdoor.interact_line(line)
-            except KeyboardInterrupt:
-                print("\n(interrupted; the command goes on in the guest)")
-                return
-            except BackdoorClosed:
-                raise self._error(f"{self._why_down()}") from None
+    copy_from_vm = copy_from_machine

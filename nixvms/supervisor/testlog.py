@@ -3,14 +3,18 @@
 Each event goes to the terminal with the seconds since the driver started
 (nested steps indented) and to <state>/<m>.driver.log with the wall-clock
 time and any detail (a command's output), as NixOS's driver logs.
+
+A test script's `log` is this object, as NixOS's is its logger: log.info,
+log.warning, log.error, log.log, `with log.nested(...)`, and log("...").
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TextIO
 
 from .statedir import RunDir, open_private
@@ -31,6 +35,8 @@ class Logger:
         self.start = time.monotonic()
         self.files: dict[str, TextIO] = {}
         self.depth = 0
+        self.level = logging.INFO  # --log-level: messages below it are not shown
+        self.serial = False         # serial_stdout_on(): console lines shown too
 
     def _file(self, machine: str) -> TextIO:
         handle = self.files.get(machine)
@@ -40,12 +46,15 @@ class Logger:
             self.files[machine] = handle
         return handle
 
-    def log(self, message: str, machine: str | None = None, *, detail: str = "") -> None:
+    def log(self, message: str, machine: str | Mapping[str, str] | None = None, *,
+            detail: str = "", level: int = logging.INFO) -> None:
         """One event: on the terminal (elapsed seconds, machine), and in the
-        machine's log file (wall-clock time, with `detail`: a command's output)."""
+        machine's log file (wall-clock time, with `detail`: a command's output).
+        machine: its name, or NixOS's attributes {"machine": name}."""
+        machine = _machine_of(machine)
         elapsed = time.monotonic() - self.start
         indent = "  " * self.depth
-        if self.stream is not None:
+        if self.stream is not None and level >= self.level:
             who = f"{machine}: " if machine else ""
             self.stream.write(f"[{elapsed:8.2f}] {indent}{who}{message}\n")
             self.stream.flush()
@@ -59,9 +68,35 @@ class Logger:
                     handle.write(f"{stamp}   | {line}\n")
             handle.flush()
 
+    def __call__(self, message: str) -> None:
+        self.log(message)
+
+    def info(self, message: str, attributes: Mapping[str, str] | None = None) -> None:
+        self.log(message, attributes)
+
+    def warning(self, message: str, attributes: Mapping[str, str] | None = None) -> None:
+        self.log(f"warning: {message}", attributes, level=logging.WARNING)
+
+    def error(self, message: str, attributes: Mapping[str, str] | None = None) -> None:
+        self.log(f"error: {message}", attributes, level=logging.ERROR)
+
+    def log_test_error(self, message: str) -> None:
+        self.error(message)
+
+    def print_serial_logs(self, enable: bool) -> None:
+        self.serial = enable
+
+    def log_serial(self, message: str, machine: str) -> None:
+        """A console line (shown only after serial_stdout_on())."""
+        if self.serial and self.stream is not None:
+            self.stream.write(f"{machine} # {message}\n")
+            self.stream.flush()
+
     @contextlib.contextmanager
-    def nested(self, message: str, machine: str | None = None) -> Iterator[None]:
+    def nested(self, message: str,
+               machine: str | Mapping[str, str] | None = None) -> Iterator[None]:
         """Log a step, then how it ended and how long it took."""
+        machine = _machine_of(machine)
         self.log(message, machine)
         began = time.monotonic()
         self.depth += 1
@@ -80,3 +115,9 @@ class Logger:
             with contextlib.suppress(OSError):
                 handle.close()
         self.files.clear()
+
+
+def _machine_of(machine: str | Mapping[str, str] | None) -> str | None:
+    if machine is None or isinstance(machine, str):
+        return machine
+    return machine.get("machine")

@@ -25,12 +25,12 @@ def test_at_most_254_machines() -> None:
         number_machines([f"m{i}" for i in range(MAX_MACHINES + 1)])
 
 
-@pytest.mark.parametrize("name", ["a", "web-1", "X9", "a" * 63])
+@pytest.mark.parametrize("name", ["a", "web-1", "X9", "a" * 63, "server_lazy", "1db"])
 def test_valid_hostname_labels_are_accepted(name: str) -> None:
     check_machine_name(name)
 
 
-@pytest.mark.parametrize("name", ["", "-a", "a-", "a_b", "a.b", "a b", "é", "a" * 64])
+@pytest.mark.parametrize("name", ["", "-a", "a-", "_a", "a_", "a.b", "a b", "é", "a" * 64])
 def test_invalid_hostname_labels_are_refused_by_name(name: str) -> None:
     with pytest.raises(PlanError, match="not a valid hostname"):
         check_machine_name(name)
