@@ -35,16 +35,20 @@ let
   # nc -z [-v] [-w SECS] HOST PORT: exit 0 when a TCP connection to HOST:PORT
   # is established (busybox nc connected: its socket is ESTABLISHED in
   # /proc/net/tcp*, or it ended with 0), 1 when it is refused or times out.
-  # Anything else: busybox's nc.
+  # nc -z -U PATH (-uU: a datagram socket): exit 0 when a UNIX-domain socket
+  # listens at PATH, as /proc/net/unix lists it (the drivers'
+  # wait_for_open_unix_socket). Anything else: busybox's nc.
   nc = pkgs.writeScriptBin "nc" ''
     #!${pkgs.busybox}/bin/sh
     export PATH=${pkgs.busybox}/bin
-    zero= verbose= wait=5
+    zero= verbose= wait=5 unix=
     for a in "$@"; do case $a in -z|-zv|-vz) zero=1 ;; esac; done
     [ -n "$zero" ] || exec busybox nc "$@"
     while [ $# -gt 0 ]; do
       case $1 in
         -z) ;;
+        -U) unix=stream ;;
+        -uU|-Uu) unix=dgram ;;
         -v) verbose=1 ;;
         -zv|-vz) verbose=1 ;;
         -w) wait=$2; shift ;;
@@ -54,6 +58,17 @@ let
       esac
       shift
     done
+    if [ -n "$unix" ]; then
+      [ $# = 1 ] || { echo "usage: nc -z -U PATH" >&2; exit 2; }
+      # /proc/net/unix: Num RefCount Protocol Flags Type St Inode Path; a
+      # listening stream socket has the flag __SO_ACCEPTCON (00010000), type 1
+      if [ $unix = stream ]; then
+        awk -v p="$1" '$8 == p && $4 == "00010000" && $5 == "0001" { f = 1 } END { exit !f }' /proc/net/unix
+      else
+        awk -v p="$1" '$8 == p && $5 == "0002" { f = 1 } END { exit !f }' /proc/net/unix
+      fi
+      exit
+    fi
     [ $# = 2 ] || { echo "usage: nc -z [-v] [-w SECS] HOST PORT" >&2; exit 2; }
     host=$1 port=$2
     busybox nc -w "$wait" "$host" "$port" < /dev/null > /dev/null 2>&1 &

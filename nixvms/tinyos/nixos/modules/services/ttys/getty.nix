@@ -1,5 +1,7 @@
 # Mirrors nixos/modules/services/ttys/getty.nix (services.getty) for the
-# serial console's getty (busybox getty, started by stage-2.nix's inittab).
+# serial console's getty and the first virtual console's (tty1, on the
+# screen, as NixOS's autovt@tty1), busybox getty, started by stage-2.nix's
+# inittab.
 # autologinUser logs that user in without a password, printing
 # "<hostName> login: <user> (automatic login)" as agetty does.
 { config, lib, pkgs, ... }:
@@ -47,5 +49,8 @@ in
       ++ (if cfg.autologinUser != null then [ "-n" "-l" "${autologin}" ]
           else [ "-l" "${cfg.loginProgram}" ])
       ++ cfg.extraArgs ++ [ "-L" "115200" serial "vt100" ]);
+    system.build.vtGetty = builtins.concatStringsSep " " ([ "${bb}/bin/getty" ]
+      ++ lib.optionals (cfg.autologinUser != null) [ "-n" "-l" "${autologin}" ]
+      ++ cfg.extraArgs ++ [ "38400" "tty1" "linux" ]);
   };
 }

@@ -123,6 +123,7 @@ in
     environment.etc.inittab.text = ''
       ::sysinit:${boot}
       ${serial}::respawn:${config.system.build.serialGetty}
+      tty1::respawn:${config.system.build.vtGetty}
       ::ctrlaltdel:${bb}/bin/reboot
       ::shutdown:${shutdown}
     '';
