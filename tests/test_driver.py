@@ -60,8 +60,8 @@ class Booted:
         self.driver = driver
         self.terminal = terminal
         self.state = state
-        self.alpha = driver.machines["alpha"]
-        self.beta = driver.machines["beta"]
+        self.alpha = driver.by_name["alpha"]
+        self.beta = driver.by_name["beta"]
 
 
 @pytest.fixture(scope="module")
@@ -404,6 +404,6 @@ def test_join_all_waits_for_every_machine_to_power_off(booted: Booted) -> None:
 
 
 def test_machines_are_named_by_machine_name(booted: Booted) -> None:
-    assert isinstance(booted.driver.machines["alpha"], Machine)
+    assert isinstance(booted.driver.by_name["alpha"], Machine)
     with pytest.raises(MachineError, match=r"no machine named 'gamma'.*alpha, beta"):
         booted.driver.machine("gamma")

@@ -67,7 +67,7 @@ def solo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Machine]:
     built = nixvms("build", cwd=project)
     assert built.code == 0, built.stderr
     with Driver(project / "result", project / "state", stream=None) as driver:
-        machine = driver.machines["solo"]
+        machine = driver.by_name["solo"]
         machine.start()
         machine.wait_for_unit("multi-user.target", timeout=120)
         yield machine
