@@ -554,3 +554,9 @@ class Machine(Consoles):
             self.log(copied.describe(f"copied to {destination / Path(source).name}:"))
 
     copy_from_vm = copy_from_machine
+
+
+# The errors and retry live in errors.py and polling.py; a driver's user
+# finds them here too, with the Machine.
+__all__ = ["BOOT_TIMEOUT", "CONSOLE_LINES", "DEFAULT_TIMEOUT", "Machine", "MachineError",
+           "MachineOwner", "RequestedAssertionFailed", "make_command", "retry", "short"]

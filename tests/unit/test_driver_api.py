@@ -102,10 +102,10 @@ def test_a_polling_condition_that_fails_raises_at_the_next_check(driver: Driver)
 
 
 def test_polling_condition_as_a_decorator_with_arguments(driver: Driver) -> None:
-    @driver.polling_condition(seconds_interval=0, description="the thing holds")
-    def thing() -> None:
+    def failing() -> None:
         raise ValueError("it does not")
 
+    thing = driver.polling_condition(seconds_interval=0, description="the thing holds")(failing)
     with thing, pytest.raises(PollingConditionError, match="the thing holds"):
         driver.check_polling_conditions()
 
@@ -119,9 +119,13 @@ def test_timeouts_are_seconds_or_timedelta() -> None:
 
 def test_retry_takes_timeout_as_a_keyword_and_a_timedelta() -> None:
     calls: list[bool] = []
+
+    def never(last: bool) -> bool:
+        calls.append(last)
+        return False
+
     with pytest.raises(RequestedAssertionFailed):
-        retry(lambda last: calls.append(last) or False,
-              timeout=datetime.timedelta(seconds=0.5))
+        retry(never, timeout=datetime.timedelta(seconds=0.5))
     assert calls[-1] is True
 
 
