@@ -187,7 +187,10 @@ def test_the_api_test_passes_every_subtest(api_run: tuple[Run, Path]) -> None:
     for subtest in ("defaults reach every node", "testScript sees nodes",
                     "a timedelta timeout", "wait_for_open_unix_socket",
                     "send_chars and wait_until_tty_matches", "screenshot", "wait_for_text",
-                    "reboot then a command"):
+                    "the driver's names", "execute without waiting, then a QMP event",
+                    "serial_stdout_on shows the console",
+                    "copy_from_machine into the output directory",
+                    "reboot with allow_reboot keeps QEMU", "reboot then a command"):
         assert f"  ok   {subtest}" in run.stdout
 
 
@@ -196,6 +199,19 @@ def test_log_info_and_log_nested_reach_the_log(api_run: tuple[Run, Path]) -> Non
     run, _ = api_run
     assert "the server's address: 192.168.1.2" in run.stderr
     assert "a nested step" in run.stderr
+
+
+@pytest.mark.vm
+def test_serial_stdout_on_shows_console_lines_with_the_machines_name(
+        api_run: tuple[Run, Path]) -> None:
+    run, _ = api_run
+    assert "client # serial-marker-77" in run.stderr
+
+
+@pytest.mark.vm
+def test_copy_from_machine_copies_into_the_output_directory(api_run: tuple[Run, Path]) -> None:
+    _, out = api_run
+    assert (out / "copies" / "out.txt").read_text() == "copied-out\n"
 
 
 @pytest.mark.vm

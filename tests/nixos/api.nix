@@ -24,7 +24,7 @@
         t.assertEqual("${nodes.server_a.networking.primaryIPAddress}", "192.168.1.2")
         log.info("the server's address: ${nodes.server_a.networking.primaryIPAddress}")
         with log.nested("a nested step"):
-            server_a.succeed("ip addr show | grep -q 192.168.1.2")
+            t.assertIn("192.168.1.2", server_a.succeed("ip addr show"))
 
     with subtest("a timedelta timeout"):
         server_a.wait_until_succeeds("test -e /etc/role", timeout=datetime.timedelta(seconds=30))
@@ -44,6 +44,42 @@
 
     with subtest("wait_for_text"):
         server_a.wait_for_text("login")
+
+    with subtest("the driver's names"):
+        t.assertEqual([m.name for m in driver.machines], ["client", "server_a"])
+        t.assertEqual(machines_qemu, driver.machines)
+        t.assertEqual([v.nr for v in vlans], [1])
+        t.assertEqual(vlan1.nr, 1)
+        t.assertIs(create_machine("unused", name="client"), client)
+        t.assertTrue(client.state_dir.is_dir())
+        t.assertTrue(client.shared_dir.is_dir())
+        t.assertEqual(client.out_dir, server_a.out_dir)
+        with t.assertRaises(MachineError):
+            client.wait_for_x()
+        retry(lambda last: True, timeout=datetime.timedelta(seconds=5))
+
+    with subtest("execute without waiting, then a QMP event"):
+        t.assertEqual(server_a.execute("sleep 2; hwclock -w -u", check_output=False), (-2, ""))
+        event = server_a.wait_for_qmp_event(lambda e: e["event"] == "RTC_CHANGE", timeout=60)
+        t.assertEqual(event["event"], "RTC_CHANGE")
+
+    with subtest("serial_stdout_on shows the console"):
+        serial_stdout_on()
+        client.succeed("echo serial-marker-77 > /dev/console")
+        client.wait_for_console_text("serial-marker-77")
+        client.sleep(1)
+        serial_stdout_off()
+
+    with subtest("copy_from_machine into the output directory"):
+        client.succeed("echo copied-out > /tmp/out.txt")
+        client.copy_from_machine("/tmp/out.txt", "copies")
+
+    with subtest("reboot with allow_reboot keeps QEMU"):
+        pid = server_a._record().process.pid
+        server_a.start(allow_reboot=True)
+        server_a.reboot()
+        t.assertIn("server", server_a.succeed("cat /etc/role"))
+        t.assertEqual(server_a._record().process.pid, pid)
 
     with subtest("reboot then a command"):
         client.succeed("echo before > /var/lib/mark")
