@@ -123,14 +123,16 @@ class Driver:
         self.vlans = [VLan(nr, self.run_dir.switch_socket(nr)) for nr in self.spec.vlans]
         self.polling_conditions: list[PollingCondition] = []
         self.started_network = False
-        # a ready snapshot would undo the state -K keeps
-        self.use_snapshots = snapshots and not keep_machine_state
+        self.use_snapshots = snapshots
         self.first_started: set[str] = set()  # machines this driver has started
         self.subtests: list[SubtestResult] = []
         self.closed = False
         self.script: Path | None = None
         self.serial_thread: threading.Thread | None = None
-        if not keep_machine_state:
+        # NixOS's rule, fresh state unless -K: the first starts above restore
+        # ready snapshots or boot from new disks; without snapshots (the
+        # supervisor's fresh starts) the machines' directories go now too
+        if not keep_machine_state and not self.use_snapshots:
             self._fresh_state()
 
     @property
@@ -264,8 +266,9 @@ class Driver:
         # first starts by this driver: from the ready snapshot, or a new disk
         first = [n for n in names if n not in self.first_started] \
             if self.started_network or not running else []
-        ready = first if self.use_snapshots else []
-        fresh = [] if self.use_snapshots else first
+        # -K (keep_machine_state): the disks as the last run left them
+        ready = first if self.use_snapshots and not self.keep_machine_state else []
+        fresh = [] if self.use_snapshots or self.keep_machine_state else first
         self.first_started.update(names)
         with self.logger.nested(f"starting {', '.join(names)}"):
             try:
