@@ -72,6 +72,19 @@ class GlobalTimeout(SupervisorError):
     """The test ran past its globalTimeout."""
 
 
+class MachineList(list[Machine]):
+    """NixOS's driver.machines, a list, which scripts written for nixvms's
+    earlier dict may also index by name."""
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            for machine in self:
+                if machine.name == key:
+                    return machine
+            raise KeyError(key)
+        return super().__getitem__(key)
+
+
 @dataclass(frozen=True)
 class VLan:
     """A VLAN of the network (NixOS's VLan): its number and its switch's socket."""
@@ -136,9 +149,10 @@ class Driver:
             self._fresh_state()
 
     @property
-    def machines(self) -> list[Machine]:
-        """The machines, sorted by name (NixOS's driver.machines)."""
-        return list(self.by_name.values())
+    def machines(self) -> MachineList:
+        """The machines, sorted by name (NixOS's driver.machines: a list;
+        driver.machines["name"] still finds one by name)."""
+        return MachineList(self.by_name.values())
 
     @property
     def machines_qemu(self) -> list[Machine]:

@@ -84,7 +84,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     assert built.code == 0, built.stderr
     with Driver(project / "result", project / "state", stream=None) as driver:
         driver.start_all()
-        server, client = driver.by_name["server"], driver.by_name["client"]
+        server, client = driver.machines["server"], driver.machines["client"]
         server.wait_for_unit("multi-user.target", timeout=180)
         client.wait_for_unit("multi-user.target", timeout=180)
         yield Net(server, client)
