@@ -12,9 +12,6 @@ let
   inherit (builtins) head length filter all any attrNames concatLists concatMap map
     mapAttrs isAttrs isList isString foldl' genericClosure elem removeAttrs
     addErrorContext seq typeOf unsafeGetAttrPos concatStringsSep;
-  # lib's, as nixpkgs' modules.nix: a functor ({ __functor; __functionArgs; },
-  # lib.setFunctionArgs's shape) is a function module too
-  inherit (lib) isFunction;
   inherit (lib.options) showOption showDefs showFiles mkOption isOption unknownModule;
   inherit (lib) types;
   # lib's, not builtins': a functor (an attribute set with __functor, as
