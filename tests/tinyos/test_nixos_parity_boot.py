@@ -37,19 +37,29 @@ NETWORK = """
     users.users.bob = { isNormalUser = true; hashedPassword = "BOB_HASH"; };
     users.users.carol = { isNormalUser = true; initialPassword = "carol-pw"; homeMode = "750"; };
     users.users.dave = { isNormalUser = true; password = "dave-pw"; };
+    users.users.erin = {
+      isNormalUser = true; uid = 1500; description = "Erin E. User"; password = "erin-pw";
+    };
+    users.users.gone = { isNormalUser = true; enable = false; };
+    users.groups.fixed.gid = 4242;
     users.users.svc = { isSystemUser = true; group = "svc"; };
     users.users.root.password = "root-pw";
     users.groups.svc = { };
     users.groups.team.members = [ "bob" ];
 
     services.openssh.enable = true;
-    services.openssh.settings.AllowUsers = [ "alice" "bob" "carol" "root" ];
+    services.openssh.settings.AllowUsers = [ "alice" "bob" "carol" "erin" "root" ];
+    services.openssh.settings.DenyUsers = [ "erin" ];
+    services.openssh.settings.Banner = pkgs.writeText "banner" "the tinyos banner\n";
 
     services.httpd.enable = true;
     networking.firewall.allowedTCPPorts = [ 80 ];
 
     environment.etc."secret" = { text = "only root reads this"; mode = "0600"; };
     environment.etc."linked".text = "a symlink into the store";
+    environment.etc."owned" = {
+      text = "alice's file"; mode = "0640"; user = "alice"; group = "users";
+    };
     environment.systemPackages = [ pkgs.lynx ];
 
     # a path only virtualisation.additionalPaths brings (its name, not its closure, in /etc)
@@ -157,6 +167,17 @@ def test_ssh_refuses_a_user_not_in_AllowUsers(net: Net) -> None:
     assert "user 'dave' is not a member" in journal
 
 
+def test_ssh_DenyUsers_wins_over_AllowUsers(net: Net) -> None:
+    assert su_as_nobody(net, "erin", "erin-pw")[0] == 0
+    code, out = ssh(net, "erin", "erin-pw")
+    assert code != 0 and not out.strip().endswith("erin"), out
+
+
+def test_ssh_shows_the_Banner_before_login(net: Net) -> None:
+    code, out = ssh(net, "alice", "alice-pw")
+    assert code == 0 and "the tinyos banner" in out, out
+
+
 def test_ssh_root_password_login_is_prohibited_by_default(net: Net) -> None:
     # root's password is right (su takes it) but ssh refuses it:
     # PermitRootLogin "prohibit-password"
@@ -180,6 +201,10 @@ def test_etc_mode_is_kept(net: Net) -> None:
     assert net.server.succeed("readlink /etc/linked").startswith("/nix/store/")
 
 
+def test_etc_user_and_group_own_the_copied_file(net: Net) -> None:
+    assert net.server.succeed("stat -c '%a %U %G' /etc/owned").split() == ["640", "alice", "users"]
+
+
 def test_etc_shadow_is_not_world_readable(net: Net) -> None:
     assert net.server.succeed("stat -c '%a %U %G' /etc/shadow").split() == ["640", "root", "shadow"]
     code, out = run(net.server, "su -s /bin/sh nobody -c 'cat /etc/shadow'")
@@ -198,6 +223,16 @@ def test_normal_user_ids_and_groups(net: Net) -> None:
 def test_group_members_include_extraGroups_and_members(net: Net) -> None:
     assert "alice" in net.server.succeed("grep '^video:' /etc/group")
     assert net.server.succeed("grep '^team:' /etc/group").strip().endswith(":bob")
+
+
+def test_fixed_uid_gid_and_description(net: Net) -> None:
+    erin = net.server.succeed("grep '^erin:' /etc/passwd")
+    assert erin.startswith("erin:x:1500:100:Erin E. User:")
+    assert net.server.succeed("grep '^fixed:' /etc/group").startswith("fixed:x:4242:")
+
+
+def test_a_disabled_user_does_not_exist(net: Net) -> None:
+    net.server.fail("grep '^gone:' /etc/passwd", "test -e /home/gone")
 
 
 def test_system_user_ids(net: Net) -> None:
