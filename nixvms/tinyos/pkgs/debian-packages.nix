@@ -4,10 +4,17 @@
 #        fetches it and its Depends closure (the shared libraries) for every
 #        architecture in platforms.nix and records the closure in debs.json;
 #   env  (optional) debs -> attrs: environment variables the program
-#        wrappers set, given the unpacked closure by Debian package name.
+#        wrappers set, given the unpacked closure by Debian package name;
+#   programs  (optional) more programs, paths inside the Debian package
+#        outside usr/bin, usr/sbin, bin, sbin, that get a wrapper in bin/.
 # busybox is not here: it is the static bootstrap (debian.nix).
 {
   dropbear = { deb = "dropbear-bin"; };
+  # services.openssh's sftp subsystem and scp (NixOS's sshd ships both with
+  # OpenSSH; dropbear runs them): OpenSSH's sftp-server, in libexec
+  openssh-sftp-server = { deb = "openssh-sftp-server"; programs = [ "usr/lib/openssh/sftp-server" ]; };
+  # ... and scp (sshd.nix puts only scp on PATH)
+  openssh-client = { deb = "openssh-client"; };
   # the firewall's packet filter tool (networking.firewall; nft, the
   # nftables backend of NixOS's firewall)
   nftables = { deb = "nftables"; };

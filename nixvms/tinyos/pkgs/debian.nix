@@ -104,6 +104,19 @@ let
       debs = builtins.listToAttrs (map (n: { name = n; value = unpackDeb n; }) closure);
       main = debs.${spec.deb};
       env = if spec ? env then spec.env debs else { };
+      # the wrapper of program $f (the loop's body; spec.programs too)
+      # (its text is that of the loop in the script, after its indentation
+      # is stripped: the derivations of packages without programs are unchanged)
+      wrap = ''[ -f "$f" ] && [ -x "$f" ] || continue
+    w=$out/bin/$(basename "$f")
+    {
+      echo "#!${busybox}/bin/sh"
+      echo "export LD_LIBRARY_PATH=$libpath"
+      ${builtins.concatStringsSep "
+" (map (k: "echo ${lib_escape "export ${k}=${env.${k}}"}") (builtins.attrNames env))}
+      echo "exec $f \"\$@\""
+    } > "$w"
+    chmod 0555 "$w"'';
       libDirs = builtins.concatLists (map (d: map (sub: "${d}/${sub}")
         [ "lib/${platform.multiarch}" "usr/lib/${platform.multiarch}" ]) (builtins.attrValues debs));
     in
@@ -122,21 +135,16 @@ let
         for dir in usr/bin usr/sbin bin sbin; do
           [ -d ${main}/$dir ] || continue
           for f in ${main}/$dir/*; do
-            [ -f "$f" ] && [ -x "$f" ] || continue
-            w=$out/bin/$(basename "$f")
-            {
-              echo "#!${busybox}/bin/sh"
-              echo "export LD_LIBRARY_PATH=$libpath"
-              ${builtins.concatStringsSep "
-" (map (k: "echo ${lib_escape "export ${k}=${env.${k}}"}") (builtins.attrNames env))}
-              echo "exec $f \"\$@\""
-            } > "$w"
-            chmod 0555 "$w"
+            ${wrap}
           done
         done
-        [ -d ${main}/usr/share ] && ln -s ${main}/usr/share $out/share || true
+        ${lib_optionalString (spec ? programs) "for f in ${builtins.concatStringsSep " " (map (p: "${main}/${p}") spec.programs)}; do
+    ${wrap}
+done
+"}[ -d ${main}/usr/share ] && ln -s ${main}/usr/share $out/share || true
       '' ];
     } // { version = main.version; inherit debs; debianPackage = spec.deb; };
+  lib_optionalString = c: s: if c then s else "";
   lib_escape = s: "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] s + "'";
 
   packages = builtins.mapAttrs debPackage (import ./debian-packages.nix);

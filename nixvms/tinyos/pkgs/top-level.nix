@@ -43,7 +43,7 @@ let
     busybox = debian.busybox;
     # packages from Debian binaries with their shared libraries
     # (debian-packages.nix): dropbear, lynx, ...
-    inherit (debian.packages) dropbear lynx nftables curl nginx tzdata;
+    inherit (debian.packages) dropbear lynx nftables curl nginx tzdata openssh-sftp-server openssh-client;
     # shells carry nixpkgs' passthru.shellPath (users-groups.nix's toShellPath)
     # bin/bash is Debian's binary itself, not a wrapper script: a login
     # (argv[0] "-bash", which #! scripts lose) must reach it, so that it

@@ -72,6 +72,12 @@ let
     && !(inList "DenyGroups" (groupsOf u)) && (s.AllowGroups == null || inList "AllowGroups" (groupsOf u));
   loginGroup = "tinyos-sshd-allowed";
 
+  # scp alone of OpenSSH's client programs (Debian's openssh-client)
+  scp = pkgs.runCommand "scp-${pkgs.openssh-client.version}" { } ''
+    mkdir -p $out/bin
+    ln -s ${pkgs.openssh-client}/bin/scp $out/bin/scp
+  '';
+
   setting = name: type: default: description: mkOption { inherit type default description; };
 in
 {
@@ -135,7 +141,16 @@ in
 
     users.groups.${loginGroup} = lib.mkIf restricted { members = map (u: u.name) (builtins.filter allowed accounts); };
 
-    environment.systemPackages = [ pkgs.dropbear ];
+    # NixOS's sshd.nix serves the sftp subsystem ("Subsystem sftp
+    # ${cfg.sftpServerExecutable}", OpenSSH's sftp-server) and puts OpenSSH,
+    # with scp, on PATH. dropbear runs sftp at its compiled-in
+    # SFTPSERVER_PATH, /usr/lib/sftp-server, which boot links to OpenSSH's
+    # (Debian's openssh-sftp-server); `scp -O` runs `scp -t` on PATH.
+    environment.systemPackages = [ pkgs.dropbear scp ];
+    system.activationScripts.sftpServer = ''
+      mkdir -p /usr/lib
+      ln -sfn ${pkgs.openssh-sftp-server}/bin/sftp-server /usr/lib/sftp-server
+    '';
     networking.firewall.allowedTCPPorts = lib.mkIf cfg.openFirewall cfg.ports;
 
     systemd.services.sshd = {
