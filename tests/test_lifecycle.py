@@ -449,18 +449,14 @@ def test_up_with_a_forward_on_a_taken_port_is_one_error_and_disturbs_nothing(
     assert state_file(other).machines == before.machines
 
 
-def test_up_of_a_running_network_is_refused_naming_stop(
+def test_up_of_a_running_unchanged_network_does_nothing_and_exits_0(
         project: Path, running: tuple[Path, Run, float]) -> None:
     state, _, _ = running
     before = state_file(state)
     result = up(project, state)
-    assert result.code == 1
-    assert "a network is already running from" in result.stderr
-    assert "nixvms stop" in result.stderr
-    assert state_file(state) == before
-
-
-# --- stop, start, destroy -------------------------------------------------------------
+    assert result.code == 0, result.stderr
+    assert "nothing changed" in result.stderr
+    assert state_file(state).machines == before.machines
 
 
 def test_stop_of_one_machine_leaves_the_other_running_and_start_restarts_it(
@@ -575,7 +571,7 @@ def test_a_disk_from_an_older_build_is_said_at_up_and_in_status_and_fresh_remake
     assert run(project, state, "stop").code == 0
     write(project / "network.nix",
           '{ solo = { ... }: { environment.etc."motd".text = "changed"; }; }\n')
-    again = up(project, state)
+    again = up(project, state, "--keep-disks")  # without it, a new disk (below)
     assert again.code == 0, again.stderr
     assert "warning: solo: its disk was made by an older build" in again.stderr
     assert "--fresh solo" in again.stderr
