@@ -450,10 +450,10 @@ def test_up_with_a_forward_on_a_taken_port_is_one_error_and_disturbs_nothing(
 
 
 def test_up_of_a_running_unchanged_network_does_nothing_and_exits_0(
-        project: Path, running: tuple[Path, Run, float]) -> None:
+        forwarding_project: Path, running: tuple[Path, Run, float]) -> None:
     state, _, _ = running
     before = state_file(state)
-    result = up(project, state)
+    result = up(forwarding_project, state)
     assert result.code == 0, result.stderr
     assert "nothing changed" in result.stderr
     assert state_file(state).machines == before.machines
