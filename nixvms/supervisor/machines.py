@@ -331,11 +331,6 @@ class VM:
         return self.process.wait(timeout)
 
     # --- readiness ------------------------------------------------------------
-    def saw_login_prompt(self) -> bool:
-        """Whether the console has shown the login prompt since the start."""
-        self.boot.read()
-        return self.boot.login_seen
-
     def ssh_answers(self) -> bool:
         """Whether its ssh forward has answered with an SSH banner. Never waits:
         a probe connection stays open between calls, so a slow banner (a busy

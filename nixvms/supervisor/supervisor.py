@@ -38,7 +38,7 @@ from . import converge as converging
 from . import errors, procs, runstate, snapshots
 from .control import ControlServer
 from .errors import PortError, StartError, SupervisorError, UsageError
-from .launch import StartRequest
+from .launch import StartRequest, check_forwards
 from .machines import VM, HostForward, Switch, VMOptions
 from .ports import PortLock, choose_port, choose_ports, port_free, stable_port
 from .runstate import MachineState, Phase, RunState, SwitchState
@@ -154,12 +154,10 @@ class Supervisor(SnapshotOps):
     def _check_forwards(self, names: list[str]) -> None:
         for f in self.request.forwards:
             self.spec.machine(f.machine)
-        taken = [f for f in self.request.forwards
-                 if f.machine in names and not port_free(f.host_port)]
-        if taken:
-            f = taken[0]
-            raise PortError(f"--forward {f.machine}:{f.host_port}:{f.guest_port}: port "
-                            f"{f.host_port} on 127.0.0.1 is already in use")
+        # the forwards of the machines about to start, as every start request's
+        # are checked (the others are bound by their running QEMU)
+        check_forwards(self.spec, names, [f for f in self.request.forwards
+                                          if f.machine in names])
         for m in self.spec.machines:
             if m.name not in names:
                 continue
@@ -314,7 +312,7 @@ class Supervisor(SnapshotOps):
 
     def _ready(self, run: MachineRun) -> bool:
         vm = run.vm
-        if not vm.saw_login_prompt():
+        if not vm.boot.login_seen:  # poll() has just read its console
             return False
         if not vm.machine.openssh:
             return True
