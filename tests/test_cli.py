@@ -46,10 +46,10 @@ def test_empty_network_is_named(project: Path) -> None:
 
 @pytest.mark.nix
 def test_machine_name_that_is_not_a_hostname_is_named(project: Path) -> None:
-    write(project / "network.nix", '{ "web_1" = { }; }\n')
+    write(project / "network.nix", '{ "web.1" = { }; }\n')
     run = nixvms("build", cwd=project)
     assert run.code == 1
-    assert "'web_1' is not a valid hostname" in first_error_line(run.stderr)
+    assert "'web.1' is not a valid hostname" in first_error_line(run.stderr)
 
 
 @pytest.mark.nix
