@@ -3,8 +3,8 @@ module form and make-test-python.nix's), run with the driver's NixOS API.
 
 The test files are the project's own (tests/nixos/). The ones that need no
 machine run in seconds; tests/nixos/api.nix boots two tinyos machines once
-and checks many methods in its subtests; state.nix and polling.nix boot one
-machine each.
+and checks many methods in its subtests; state.nix, polling.nix and
+store-paths.nix boot one machine each.
 """
 
 from __future__ import annotations
@@ -252,3 +252,37 @@ def test_machine_state_is_fresh_unless_keep_machine_state(project: Path) -> None
     fresh = nixvms("test", test, cwd=project)
     assert fresh.code == 0, fresh.stderr[-3000:]
     assert "found: nothing" in fresh.stdout
+
+
+@pytest.fixture(scope="module")
+def store_paths_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, Run]:
+    """tests/nixos/store-paths.nix run, then run again after an edit of its
+    script's text that names no other store path."""
+    project = tmp_path_factory.mktemp("store-paths")
+    test = copy_test(project, "store-paths.nix")
+    first = nixvms("test", str(test), cwd=project)
+    test.write_text(test.read_text().replace(
+        '    machine.succeed("${pkgs.lynx}', '    machine.log("an edited script")\n'
+        '    machine.succeed("${pkgs.lynx}'))
+    second = nixvms("test", str(test), cwd=project)
+    return first, second
+
+
+@pytest.mark.vm
+def test_store_paths_a_string_script_names_are_in_the_guests_store(
+        store_paths_runs: tuple[Run, Run]) -> None:
+    first, _ = store_paths_runs
+    assert first.code == 0, first.stderr[-3000:]
+    assert "greeting: hello from a path only the script names" in first.stdout
+    assert re.search(r"exit status 0 after [0-9.]+ s: /nix/store/\w+-lynx-[^ ]*/bin/lynx -version",
+                     first.stderr)
+
+
+@pytest.mark.vm
+def test_editing_the_scripts_text_rebuilds_and_reboots_no_machine(
+        store_paths_runs: tuple[Run, Run]) -> None:
+    _, second = store_paths_runs
+    assert second.code == 0, second.stderr[-3000:]
+    assert "an edited script" in second.stderr
+    assert " 0 built," in second.stderr
+    assert "restored from its ready snapshot (not booted)" in second.stderr

@@ -39,6 +39,28 @@ let
   supported = [ "name" "nodes" "defaults" "testScript" "skipLint" "skipTypeCheck"
     "globalTimeout" "extraPythonPackages" "meta" "interactive" "enableOCR" "passthru" ];
   interactiveNodes = (test.interactive or { }).nodes or { };
+
+  # NixOS's test VMs mount the host's whole store (qemu-vm.nix's 9p
+  # /nix/store), so a testScript may run any path it names, such as
+  # `${pkgs.hello}/bin/hello`; a tinyos guest's store holds only its closure.
+  # So the store paths a string testScript names join every node's
+  # virtualisation.additionalPaths, as one file that lists them (its closure
+  # is theirs). The file holds the paths, not the script, so that editing the
+  # script changes no machine. A script that is a function of `nodes` is
+  # left alone: the paths it names can be the nodes' own systems.
+  script = test.testScript or null;
+  scriptPathsModule = { pkgs, ... }:
+    let
+      pattern = "(${builtins.storeDir}/[0-9a-z]{32}-[-+._?=0-9A-Za-z]+)";
+      found = builtins.filter builtins.isList (builtins.split pattern script);
+      unique = builtins.attrNames (builtins.listToAttrs
+        (map (m: { name = builtins.head m; value = null; }) found));
+      # substring 0 0 keeps the script's context (what the paths are built
+      # from) and none of its text
+      listing = builtins.concatStringsSep "\n" unique + builtins.substring 0 0 script;
+    in
+    { virtualisation.additionalPaths = [ (pkgs.writeText "nixos-test-script-paths" listing) ]; };
+  namesStorePaths = builtins.isString script && builtins.hasContext script;
   node = n:
     if interactive && interactiveNodes ? ${n}
     then { imports = [ test.nodes.${n} interactiveNodes.${n} ]; }
@@ -51,5 +73,9 @@ in
       (builtins.filter (n: n != "nodes") (builtins.attrNames (test.interactive or { })));
   # The test as a network file: its nodes, and `defaults` for every node.
   network = builtins.mapAttrs (n: _: node n) (test.nodes or { })
-    // { defaults = test.defaults or { }; };
+    // {
+      defaults =
+        if namesStorePaths then { imports = [ (test.defaults or { }) scriptPathsModule ]; }
+        else test.defaults or { };
+    };
 }
