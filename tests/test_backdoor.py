@@ -9,6 +9,7 @@ without a VM.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -29,12 +30,15 @@ SHELLS = {"busybox sh": ["busybox", "sh", "-s"], "bash": ["bash", "-s"]}
 
 class Guest:
     """A socket whose every client talks to a fresh shell; drop_after: the
-    shell's output loses bytes from that offset on (as QEMU drops them)."""
+    shell's output loses bytes from that offset on; drop_unread: what the
+    socket does not take at once is lost (as QEMU's virtconsole does)."""
 
-    def __init__(self, path: Path, shell: list[str], drop_after: int | None = None) -> None:
+    def __init__(self, path: Path, shell: list[str], drop_after: int | None = None,
+                 drop_unread: bool = False) -> None:
         self.path = path
         self.shell = shell
         self.drop_after = drop_after
+        self.drop_unread = drop_unread
         self.procs: list[subprocess.Popen[bytes]] = []
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(str(path))
@@ -47,7 +51,7 @@ class Guest:
                 conn, _ = self.listener.accept()
             except OSError:
                 return
-            if self.drop_after is None:
+            if self.drop_after is None and not self.drop_unread:
                 proc = subprocess.Popen(self.shell, stdin=conn.fileno(), stdout=conn.fileno(),
                                         stderr=subprocess.DEVNULL, cwd="/tmp")
                 self.procs.append(proc)
@@ -61,9 +65,14 @@ class Guest:
         self.procs.append(proc)
 
         def relay() -> None:
-            assert proc.stdout is not None and self.drop_after is not None
+            assert proc.stdout is not None
             sent = 0
-            while chunk := os.read(proc.stdout.fileno(), 65536):
+            while chunk := os.read(proc.stdout.fileno(), 4096):
+                if self.drop_unread:
+                    with contextlib.suppress(BlockingIOError):
+                        conn.send(chunk, socket.MSG_DONTWAIT)
+                    continue
+                assert self.drop_after is not None
                 if sent + len(chunk) > self.drop_after > sent:
                     cut = self.drop_after - sent
                     chunk = chunk[:cut] + chunk[cut + 4096:]  # 4 kB vanish
@@ -160,6 +169,32 @@ def test_a_reply_that_lost_bytes_is_an_error_naming_machine_and_command(
         with pytest.raises(ReplyDamaged, match=r"machine web: the reply to `seq 1 100000` "
                            r"was damaged on its way"):
             door.run("seq 1 100000", 30)
+    finally:
+        door.close()
+        guest.close()
+
+
+class SlowSink:
+    """A host that reads slower than the guest writes, as under load."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+        time.sleep(0.002)
+
+
+def test_a_large_reply_arrives_whole_when_the_host_reads_slowly_and_unread_output_is_dropped(
+        tmp_path: Path, shell: list[str]) -> None:
+    guest = Guest(tmp_path / "m.shell", shell, drop_unread=True)
+    door = Backdoor(tmp_path / "m.shell", "m", lambda message: None)
+    try:
+        door.connect(30, lambda: True, lambda: "gone")
+        sink = SlowSink()
+        assert door.run("seq 1 300000", 60, sink) == (0, b"")
+        assert bytes(sink.data) == b"".join(b"%d\n" % i for i in range(1, 300001))
+        assert door.run("echo still in step", 30) == (0, b"still in step\n")
     finally:
         door.close()
         guest.close()

@@ -21,14 +21,22 @@ the driver's own and uses only what both shells and their userlands have
   shell has no job control to give it a process group), and the status is
   124, as `timeout`'s.
 - When the command ends its job writes the reply, framed: a line of RS
-  (0x1e), the request's token, the exit status, then the MD5 of the output
-  ("-" when empty), then the output in base64 on one line. The driver
-  checks the checksum, so output that QEMU dropped on its way (it drops
-  virtconsole output when the socket is not read fast enough) is an error
-  naming the machine and the command, never wrong output with status 0; and
-  it reads the reply as it comes, of any size, into memory or a file.
+  (0x1e), the request's token, the exit status, the number of chunks, then
+  the MD5 of the output ("-" when empty), then the output in base64, one
+  line per chunk of CHUNK bytes. The driver checks the checksum, so output
+  lost on its way is an error naming the machine and the command, never
+  wrong output with status 0; and it reads the reply as it comes, of any
+  size, into memory or a file.
+- QEMU drops virtconsole output that the socket does not take at once (it
+  cannot throttle a console without stalling the guest's kernel), so a
+  host that reads slower than the guest writes, as under load, would lose
+  large replies. So the guest sends one chunk, then waits until the driver,
+  having read it, runs `__nixvms_ack TOKEN` in the backdoor shell: at most
+  one chunk (64 kB of base64) is ever in flight, well within the socket's
+  buffer. A reply of one chunk needs no acknowledgement.
 - A command with no output costs the guest two forks and no exec; one with
-  output, two execs more (md5sum, base64).
+  output, two execs more (md5sum, base64), and two per further chunk (dd,
+  base64).
 
 Connecting does not depend on having seen the banner: QEMU drops what the
 guest writes while no client is connected, so the driver asks "are you
@@ -66,6 +74,8 @@ CONNECT_LOG_INTERVAL = 30.0
 KILL_GRACE = 15.0
 TIMED_OUT = 124  # the status of a command killed at its timeout, as `timeout`'s
 READ_SIZE = 1 << 20
+# bytes of output per chunk of a reply: 64 kB of base64 in flight at most
+CHUNK = 48 * 1024
 
 # Defined in the backdoor shell once per connection (POSIX sh: busybox and bash).
 # __nixvms_run TOKEN 3<<'END' (the command) END: runs it in the background and
@@ -75,14 +85,30 @@ SETUP = r"""__nixvms_out=$(mktemp) && __nixvms_job= && __nixvms_run() {
   (
     ( set -euo pipefail; . /proc/self/fd/3 ) </dev/null >"$__nixvms_out"
     __nixvms_status=$?
-    if [ -s "$__nixvms_out" ]; then
-      printf '\036%s %s ' "$1" "$__nixvms_status"; md5sum <"$__nixvms_out"
+    __nixvms_size=$(wc -c <"$__nixvms_out")
+    __nixvms_n=$(( (__nixvms_size + @CHUNK@ - 1) / @CHUNK@ ))
+    if [ "$__nixvms_n" -eq 0 ]; then
+      printf '\036%s %s 0 -\n\n' "$1" "$__nixvms_status"
+    elif [ "$__nixvms_n" -eq 1 ]; then
+      printf '\036%s %s 1 ' "$1" "$__nixvms_status"; md5sum <"$__nixvms_out"
       base64 -w 0 <"$__nixvms_out"; echo
     else
-      printf '\036%s %s -\n\n' "$1" "$__nixvms_status"
+      mkfifo "$__nixvms_out.$1" && exec 4<>"$__nixvms_out.$1"
+      printf '\036%s %s %s ' "$1" "$__nixvms_status" "$__nixvms_n"; md5sum <"$__nixvms_out"
+      __nixvms_i=0
+      while [ "$__nixvms_i" -lt "$__nixvms_n" ]; do
+        dd if="$__nixvms_out" bs=@CHUNK@ skip="$__nixvms_i" count=1 2>/dev/null | base64 -w 0
+        echo
+        __nixvms_i=$((__nixvms_i + 1))
+        [ "$__nixvms_i" -eq "$__nixvms_n" ] || read -r __nixvms_l <&4
+      done
+      exec 4<&-; rm -f "$__nixvms_out.$1"
     fi
   ) &
   __nixvms_job=$!
+} && __nixvms_ack() {
+  [ -p "$__nixvms_out.$1" ] && echo 1<>"$__nixvms_out.$1"
+  return 0
 } && __nixvms_kill() {
   __nixvms_round=$__nixvms_job __nixvms_all=
   while [ -n "$__nixvms_round" ]; do
@@ -99,7 +125,7 @@ SETUP = r"""__nixvms_out=$(mktemp) && __nixvms_job= && __nixvms_run() {
   [ -z "${__nixvms_all# }" ] || kill -9 $__nixvms_all 2>/dev/null
   return 0
 }
-"""
+""".replace("@CHUNK@", str(CHUNK))
 
 
 class BackdoorError(SupervisorError):
@@ -318,11 +344,15 @@ class Backdoor:
         header = bytes(self.buffer[start + 1:end]).split()
         del self.buffer[:end + 1]
         try:
-            status, digest = int(header[1]), header[2].decode()
+            status, chunks, digest = int(header[1]), int(header[2]), header[3].decode()
         except (IndexError, ValueError):
             raise ReplyDamaged(self._damaged(command, "its header is incomplete")) from None
         collected = io.BytesIO()
-        got = self._body(sink if sink is not None else collected, command)
+        got = _Received()
+        for chunk in range(max(chunks, 1)):
+            if chunk > 0:
+                self._send(f"__nixvms_ack {token}\n".encode())
+            self._body(sink if sink is not None else collected, command, got)
         if got.hexdigest() != digest and not (digest == "-" and got.size == 0):
             raise ReplyDamaged(self._damaged(
                 command, f"{got.size} bytes arrived and their checksum does not match"))
@@ -332,9 +362,8 @@ class Backdoor:
         return (f"machine {self.name}: the reply to `{short(command)}` was damaged on its way "
                 f"({why}); QEMU drops console output it cannot pass on")
 
-    def _body(self, output: Sink, command: str) -> _Received:
-        """Decode the base64 line that follows a header into `output`, as it comes."""
-        got = _Received()
+    def _body(self, output: Sink, command: str, got: _Received) -> None:
+        """Decode one line of base64 (a chunk) into `output`, as it comes."""
         while True:
             newline = self.buffer.find(b"\n")
             usable = newline if newline >= 0 else len(self.buffer) - len(self.buffer) % 4
@@ -350,7 +379,7 @@ class Backdoor:
                 del self.buffer[:usable]
             if newline >= 0:
                 del self.buffer[:1]
-                return got
+                return
             if not self._fill(SEND_TIMEOUT):
                 raise ReplyDamaged(self._damaged(
                     command, f"nothing more came for {SEND_TIMEOUT:g} s"))
