@@ -103,10 +103,10 @@ class _Group(click.Group):
 
 def load_all_commands() -> None:
     """Register the running network's commands (cli_network.py, cli_machines.py,
-    cli_snapshot.py) on the group."""
-    from nixvms import cli_machines, cli_network, cli_snapshot
+    cli_snapshot.py, cli_links.py) on the group."""
+    from nixvms import cli_links, cli_machines, cli_network, cli_snapshot
 
-    for module in (cli_network, cli_machines, cli_snapshot):
+    for module in (cli_network, cli_machines, cli_snapshot, cli_links):
         for name, command in module.COMMANDS.items():
             if name not in nixvms.commands:
                 nixvms.add_command(command, name)

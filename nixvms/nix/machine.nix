@@ -20,6 +20,7 @@ let
       # As nixos-build-vms's network: NixOS's test instrumentation (the root
       # shell on /dev/hvc0 that the test driver talks to).
       (nixpkgsPath + "/nixos/modules/testing/test-instrumentation.nix")
+      (import ./vlan-links.nix).module
       (import ./network-module.nix {
         name = machineName;
         number = plan.numbers.${machineName};
@@ -95,5 +96,6 @@ in
       })
       (builtins.filter (f: (f.from or "host") == "host") (config.virtualisation.forwardPorts or [ ]));
     vm = config.system.build.vm.outPath;
+    links = (import ./vlan-links.nix).facts config;
   };
 }

@@ -11,6 +11,10 @@ One JSON object per line in, one per line out, one request per connection:
                                                           "started": [...]}
     {"op": "snapshot-save"|"snapshot-restore"|"snapshot-delete", "name": NAME,
      "machines": [...]}                               -> {"ok": true, ...} (snapshots.py)
+    {"op": "link", "machine": NAME, "vlan": N|null, "settings": {"delay": "100ms", ...}}
+                                                      -> {"ok": true, "links": [...]} (links.py)
+    {"op": "partition", "groups": [[NAME, ...], ...]} -> {"ok": true, "vlans": [...]}
+    {"op": "heal"}                                    -> {"ok": true, "vlans": [...]}
     anything wrong                                    -> {"ok": false, "error": "...",
                                                           "kind": "<error class>"}
 
@@ -54,7 +58,12 @@ OPS: dict[str, dict[str, str]] = {
     "snapshot-save": {"name": "name", "machines": "names"},
     "snapshot-restore": {"name": "name", "machines": "names"},
     "snapshot-delete": {"name": "name"},
+    "link": {"machine": "machine", "vlan": "vlan", "settings": "settings"},
+    "partition": {"groups": "groups"},
+    "heal": {},
 }
+MAX_SETTINGS = 16            # a link's settings in one request
+MAX_SETTING = 64             # characters of one setting's name or value
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -79,7 +88,7 @@ def parse_request(line: bytes) -> dict[str, Any]:
         raise UsageError(f"request {op!r} takes no {', '.join(map(repr, extra))}")
     for key, kind in OPS[op].items():
         if key not in request:
-            if kind == "path":
+            if kind in ("path", "machine", "groups"):
                 raise UsageError(f"request {op!r} needs {key!r}")
             continue
         value = request[key]
@@ -94,6 +103,22 @@ def parse_request(line: bytes) -> dict[str, Any]:
             raise UsageError(f"request {op!r}: {key!r} must be a snapshot's name")
         if kind == "flag" and not isinstance(value, bool):
             raise UsageError(f"request {op!r}: {key!r} must be true or false")
+        if kind == "machine" and not (isinstance(value, str) and 0 < len(value) <= MAX_NAME):
+            raise UsageError(f"request {op!r}: {key!r} must be a machine's name")
+        if kind == "vlan" and value is not None and not (
+                isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 255):
+            raise UsageError(f"request {op!r}: {key!r} must be a VLAN (1 to 255) or null")
+        if kind == "settings" and not (
+                isinstance(value, dict) and len(value) <= MAX_SETTINGS
+                and all(isinstance(k, str) and isinstance(v, str) and len(k) <= MAX_SETTING
+                        and len(v) <= MAX_SETTING for k, v in value.items())):
+            raise UsageError(f"request {op!r}: {key!r} must map setting names to text")
+        if kind == "groups" and not (
+                isinstance(value, list) and len(value) <= MAX_NAMES
+                and all(isinstance(g, list) and len(g) <= MAX_NAMES and all(
+                    isinstance(n, str) and 0 < len(n) <= MAX_NAME for n in g) for g in value)):
+            raise UsageError(f"request {op!r}: {key!r} must be a list of lists of machine "
+                             "names")
     return request
 
 

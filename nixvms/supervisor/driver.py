@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import client, launch, runstate, snapshot_client
+from . import client, launch, link_client, runstate, snapshot_client
 from .errors import (
     AlreadyRunning,
     MachineError,
@@ -344,6 +344,21 @@ class Driver:
                 raise MachineError("; ".join(restored.refused))
             self.log(f"restored {', '.join(restored.machines)}")
 
+    def partition(self, *groups: Sequence[Machine | str]) -> list[int]:
+        """Cut every machine of a group from every machine of another group
+        (partition([a, b], [c])) on the VLANs they share (links.py); the VLANs cut."""
+        names = [[m.name if isinstance(m, Machine) else str(m) for m in g] for g in groups]
+        vlans = link_client.partition(self.run_dir.path, names)
+        self.log(f"partition {' | '.join(', '.join(g) for g in names)} on VLAN "
+                 f"{', '.join(map(str, vlans))}")
+        return vlans
+
+    def heal(self) -> list[int]:
+        """Undo partition(): every machine back on its VLANs' switches."""
+        vlans = link_client.heal(self.run_dir.path)
+        self.log(f"healed VLAN {', '.join(map(str, vlans)) or '(none partitioned)'}")
+        return vlans
+
     def start_all(self) -> None:
         """Start every machine."""
         self.start_machines(self.machines)
@@ -466,6 +481,8 @@ class Driver:
             "subtest": self.subtest,
             "snapshot_save": self.snapshot_save,
             "snapshot_restore": self.snapshot_restore,
+            "partition": self.partition,
+            "heal": self.heal,
             "retry": retry,
             "log": self.logger,
             "os": os,
@@ -614,7 +631,7 @@ SCRIPT_NAMES = ("driver", "machines", "machines_qemu", "machines_nspawn", "vlans
                 "join_all", "subtest", "retry", "log", "os", "t", "create_machine",
                 "test_script", "run_tests", "serial_stdout_on", "serial_stdout_off",
                 "polling_condition", "Machine", "BaseMachine", "RequestedAssertionFailed",
-                "MachineError", "snapshot_save", "snapshot_restore")
+                "MachineError", "snapshot_save", "snapshot_restore", "partition", "heal")
 
 
 def script_namespace(machines: Sequence[str]) -> dict[str, Any]:

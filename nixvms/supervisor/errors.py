@@ -63,6 +63,10 @@ class StartError(SupervisorError):
     """A switch or a VM could not be started."""
 
 
+class LinkError(SupervisorError):
+    """A link cannot be shaped: it has no wirefilter, or its wirefilter refused."""
+
+
 class NotReady(SupervisorError):
     """Machines that did not come up in time, or died while coming up.
 

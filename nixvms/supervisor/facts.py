@@ -44,6 +44,28 @@ class Forward:
 
 
 @dataclass(frozen=True)
+class LinkSettings:
+    """A virtualisation.vlanLinks entry (nix/vlan-links.nix): how the machine's
+    link to one VLAN behaves, as written ("" where not set); wirefilter.py reads it."""
+
+    vlan: int
+    delay: str = ""
+    jitter: str = ""
+    loss: str = ""
+    loss_burst: str = ""
+    duplicate: str = ""
+    bandwidth: str = ""
+    mtu: str = ""
+
+    def given(self) -> dict[str, str]:
+        """The settings set, by their option names (wirefilter.FIELDS)."""
+        named = {"delay": self.delay, "jitter": self.jitter, "loss": self.loss,
+                 "lossBurst": self.loss_burst, "duplicate": self.duplicate,
+                 "bandwidth": self.bandwidth, "mtu": self.mtu}
+        return {k: v for k, v in named.items() if v}
+
+
+@dataclass(frozen=True)
 class MachineFacts:
     """What a machine is: its names, its place in the network, how to reach it, its VM."""
 
@@ -60,6 +82,9 @@ class MachineFacts:
     ssh_ports: tuple[int, ...]  # services.openssh.ports; empty: no ssh server
     forward_ports: tuple[Forward, ...]
     vm: str  # the VM's store path (system.build.vm)
+    # virtualisation.vlanLinks: its links given a wirefilter (links.py); a
+    # network.json written before them has none
+    links: tuple[LinkSettings, ...] = ()
 
     @property
     def openssh(self) -> bool:

@@ -34,6 +34,7 @@ from pathlib import Path
 from . import accel as accelerators
 from . import typedjson
 from .errors import PortError, UsageError
+from .links import declared_shapes
 from .ports import DEFAULT_SSH_PORT_BASE, Forward, parse_port_base, port_free
 from .procs import ProcessRecord
 from .spec import NetworkSpec
@@ -213,6 +214,7 @@ def start_request(
     fresh_names = tuple(spec.machine(n).name for n in fresh)
     ready_names = tuple(spec.machine(n).name for n in ready)
     check_forwards(spec, names, forwards)
+    declared_shapes(spec)  # a link's bad value is said before anything starts
     choice = accelerators.choose(accelerators.parse_accel(accel or settings.accel))
     return StartRequest(
         network=spec.path,

@@ -27,6 +27,7 @@ from . import procs, runstate, transfer
 from .backdoor import KILL_GRACE, Backdoor, BackdoorClosed, BackdoorError, ReplyDamaged, Sink
 from .errors import MachineError, RequestedAssertionFailed
 from .facts import MachineFacts
+from .link_client import LinkHandle
 from .polling import DEFAULT_TIMEOUT, Duration, must_seconds, retry, seconds
 from .qemu import QemuClient, QemuError
 from .runstate import MachineState, Phase
@@ -122,6 +123,12 @@ class Machine(Consoles):
     def run_callbacks(self) -> None:
         """Check the polling conditions in force (before each command)."""
         self.driver.check_polling_conditions()
+
+    def link(self, vlan: int | None = None) -> LinkHandle:
+        """Its link to VLAN (every shaped one when None): .set(delay="100ms",
+        loss="5%", ...) while it runs (links.py). block() still takes the NIC
+        down, as NixOS's does."""
+        return LinkHandle(self.driver.run_dir.path, self.name, vlan)
 
     # --- logging ---------------------------------------------------------------
     def log(self, message: str, detail: str = "") -> None:

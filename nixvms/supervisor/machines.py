@@ -39,12 +39,19 @@ class Switch:
     this process holds open: without --daemon vde_switch reads commands
     from stdin and quits at its end, so it also quits when we die."""
 
-    def __init__(self, vlan: int, run_dir: RunDir, program: str = "vde_switch") -> None:
+    def __init__(self, vlan: int, run_dir: RunDir | None, program: str = "vde_switch", *,
+                 socket: Path | None = None, log: Path | None = None,
+                 label: str = "") -> None:
+        """No run_dir: another switch than the VLAN's own (a machine's side of a
+        shaped link, a partition's group: links.py), at socket, logging to log."""
         self.vlan = vlan
-        self.run_dir = run_dir
         self.program = program
-        self.socket = run_dir.switch_socket(vlan)
-        self.log = run_dir.switch_log(vlan)
+        if run_dir is not None:
+            socket, log = run_dir.switch_socket(vlan), run_dir.switch_log(vlan)
+        assert socket is not None and log is not None, "a switch needs a socket and a log"
+        self.socket = socket
+        self.log = log
+        self.label = label or f"the switch of VLAN {vlan}"
         self.process: subprocess.Popen[bytes] | None = None
         self.command: tuple[str, ...] = ()
         self.started_at = 0.0
@@ -76,13 +83,13 @@ class Switch:
             if self.process.poll() is not None:
                 lines = " | ".join(tail_lines(self.log, 5))
                 raise StartError(
-                    f"the switch of VLAN {self.vlan} stopped at start "
+                    f"{self.label} stopped at start "
                     f"({procs.describe_status(self.process.returncode)}): {lines}"
                 )
             if time.monotonic() > deadline:
                 self.kill()
                 raise StartError(
-                    f"the switch of VLAN {self.vlan} made no control socket {self.control} "
+                    f"{self.label} made no control socket {self.control} "
                     f"within {timeout:.0f} s"
                 )
             time.sleep(0.02)
@@ -111,7 +118,7 @@ class Switch:
 
     def wait(self, timeout: float | None = None) -> int:
         if self.process is None:
-            raise StartError(f"the switch of VLAN {self.vlan} was never started")
+            raise StartError(f"{self.label} was never started")
         return self.process.wait(timeout)
 
 

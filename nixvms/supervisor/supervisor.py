@@ -39,6 +39,7 @@ from . import errors, procs, runstate, snapshots
 from .control import ControlServer
 from .errors import PortError, StartError, SupervisorError, UsageError
 from .launch import StartRequest, check_forwards
+from .links import Links
 from .machines import VM, HostForward, Switch, VMOptions
 from .ports import PortLock, choose_port, choose_ports, port_free, stable_port
 from .runstate import MachineState, Phase, RunState, SwitchState
@@ -92,12 +93,14 @@ class Supervisor(SnapshotOps):
         self.request = request
         self.report = report
         self.switches = {v: Switch(v, run_dir, request.vde_switch) for v in spec.vlans}
+        self.links = Links(spec, run_dir.sockets, run_dir.path, self.switches,
+                           request.vde_switch)
         self.vm_options = VMOptions(accel=request.accel, qemu_opts=request.qemu_opts,
                                     net_opts=request.net_opts,
                                     kernel_params=request.kernel_params)
         self.runs: dict[str, MachineRun] = {}
         for machine in spec.machines:
-            vm = VM(machine, run_dir, vde_sockets={v: s.socket for v, s in self.switches.items()},
+            vm = VM(machine, run_dir, vde_sockets=self.links.vde_sockets(machine),
                     options=self.vm_options)
             self.runs[machine.name] = MachineRun(vm=vm)
         self.started_at = time.time()
@@ -219,6 +222,7 @@ class Supervisor(SnapshotOps):
             for switch in self.switches.values():
                 if not switch.is_running():
                     switch.start()
+            self.links.start(to_start)
             for name in to_start:
                 run = self.runs[name]
                 anew = self._plan_start(run, name in fresh, name in (ready or ()), snapshot)
@@ -308,6 +312,8 @@ class Supervisor(SnapshotOps):
                                f"the switch of VLAN {vlan} stopped "
                                f"({procs.describe_status(code or 0)}); see {switch.log}"})
                 switch.process = None
+        if not self.stopping:
+            events += [{"event": "warning", "message": line} for line in self.links.dead()]
         return events
 
     def _ready(self, run: MachineRun) -> bool:
@@ -343,7 +349,7 @@ class Supervisor(SnapshotOps):
         for vlan in spec.vlans:
             if vlan not in self.switches:
                 self.switches[vlan] = Switch(vlan, self.run_dir, self.request.vde_switch)
-        vde = {v: s.socket for v, s in self.switches.items()}
+        self.links.plan(spec)
         for step in steps:
             old = self.runs.get(step.machine)
             if step.action is converging.Action.REMOVE:
@@ -351,8 +357,9 @@ class Supervisor(SnapshotOps):
                 continue
             if only and step.machine not in only and old is not None:
                 continue  # not named: as it was, on its own build
-            vm = VM(spec.machine(step.machine), self.run_dir, vde_sockets=vde,
-                    options=self.vm_options)
+            machine = spec.machine(step.machine)
+            vde = self.links.vde_sockets(machine)
+            vm = VM(machine, self.run_dir, vde_sockets=vde, options=self.vm_options)
             if old is None:
                 self.runs[step.machine] = MachineRun(vm=vm)
             elif old.phase.up:  # unchanged and running: the same process
@@ -387,6 +394,7 @@ class Supervisor(SnapshotOps):
     def stop_all(self) -> None:
         self.stopping = True
         self.stop_machines(list(self.runs))
+        self.links.stop(self.request.stop_timeout)
         for switch in self.switches.values():
             switch.stop(self.request.stop_timeout)
         self.save()
@@ -419,6 +427,16 @@ class Supervisor(SnapshotOps):
                                                only)
                 return {"ok": True, "started": started, "steps": [
                     [s.machine, s.action.value, s.reason] for s in steps]}
+            if op == "link":
+                vlan = request.get("vlan")
+                views = self.links.set(str(request["machine"]),
+                                       vlan if isinstance(vlan, int) else None,
+                                       request.get("settings") or {})
+                return {"ok": True, "links": [v.to_data() for v in views]}
+            if op == "partition":
+                return {"ok": True, "vlans": self.links.partition(request["groups"])}
+            if op == "heal":
+                return {"ok": True, "vlans": self.links.heal()}
             if isinstance(op, str) and op.startswith("snapshot-"):
                 name = snapshots.check_name(str(request.get("name") or snapshots.DEFAULT_NAME))
                 names = [self.spec.machine(n).name for n in request.get("machines") or []]
