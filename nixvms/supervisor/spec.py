@@ -162,7 +162,8 @@ def _machine(file: str, position: int, data: Any) -> MachineFacts:
         raise SupervisorError(f"{file}: machine {position} is not a JSON object")
     who = f"machine {position}" + (f" ({data['name']})" if isinstance(data.get("name"), str)
                                    else "")
-    missing = [f.name for f in dataclasses.fields(MachineFacts) if f.name not in data]
+    missing = [f.name for f in dataclasses.fields(MachineFacts) if f.name not in data
+               and f.default is dataclasses.MISSING]  # one with a default may be absent
     if missing:
         raise SupervisorError(f"{file}: {who} lacks {', '.join(missing)}")
     raise SupervisorError(f"{file}: {who} has a field of the wrong type "
