@@ -97,5 +97,7 @@ in
       (builtins.filter (f: (f.from or "host") == "host") (config.virtualisation.forwardPorts or [ ]));
     vm = config.system.build.vm.outPath;
     links = (import ./vlan-links.nix).facts config;
+    # qemu-vm.nix's guest RAM (MiB): the supervisor checks the host can hold it
+    memory_size = config.virtualisation.memorySize or 0;
   };
 }

@@ -85,6 +85,8 @@ class MachineFacts:
     # virtualisation.vlanLinks: its links given a wirefilter (links.py); a
     # network.json written before them has none
     links: tuple[LinkSettings, ...] = ()
+    # virtualisation.memorySize, MiB (capacity.py); 0: not known (an older network.json)
+    memory_size: int = 0
 
     @property
     def openssh(self) -> bool:

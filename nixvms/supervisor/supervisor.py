@@ -34,8 +34,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import capacity, errors, procs, runstate, snapshots
 from . import converge as converging
-from . import errors, procs, runstate, snapshots
 from .control import ControlServer
 from .errors import PortError, StartError, SupervisorError, UsageError
 from .launch import StartRequest, check_forwards
@@ -211,6 +211,8 @@ class Supervisor(SnapshotOps):
         if not to_start:
             return []
         self._check_forwards(to_start)
+        capacity.check_memory([self.runs[n].vm.machine for n in to_start],
+                              capacity.available_kib())
         self._warn_open_forwards(to_start)
         with PortLock():
             taken = {r.vm.ssh_port for r in self.runs.values() if r.vm.ssh_port and r.phase.up}
