@@ -24,6 +24,7 @@ from typing import Any
 from nixvms.errors import NixvmsError
 from nixvms.supervisor import typedjson
 from nixvms.supervisor.facts import MachineFacts
+from nixvms.supervisor.placement import VmHost
 
 log = logging.getLogger("nixvms.nix")
 
@@ -114,11 +115,13 @@ def run_nix(
     *,
     json_log: bool = False,
     on_line: Callable[[str], None] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> NixOutput:
     """Run one Nix command; return its stdout (and its parsed log with json_log).
 
     With json_log the command runs at -vv with --log-format internal-json, so
-    that its log names the files the evaluation imported and copied.
+    that its log names the files the evaluation imported and copied. env:
+    variables added to this process's environment (NIX_SSHOPTS, say).
     """
     command = [program, *settings.flags(program)]
     if json_log:
@@ -126,7 +129,7 @@ def run_nix(
     command += list(args)
     log.info("$ %s", shlex.join(command))
     try:
-        proc = _spawn(command, on_line)
+        proc = _spawn(command, on_line, env)
     except FileNotFoundError as error:
         raise NixError(f"{program} not found; is Nix installed? (run scripts/setup)") from error
     messages = _parse_log(proc.stderr) if json_log else ()
@@ -149,14 +152,16 @@ class Finished:
     peak_rss_kb: int
 
 
-def _spawn(command: Sequence[str], on_line: Callable[[str], None] | None = None) -> Finished:
+def _spawn(command: Sequence[str], on_line: Callable[[str], None] | None = None,
+           env: Mapping[str, str] | None = None) -> Finished:
     """Run a command to its end; the one place a Nix process starts.
 
     Reaped with wait4, so that its peak memory is known (the evaluations'
     memory bound is made of what earlier evaluations took).
     """
     proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE,
+                            env={**os.environ, **env} if env is not None else None)
     assert proc.stdout is not None and proc.stderr is not None
     chunks: dict[str, bytes] = {}
 
@@ -531,6 +536,15 @@ def instantiate_network_dir(
     )
     # With --add-root nix prints the root, not the .drv; the root points at it.
     return os.readlink(drv_root)
+
+
+def copy_closure_to(host: VmHost, paths: Sequence[str], settings: NixSettings) -> None:
+    """Copy store paths and everything they need to a VM host (`nix-copy-closure
+    --to`, over the user's ssh with the host's options in NIX_SSHOPTS); paths
+    the host has already are not sent again. --gzip: a VM's closure is
+    mostly binaries that compress well, and a host is often a network away."""
+    run_nix("nix-copy-closure", ["--to", host.ssh, "--gzip", *paths], settings,
+            env={"NIX_SSHOPTS": host.nix_sshopts()})
 
 
 def nix_store_dir() -> str:

@@ -6,7 +6,7 @@ Nix is replaced only where run_nix starts it (nix._spawn).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +14,23 @@ import pytest
 
 from nixvms import nix
 from nixvms.supervisor import typedjson
+from nixvms.supervisor.placement import VmHost
 from tests.unit.test_facts import machine_facts
 
 
 class FakeNix:
     def __init__(self) -> None:
         self.commands: list[list[str]] = []
+        self.environments: list[dict[str, str]] = []
         self.answers: list[tuple[int, str, str]] = []
 
     def answer(self, code: int = 0, stdout: str = "", stderr: str = "") -> None:
         self.answers.append((code, stdout, stderr))
 
-    def __call__(self, command: list[str], on_line: object = None) -> nix.Finished:
+    def __call__(self, command: list[str], on_line: object = None,
+                 env: Mapping[str, str] | None = None) -> nix.Finished:
         self.commands.append(list(command))
+        self.environments.append(dict(env or {}))
         code, stdout, stderr = self.answers.pop(0) if self.answers else (0, "", "")
         return nix.Finished(code, stdout, stderr, peak_rss_kb=1000)
 
@@ -173,3 +177,14 @@ def test_nixos_warnings_traced_by_the_evaluation_are_shown(
     fake.answer(stderr=log_line(action="msg", level=0, msg="trace: warning: this is NixOS's"))
     nix.run_nix("nix-instantiate", ["x.nix"], nix.NixSettings(), json_log=True)
     assert "warning: this is NixOS's" in caplog.text
+
+
+def test_a_closure_goes_to_a_vm_host_with_nix_copy_closure_and_the_hosts_ssh_options(
+        fake: FakeNix) -> None:
+    host = VmHost(name="b", ssh="root@10.0.0.2", port=2222, identity="/k/id")
+    nix.copy_closure_to(host, ["/nix/store/x-vm", "/nix/store/y-net"], nix.NixSettings())
+    assert fake.commands == [["nix-copy-closure", "--to", "root@10.0.0.2", "--gzip",
+                              "/nix/store/x-vm", "/nix/store/y-net"]]
+    assert fake.environments == [{"NIX_SSHOPTS": (
+        "-o BatchMode=yes -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -p 2222 "
+        "-i /k/id -o IdentitiesOnly=yes")}]
