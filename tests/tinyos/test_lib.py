@@ -333,3 +333,32 @@ def test_optionAttrSetToDocList_lists_submodule_sub_options(tmp_path: Path) -> N
 def test_levenshtein_is_the_edit_distance(tmp_path: Path) -> None:
     assert nix_value('map (lib.strings.levenshtein "kitten") [ "sitting" "kitten" "" ]',
                      tmp_path) == [3, 0, 6]
+
+
+# ---------------------------------------------------------------------------
+# lib.meta: getExe and getExe' (nixpkgs' lib/meta.nix)
+
+PACKAGE = '{ type = "derivation"; name = "jq-1.6"; outPath = "/store/jq"; }'
+
+
+def test_getExe_is_the_main_program_of_meta_mainProgram(tmp_path: Path) -> None:
+    pkg = ('{ type = "derivation"; name = "netcat-1.2"; outPath = "/store/nc";'
+           ' meta.mainProgram = "nc"; }')
+    assert nix_value(f"lib.getExe {pkg}", tmp_path) == "/store/nc/bin/nc"
+
+
+def test_getExe_without_mainProgram_is_the_name_without_version(tmp_path: Path) -> None:
+    assert nix_value(f"lib.getExe {PACKAGE}", tmp_path) == "/store/jq/bin/jq"
+
+
+def test_getExe_prime_names_any_program_of_the_package(tmp_path: Path) -> None:
+    assert nix_value(f'lib.getExe\' {PACKAGE} "jq-extra"', tmp_path) == "/store/jq/bin/jq-extra"
+
+
+def test_getExe_prime_refuses_a_path_with_a_slash(tmp_path: Path) -> None:
+    err = nix_error(f'lib.getExe\' {PACKAGE} "bin/jq"', tmp_path)
+    assert "contains a /" in err
+
+
+def test_getExe_refuses_what_is_not_a_derivation(tmp_path: Path) -> None:
+    assert "not a derivation" in nix_error('lib.getExe "jq"', tmp_path)

@@ -151,3 +151,14 @@ def test_kernel_modules(machines: Machines) -> None:
     assert res.code != 0
     assert "kernel module no_such_module not found" in res.stderr
 
+
+
+@pytest.mark.parametrize(("alias", "package"), [
+    ("nginxMainline", "nginx"), ("nginxStable", "nginx"),
+    ("bashInteractive", "bash"), ("python311", "python3"),
+])
+def test_nixpkgs_aliases_name_the_same_packages(
+    machines: Machines, alias: str, package: str
+) -> None:
+    m = machines.write("m", "{ }")
+    assert m.value(f"pkgs.{alias}.drvPath") == m.value(f"pkgs.{package}.drvPath")

@@ -25,12 +25,13 @@ let
     options
     modules
     customisation
+    meta
     {
       inherit (types) mkOptionType isType setType isOptionType;
     }
   ] // {
     inherit trivial fixedPoints lists strings attrsets options modules types generators
-      customisation fileset cli gvariant;
+      customisation fileset cli gvariant meta;
     # lib.debug (subset)
     debug = { inherit (builtins) trace; traceVal = x: builtins.trace x x; traceSeq = x: y: builtins.trace (builtins.deepSeq x x) y; };
     traceVal = x: builtins.trace x x;
@@ -56,6 +57,7 @@ let
   types = import ./types.nix { inherit lib; };
   generators = import ./generators.nix { inherit lib; };
   customisation = import ./customisation.nix { inherit lib; };
+  meta = import ./meta.nix { inherit lib; };
   fileset = import ./fileset.nix { inherit lib; };
   cli = import ./cli.nix { inherit lib; };
   gvariant = import ./gvariant.nix { inherit lib; };

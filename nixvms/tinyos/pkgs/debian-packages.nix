@@ -6,7 +6,16 @@
 #   env  (optional) debs -> attrs: environment variables the program
 #        wrappers set, given the unpacked closure by Debian package name;
 #   programs  (optional) more programs, paths inside the Debian package
-#        outside usr/bin, usr/sbin, bin, sbin, that get a wrapper in bin/.
+#        outside usr/bin, usr/sbin, bin, sbin, that get a wrapper in bin/;
+#        or debs -> store paths, for programs another package of the
+#        closure ships (python3.11's interpreter is in python3.11-minimal);
+#   aliases  (optional) { name = program; }: bin/name links to bin/program,
+#        for the names nixpkgs' package has and Debian's alternatives or
+#        renames give otherwise (nc for nc.openbsd);
+#   libDirs  (optional) debs -> more library directories for LD_LIBRARY_PATH
+#        (a program's RUNPATH names a /usr directory the guest lacks);
+#   meta  (optional) nixpkgs' meta attributes the package carries
+#        (meta.mainProgram, which lib.getExe reads).
 # busybox is not here: it is the static bootstrap (debian.nix).
 {
   dropbear = { deb = "dropbear-bin"; };
@@ -39,4 +48,48 @@
     deb = "lynx";
     env = debs: { LYNX_CFG = "${debs.lynx-common}/etc/lynx/lynx.cfg"; };
   };
+  jq = { deb = "jq"; meta.mainProgram = "jq"; };
+  hello = { deb = "hello"; meta.mainProgram = "hello"; };
+  socat = { deb = "socat"; meta.mainProgram = "socat"; };
+  # nixpkgs' netcat is OpenBSD's nc (from libressl); Debian's netcat-openbsd
+  # ships it as nc.openbsd and makes nc with update-alternatives
+  netcat = { deb = "netcat-openbsd"; aliases.nc = "nc.openbsd"; meta.mainProgram = "nc"; };
+  # nixpkgs' inetutils is one package; Debian splits GNU inetutils' clients
+  # (top-level.nix joins these as inetutils, with nixpkgs' program names:
+  # Debian renames inetutils-tools' programs to inetutils-<name>)
+  inetutils-telnet = { deb = "inetutils-telnet"; aliases.telnet = "inetutils-telnet"; };
+  inetutils-ftp = { deb = "inetutils-ftp"; aliases.ftp = "inetutils-ftp"; };
+  inetutils-ping = { deb = "inetutils-ping"; };
+  inetutils-traceroute = { deb = "inetutils-traceroute"; aliases.traceroute = "inetutils-traceroute"; };
+  inetutils-talk = { deb = "inetutils-talk"; aliases.talk = "inetutils-talk"; };
+  inetutils-tools = {
+    deb = "inetutils-tools";
+    aliases = { hostname = "inetutils-hostname"; dnsdomainname = "inetutils-dnsdomainname";
+                ifconfig = "inetutils-ifconfig"; logger = "inetutils-logger"; };
+  };
+  # python3: Debian's python3.11, whose interpreter is in python3.11-minimal
+  # and whose standard library is split between libpython3.11-minimal (os,
+  # encodings: the home) and libpython3.11-stdlib (json, http, lib-dynload),
+  # which the interpreter, built for /usr, finds through PYTHONHOME/PYTHONPATH
+  python3 = {
+    deb = "python3.11";
+    programs = debs: [ "${debs."python3.11-minimal"}/usr/bin/python3.11" ];
+    aliases = { python3 = "python3.11"; python = "python3.11"; };
+    env = debs: {
+      PYTHONHOME = "${debs."libpython3.11-minimal"}/usr";
+      PYTHONPATH = "${debs."libpython3.11-stdlib"}/usr/lib/python3.11:${debs."libpython3.11-stdlib"}/usr/lib/python3.11/lib-dynload";
+    };
+    meta.mainProgram = "python3";
+  };
+  # the sudo package (security.sudo's wrapper, which makes it setuid root,
+  # is security/wrappers' job): Debian's sudo, whose plugins and
+  # libsudo_util are in usr/libexec/sudo (its RUNPATH)
+  sudo = {
+    deb = "sudo";
+    libDirs = debs: [ "${debs.sudo}/usr/libexec/sudo" ];
+    meta.mainProgram = "sudo";
+  };
+  # /etc/protocols and /etc/services (nixpkgs' iana-etc; Debian's netbase
+  # has the same IANA tables): getprotobyname("icmp") needs them (ping)
+  netbase = { deb = "netbase"; };
 }

@@ -117,8 +117,13 @@ let
       echo "exec $f \"\$@\""
     } > "$w"
     chmod 0555 "$w"'';
+      # spec.programs: paths inside the package, or (a function of the
+      # unpacked closure) store paths of programs in other packages of it
+      programPaths = if builtins.isFunction spec.programs then spec.programs debs
+        else map (p: "${main}/${p}") spec.programs;
       libDirs = builtins.concatLists (map (d: map (sub: "${d}/${sub}")
-        [ "lib/${platform.multiarch}" "usr/lib/${platform.multiarch}" ]) (builtins.attrValues debs));
+        [ "lib/${platform.multiarch}" "usr/lib/${platform.multiarch}" ]) (builtins.attrValues debs))
+        ++ (if spec ? libDirs then spec.libDirs debs else [ ]);
     in
     derivation {
       inherit system;
@@ -138,12 +143,12 @@ let
             ${wrap}
           done
         done
-        ${lib_optionalString (spec ? programs) "for f in ${builtins.concatStringsSep " " (map (p: "${main}/${p}") spec.programs)}; do
+        ${lib_optionalString (spec ? programs) "for f in ${builtins.concatStringsSep " " programPaths}; do
     ${wrap}
 done
-"}[ -d ${main}/usr/share ] && ln -s ${main}/usr/share $out/share || true
+"}${lib_optionalString (spec ? aliases) (builtins.concatStringsSep "" (map (a: "ln -s ${spec.aliases.${a}} $out/bin/${a}\n") (builtins.attrNames spec.aliases)))}[ -d ${main}/usr/share ] && ln -s ${main}/usr/share $out/share || true
       '' ];
-    } // { version = main.version; inherit debs; debianPackage = spec.deb; };
+    } // { version = main.version; inherit debs; debianPackage = spec.deb; meta = spec.meta or { }; };
   lib_optionalString = c: s: if c then s else "";
   lib_escape = s: "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] s + "'";
 

@@ -43,7 +43,25 @@ let
     busybox = debian.busybox;
     # packages from Debian binaries with their shared libraries
     # (debian-packages.nix): dropbear, lynx, ...
-    inherit (debian.packages) dropbear lynx nftables curl nginx tzdata openssh-sftp-server openssh-client;
+    inherit (debian.packages) dropbear lynx nftables curl nginx tzdata openssh-sftp-server openssh-client
+      jq hello socat netcat python3 sudo;
+    # nixpkgs' names for the same nginx (tinyos has Debian's one version)
+    nginxMainline = nginx;
+    nginxStable = nginx;
+    # nixpkgs' default python is python3
+    python311 = python3;
+    # nixpkgs' iana-etc: the IANA protocol and service tables as etc/protocols
+    # and etc/services, taken from Debian's netbase
+    iana-etc = runCommand "iana-etc-${debian.storeVersion debian.packages.netbase.version}" { } ''
+      mkdir -p $out/etc
+      ln -s ${debian.packages.netbase.debs.netbase}/etc/protocols ${debian.packages.netbase.debs.netbase}/etc/services $out/etc/
+    '';
+    # GNU inetutils' clients as nixpkgs' one package (Debian splits them)
+    inetutils = symlinkJoin {
+      name = "inetutils-${debian.storeVersion debian.packages.inetutils-tools.version}";
+      paths = map (n: debian.packages.${n})
+        [ "inetutils-telnet" "inetutils-ftp" "inetutils-ping" "inetutils-traceroute" "inetutils-talk" "inetutils-tools" ];
+    };
     # shells carry nixpkgs' passthru.shellPath (users-groups.nix's toShellPath)
     # bin/bash is Debian's binary itself, not a wrapper script: a login
     # (argv[0] "-bash", which #! scripts lose) must reach it, so that it

@@ -1,7 +1,8 @@
 # Mirrors nixos/modules/config/networking.nix: /etc/hosts from
 # networking.hosts and networking.extraHosts (localhost first, then the
-# machine's own name on 127.0.0.2, then extraHosts, as NixOS writes it).
-{ config, lib, ... }:
+# machine's own name on 127.0.0.2, then extraHosts, as NixOS writes it),
+# and /etc/protocols and /etc/services from pkgs.iana-etc, as NixOS links them.
+{ config, lib, pkgs, ... }:
 let
   inherit (lib) mkOption types;
   cfg = config.networking;
@@ -25,6 +26,9 @@ in
     networking.hosts."127.0.0.2" =
       lib.optional (cfg.hostName != "" && cfg.domain != null) "${cfg.hostName}.${cfg.domain}"
       ++ lib.optional (cfg.hostName != "") cfg.hostName;
+
+    environment.etc.protocols.source = "${pkgs.iana-etc}/etc/protocols";
+    environment.etc.services.source = "${pkgs.iana-etc}/etc/services";
 
     environment.etc.hosts.text =
       let
