@@ -31,11 +31,15 @@ let
     };
   };
   modulesPath = ../modules;
-  eval = lib.evalModules {
+  # As NixOS's eval-config: the base modules evaluated alone
+  # (noUserModules, which specialisations without inheritParentConfig
+  # extend), and the machine is that extended with the user's modules.
+  noUserModules = lib.evalModules {
     inherit prefix;
     specialArgs = { inherit modulesPath baseModules extraModules modules; } // specialArgs;
-    modules = baseModules ++ extraModules ++ [ pkgsModule ] ++ modules;
+    modules = baseModules ++ extraModules ++ [ pkgsModule { _module.args.noUserModules = noUserModules; } ];
   };
+  eval = noUserModules.extendModules { inherit modules; };
 in
 eval // {
   inherit (eval) config options;

@@ -41,7 +41,11 @@ let
       let
         i = inner node.type;
         here = [ { name = lib.concatStringsSep "." path; default = render node; file = fileOf node; } ];
-        subs = if i.sub == null then [ ] else
+        # visible = "shallow" (specialisation.<name>.configuration, a whole
+        # system): the option, not its sub-options, as NixOS's manual does
+        # (nor those of an alias: they are its target's, listed there)
+        subs = if i.sub == null || (node.visible or true) == "shallow"
+          || lib.hasPrefix "Alias of" (node.description or "") then [ ] else
           let t = builtins.tryEval (i.sub.getSubOptions [ ]); in
           if t.success then walkSet (path ++ i.parts) (removeAttrs t.value [ "_module" ]) else [ ];
       in if node.internal or false || (node.visible or true) == false then [ ] else here ++ subs

@@ -5,6 +5,7 @@
   ./misc/assertions.nix
   ./config/networking.nix
   ./config/sysctl.nix
+  ./config/system-environment.nix
   ./config/timezone.nix
   ./config/system-path.nix
   ./config/users-groups.nix
@@ -17,12 +18,14 @@
   ./services/ttys/getty.nix
   ./services/web-servers/apache-httpd/default.nix
   ./services/web-servers/nginx/default.nix
+  ./system/activation/specialisation.nix
   ./system/activation/top-level.nix
   ./system/boot/kernel.nix
   ./system/boot/journald.nix
   ./system/boot/stage-2.nix
   ./system/boot/systemd.nix
   ./system/boot/timers.nix
+  ./system/boot/tmpfiles.nix
   ./system/etc/etc.nix
   ./tasks/filesystems.nix
   ./tasks/network-interfaces.nix

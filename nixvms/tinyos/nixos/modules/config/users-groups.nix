@@ -168,6 +168,12 @@ let
   };
 in
 {
+  # NixOS's aliases (nixos/modules/config/users-groups.nix's imports)
+  imports = [
+    (lib.mkAliasOptionModule [ "users" "extraUsers" ] [ "users" "users" ])
+    (lib.mkAliasOptionModule [ "users" "extraGroups" ] [ "users" "groups" ])
+  ];
+
   options.users = {
     users = mkOption {
       type = types.attrsOf (types.submodule userOpts);
@@ -307,8 +313,11 @@ in
     '') (lib.unique (shellPackages ++ [ pkgs.bashInteractive ]));
 
     # update-users-groups.pl's homes: /root 0700, /home 0755, createHome
-    # with the owner and homeMode; ~/.ssh/authorized_keys for dropbear.
-    boot.postBootCommands = ''
+    # with the owner and homeMode; ~/.ssh/authorized_keys for dropbear. An
+    # activation script, as NixOS's "users" one: switch-to-configuration
+    # runs it again when the users change.
+    system.activationScripts.users.deps = [ "disk" "filesystems" ];
+    system.activationScripts.users.text = ''
       mkdir -p /root /home
       chmod 0700 /root
       chmod 0755 /home

@@ -29,10 +29,11 @@ let
   boot = pkgs.writeScript "tinyos-boot" ''
     #!${bb}/bin/sh
     export PATH=/run/current-system/sw/bin:/run/current-system/sw/sbin:${bb}/bin
-    ${lib.concatMapStrings (n: ''
-      # activation script ${n}
-      ${scripts.${n}.text}
-    '') activationOrder}
+    # the activation scripts, in this order: ${toString activationOrder}
+    # (/run/current-system/activation: switch-to-configuration runs them too)
+    for script in $(cat /run/current-system/activation-order); do
+      . /run/current-system/activation/$script
+    done
     # boot.postBootCommands
     ${config.boot.postBootCommands}
     ${config.system.build.startServices}
@@ -68,16 +69,13 @@ let
     exec </dev/console >/dev/console 2>&1
     echo
     echo "<<< tinyos: ${config.system.name} (${pkgs.system}) >>>"
-    # /etc (environment.etc): symlinks into the store, copies where a mode is set
-    cp -a ${config.system.build.etc}/etc/. /etc/
-    # environment.etc.<name>.{mode,user,group} of the copied files (etc.nix)
-    while read -r mode user group target; do
-      chown "''${user#+}:''${group#+}" "/etc/$target"
-      chmod "$mode" "/etc/$target"
-    done < ${config.system.build.etc}/owners
-    # /run/current-system/sw (system.path), /bin/sh and /usr/bin/env as NixOS has them
-    mkdir -p /run/current-system
-    ln -s ${config.system.path} /run/current-system/sw
+    # /run/current-system (top-level.nix's runtime system: sw, etc, the
+    # activation scripts, switch-to-configuration, specialisations)
+    ln -s ${config.system.build.runtimeSystem} /run/current-system
+    # /etc (environment.etc): symlinks into the store, copies where a mode
+    # is set, with their mode, owner and group (etc.nix)
+    /run/current-system/bin/setup-etc
+    # /bin/sh and /usr/bin/env as NixOS has them
     ln -sf ${bb}/bin/sh /bin/sh
     # /usr/bin and /usr/sbin are the system's: commands run over ssh get
     # dropbear's compiled-in PATH (/usr/bin:/bin:...), where NixOS's sshd
@@ -129,6 +127,10 @@ in
     '';
     # /etc/issue and the getty's arguments: services/ttys/getty.nix
 
+    system.build.activationScripts = map (n: {
+      name = n;
+      file = pkgs.writeText "activation-${n}" scripts.${n}.text;
+    }) activationOrder;
     system.build.bootStage2 = init;
     system.build.bootScript = boot;
     system.build.initialRamdisk = pkgs.makeInitrd {

@@ -49,8 +49,8 @@ let
         description = "Each attribute in this set specifies an option in the [Service] section of the unit.";
       };
       unitConfig = mkOption { type = types.attrsOf unitOption; default = { }; description = "Options of the [Unit] section (accepted)."; };
-      restartIfChanged = mkOption { type = types.bool; default = true; description = "Accepted (tinyos has no live switch)."; };
-      restartTriggers = mkOption { type = types.listOf types.unspecified; default = [ ]; description = "Accepted (tinyos has no live switch)."; };
+      restartIfChanged = mkOption { type = types.bool; default = true; description = "Whether the service should be restarted during a NixOS configuration switch if its definition has changed."; };
+      restartTriggers = mkOption { type = types.listOf types.unspecified; default = [ ]; description = "An arbitrary list of items such as derivations. If any item in the list changes between reconfigurations, the service will be restarted."; };
     };
   };
 
@@ -70,7 +70,8 @@ let
   dynamicUsers = builtins.listToAttrs (lib.imap0 (i: n: { name = n; value = 61184 + i; }) dynamicNames);
   userOf = name: s: toString (s.serviceConfig.User or (if isDynamic s then name else "root"));
 
-  # systemctl, journalctl and the service manager they share (systemd/*.sh):
+  # systemctl, journalctl, systemd-tmpfiles, hostnamectl, timedatectl and the
+  # service manager they share (systemd/*.sh):
   # one package for every machine; the units are read at run time from
   # /etc/systemd/system.
   package = pkgs.runCommand "tinyos-systemd" { } ''
@@ -82,7 +83,10 @@ let
     subst ${./systemd/runner.sh} $out/libexec/unit-runner
     subst ${./systemd/systemctl.sh} $out/bin/systemctl
     subst ${./systemd/journalctl.sh} $out/bin/journalctl
-    chmod 0555 $out/libexec/unit-runner $out/bin/systemctl $out/bin/journalctl
+    subst ${./systemd/tmpfiles.sh} $out/bin/systemd-tmpfiles
+    subst ${./systemd/hostnamectl.sh} $out/bin/hostnamectl
+    subst ${./systemd/timedatectl.sh} $out/bin/timedatectl
+    chmod 0555 $out/libexec/unit-runner $out/bin/*
   '';
 
   all = lib.filterAttrs (_: s: s.enable) config.systemd.services;
@@ -175,6 +179,11 @@ let
       (assign "PIDFile" (toString (sc.PIDFile or "")))
       (assign "KillSignal" (signal (sc.KillSignal or "TERM")))
       (assign "TimeoutStopSec" (seconds (sc.TimeoutStopSec or 90)))
+      # for switch-to-configuration: whether a changed unit is restarted;
+      # the triggers' hash makes the unit change when they do (X-Restart-Triggers)
+      (assign "RestartIfChanged" (yesNo s.restartIfChanged))
+      (lib.optionalString (s.restartTriggers != [ ])
+        (assign "RestartTriggers" (builtins.hashString "sha256" (toString s.restartTriggers))))
     ]);
   # The targets tinyos knows; multi-user.target wants what the boot starts.
   targets = {
@@ -228,6 +237,14 @@ in
     description = "Definition of systemd service units (started at boot by tinyos's init).";
   };
 
+  # systemd's user manager: tinyos has none. Declared so that a value is
+  # refused with NixOS's option name rather than "does not exist".
+  options.systemd.user.services = mkOption {
+    type = types.attrsOf types.unspecified;
+    default = { };
+    description = "Definition of systemd per-user service units (tinyos has no user service manager: refused).";
+  };
+
   options.systemd.package = mkOption {
     type = types.package;
     default = package;
@@ -242,6 +259,10 @@ in
     environment.etc."systemd/system".source = units;
     # the start order, for inspection and tests
     system.build.serviceOrder = order;
+    assertions = [{
+      assertion = config.systemd.user.services == { };
+      message = "systemd.user.services: tinyos cannot run user services (it has no systemd user manager); defined: ${toString (builtins.attrNames config.systemd.user.services)}";
+    }];
     warnings = builtins.concatLists (lib.mapAttrsToList (name: s:
       map (k: "systemd.services.${name}.serviceConfig.${k} is not supported by tinyos and is ignored")
         (builtins.filter (k: !builtins.elem k supported) (builtins.attrNames s.serviceConfig))) all);

@@ -1,0 +1,152 @@
+"""NixOS's system options around users, files and consoles, on one machine
+booted once under TCG and read through the test driver's backdoor:
+systemd.tmpfiles.rules and .settings (a file's mode and owner),
+users.extraUsers / users.extraGroups (NixOS's aliases), users.users.<n>.homeMode,
+environment.sessionVariables, services.getty.autologinUser on tty1 (the
+driver's wait_until_tty_matches), time.timeZone with timedatectl, and
+hostnamectl. What tinyos refuses is checked at evaluation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from nixvms.supervisor.driver import Driver
+from nixvms.supervisor.machine import Machine
+from tests.conftest import nixvms, write
+from tests.tinyos.conftest import Machines
+
+NETWORK = """
+{
+  tools = { ... }: {
+    users.extraUsers.alice = { isNormalUser = true; homeMode = "750"; extraGroups = [ "crew" ]; };
+    users.extraGroups.crew = { };
+    environment.sessionVariables = { GREETING = "hello there"; SEARCHPATH = [ "/a" "/b" ]; };
+    services.getty.autologinUser = "alice";
+    time.timeZone = "Asia/Tokyo";
+    systemd.tmpfiles.rules = [
+      "d /var/lib/things 0750 alice crew -"
+      "f /var/lib/things/note 0640 alice crew - written by tmpfiles"
+      "L /run/hostname-link - - - - /etc/hostname"
+      "z /etc/motd 0600 alice crew -"
+    ];
+    environment.etc.motd = { text = "welcome"; mode = "0644"; };
+    systemd.tmpfiles.settings."10-cache"."/var/cache/app".d = { mode = "0700"; user = "alice"; };
+  };
+}
+"""
+
+@pytest.fixture(scope="module")
+def tools(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Machine]:
+    project = tmp_path_factory.mktemp("tools")
+    write(project / "network.nix", NETWORK)
+    built = nixvms("build", cwd=project)
+    assert built.code == 0, built.stderr
+    with Driver(project / "result", project / "state", stream=None) as driver:
+        machine = driver.by_name["tools"]
+        machine.start()
+        machine.wait_for_unit("multi-user.target", timeout=180)
+        yield machine
+
+
+@pytest.mark.nix
+@pytest.mark.vm
+def test_a_tmpfiles_directory_has_its_mode_and_owner(tools: Machine) -> None:
+    assert tools.succeed("stat -c '%a %U %G' /var/lib/things").strip() == "750 alice crew"
+
+
+@pytest.mark.nix
+@pytest.mark.vm
+def test_a_tmpfiles_file_has_its_content_mode_and_owner(tools: Machine) -> None:
+    assert tools.succeed("stat -c '%a %U %G' /var/lib/things/note").strip() == "640 alice crew"
+    assert tools.succeed("cat /var/lib/things/note") == "written by tmpfiles"
+
+
+@pytest.mark.nix
+@pytest.mark.vm
+def test_a_tmpfiles_symlink_points_to_its_argument(tools: Machine) -> None:
+    assert tools.succeed("readlink /run/hostname-link").strip() == "/etc/hostname"
+
+
+@pytest.mark.nix
+@pytest.mark.vm
+def test_a_tmpfiles_z_line_adjusts_an_existing_file(tools: Machine) -> None:
+    assert tools.succeed("stat -c '%a %U %G' /etc/motd").strip() == "600 alice crew"
+
+
+@pytest.mark.nix
+@pytest.mark.vm
+def test_tmpfiles_settings_go_to_etc_tmpfiles_d_and_take_effect(tools: Machine) -> None:
+    conf = tools.succeed("cat /etc/tmpfiles.d/10-cache.conf")
+    assert conf.strip() == "d /var/cache/app 0700 alice - -"
+    assert tools.succeed("stat -c '%a %U' /var/cache/app").strip() == "700 alice"
+
+
+@pytest.mark.nix
+@pytest.mark.vm
+def test_extraUsers_and_extraGroups_are_users_and_groups(tools: Machine) -> None:
+    assert tools.succeed("id -Gn alice").split() == ["users", "crew"]
+    assert tools.succeed("stat -c '%a %U' /home/alice").strip() == "750 alice"
+
+
+@pytest.mark.nix
+@pytest.mark.vm
+def test_sessionVariables_are_in_every_login_environment(tools: Machine) -> None:
+    out = tools.succeed("su -l alice -c 'echo \"$GREETING|$SEARCHPATH\"'")
+    assert out.strip() == "hello there|/a:/b"
+
+
+@pytest.mark.nix
+@pytest.mark.vm
+def test_autologin_on_tty1_is_seen_on_the_virtual_console(tools: Machine) -> None:
+    tools.wait_until_tty_matches("1", "tools login: alice \\(automatic login\\)", timeout=60)
+    tools.wait_until_tty_matches("1", "alice@tools", timeout=60)
+
+
+@pytest.mark.nix
+@pytest.mark.vm
+def test_timedatectl_shows_the_time_zone(tools: Machine) -> None:
+    assert "Time zone: Asia/Tokyo (JST, +0900)" in tools.succeed("timedatectl")
+    assert tools.succeed("timedatectl show -p Timezone --value").strip() == "Asia/Tokyo"
+
+
+@pytest.mark.nix
+@pytest.mark.vm
+def test_timedatectl_set_timezone_is_refused(tools: Machine) -> None:
+    status, out = tools.execute("timedatectl set-timezone UTC 2>&1")
+    assert status == 1
+    assert "time.timeZone" in out
+
+
+@pytest.mark.nix
+@pytest.mark.vm
+def test_hostnamectl_shows_the_static_hostname(tools: Machine) -> None:
+    assert "Static hostname: tools" in tools.succeed("hostnamectl")
+    assert tools.succeed("hostnamectl hostname").strip() == "tools"
+
+
+# --- refused at evaluation ----------------------------------------------------------
+
+
+def refusal(machines: Machines, module: str) -> str:
+    return machines.write("refused", module).error("config.system.build.toplevel")
+
+
+@pytest.mark.nix
+def test_a_tmpfiles_type_tinyos_lacks_is_refused_with_the_option_name(machines: Machines) -> None:
+    err = refusal(machines, '{ systemd.tmpfiles.rules = [ "c /dev/null2 0666 - - - 1:3" ]; }')
+    assert ("systemd.tmpfiles.rules: \"c /dev/null2 0666 - - - 1:3\":"
+            " type 'c' is not supported by tinyos") in err
+
+
+@pytest.mark.nix
+def test_tmpfiles_age_cleaning_is_refused(machines: Machines) -> None:
+    err = refusal(machines, '{ systemd.tmpfiles.rules = [ "d /var/tmp/x 0755 - - 10d" ]; }')
+    assert "age '10d': tinyos does no age-based cleaning" in err
+
+
+@pytest.mark.nix
+def test_user_services_are_refused_with_the_option_name(machines: Machines) -> None:
+    err = refusal(machines, '{ systemd.user.services.hello.script = "echo hi"; }')
+    assert "systemd.user.services: tinyos cannot run user services" in err
