@@ -14,6 +14,9 @@
   ./services/networking/firewall-iptables.nix
   ./services/networking/firewall-nftables.nix
   ./services/networking/nftables.nix
+  ./services/networking/nat.nix
+  ./services/networking/nat-iptables.nix
+  ./services/networking/nat-nftables.nix
   ./services/networking/ssh/sshd.nix
   ./services/ttys/getty.nix
   ./services/web-servers/apache-httpd/default.nix

@@ -49,6 +49,18 @@ let
         description = "Listen addresses and ports for this virtual host (empty: port 80 on all addresses).";
       };
       default = mkOption { type = types.bool; default = false; description = "Makes this vhost the default (default_server)."; };
+      globalRedirect = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "newserver.example.org";
+        description = "If set, all requests for this host are redirected (with redirectCode) to the given hostname, keeping the path.";
+      };
+      redirectCode = mkOption {
+        type = types.ints.between 300 399;
+        default = 301;
+        example = 308;
+        description = "HTTP status used by globalRedirect.";
+      };
       root = mkOption { type = types.nullOr types.path; default = null; example = "/data/webserver/docs"; description = "The path of the web root directory."; };
       locations = mkOption { type = types.attrsOf (types.submodule locationOpts); default = { }; description = "Declarative location config."; };
       extraConfig = mkOption { type = types.lines; default = ""; description = "These lines go to the end of the vhost verbatim."; };
@@ -62,8 +74,8 @@ let
 
   vhostNames = name: v: [ (if v.serverName != null then v.serverName else name) ] ++ v.serverAliases;
   listenLines = v:
-    let ls = if v.listen == [ ] then [ { addr = "0.0.0.0"; port = 80; } { addr = "[::]"; port = 80; } ]
-             else map (l: l // { port = if l.port == null then 80 else l.port; }) v.listen;
+    let ls = map (l: l // { port = if l.port == null then 80 else l.port; })
+               (if v.listen == [ ] then cfg.defaultListen else v.listen);
     in lib.concatMapStrings (l:
       "listen ${l.addr}:${toString l.port}${lib.optionalString v.default " default_server"}"
       + "${lib.concatMapStrings (p: " ${p}") (l.extraParameters or [ ])};\n") ls;
@@ -101,6 +113,11 @@ let
       ${listenLines v}
       server_name ${builtins.concatStringsSep " " (vhostNames name v)};
       root ${if v.root != null then toString v.root else defaultRoot};
+      ${lib.optionalString (v.globalRedirect != null) ''
+        location / {
+          return ${toString v.redirectCode} http://${v.globalRedirect}$request_uri;
+        }
+      ''}
       ${sortedLocations v.locations}
       ${v.extraConfig}
     }
@@ -141,6 +158,20 @@ in
     };
     user = mkOption { type = types.str; default = "nginx"; description = "User account under which nginx runs."; };
     group = mkOption { type = types.str; default = "nginx"; description = "Group account under which nginx runs."; };
+    defaultListen = mkOption {
+      type = types.listOf (types.submodule {
+        options = {
+          addr = mkOption { type = types.str; description = "IP address."; };
+          port = mkOption { type = types.nullOr types.port; default = null; description = "Port number (null: 80)."; };
+          ssl = mkOption { type = types.nullOr types.bool; default = null; description = "Enable SSL (tinyos: not supported)."; };
+          proxyProtocol = mkOption { type = types.bool; default = false; description = "Enable PROXY protocol (tinyos: not supported)."; };
+        };
+      });
+      default = [ { addr = "0.0.0.0"; } ] ++ lib.optional config.networking.enableIPv6 { addr = "[::0]"; };
+      defaultText = lib.literalExpression ''[ { addr = "0.0.0.0"; } ] ++ lib.optional config.networking.enableIPv6 { addr = "[::0]"; }'';
+      example = [ { addr = "10.0.0.12"; } { addr = "[2002:a00:1::]"; } ];
+      description = "The listen addresses (and ports) of virtual hosts that set no listen of their own.";
+    };
     virtualHosts = mkOption {
       type = types.attrsOf (types.submodule vhostOpts);
       default = { localhost = { }; };
@@ -161,7 +192,10 @@ in
     assertions = lib.mapAttrsToList (name: v: {
       assertion = !(v.addSSL || v.forceSSL || v.onlySSL || v.enableACME || builtins.any (l: l.ssl) v.listen) && v.basicAuth == { };
       message = "services.nginx.virtualHosts.${name}: TLS (addSSL, forceSSL, onlySSL, enableACME, listen.*.ssl) and basicAuth are not supported by tinyos";
-    }) cfg.virtualHosts;
+    }) cfg.virtualHosts ++ [ {
+      assertion = builtins.all (l: l.ssl != true && !l.proxyProtocol) cfg.defaultListen;
+      message = "services.nginx.defaultListen: tinyos cannot listen with ssl or proxyProtocol (its nginx has no TLS set up)";
+    } ];
 
     # ids.nix: nginx's uid and gid are 60 when the user and group are "nginx"
     users.users.${cfg.user} = { isSystemUser = true; group = cfg.group; }
