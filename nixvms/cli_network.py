@@ -23,6 +23,7 @@ from typing import Any
 
 import click
 
+from nixvms import nix
 from nixvms.bootview import BootView
 from nixvms.cli_common import (
     EXIT_FAILED,
@@ -44,7 +45,7 @@ from nixvms.cli_common import (
 from nixvms.nix import NixSettings
 from nixvms.options import BuildResult
 from nixvms.state import StateDir
-from nixvms.supervisor import SupervisorError, launch, load_network, reach, views
+from nixvms.supervisor import SupervisorError, launch, load_network, placement, reach, views
 from nixvms.supervisor import accel as supervisor_accel
 from nixvms.supervisor import client as supervisor
 from nixvms.supervisor import converge as converging
@@ -143,6 +144,9 @@ Examples:
               help="Restore each machine from the snapshot taken when it first became "
                    "ready (as `nixvms test` does); a machine without one of its build "
                    "boots from a new disk and gets one.")
+@click.option("--host", "hosts", multiple=True, metavar="MACHINE=HOST",
+              help="Run MACHINE on HOST (a host some machine's deployment.vmHost names, "
+                   "or `local`), whatever its deployment.vmHost says (repeatable).")
 @_build_options
 @_output_options
 def up_command(
@@ -158,6 +162,7 @@ def up_command(
     keep_disks: bool,
     dry_run: bool,
     from_snapshot: bool,
+    hosts: tuple[str, ...],
     options: tuple[tuple[str, str], ...],
     show_trace: bool,
     include: tuple[str, ...],
@@ -185,10 +190,11 @@ def up_command(
     network_file = _find_network(positional or file)
     # bad input is said before anything is built
     parsed_forwards = tuple(parse_forward(f) for f in forwards)
+    placed = tuple(placement.parse_override(h) for h in hosts)
     launch.read_settings()
-    result = _build_beside(network_file, state_dir, NixSettings(
-        options=options, include=include, show_trace=show_trace), jobs, max_eval_memory,
-        _verbosity(verbose, quiet))
+    nix_settings = NixSettings(options=options, include=include, show_trace=show_trace)
+    result = _build_beside(network_file, state_dir, nix_settings, jobs, max_eval_memory,
+                           _verbosity(verbose, quiet))
     run_dir = _state_dir(network_file, state_dir)
     plan = supervisor.running_plan(run_dir, result.store_path, machines)
     if plan is not None:
@@ -205,7 +211,10 @@ def up_command(
             spec, run_dir=run_dir, machines=machines,
             fresh=spec.names if "*" in fresh else fresh, forwards=parsed_forwards,
             accel=accel, keep_disks=keep_disks,
-            ready=(machines or spec.names) if from_snapshot else ())
+            ready=(machines or spec.names) if from_snapshot else (), hosts=placed)
+        for remote in request.remote:  # the network directory and its VMs, there
+            _say(f"copying the network to host {remote.host.name} ({remote.host.ssh})")
+            nix.copy_closure_to(remote.host, [spec.path], nix_settings)
         if not detach:
             _stop_on_signals()
         _say(f"acceleration: {(request.accel or '').upper()} ({request.accel_reason})")

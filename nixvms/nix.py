@@ -52,7 +52,7 @@ class NixSettings:
 
     def flags(self, program: str) -> list[str]:
         flags: list[str] = []
-        if program != "nix-store":  # the search path is an evaluator's flag
+        if program not in ("nix-store", "nix-copy-closure"):  # an evaluator's flag
             for path in self.include:
                 flags += ["-I", path]
             manifest = tinyos_manifest()

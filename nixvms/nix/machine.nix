@@ -21,6 +21,7 @@ let
       # shell on /dev/hvc0 that the test driver talks to).
       (nixpkgsPath + "/nixos/modules/testing/test-instrumentation.nix")
       (import ./vlan-links.nix).module
+      (import ./vm-hosts.nix).module
       (import ./network-module.nix {
         name = machineName;
         number = plan.numbers.${machineName};
@@ -99,5 +100,6 @@ in
     links = (import ./vlan-links.nix).facts config;
     # qemu-vm.nix's guest RAM (MiB): the supervisor checks the host can hold it
     memory_size = config.virtualisation.memorySize or 0;
+    vm_host = (import ./vm-hosts.nix).facts config network.vmHosts;
   };
 }

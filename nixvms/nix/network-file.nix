@@ -36,6 +36,8 @@ in
 {
   inherit nixosTest;
   machineNames = checked;
+  # The VM hosts machines may run on (vm-hosts.nix): a table of the network's meta.
+  vmHosts = let m = network.meta or { }; in if builtins.isAttrs m then m.vmHosts or { } else { };
   # The module applied to every machine (nixops/colmena `defaults`), if any.
   defaults =
     let d = network.defaults or { }; in

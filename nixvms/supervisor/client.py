@@ -222,6 +222,7 @@ class MachineStatus:
     stale_disk: bool
     disk_vm: str | None
     ready_after: float | None
+    host: str = ""  # the VM host it runs on ("": this one; placement.py)
 
 
 @dataclass(frozen=True)
@@ -292,6 +293,7 @@ def status(state_dir: str | os.PathLike[str], latest: str | None = None,
     alive = opened.supervisor_alive
     now = time.time()
     rows = []
+    placed = {n: p.host.name for p in opened.state.request.remote for n in p.machines}
     for m in spec.select(list(machines)):
         r = opened.record(m.name) or MachineState(vm=m.vm)
         phase = r.phase if (alive or not r.phase.up) else Phase.STOPPED
@@ -316,6 +318,7 @@ def status(state_dir: str | os.PathLike[str], latest: str | None = None,
             stale_disk=disk_exists and r.disk_vm != current_vm,
             disk_vm=r.disk_vm,
             ready_after=r.ready_after,
+            host=placed.get(m.name, ""),
         ))
     return NetworkStatus(
         state_dir=run_dir.path, network=spec.path, running=alive,

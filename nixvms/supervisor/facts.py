@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .placement import VmHost
+
 
 @dataclass(frozen=True)
 class Address:
@@ -87,6 +89,9 @@ class MachineFacts:
     links: tuple[LinkSettings, ...] = ()
     # virtualisation.memorySize, MiB (capacity.py); 0: not known (an older network.json)
     memory_size: int = 0
+    # deployment.vmHost's entry of the network's meta.vmHosts (nix/vm-hosts.nix);
+    # None: it runs where nixvms runs
+    vm_host: VmHost | None = None
 
     @property
     def openssh(self) -> bool:

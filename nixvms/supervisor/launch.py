@@ -35,8 +35,10 @@ from . import accel as accelerators
 from . import typedjson
 from .errors import PortError, UsageError
 from .links import declared_shapes
+from .placement import Placement, place
 from .ports import DEFAULT_SSH_PORT_BASE, Forward, parse_port_base, port_free
 from .procs import ProcessRecord
+from .remote import default_state_dir
 from .spec import NetworkSpec
 
 RUN_SUBDIR = "run"
@@ -73,6 +75,8 @@ class StartRequest:
     ready: tuple[str, ...] = ()
     # a snapshot of the network (`nixvms snapshot save`) its machines start from
     snapshot: str = ""
+    # machines that run on other hosts, a supervisor there each (remote.py)
+    remote: tuple[Placement, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(typedjson.to_data(self))
@@ -197,6 +201,7 @@ def start_request(
     ready: Sequence[str] = (),
     snapshot: str = "",
     environ: Mapping[str, str] | None = None,
+    hosts: Sequence[tuple[str, str]] = (),
 ) -> StartRequest:
     """The request to start `machines` (all when none) of the network.
 
@@ -207,7 +212,8 @@ def start_request(
     state_dir; owned: the caller stops the network when it ends (a test
     driver), which other drivers must know before they use it; ready: machines
     restored from their ready snapshots (or booted and snapshotted once ready);
-    snapshot: the network's snapshot the machines start from."""
+    snapshot: the network's snapshot the machines start from; hosts:
+    (MACHINE, HOST) overriding machines' deployment.vmHost (placement.py)."""
     env = os.environ if environ is None else environ
     settings = read_settings(env)
     names = tuple(m.name for m in spec.select(list(machines)))
@@ -215,11 +221,14 @@ def start_request(
     ready_names = tuple(spec.machine(n).name for n in ready)
     check_forwards(spec, names, forwards)
     declared_shapes(spec)  # a link's bad value is said before anything starts
+    chosen_run_dir = Path(run_dir if run_dir is not None
+                          else run_dir_path(state_dir, spec.state_dir, env))
+    remote = place(spec.machines, names, hosts,
+                   lambda host: default_state_dir(chosen_run_dir, host.name))
     choice = accelerators.choose(accelerators.parse_accel(accel or settings.accel))
     return StartRequest(
         network=spec.path,
-        run_dir=str(run_dir if run_dir is not None
-                    else run_dir_path(state_dir, spec.state_dir, env)),
+        run_dir=str(chosen_run_dir),
         machines=names,
         accel=choice.accel,
         accel_reason=choice.reason,
@@ -235,4 +244,5 @@ def start_request(
         if owned else None,
         ready=ready_names,
         snapshot=snapshot,
+        remote=remote,
     )

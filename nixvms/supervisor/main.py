@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from . import client, launch, views
+from . import client, launch, placement, views
 from .errors import SupervisorError
 from .launch import StartRequest
 from .ports import parse_forward
@@ -71,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="forward 127.0.0.1:HOST to port GUEST of machine M")
     p.add_argument("--stop", action="store_true", help="stop the running network")
     p.add_argument("--status", action="store_true", help="show what runs")
+    # events as JSON lines on stdout: a supervisor that runs these machines
+    # for another host's network reads them (remote.py)
+    p.add_argument("--json-events", action="store_true", help=argparse.SUPPRESS)
+    # run the named machines on this host, whatever their deployment.vmHost says:
+    # this is the host another host's supervisor placed them on (remote.py)
+    p.add_argument("--here", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--serve", help=argparse.SUPPRESS)
     p.add_argument("--lock-fd", type=int, help=argparse.SUPPRESS)
     p.add_argument("--report-fd", type=int, help=argparse.SUPPRESS)
@@ -123,13 +129,17 @@ def main(argv: list[str]) -> int:
         forwards = tuple(parse_forward(f) for f in args.forward)
         fresh = spec.names if "*" in args.fresh else tuple(args.fresh)
         request = launch.start_request(spec, state_dir=args.state_dir, machines=args.machines,
-                                       fresh=fresh, forwards=forwards, accel=args.accel)
+                                       fresh=fresh, forwards=forwards, accel=args.accel,
+                                       hosts=[(n, placement.LOCAL) for n in args.machines]
+                                       if args.here else ())
         _say(f"acceleration: {(request.accel or '').upper()} ({request.accel_reason})")
 
         if not args.detach:
             _stop_on_signals()
 
         def on_event(event: dict[str, object]) -> None:
+            if args.json_events:
+                print(json.dumps(event), flush=True)
             for line in views.describe_event(event):
                 _say(line)
 

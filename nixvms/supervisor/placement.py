@@ -11,9 +11,14 @@ Standard library only: the supervisor is copied into the network directory.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .errors import UsageError
+
+if TYPE_CHECKING:  # facts.py holds a VmHost: no import at run time
+    from .facts import MachineFacts
 
 LOCAL = "local"  # the host nixvms runs on; every machine's default
 KEEPALIVE_SECONDS = 5
@@ -64,3 +69,42 @@ def parse_override(text: str) -> tuple[str, str]:
         raise UsageError(f"--host {text!r}: write MACHINE=HOST (HOST from the network's "
                          "hosts table, or local)")
     return machine, check_host_name(host)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Machines the network runs on one VM host (StartRequest.remote; remote.py)."""
+
+    host: VmHost
+    machines: tuple[str, ...]
+    state_dir: str  # the project's state directory on that host
+
+
+def hosts_of(machines: Sequence[MachineFacts]) -> dict[str, VmHost]:
+    """The VM hosts the machines' facts name, by name."""
+    return {m.vm_host.name: m.vm_host for m in machines if m.vm_host is not None}
+
+
+def place(machines: Sequence[MachineFacts], names: Sequence[str],
+          overrides: Sequence[tuple[str, str]], state_dir_for: Callable[[VmHost], str]
+          ) -> tuple[Placement, ...]:
+    """Where the named machines run: each machine's deployment.vmHost, unless an
+    override (MACHINE, HOST; HOST `local` for here) says otherwise; the
+    machines on other hosts, grouped by host."""
+    known = hosts_of(machines)
+    by_name = {m.name: m for m in machines}
+    chosen = {m.name: (m.vm_host.name if m.vm_host else LOCAL) for m in machines}
+    for machine, where in overrides:
+        if machine not in by_name:
+            raise UsageError(f"--host {machine}={where}: there is no machine named "
+                             f"{machine!r} (machines: {', '.join(by_name)})")
+        if where != LOCAL and where not in known:
+            raise UsageError(f"--host {machine}={where}: no machine's deployment.vmHost "
+                             f"names host {where!r} (hosts: {', '.join([LOCAL, *known])})")
+        chosen[machine] = where
+    placements = []
+    for host_name, host in known.items():
+        placed = tuple(n for n in names if chosen[n] == host_name)
+        if placed:
+            placements.append(Placement(host, placed, host.state_dir or state_dir_for(host)))
+    return tuple(placements)

@@ -42,6 +42,7 @@ from .launch import StartRequest, check_forwards
 from .links import Links
 from .machines import VM, HostForward, Switch, VMOptions
 from .ports import PortLock, choose_port, choose_ports, port_free, stable_port
+from .remote import RemoteHost
 from .runstate import MachineState, Phase, RunState, SwitchState
 from .snapshots import Snapshot
 from .snapshotting import MachineRun, SnapshotOps
@@ -99,6 +100,11 @@ class Supervisor(SnapshotOps):
                                     net_opts=request.net_opts,
                                     kernel_params=request.kernel_params)
         self.runs: dict[str, MachineRun] = {}
+        self.placed = {m: p.host.name for p in request.remote for m in p.machines}
+        self.remotes = [RemoteHost(p, spec.path, sorted({
+            v for m in spec.machines if m.name in p.machines for v in m.vlans}),
+            {v: s.socket for v, s in self.switches.items()}, run_dir.path)
+            for p in request.remote]
         for machine in spec.machines:
             vm = VM(machine, run_dir, vde_sockets=self.links.vde_sockets(machine),
                     options=self.vm_options)
@@ -289,7 +295,7 @@ class Supervisor(SnapshotOps):
         events: list[dict[str, Any]] = []
         for name, run in self.runs.items():
             vm = run.vm
-            if not run.phase.up:
+            if not run.phase.up or name in self.placed:  # placed: its host's events say
                 continue
             code = vm.returncode
             if code is not None:
@@ -316,6 +322,17 @@ class Supervisor(SnapshotOps):
                 switch.process = None
         if not self.stopping:
             events += [{"event": "warning", "message": line} for line in self.links.dead()]
+        for remote in self.remotes:
+            for event in remote.poll():
+                placed = self.runs.get(str(event.get("machine")))
+                if placed is not None and event.get("event") == "ready":
+                    placed.phase = Phase.RUNNING
+                    after = event.get("after")
+                    placed.ready_after = float(after) if isinstance(after, (int, float)) \
+                        else None
+                elif placed is not None and event.get("event") == "died":
+                    placed.phase = Phase.DEAD
+                events.append(event)
         return events
 
     def _ready(self, run: MachineRun) -> bool:
@@ -331,7 +348,20 @@ class Supervisor(SnapshotOps):
         return vm.ssh_answers()
 
     def any_running(self) -> bool:
-        return any(r.phase.up for r in self.runs.values())
+        return any(r.phase.up for n, r in self.runs.items() if n not in self.placed) or \
+            any(r.is_running() for r in self.remotes)
+
+    def start_remote(self) -> None:
+        """The supervisors of the machines on other hosts, and the switches here
+        their cables plug into."""
+        for remote in self.remotes:
+            for cable in remote.cables:
+                switch = self.switches[cable.vlan]
+                if not switch.is_running():
+                    switch.start()
+            remote.start()
+            for name in remote.placement.machines:
+                self.runs[name].phase = Phase.STARTING
 
     # --- converging -----------------------------------------------------------
     def converge(self, spec: NetworkSpec, fresh: set[str], keep_disks: bool,
@@ -395,6 +425,10 @@ class Supervisor(SnapshotOps):
 
     def stop_all(self) -> None:
         self.stopping = True
+        for remote in self.remotes:
+            remote.stop(self.request.stop_timeout)
+            for name in remote.placement.machines:
+                self.runs[name].phase = Phase.STOPPED
         self.stop_machines(list(self.runs))
         self.links.stop(self.request.stop_timeout)
         for switch in self.switches.values():
@@ -474,8 +508,9 @@ class Supervisor(SnapshotOps):
             try:
                 snap = snapshots.find(self.run_dir, self.request.snapshot) \
                     if self.request.snapshot else None
-                self.start_machines(names, set(self.request.fresh), set(self.request.ready),
-                                    snap)
+                self.start_machines([n for n in names if n not in self.placed],
+                                    set(self.request.fresh), set(self.request.ready), snap)
+                self.start_remote()
             except SupervisorError as error:
                 self.report({"event": "error", "message": error.message,
                              "kind": type(error).__name__})

@@ -43,7 +43,8 @@ def describe_event(event: Event) -> list[str]:
 
 def table(st: NetworkStatus) -> list[str]:
     """status as a table: one row per machine."""
-    rows = [("MACHINE", "STATE", "IP", "SSH", "FORWARDS", "PID", "UPTIME", "DISK")]
+    rows: list[tuple[str, ...]] = [
+        ("MACHINE", "STATE", "IP", "SSH", "FORWARDS", "PID", "UPTIME", "DISK")]
     for m in st.machines:
         state = m.state
         if m.state == "dead" and m.exit_status is not None:
@@ -55,6 +56,10 @@ def table(st: NetworkStatus) -> list[str]:
         rows.append((m.name, state, ips, str(m.ssh_port) if m.ssh_port else "-",
                      ",".join(forwards) or "-", str(m.pid) if m.pid else "-", uptime,
                      "older build" if m.stale_disk else "-"))
+    if any(m.host for m in st.machines):  # machines on other hosts: a HOST column
+        rows = [(*rows[0][:2], "HOST", *rows[0][2:])] + [
+            (*r[:2], m.host or "local", *r[2:])
+            for r, m in zip(rows[1:], st.machines, strict=True)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
             for r in rows]

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from nixvms.supervisor.cables import cable_argv, probe_argv
-from nixvms.supervisor.errors import UsageError
-from nixvms.supervisor.placement import VmHost, parse_override
+from nixvms.supervisor.errors import StartError, UsageError
+from nixvms.supervisor.facts import MachineFacts
+from nixvms.supervisor.placement import Placement, VmHost, parse_override, place
+from nixvms.supervisor.remote import remote_switch, session_argv
+from tests.unit.test_links_plan import machine
 
 HOST = VmHost(name="b", ssh="root@10.0.0.2", port=2222)
 SSH = ["ssh", "-o", "BatchMode=yes", "-o", "ServerAliveInterval=5",
@@ -50,3 +54,40 @@ def test_a_placement_override_is_machine_equals_host() -> None:
     for bad in ("web", "=b", "web=", "web=b c"):
         with pytest.raises(UsageError):
             parse_override(bad)
+
+
+# --- placement and the session with a host's supervisor ----------------------------
+
+
+def _placed(name: str, host: VmHost | None) -> MachineFacts:
+    return dataclasses.replace(machine(name, 1, (1,)), vm_host=host)
+
+
+def test_machines_go_where_their_vm_host_says_grouped_by_host() -> None:
+    machines = [_placed("a", None), _placed("b", HOST), _placed("c", HOST)]
+    assert place(machines, ["a", "b", "c"], [], lambda h: f"/tmp/{h.name}") == (
+        Placement(HOST, ("b", "c"), "/tmp/b"),)
+
+
+def test_an_override_moves_a_machine_home_or_to_a_named_host() -> None:
+    machines = [_placed("a", None), _placed("b", HOST)]
+    assert place(machines, ["a", "b"], [("b", "local")], lambda h: "/s") == ()
+    assert place(machines, ["a", "b"], [("a", "b")], lambda h: "/s") == (
+        Placement(HOST, ("a", "b"), "/s"),)
+
+
+def test_an_override_to_a_host_no_machine_names_is_refused() -> None:
+    with pytest.raises(UsageError, match=r"no machine's deployment\.vmHost names host 'z'"):
+        place([_placed("a", None)], ["a"], [("a", "z")], lambda h: "/s")
+
+
+def test_the_hosts_supervisor_runs_the_placed_machines_there_with_events_as_json() -> None:
+    assert session_argv(Placement(HOST, ("b", "c"), "/tmp/nvr-x"), "/nix/store/n-net") == [
+        "ssh", "-tt", *SSH[1:],
+        "/nix/store/n-net/bin/run-vms --state-dir /tmp/nvr-x --json-events --here b c"]
+
+
+def test_the_hosts_switch_is_in_its_state_directory_which_must_hold_sockets() -> None:
+    assert remote_switch("/tmp/nvr-x", 2) == "/tmp/nvr-x/run/vde2.ctl"
+    with pytest.raises(StartError, match="give the host a shorter stateDir"):
+        remote_switch("/tmp/" + "x" * 60, 1)
