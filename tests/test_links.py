@@ -24,8 +24,8 @@ pytestmark = [pytest.mark.nix, pytest.mark.vm]
 
 DECLARED_DELAY_MS = 150.0
 # TCG guests answer in a few ms, unevenly: the least RTT of several pings is
-# compared, within this much of what the delay says
-TOLERANCE_MS = 60.0
+# compared, within this much above what the delay says (never below it)
+TOLERANCE_MS = 120.0  # a loaded 2-core host (load 10) adds tens of ms; a doubled delay still fails
 
 NETWORK = """
 {
