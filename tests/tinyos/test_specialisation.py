@@ -43,6 +43,7 @@ NETWORK = """
       script = "exec sleep 100000";
     };
     environment.etc."motto".text = "base";
+    users.users.erin = { isNormalUser = true; extraGroups = [ "wheel" ]; password = "erinpw"; };
     environment.etc."only-in-base".text = "base";
 
     specialisation.other.configuration = {
@@ -58,6 +59,7 @@ NETWORK = """
       environment.etc."motto".text = lib.mkForce "other";
       environment.etc."only-in-base".enable = false;
       users.users.carol = { isNormalUser = true; homeMode = "711"; };
+      security.sudo.wheelNeedsPassword = false;
     };
   };
 }
@@ -98,6 +100,7 @@ def switched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Switched]:
             "steady": server.succeed("systemctl show -p MainPID --value steady").strip(),
             "system": server.succeed("readlink -f /run/current-system").strip(),
             "specialisations": server.succeed("ls /run/current-system/specialisation").strip(),
+            "sudo": server.execute("su -l erin -c 'sudo -n id -u' 2>&1")[1].strip(),
         }
         status, output = server.execute(
             "/run/current-system/specialisation/other/bin/switch-to-configuration test 2>&1")
@@ -166,3 +169,9 @@ def test_boot_is_refused_with_one_line(switched: Switched) -> None:
     assert out.strip().splitlines() == [
         "switch-to-configuration: tinyos cannot 'boot': it has no boot loader and no dry run"
         " (use 'test' or 'switch')"]
+
+
+def test_wheelNeedsPassword_false_lets_wheel_sudo_without_a_password(switched: Switched) -> None:
+    # before: NixOS's default asks wheel for a password; the specialisation does not
+    assert "a password is required" in switched.before["sudo"]
+    assert switched.server.succeed("su -l erin -c 'sudo -n id -u'").strip() == "0"

@@ -1,5 +1,6 @@
 """NixOS's system options around users, files and consoles, on one machine
 booted once under TCG and read through the test driver's backdoor:
+security.sudo (a wheel user with and without a password, extraRules),
 systemd.tmpfiles.rules and .settings (a file's mode and owner),
 users.extraUsers / users.extraGroups (NixOS's aliases), users.users.<n>.homeMode,
 environment.sessionVariables, services.getty.autologinUser on tty1 (the
@@ -8,6 +9,7 @@ hostnamectl. What tinyos refuses is checked at evaluation."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 
 import pytest
@@ -21,6 +23,13 @@ NETWORK = """
 {
   tools = { ... }: {
     users.extraUsers.alice = { isNormalUser = true; homeMode = "750"; extraGroups = [ "crew" ]; };
+    # sudo: bob is in wheel (a password asked), dave may run one command without one
+    users.users.bob = { isNormalUser = true; extraGroups = [ "wheel" ]; password = "bobpw"; };
+    users.users.dave = { isNormalUser = true; password = "davepw"; };
+    security.sudo.extraRules = [
+      { users = [ "dave" ];
+        commands = [ { command = "/run/current-system/sw/bin/id"; options = [ "NOPASSWD" ]; } ]; }
+    ];
     users.extraGroups.crew = { };
     environment.sessionVariables = { GREETING = "hello there"; SEARCHPATH = [ "/a" "/b" ]; };
     services.getty.autologinUser = "alice";
@@ -48,6 +57,55 @@ def tools(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Machine]:
         machine.start()
         machine.wait_for_unit("multi-user.target", timeout=180)
         yield machine
+
+
+def as_user(tools: Machine, user: str, command: str) -> tuple[int, str]:
+    """A command run by `user` in a login shell, its output (stdout and stderr)."""
+    return tools.execute(f"su -l {user} -c {shlex.quote(command)} 2>&1")
+
+
+@pytest.mark.nix
+@pytest.mark.vm
+def test_sudo_is_setuid_root_in_the_wrapper_dir(tools: Machine) -> None:
+    assert tools.succeed("stat -c '%a %U %G' /run/wrappers/bin/sudo").strip() == "4511 root root"
+    assert tools.succeed("su -l bob -c 'command -v sudo'").strip() == "/run/wrappers/bin/sudo"
+
+
+@pytest.mark.nix
+@pytest.mark.vm
+def test_sudo_runs_a_wheel_users_command_as_root_with_the_password(tools: Machine) -> None:
+    assert as_user(tools, "bob", "echo bobpw | sudo -k -S -p '' id -u") == (0, "0\n")
+
+
+@pytest.mark.nix
+@pytest.mark.vm
+def test_sudo_refuses_a_wheel_user_with_a_wrong_password(tools: Machine) -> None:
+    status, out = as_user(tools, "bob", "echo wrong | sudo -k -S -p '' id -u")
+    assert status == 1
+    assert "incorrect password attempt" in out
+
+
+@pytest.mark.nix
+@pytest.mark.vm
+def test_sudo_refuses_a_user_outside_wheel(tools: Machine) -> None:
+    status, out = as_user(tools, "alice", "echo x | sudo -S -p '' true")
+    assert status == 1
+    assert "alice is not in the sudoers file" in out or "incorrect password" in out
+
+
+@pytest.mark.nix
+@pytest.mark.vm
+def test_sudo_extraRules_NOPASSWD_runs_that_command_without_a_password(tools: Machine) -> None:
+    assert as_user(tools, "dave", "sudo -n /run/current-system/sw/bin/id -u") == (0, "0\n")
+    status, out = as_user(tools, "dave", "sudo -n /run/current-system/sw/bin/true")
+    assert status == 1
+    assert "a password is required" in out
+
+
+@pytest.mark.nix
+@pytest.mark.vm
+def test_sudoers_is_mode_0440(tools: Machine) -> None:
+    assert tools.succeed("stat -c '%a %U %G' /etc/sudoers").strip() == "440 root root"
 
 
 @pytest.mark.nix

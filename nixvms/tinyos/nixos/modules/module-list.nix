@@ -9,6 +9,7 @@
   ./config/timezone.nix
   ./config/system-path.nix
   ./config/users-groups.nix
+  ./security/sudo.nix
   ./security/wrappers/default.nix
   ./services/networking/firewall.nix
   ./services/networking/firewall-iptables.nix
