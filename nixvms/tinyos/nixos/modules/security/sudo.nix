@@ -13,6 +13,12 @@
 let
   inherit (lib) mkOption types;
   cfg = config.security.sudo;
+  # visudo runs where the machine is built (nixpkgs would take it from
+  # buildPackages): an i686 machine built on x86_64 cannot run its own
+  # i386 visudo there, which has no i386 loader
+  visudoSudo =
+    if pkgs.stdenv.hostPlatform.system == builtins.currentSystem then cfg.package
+    else (import pkgs.path { system = builtins.currentSystem; }).sudo;
   debs = cfg.package.debs;
   real = debs.sudo;
   multiarch = pkgs.tinyosPlatform.multiarch;
@@ -143,7 +149,7 @@ in
     environment.etc.sudoers = {
       # checked as NixOS checks it: visudo -c
       source = pkgs.runCommand "sudoers" { src = pkgs.writeText "sudoers-in" cfg.configFile; } ''
-        ${cfg.package}/bin/visudo -f $src -c && cp $src $out
+        ${visudoSudo}/bin/visudo -f $src -c && cp $src $out
       '';
       mode = "0440";
     };
