@@ -34,12 +34,10 @@ from pathlib import Path
 import pytest
 
 from bench.network import BenchNetwork
+from bench.sshd import SSHD, free_port
 from tests.conftest import BIN, Run
 
 pytestmark = pytest.mark.nix
-
-SSHD = Path("/usr/sbin/sshd")
-
 
 @dataclass(frozen=True)
 class Builder:
@@ -48,13 +46,6 @@ class Builder:
     host_key_b64: str
     commands: Path  # every command the builder's sshd ran, one a line
     upper: Path  # the builder's own writes to /nix
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _can_overlay_nix(tmp: Path) -> bool:
@@ -106,7 +97,7 @@ def builder(tmp_path: Path) -> Iterator[Builder]:
         'exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"\n'
     )
     serve.chmod(0o755)
-    port = _free_port()
+    port = free_port()
     (d / "sshd_config").write_text(
         f"Port {port}\n"
         "ListenAddress 127.0.0.1\n"
