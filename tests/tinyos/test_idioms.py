@@ -185,7 +185,7 @@ def test_sysctl_is_applied(idioms: Idioms) -> None:
 @pytest.mark.nix
 @pytest.mark.vm
 def test_timeZone_sets_localtime_and_TZ(idioms: Idioms) -> None:
-    assert idioms.line(idioms.web, "report: localtime:") == "/etc/zoneinfo/Asia/Tokyo"
+    assert idioms.line(idioms.web, "report: localtime:") == "/usr/share/zoneinfo/Asia/Tokyo"
     assert idioms.line(idioms.web, "report: zone:") == "JST"
 
 

@@ -55,6 +55,17 @@ NETWORK = """
       description = "Manual service";
       script = "echo manual line one; echo manual line two; exec sleep 1000";
     };
+    # bash-only constructs (an array, [[ ]]): NixOS's activate script is bash
+    system.activationScripts.bashOnly.text = ''
+      words=(activated by bash)
+      if [[ ''${#words[@]} -eq 3 && -n $BASH_VERSION ]]; then
+        echo "''${words[*]} in $systemConfig" > /run/bash-activation
+      fi
+    '';
+    system.activationScripts.failsHalfway.text = ''
+      false
+      echo "ran on after a failure" > /run/after-a-failure
+    '';
   };
 }
 """
@@ -100,6 +111,24 @@ def test_the_backdoor_is_a_root_shell_on_the_virtio_console(solo: Machine) -> No
     assert solo.succeed("id -u") == "0\n"
     solo.succeed("test -c /dev/hvc0", "grep -q '^virtio_console ' /proc/modules")
     assert "connecting to host..." in solo.get_console_log()
+
+
+def test_the_backdoor_runs_commands_in_bash(solo: Machine) -> None:
+    # as NixOS's backdoor (bash --norc /dev/hvc0): an array and [[ ]] work
+    assert solo.succeed('words=(a b c); [[ ${#words[@]} -eq 3 ]] && echo "${words[2]}"') == "c\n"
+    assert solo.succeed("echo $BASH_VERSION").startswith("5.")
+
+
+def test_commands_find_nc_on_path_and_it_is_openbsd_netcat_as_on_nixos(solo: Machine) -> None:
+    # busybox sh would run its own nc applet whatever PATH says
+    assert solo.succeed("command -v nc") == "/run/current-system/sw/bin/nc\n"
+    assert "OpenBSD netcat" in solo.succeed("nc -h 2>&1 | head -1 || true")
+
+
+def test_bin_sh_and_sh_on_path_are_bash_as_environment_binsh(solo: Machine) -> None:
+    assert solo.succeed("sh -c 'echo $BASH_VERSION'").startswith("5.")
+    assert solo.succeed("/bin/sh -c 'echo $BASH_VERSION'").startswith("5.")
+    assert solo.succeed("readlink -f /bin/sh").rstrip().endswith("/bin/bash")
 
 
 def test_the_serial_console_is_the_primary_console(solo: Machine) -> None:
@@ -245,6 +274,19 @@ def test_journalctl_of_a_unit_without_entries_says_so(solo: Machine) -> None:
 def test_journalctl_without_a_unit_shows_every_unit(solo: Machine) -> None:
     everything = solo.succeed("journalctl --no-pager")
     assert "greetings from the greeter" in everything and "web starting" in everything
+
+
+# --- system.activationScripts --------------------------------------------------------
+
+
+def test_activation_scripts_run_in_bash_with_systemConfig(solo: Machine) -> None:
+    system = solo.succeed("readlink -f /run/current-system").strip()
+    assert solo.succeed("cat /run/bash-activation") == f"activated by bash in {system}\n"
+
+
+def test_a_failed_activation_command_names_its_snippet_and_the_rest_runs(solo: Machine) -> None:
+    assert solo.succeed("cat /run/after-a-failure") == "ran on after a failure\n"
+    assert "Activation script snippet 'failsHalfway' failed (1)" in solo.get_console_log()
 
 
 # --- nc -z, which the drivers' wait_for_open_port uses ----------------------------------

@@ -63,3 +63,100 @@ def test_nginx_defaultListen_with_ssl_is_refused(machines: Machines) -> None:
     m = machines.write("m", """{ services.nginx.enable = true;
       services.nginx.defaultListen = [ { addr = "0.0.0.0"; ssl = true; } ]; }""")
     assert "services.nginx.defaultListen: tinyos cannot" in m.error()
+
+
+def test_a_sit_with_udp_encapsulation_is_refused(machines: Machines) -> None:
+    m = machines.write("m", """{ networking.sits.s = { remote = "10.0.0.1";
+      encapsulation = { type = "fou"; port = 9001; }; }; }""")
+    assert "networking.sits.s.encapsulation: tinyos cannot" in m.error()
+
+
+def test_a_macvlan_mode_is_refused(machines: Machines) -> None:
+    m = machines.write(
+        "m", '{ networking.macvlans.mv = { interface = "eth1"; mode = "bridge"; }; }')
+    assert "networking.macvlans.mv.mode: tinyos cannot set a mode" in m.error()
+
+
+def test_a_tun_virtual_interface_is_refused(machines: Machines) -> None:
+    m = machines.write("m", "{ networking.interfaces.tun0.virtual = true; }")
+    assert "networking.interfaces.tun0.virtualType: tinyos cannot make a tun device" in m.error()
+
+
+def test_a_virtual_interface_named_tap_is_a_tap_as_in_nixos(machines: Machines) -> None:
+    m = machines.write("m", "{ networking.interfaces.tap0.virtual = true; }")
+    assert m.value("config.networking.interfaces.tap0.virtualType") == "tap"
+    assert "tun" in m.value("config.boot.kernelModules")
+
+
+def test_deprecated_bond_options_warn_as_nixos(machines: Machines) -> None:
+    m = machines.write("m", """{ networking.bonds.bond0 = {
+      interfaces = [ "eth1" ]; miimon = 100; }; }""")
+    assert m.value("config.warnings") == ["bond0.miimon is deprecated, use bond0.driverOptions"]
+    assert "bonding" in m.value("config.boot.kernelModules")
+
+
+def test_autoLoadConntrackHelpers_is_nixos_assertion_on_a_kernel_from_6(machines: Machines) -> None:
+    m = machines.write("m", "{ networking.firewall.autoLoadConntrackHelpers = true; }")
+    assert "conntrack helper autoloading has been removed from kernel 6.0 and newer" in m.error()
+
+
+def test_vsftpd_local_users_are_refused_without_pam(machines: Machines) -> None:
+    m = machines.write("m", "{ services.vsftpd = { enable = true; localUsers = true; }; }")
+    assert "services.vsftpd.localUsers: tinyos cannot" in m.error()
+
+
+def test_vsftpd_anonymous_user_is_ftp_with_its_home_as_nixos(machines: Machines) -> None:
+    m = machines.write("m", "{ services.vsftpd = { enable = true; anonymousUser = true; }; }")
+    assert m.value("config.users.users.ftp.uid") == 8
+    assert m.value("config.users.users.ftp.home") == "/home/ftp/"
+    assert "d /home/ftp/ 0555 ftp ftp - -" in m.value("config.systemd.tmpfiles.rules")
+
+
+def test_a_tap_for_another_owner_than_root_is_refused(machines: Machines) -> None:
+    m = machines.write("m", """{ networking.interfaces.tap0 = {
+      virtual = true; virtualOwner = "alice"; }; }""")
+    assert "networking.interfaces.tap0.virtualOwner: tinyos cannot" in m.error()
+
+
+def test_a_link_matching_on_a_key_udev_alone_knows_is_refused(machines: Machines) -> None:
+    m = machines.write("m", """{ systemd.network.links."10-x" = {
+      matchConfig.Path = "pci-0000:00:03.0"; linkConfig.MTUBytes = "1400"; }; }""")
+    assert "systemd.network.links.10-x.matchConfig.Path: tinyos cannot" in m.error()
+
+
+def test_a_link_is_written_as_its_link_file(machines: Machines) -> None:
+    m = machines.write("m", """{ systemd.network.links."50-foo" = {
+      matchConfig = { Name = "foo"; Driver = "dummy"; }; linkConfig.MTUBytes = "1442"; }; }""")
+    text = m.value('config.environment.etc."systemd/network/50-foo.link".text')
+    assert text == "[Match]\nDriver=dummy\nName=foo\n\n[Link]\nMTUBytes=1442\n"
+
+
+def test_supportedLocales_default_has_C_and_the_default_locale_as_nixos(machines: Machines) -> None:
+    m = machines.write("m", '{ i18n.extraLocaleSettings.LC_TIME = "de_DE.UTF-8"; }')
+    assert m.value("config.i18n.supportedLocales") == [
+        "C.UTF-8/UTF-8", "en_US.UTF-8/UTF-8", "de_DE.UTF-8/UTF-8"]
+    assert m.value("config.environment.sessionVariables.LC_TIME") == "de_DE.UTF-8"
+
+
+def test_all_locales_are_refused(machines: Machines) -> None:
+    m = machines.write("m", '{ i18n.supportedLocales = [ "all" ]; }')
+    assert "glibcLocales: tinyos cannot compile all locales" in m.error()
+
+
+def test_tempAddresses_sets_the_default_use_tempaddr_sysctl_as_nixos(machines: Machines) -> None:
+    m = machines.write("m", '{ networking.tempAddresses = "enabled"; }')
+    assert m.value('config.boot.kernel.sysctl."net.ipv6.conf.default.use_tempaddr"') == "1"
+
+
+def test_enableIPv6_false_disables_ipv6_in_the_kernel_as_nixos(machines: Machines) -> None:
+    m = machines.write("m", "{ networking.enableIPv6 = false; }")
+    sysctl = m.value("config.boot.kernel.sysctl")
+    assert sysctl["net.ipv6.conf.all.disable_ipv6"] is True
+    assert sysctl["net.ipv6.conf.default.disable_ipv6"] is True
+    assert sysctl["net.ipv6.conf.default.use_tempaddr"] == "0"
+
+
+def test_a_temporary_address_without_ipv6_is_nixos_assertion(machines: Machines) -> None:
+    m = machines.write("m", """{ networking.enableIPv6 = false;
+      networking.interfaces.eth1.tempAddress = "enabled"; }""")
+    assert "Temporary addresses are only needed when IPv6 is enabled." in m.error()

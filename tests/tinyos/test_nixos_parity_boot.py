@@ -285,6 +285,22 @@ def test_additionalPaths_are_in_the_guests_store(net: Net) -> None:
     net.client.fail(f"test -e {paths['nginx']}")
 
 
+def test_the_store_is_a_read_only_erofs_disk(net: Net) -> None:
+    # virtualisation.useNixStoreImage (tinyos's default): not the initrd
+    mounts = [line.split() for line in net.server.succeed("cat /proc/mounts").splitlines()]
+    (store,) = [m for m in mounts if m[1] == "/nix/store"]
+    assert store[2] == "erofs" and "ro" in store[3].split(","), store
+    net.server.fail("touch /nix/store/written")
+
+
+def test_the_kernels_store_path_is_in_the_guests_store(net: Net) -> None:
+    # on a disk of its own (shared by every machine), mounted over its path
+    mounts = [line.split() for line in net.server.succeed("cat /proc/mounts").splitlines()]
+    (disk,) = [m for m in mounts if m[1].startswith("/nix/store/") and "-linux-" in m[1]]
+    assert disk[2] == "erofs" and "ro" in disk[3].split(","), disk
+    net.server.succeed(f"test -s {disk[1]}/bzImage && ls {disk[1]}/lib/modules/$(uname -r)/kernel")
+
+
 def test_system_packages_are_in_the_guests_store(net: Net) -> None:
     lynx = net.server.succeed("readlink -f /run/current-system/sw/bin/lynx")
     assert lynx.startswith("/nix/store/")

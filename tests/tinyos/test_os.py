@@ -3,6 +3,10 @@ land where NixOS puts them (/etc/hosts, service order, the VM script)."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from tests.tinyos.conftest import Machines, run_nix
@@ -96,8 +100,8 @@ def test_services_start_in_dependency_order(machines: Machines) -> None:
       };
     }""")
     order = m.value("config.system.build.serviceOrder")
-    # firewall.service: the firewall is on by default, as in NixOS
-    assert set(order) == {"web", "db", "setup", "zzz", "helper", "firewall"}
+    # firewall.service, getty@tty1 and dbus.service: on by default, as in NixOS
+    assert set(order) == {"web", "db", "setup", "zzz", "helper", "firewall", "getty@tty1", "dbus"}
     assert order.index("setup") < order.index("db") < order.index("web")
     assert order.index("setup") < order.index("zzz")
 
@@ -133,6 +137,57 @@ def test_vm_script_follows_qemu_vm_nix(machines: Machines) -> None:
 
     graphic = machines.write("alpha", BASIC.replace("virtualisation.graphics = false;", ""))
     assert "-nographic" not in (graphic.build() / "bin" / "run-alpha-vm").read_text()
+
+
+def _drive(script: str, serial: str) -> tuple[Path, str]:
+    """The image file and the line of the VM script's drive with that serial."""
+    line, = [ln for ln in script.splitlines() if re.search(rf"serial={serial}\b(?!-)", ln)]
+    return Path(re.findall(r"file=([^,]+)", line)[0]), line
+
+
+def test_the_store_image_follows_the_state_disk_and_its_init_is_on_the_command_line(
+        machines: Machines) -> None:
+    vm = machines.write("alpha", BASIC).build()
+    script = (vm / "bin" / "run-alpha-vm").read_text()
+    toplevel = (vm / "system").resolve()
+    assert f"init={toplevel}/init" in script
+    image, store = _drive(script, "nix-store")
+    assert "readonly=on" in store and image.name == "nix-store.img"
+    # after the state disk: /dev/vda stays the disk image
+    assert script.index("serial=root") < script.index("serial=nix-store")
+
+
+def test_the_kernel_is_a_store_disk_of_its_own_shared_by_every_machine(
+        machines: Machines) -> None:
+    m = machines.write("alpha", BASIC)
+    alpha = m.build()
+    beta = machines.write("beta", BASIC.replace("alpha", "beta")).build()
+    kernel = (alpha / "system" / "kernel").resolve().parent
+    # stage 1 mounts that disk on the kernel's store path
+    assert m.value("config.boot.initrd.tinyosStorePathDevices") == {"nix-store-1": str(kernel)}
+    image, line = _drive((alpha / "bin" / "run-alpha-vm").read_text(), "nix-store-1")
+    assert "readonly=on" in line and image.exists()
+    assert _drive((beta / "bin" / "run-beta-vm").read_text(), "nix-store-1")[0] == image
+    # the machine's own store image holds the kernel's path only as the empty
+    # directory the kernel's disk is mounted on (erofs' own dump tool reads it)
+    store, _ = _drive((alpha / "bin" / "run-alpha-vm").read_text(), "nix-store")
+    dump = m.build("pkgs.buildPackages.erofs-utils") / "bin" / "dump.erofs"
+
+    def entry(path: str, img: Path) -> str:
+        res = subprocess.run([dump, f"--path={path}", img], capture_output=True, text=True)
+        return res.stdout + res.stderr
+
+    assert entry(f"/{kernel.name}", store).startswith(f"File : /{kernel.name}\n")
+    assert "read inode failed" in entry(f"/{kernel.name}/lib", store)
+    assert entry("/lib/modules", image).startswith("File : /lib/modules\n")
+
+
+def test_without_the_store_image_the_initrd_holds_the_store(machines: Machines) -> None:
+    off = "  virtualisation.useNixStoreImage = false;\n}\n"
+    m = machines.write("alpha", BASIC.replace("}\n", off))
+    assert m.value("config.boot.initrd.tinyosStoreDevice") is None
+    script = (m.build() / "bin" / "run-alpha-vm").read_text()
+    assert "serial=nix-store" not in script and " init=" not in script
 
 
 def test_kernel_modules(machines: Machines) -> None:

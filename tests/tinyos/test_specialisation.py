@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -102,6 +103,13 @@ def switched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Switched]:
             "specialisations": server.succeed("ls /run/current-system/specialisation").strip(),
             "sudo": server.execute("su -l erin -c 'sudo -n id -u' 2>&1")[1].strip(),
         }
+        # the specialisation's whole system as the host built it
+        # ($toplevel/specialisation/other: kernel, initrd, init, bin), and
+        # what the guest's store has of it (its store image holds the closure)
+        toplevel = Path(server.spec.vm) / "system" / "specialisation" / "other"
+        before["whole system"] = str(toplevel.resolve())
+        before["in the guest"] = server.succeed(
+            f"cd {toplevel.resolve()} && ls kernel initrd init bin/switch-to-configuration").strip()
         status, output = server.execute(
             "/run/current-system/specialisation/other/bin/switch-to-configuration test 2>&1")
         yield Switched(client, server, before, status, output)
@@ -109,6 +117,12 @@ def switched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Switched]:
 
 def test_the_specialisation_is_built_under_the_toplevel(switched: Switched) -> None:
     assert switched.before["specialisations"] == "other"
+
+
+def test_the_specialisations_whole_system_is_in_the_guests_store(switched: Switched) -> None:
+    assert switched.before["whole system"].startswith("/nix/store/")
+    assert switched.before["in the guest"].split() == [
+        "bin/switch-to-configuration", "init", "initrd", "kernel"]
 
 
 def test_switch_to_configuration_test_succeeds_and_says_what_it_did(switched: Switched) -> None:

@@ -92,4 +92,66 @@
   # /etc/protocols and /etc/services (nixpkgs' iana-etc; Debian's netbase
   # has the same IANA tables): getprotobyname("icmp") needs them (ping)
   netbase = { deb = "netbase"; };
+  # services.radvd: the IPv6 router advertisement daemon (radvd, radvdump)
+  radvd = { deb = "radvd"; meta.mainProgram = "radvd"; };
+  # GNU coreutils (nixpkgs' coreutils; tinyos's PATH has busybox's applets,
+  # tests name GNU's by store path: ${pkgs.coreutils}/bin/...)
+  coreutils = { deb = "coreutils"; };
+  # mkfs.erofs: the read-only image of a machine's store
+  # (virtualisation.useNixStoreImage; qemu-vm.nix, make-store-image.nix),
+  # run on the build machine (pkgs.buildPackages)
+  erofs-utils = { deb = "erofs-utils"; meta.mainProgram = "mkfs.erofs"; };
+  # services.vsftpd: the FTP server (Debian's, usr/sbin/vsftpd)
+  vsftpd = { deb = "vsftpd"; meta.mainProgram = "vsftpd"; };
+  # ethtool -i: a network device's driver (systemd.network.links' Driver=
+  # match, which udev reads from ethtool for devices without a bus driver)
+  ethtool = { deb = "ethtool"; meta.mainProgram = "ethtool"; };
+  # glibcLocales (top-level.nix) is compiled on the build machine from the
+  # locale sources and charmaps of Debian's locales with libc-bin's localedef
+  locales = { deb = "locales"; };
+  libc-bin = { deb = "libc-bin"; };
+  # nixpkgs' iproute2: `ip` as NixOS has it in its base system (tests
+  # filter addresses: `ip -o -6 addr show dev eth1 -tentative`, which
+  # busybox's ip lacks); Debian ships it in /bin and /sbin
+  iproute2 = { deb = "iproute2"; meta.mainProgram = "ip"; };
+  # nixpkgs' perl with its core modules: Debian's perl (perl-base has the
+  # interpreter and the modules it needs itself, perl-modules-5.36 and
+  # libperl5.36 the rest), in @INC directories built for /usr that PERL5LIB
+  # names in the store (top-level.nix keeps only bin/perl: Debian's other
+  # perl programs are scripts whose #! names /usr/bin/perl)
+  perl = {
+    deb = "perl";
+    programs = debs: [ "${debs.perl-base}/usr/bin/perl" ];
+    env = debs: {
+      PERL5LIB = builtins.concatStringsSep ":" (builtins.concatMap (ma: [
+        "${debs.perl-base}/usr/lib/${ma}/perl-base"
+        "${debs."libperl5.36"}/usr/lib/${ma}/perl/5.36"
+        "${debs."perl-modules-5.36"}/usr/share/perl/5.36"
+      ]) [ "x86_64-linux-gnu" "i386-linux-gnu" ]);
+    };
+    meta.mainProgram = "perl";
+  };
+  # cowsay's script and its cows (top-level.nix runs the script with perl:
+  # its #! names /usr/bin/perl, which a tinyos machine lacks)
+  cowsay = { deb = "cowsay"; };
+  # su as NixOS's behaves (security/wrappers): util-linux's, with PAM;
+  # only its bin/su and the libraries it loads are used
+  util-linux = { deb = "util-linux"; };
+  # services.dbus: the system bus (dbus-daemon; dbus-send from dbus-bin,
+  # in its closure)
+  dbus = {
+    deb = "dbus-daemon";
+    programs = debs: [ "${debs.dbus-bin}/usr/bin/dbus-send" ];
+    meta.mainProgram = "dbus-daemon";
+  };
+  # systemd's programs that run without systemd as PID 1: timedatectl and
+  # systemd-timedated (config/timezone.nix). Not pkgs.systemd: its
+  # systemctl and journalctl need systemd itself; tinyos's are
+  # systemd.package. Its programs find libsystemd-shared in
+  # usr/lib/<multiarch>/systemd (their RUNPATH).
+  systemd = {
+    deb = "systemd";
+    programs = [ "lib/systemd/systemd-timedated" ];
+    libDirs = debs: map (ma: "${debs.libsystemd-shared}/usr/lib/${ma}/systemd") [ "x86_64-linux-gnu" "i386-linux-gnu" ];
+  };
 }

@@ -3,12 +3,16 @@
 [
   ./misc/nixpkgs.nix
   ./misc/assertions.nix
+  ./misc/documentation.nix
+  ./config/console.nix
+  ./config/i18n.nix
   ./config/networking.nix
   ./config/sysctl.nix
   ./config/system-environment.nix
   ./config/timezone.nix
   ./config/system-path.nix
   ./config/users-groups.nix
+  ./programs/shell-aliases.nix
   ./security/sudo.nix
   ./security/wrappers/default.nix
   ./services/networking/firewall.nix
@@ -18,13 +22,18 @@
   ./services/networking/nat.nix
   ./services/networking/nat-iptables.nix
   ./services/networking/nat-nftables.nix
+  ./services/networking/radvd.nix
   ./services/networking/ssh/sshd.nix
+  ./services/networking/vsftpd.nix
+  ./services/system/dbus.nix
+  ./services/system/timesyncd.nix
   ./services/ttys/getty.nix
   ./services/web-servers/apache-httpd/default.nix
   ./services/web-servers/nginx/default.nix
   ./system/activation/specialisation.nix
   ./system/activation/top-level.nix
   ./system/boot/kernel.nix
+  ./system/boot/networkd.nix
   ./system/boot/journald.nix
   ./system/boot/stage-2.nix
   ./system/boot/systemd.nix

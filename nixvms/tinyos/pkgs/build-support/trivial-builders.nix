@@ -1,6 +1,8 @@
 # nixpkgs' trivial builders (pkgs/build-support/trivial-builders), with the
-# same names and calling conventions, run by busybox sh instead of bash.
-{ system, busybox, builder }:
+# same names and calling conventions. Builds run busybox sh instead of bash;
+# the scripts they write run with runtimeShell (bash, as in nixpkgs) and are
+# checked with shellDryRun (bash -n, as nixpkgs' stdenv.shellDryRun).
+{ system, busybox, builder, runtimeShell, shellDryRun }:
 let
   binPath = pkgs: builtins.concatStringsSep ":" (map (p: "${p}/bin") pkgs);
 
@@ -69,13 +71,21 @@ rec {
   writeScriptBin = name: text: writeTextFile {
     inherit name text; executable = true; destination = "/bin/${name}";
   };
-  # bash in nixpkgs; busybox's ash here (the only shell tinyos has).
-  writeShellScript = name: text: writeScript name "#!${busybox}/bin/sh\n${text}";
-  writeShellScriptBin = name: text: writeScriptBin name "#!${busybox}/bin/sh\n${text}";
+  # bash, as in nixpkgs (runtimeShell), with its syntax checked at build time
+  writeShellScript = name: text: writeTextFile {
+    inherit name; executable = true;
+    text = "#!${runtimeShell}\n${text}";
+    checkPhase = ''${shellDryRun} "$target"'';
+  };
+  writeShellScriptBin = name: text: writeTextFile {
+    inherit name; executable = true; destination = "/bin/${name}";
+    text = "#!${runtimeShell}\n${text}";
+    checkPhase = ''${shellDryRun} "$target"'';
+  };
   # nixpkgs' writeShellApplication: bin/<name> with errexit, nounset and
   # pipefail set and runtimeInputs' bin directories first on PATH. nixpkgs
   # checks the script with shellcheck; tinyos has none and checks its
-  # syntax with `sh -n` instead. checkPhase replaces that check, as in nixpkgs.
+  # syntax with `bash -n` instead. checkPhase replaces that check, as in nixpkgs.
   writeShellApplication =
     { name, text, runtimeInputs ? [ ], runtimeEnv ? null, meta ? { }, passthru ? { }
     , checkPhase ? null, excludeShellChecks ? [ ], extraShellCheckFlags ? [ ]
@@ -84,7 +94,7 @@ rec {
       inherit name;
       executable = true;
       destination = "/bin/${name}";
-      text = "#!${busybox}/bin/sh\n"
+      text = "#!${runtimeShell}\n"
         + builtins.concatStringsSep "" (map (o: "set -o ${o}\n") bashOptions)
         + (if runtimeEnv == null then "" else builtins.concatStringsSep ""
             (map (k: "export ${k}='${builtins.replaceStrings [ "'" ] [ "'\\''" ] (toString runtimeEnv.${k})}'\n")
@@ -93,7 +103,7 @@ rec {
             "export PATH=\"${binPath runtimeInputs}${if inheritPath then ":$PATH" else ""}\"\n")
         + "\n" + text;
       checkPhase = if checkPhase != null then checkPhase else ''
-        ${busybox}/bin/sh -n "$target"
+        ${shellDryRun} "$target"
       '';
     } // { inherit meta passthru; };
   symlinkJoin = { name, paths, postBuild ? "", passthru ? { }, ... }:

@@ -1,7 +1,9 @@
 # Mirrors nixos/modules/config/system-path.nix: environment.systemPackages
 # joined into one tree (system.path), which the booted system puts on PATH
-# as /run/current-system/sw. busybox, bash and curl are always there
-# (NixOS's requiredPackages: coreutils and friends, bashInteractive, curl).
+# as /run/current-system/sw. bash, curl, netcat and busybox are always there
+# (NixOS's corePackages: bashInteractive, curl, netcat, coreutils and
+# friends), busybox last: a command another package has (sh, nc) is that
+# package's, as on NixOS, not busybox's applet.
 { config, lib, pkgs, ... }:
 let
   inherit (lib) mkOption types;
@@ -38,9 +40,10 @@ in
     environment.pathsToLink = [ "/bin" "/sbin" "/lib" "/share" "/etc" ];
     system.path = pkgs.buildEnv {
       name = "system-path";
-      # NixOS's requiredPackages that tinyos has: busybox for coreutils and
-      # friends, bashInteractive, curl
-      paths = config.environment.systemPackages ++ [ pkgs.busybox pkgs.bashInteractive pkgs.curl ];
+      # NixOS's corePackages that tinyos has: bashInteractive, curl, netcat
+      # (OpenBSD's, as nixpkgs'), busybox for coreutils and friends; the
+      # first package with a name wins it
+      paths = config.environment.systemPackages ++ [ pkgs.bashInteractive pkgs.curl pkgs.netcat pkgs.busybox ];
       pathsToLink = lib.unique config.environment.pathsToLink;
     };
     # /run/wrappers/bin first, as NixOS's PATH has it (security/wrappers)

@@ -23,12 +23,16 @@
 # - The store: NixOS's test VMs mount the host's /nix/store over 9p. tinyos
 #   does not: QEMU refuses to migrate (and so to snapshot) a machine while a
 #   9p export is mounted, and nixvms restores "ready" snapshots instead of
-#   booting. The guest's /nix/store is the initrd's, which holds the
-#   system's closure and the closures of virtualisation.additionalPaths
-#   (NixOS's option of that name), so `ls ''${pkgs.x}` works for every x
-#   the system or those paths reach; being RAM, it is in every snapshot.
-#   (virtualisation.useNixStoreImage would also keep snapshots, a read-only
-#   disk being outside them, but tinyos has no tool to make the image.)
+#   booting. virtualisation.useNixStoreImage is therefore on by default
+#   (NixOS's default is off, for the 9p store): the system's closure, its
+#   specialisations' and those of virtualisation.additionalPaths (NixOS's
+#   option of that name) are a read-only erofs disk built with the system
+#   (system.build.nixStoreImage; NixOS mounts it read-only as well unless
+#   writableStore, which tinyos does not have), so `ls ''${pkgs.x}` works
+#   for every x they reach. A read-only disk is outside QEMU's snapshots,
+#   which stay valid since the image of a system never changes. With it off,
+#   the initrd holds that store in RAM (in every snapshot, unpacked by the
+#   kernel at every boot: about 1 s more CPU under TCG; bench/README.md).
 { config, lib, pkgs, ... }:
 let
   inherit (lib) mkOption types;
@@ -44,7 +48,20 @@ let
   # self-tests check the kernel's own algorithm implementations at
   # registration, the same on every boot of the same kernel; EDD is the
   # setup code's query of BIOS disk data, unused by virtio disks.
-  vmKernelParams = "cryptomgr.notests edd=off";
+  vmKernelParams = "cryptomgr.notests edd=off"
+    # the stage 2 that stage 1 runs once the store disk is mounted (NixOS's
+    # VM passes its toplevel's init= the same way)
+    + lib.optionalString cfg.useNixStoreImage " init=${toplevel}/init";
+  storeImage = config.system.build.nixStoreImage;
+  # store paths on disks of their own, mounted over their empty directories
+  # in the store image: the kernel's, shared by every machine
+  # (pkgs/build-support/make-store-image.nix says why)
+  separateStorePaths = [ config.system.build.kernel ];
+  separateStoreDisks = lib.imap1 (i: path: {
+    serial = "nix-store-${toString i}";
+    inherit path;
+    image = pkgs.makeStorePathImage path;
+  }) separateStorePaths;
 
   # #! busybox sh from the store: always present with the VM (it is in the
   # guest's closure too) and independent of the host's shells.
@@ -89,6 +106,11 @@ let
         ${lib.concatImapStrings (i: _:
           ''-drive file="$TMPDIR/empty${toString i}.qcow2",if=none,id=empty${toString i},cache=writeback,werror=report -device virtio-blk-pci,drive=empty${toString i},serial=empty${toString i} '')
           cfg.emptyDiskImages} \
+        ${lib.optionalString cfg.useNixStoreImage
+          "-drive file=${storeImage}/nix-store.img,if=none,id=nix-store,format=raw,readonly=on -device virtio-blk-pci,drive=nix-store,serial=nix-store"} \
+        ${lib.optionalString cfg.useNixStoreImage (lib.concatMapStrings (d:
+          "-drive file=${d.image}/nix-store.img,if=none,id=${d.serial},format=raw,readonly=on -device virtio-blk-pci,drive=${d.serial},serial=${d.serial} ")
+          separateStoreDisks)} \
         -kernel ${toplevel}/kernel \
         -initrd ${toplevel}/initrd \
         -append "$(cat ${toplevel}/kernel-params) ${consoles} ${vmKernelParams} $QEMU_KERNEL_PARAMS" \
@@ -157,7 +179,14 @@ in
     virtualisation.additionalPaths = mkOption {
       type = types.listOf types.path;
       default = [ ];
-      description = "A list of paths whose closure should be made available to the VM (in tinyos: in its initrd, the guest's /nix/store).";
+      description = "A list of paths whose closure should be made available to the VM (in tinyos: in its store image, or its initrd without one).";
+    };
+    virtualisation.useNixStoreImage = mkOption {
+      type = types.bool;
+      # NixOS: false (its VMs see the host's store over 9p, which tinyos
+      # cannot snapshot; see the top of this file)
+      default = true;
+      description = "Build and use a disk image for the Nix store (read-only, the last virtio disk), instead of holding the store in the initrd.";
     };
     virtualisation.sharedDirectories = mkOption {
       type = types.attrsOf (types.submodule sharedOpts);
@@ -224,11 +253,22 @@ in
 
     virtualisation.qemu.options = lib.mkIf (!cfg.graphics) [ "-nographic" ];
 
-    boot.initrd.tinyosStorePaths = cfg.additionalPaths;
+    boot.initrd.tinyosStorePaths = lib.mkIf (!cfg.useNixStoreImage) cfg.additionalPaths;
+    boot.initrd.tinyosStoreDevice = lib.mkIf cfg.useNixStoreImage "nix-store";
+    boot.initrd.tinyosStorePathDevices = lib.mkIf cfg.useNixStoreImage
+      (builtins.listToAttrs (map (d: lib.nameValuePair d.serial "${d.path}") separateStoreDisks));
+    # The toplevel's closure holds its specialisations' systems; the
+    # modules' closure is only in the initrd's (compressed) bytes otherwise.
+    system.build.nixStoreImage = pkgs.makeStoreImage {
+      name = "nix-store-image-${name}";
+      contents = [ toplevel config.system.build.modulesClosure ] ++ cfg.additionalPaths;
+      separatePaths = separateStorePaths;
+    };
 
     # ext4 for the disk (built into the x86_64 cloud kernel, a module in
     # Debian's i386 686 kernel; ext4 wants crc32c, which the boot loads too)
-    boot.initrd.kernelModules = [ "virtio_pci" "virtio_net" "virtio_blk" "virtio_rng" "ext4" ];
+    boot.initrd.kernelModules = [ "virtio_pci" "virtio_net" "virtio_blk" "virtio_rng" "ext4" ]
+      ++ lib.optional cfg.useNixStoreImage "erofs";
     boot.initrd.availableKernelModules = [ "virtio_console" "crc32c_generic" ];
 
     system.activationScripts.disk = lib.mkIf (cfg.diskImage != null) {

@@ -38,6 +38,26 @@ let
     };
   };
   wrappers = builtins.filter (w: w.enable) (builtins.attrValues cfg.wrappers);
+  # su: util-linux's (Debian's; NixOS's is shadow's, also PAM), whose -c
+  # runs the command in a session of its own (setsid), as NixOS's su does:
+  # a command there has no controlling terminal of the caller's (sudo's
+  # tty timestamps do not carry over). It loads libpam, libpam_misc and
+  # libc only; the PAM services su and su-l check passwords with pam_unix.
+  # (PAM's modules and what they load: from sudo's closure, which has
+  # libpam-modules; util-linux's has only libpam0g)
+  suDebs = pkgs.debianPackages.util-linux.debs;
+  pamDebs = pkgs.sudo.debs;
+  multiarch = pkgs.tinyosPlatform.multiarch;
+  pamModules = "${pamDebs."libpam-modules"}/lib/${multiarch}/security";
+  suLibDirs = builtins.concatMap (n: [ "${pamDebs.${n}}/lib/${multiarch}" "${pamDebs.${n}}/usr/lib/${multiarch}" ])
+    (builtins.filter (n: pamDebs ? ${n})
+      [ "libpam0g" "libpam-modules" "libcrypt1" "libaudit1" "libcap-ng0" "libselinux1" "libpcre2-8-0" ]);
+  suPam = ''
+    auth     sufficient ${pamModules}/pam_rootok.so
+    auth     required   ${pamModules}/pam_unix.so
+    account  required   ${pamModules}/pam_unix.so
+    session  required   ${pamModules}/pam_unix.so
+  '';
   bit = on: if on then "+" else "-";
 in
 {
@@ -57,6 +77,8 @@ in
   };
 
   config = {
+    environment.etc."pam.d/su".text = suPam;
+    environment.etc."pam.d/su-l".text = suPam;
     assertions = map (w: {
       assertion = w.capabilities == "";
       message = "security.wrappers.${w.program}.capabilities: tinyos cannot give a program file capabilities (busybox has no setcap)";
@@ -66,8 +88,15 @@ in
       deps = [ "users" ];
       text = ''
         mkdir -p ${cfg.wrapperDir}
+        # su's libraries where a setuid program finds them
+        mkdir -p /lib/${multiarch}
+        for d in ${toString suLibDirs}; do
+          [ -d "$d" ] || continue
+          for f in "$d"/*; do [ -e "/lib/${multiarch}/''${f##*/}" ] || ln -s "$f" /lib/${multiarch}/; done
+        done
+        cp ${suDebs.util-linux}/bin/su ${cfg.wrapperDir}/su
+        cp ${pkgs.busybox}/bin/busybox ${cfg.wrapperDir}/passwd
         for w in su passwd; do
-          cp ${pkgs.busybox}/bin/busybox ${cfg.wrapperDir}/$w
           chown root:root ${cfg.wrapperDir}/$w
           chmod 4755 ${cfg.wrapperDir}/$w
         done

@@ -165,7 +165,9 @@ in
       ++ lib.optionals rpfilter [ "ipt_rpfilter" "ip6t_rpfilter" ];
 
     system.activationScripts.firewall = {
-      deps = [ "modules" ];
+      # its script is bash (pkgs.writeShellScript), which finds its
+      # libraries once shellLibraries has linked them
+      deps = [ "modules" "shellLibraries" ];
       text = "${startScript} >/dev/null && touch /run/firewall-started-at-boot || echo 'firewall: firewall-start failed'";
     };
 

@@ -132,13 +132,30 @@ in
       example = "ip6 saddr { fc00::/7, fe80::/10 } tcp dport 24800 accept";
       description = "Additional nftables rules to be appended to the input-allow chain (only with the nftables based firewall, as in NixOS).";
     };
+    connectionTrackingModules = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [ "ftp" "irc" "sane" "sip" "tftp" "amanda" "h323" "netbios_sn" "pptp" "snmp" ];
+      description = "List of connection-tracking helpers that are auto-loaded (each the kernel module nf_conntrack_<name>).";
+    };
+    autoLoadConntrackHelpers = mkOption {
+      type = types.bool;
+      default = false;
+      description = "Whether to auto-load connection-tracking helpers (kernels before 6.0 only, as in NixOS).";
+    };
     # extraCommands, extraStopCommands (the iptables backend's): firewall-iptables.nix
   };
   config = lib.mkIf cfg.enable {
     assertions = [ {
       assertion = cfg.backend == "nftables" -> config.networking.nftables.enable;
       message = "networking.firewall.backend = \"nftables\" requires networking.nftables.enable = true.";
+    } {
+      # NixOS's assertion, with its message: the kernel's nf_conntrack_helper
+      # switch is gone since 6.0 (tinyos's Debian kernel is newer)
+      assertion = cfg.autoLoadConntrackHelpers -> lib.versionOlder config.boot.kernelPackages.kernel.version "6";
+      message = "conntrack helper autoloading has been removed from kernel 6.0 and newer";
     } ];
+    boot.kernelModules = map (x: "nf_conntrack_${x}") cfg.connectionTrackingModules;
     networking.firewall.trustedInterfaces = [ "lo" ];
     environment.systemPackages = [ cfg.package ];
   };

@@ -8,7 +8,10 @@
 let
   inherit (lib) mkOption types;
   cfg = config.networking.nftables;
-  load = pkgs.writeShellScript "nftables-rules" (lib.concatMapStrings (r: "${pkgs.nftables}/bin/nft -f ${r}\n") cfg.tinyosRulesets);
+  # tinyos's own script, no user text in it: busybox sh, which starts in
+  # a fraction of bash's time under TCG (it runs at every boot)
+  load = pkgs.writeScript "nftables-rules" ("#!${pkgs.busybox}/bin/sh\n"
+    + lib.concatMapStrings (r: "${pkgs.nftables}/bin/nft -f ${r}\n") cfg.tinyosRulesets);
 in
 {
   options.networking.nftables = {

@@ -1,9 +1,17 @@
 # Mirrors nixos/modules/services/ttys/getty.nix (services.getty) for the
-# serial console's getty and the first virtual console's (tty1, on the
-# screen, as NixOS's autovt@tty1), busybox getty, started by stage-2.nix's
-# inittab.
+# serial console's getty and the virtual consoles' (tty1 to tty6, on the
+# screen), busybox getty. tty1's is the unit getty@tty1.service, as on
+# NixOS (autovt@tty1, systemd's alias of getty@tty1, wanted by getty.target;
+# tinyos has no getty.target: multi-user.target wants it), restarted
+# whenever it ends. The others are started by busybox init from
+# /etc/inittab (stage-2.nix has the serial console's line, this module adds
+# tty2 to tty6).
 # autologinUser logs that user in without a password, printing
-# "<hostName> login: <user> (automatic login)" as agetty does.
+# "<hostName> login: <user> (automatic login)" as agetty does. NixOS runs
+# getty@tty1 at boot and the others (autovt@ttyN) when logind sees the
+# console switched to ttyN (NAutoVTs=6): the gettys of tty2 to tty6 wait
+# for that switch before they log anybody in, so autologin starts one
+# session per console the user looks at, as on NixOS.
 { config, lib, pkgs, ... }:
 let
   inherit (lib) mkOption types;
@@ -16,6 +24,19 @@ let
     echo "${host} login: ${cfg.autologinUser} (automatic login)"
     exec ${cfg.loginProgram} -f ${cfg.autologinUser}
   '';
+  # the autologin of ttyN (2..6), once ttyN is the console on the screen
+  # (the kernel names it in /sys/class/tty/tty0/active)
+  autologinOnSwitch = n: pkgs.writeScript "autologin-tty${toString n}" ''
+    #!${bb}/bin/sh
+    while read -r active < /sys/class/tty/tty0/active && [ "$active" != tty${toString n} ]; do
+      sleep 1
+    done
+    exec ${autologin}
+  '';
+  vtGetty = n: builtins.concatStringsSep " " ([ "${bb}/bin/getty" ]
+    ++ (if cfg.autologinUser == null then [ "-l" "${cfg.loginProgram}" ]
+        else [ "-n" "-l" "${if n == 1 then autologin else autologinOnSwitch n}" ])
+    ++ cfg.extraArgs ++ [ "38400" "tty${toString n}" "linux" ]);
 in
 {
   options.services.getty = {
@@ -49,8 +70,17 @@ in
       ++ (if cfg.autologinUser != null then [ "-n" "-l" "${autologin}" ]
           else [ "-l" "${cfg.loginProgram}" ])
       ++ cfg.extraArgs ++ [ "-L" "115200" serial "vt100" ]);
-    system.build.vtGetty = builtins.concatStringsSep " " ([ "${bb}/bin/getty" ]
-      ++ lib.optionals (cfg.autologinUser != null) [ "-n" "-l" "${autologin}" ]
-      ++ cfg.extraArgs ++ [ "38400" "tty1" "linux" ]);
+    # NixOS's getty@ template for tty1: Restart=always, RestartSec=0, not
+    # restarted by a switch of configuration (a login on it would end)
+    systemd.services."getty@tty1" = {
+      description = "Getty on tty1";
+      wantedBy = [ "multi-user.target" ];
+      restartIfChanged = false;
+      serviceConfig = { ExecStart = vtGetty 1; Restart = "always"; RestartSec = 0; };
+    };
+    # the other virtual consoles' gettys (NixOS's autovt@tty2..6)
+    environment.etc.inittab.text = lib.mkAfter (lib.concatMapStrings (n: ''
+      tty${toString n}::respawn:${vtGetty n}
+    '') [ 2 3 4 5 6 ]);
   };
 }

@@ -73,11 +73,14 @@ echo "activating the configuration..." >&2
 echo "setting up /etc..." >&2
 "$new/bin/setup-etc" "$(readlink -f "$old/etc-tree")"
 ln -sfn "$new" /run/current-system
-# activation scripts: each in a subshell, so that one's exit cannot end the switch
+# the new and changed activation scripts, by the new system's activate
+# (bash; it names a snippet that failed)
+changed=
 for n in $(cat "$new/activation-order"); do
   [ "$(readlink -f "$old/activation/$n" 2>/dev/null)" = "$(readlink -f "$new/activation/$n")" ] && continue
-  ( . "$new/activation/$n" ) || echo "Activation script snippet '$n' failed" >&2
+  changed="$changed $n"
 done
+[ -z "$changed" ] || "$new/activate" $changed || true
 # as NixOS's switch: the tmpfiles rules of the new system
 @systemd@/bin/systemd-tmpfiles --create --remove || true
 # busybox init reads /etc/inittab again (the gettys of services.getty)

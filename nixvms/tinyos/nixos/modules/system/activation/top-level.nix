@@ -4,10 +4,11 @@
 # Assertions and warnings are checked here, as NixOS does.
 #
 # The running machine's /run/current-system is system.build.runtimeSystem:
-# the toplevel without kernel and initrd (the initrd is the guest's whole
-# store, so it cannot hold a directory that holds the initrd): etc, sw,
-# the activation scripts, bin/switch-to-configuration, bin/setup-etc and
-# the specialisations' runtime systems, which the initrd therefore holds.
+# the toplevel without kernel and initrd (without a store image the initrd
+# is the guest's whole store, so it cannot hold a directory that holds the
+# initrd): etc, sw, activate (NixOS's: the activation scripts, in bash),
+# bin/switch-to-configuration, bin/setup-etc and the specialisations'
+# runtime systems.
 { config, lib, pkgs, ... }:
 let
   inherit (lib) mkOption types;
@@ -27,6 +28,10 @@ let
     ln -s ${config.system.path} $out/sw
     ${lib.concatMapStrings (a: "ln -s ${a.file} $out/activation/${a.name}\n") config.system.build.activationScripts}
     printf "$order\n" > $out/activation-order
+    sed -e "s|@bash@|${pkgs.bash}/bin/bash|g" -e "s|@busybox@|${bb}|g" -e "s|@out@|$out|g" \
+      ${./activate.sh} > $out/activate
+    chmod 0555 $out/activate
+    ${pkgs.stdenv.shellDryRun} $out/activate
     ln -s ${setupEtc} $out/bin/setup-etc
     sed -e "s|@busybox@|${bb}|g" -e "s|@out@|$out|g" \
       -e "s|@systemdlib@|${config.systemd.package}/lib/tinyos-systemd.sh|g" -e "s|@systemd@|${config.systemd.package}|g" \
@@ -54,6 +59,7 @@ let
     ln -s ${config.system.build.etc}/etc $out/etc
     ln -s ${config.system.path} $out/sw
     ln -s ${runtime}/bin $out/bin
+    ln -s ${runtime}/activate $out/activate
     mkdir $out/specialisation
     ${lib.concatStrings (lib.mapAttrsToList (n: p: "ln -s ${p} $out/specialisation/${n}\n")
       config.system.build.specialisations)}

@@ -1,10 +1,15 @@
-# tinyos boots in one stage: the initrd is the whole system (the closure of
-# its init), as there is no root filesystem to switch to. This module plays
+# tinyos's root filesystem is the initramfs itself (there is no root disk to
+# switch to). Its /nix/store is either a read-only store disk, mounted over
+# it by a small stage 1 (boot.initrd.tinyosStoreDevice: the VM's
+# virtualisation.useNixStoreImage), or, without one, the initrd is the whole
+# store (the closure of the init). This module plays
 # the parts of nixos/modules/system/boot/stage-1.nix (initialRamdisk),
 # stage-2.nix (the init: mounts, /etc, then PID 1) and
-# system/activation/activation-script.nix (system.activationScripts,
-# boot.postBootCommands). PID 1 is busybox init: it runs the boot script
-# (activation, services) once, then a getty on the serial console, which
+# system/activation/activation-script.nix (system.activationScripts, run
+# by bash through the system's `activate`, boot.postBootCommands) and
+# config/shells-environment.nix's environment.binsh (/bin/sh, bash as on
+# NixOS). PID 1 is busybox init: it runs the boot script (activation,
+# services) once, then a getty on the serial console, which
 # prints "<hostName> login:" as NixOS does; `poweroff` stops everything and
 # powers the machine off.
 { config, lib, pkgs, ... }:
@@ -12,6 +17,7 @@ let
   inherit (lib) mkOption types;
   bb = pkgs.busybox;
   serial = pkgs.tinyosPlatform.serialDevice;
+  multiarch = pkgs.tinyosPlatform.multiarch;
 
   scriptType = types.coercedTo types.str (text: { inherit text; }) (types.submodule {
     options = {
@@ -29,11 +35,9 @@ let
   boot = pkgs.writeScript "tinyos-boot" ''
     #!${bb}/bin/sh
     export PATH=/run/current-system/sw/bin:/run/current-system/sw/sbin:${bb}/bin
-    # the activation scripts, in this order: ${toString activationOrder}
-    # (/run/current-system/activation: switch-to-configuration runs them too)
-    for script in $(cat /run/current-system/activation-order); do
-      . /run/current-system/activation/$script
-    done
+    # the activation scripts, in bash, in this order: ${toString activationOrder}
+    # (system/activation/activate.sh; switch-to-configuration runs them too)
+    /run/current-system/activate
     # boot.postBootCommands
     ${config.boot.postBootCommands}
     ${config.system.build.startServices}
@@ -44,6 +48,8 @@ let
     #!${bb}/bin/sh
     export PATH=${bb}/bin
     echo "tinyos: stopping ${config.system.name}"
+    # boot.tinyosShutdownCommands (the disk is still mounted, processes run)
+    ${config.boot.tinyosShutdownCommands}
     kill -TERM -1 2>/dev/null; sleep 0.3; kill -KILL -1 2>/dev/null
     sync
     # disks: unmount, or at least make read-only, before power-off
@@ -66,6 +72,12 @@ let
     # /tmp and /var/tmp as systemd-tmpfiles makes them on NixOS (tmp.conf: 1777)
     chmod 1777 /tmp /var/tmp
     ln -s /run /var/run
+    # Seal the kernel's time zone at UTC as systemd does first thing at boot
+    # (clock_reset_timewarp): the kernel takes the first zone it is given
+    # (settimeofday) to be the RTC's and shifts the clock by it, so
+    # timedated's first `timedatectl set-timezone` would move the clock by
+    # the zone's offset.
+    hwclock --systz --utc 2>/dev/null || true
     exec </dev/console >/dev/console 2>&1
     echo
     echo "<<< tinyos: ${config.system.name} (${pkgs.system}) >>>"
@@ -75,8 +87,15 @@ let
     # /etc (environment.etc): symlinks into the store, copies where a mode
     # is set, with their mode, owner and group (etc.nix)
     /run/current-system/bin/setup-etc
-    # /bin/sh and /usr/bin/env as NixOS has them
-    ln -sf ${bb}/bin/sh /bin/sh
+    # bash's libraries where Debian's bash looks for them (/lib/<multiarch>):
+    # the activation scripts and /bin/sh are bash (users-groups.nix's
+    # shellLibraries links the other login shells' libraries)
+    mkdir -p /lib/${multiarch}
+    for d in $(cat ${pkgs.bash}/nix-support/lib-dirs); do
+      for f in "$d"/*; do [ -e "/lib/${multiarch}/''${f##*/}" ] || ln -s "$f" /lib/${multiarch}/; done
+    done
+    # /bin/sh: environment.binsh (bash, as NixOS has it)
+    ln -sf ${config.environment.binsh} /bin/sh
     # /usr/bin and /usr/sbin are the system's: commands run over ssh get
     # dropbear's compiled-in PATH (/usr/bin:/bin:...), where NixOS's sshd
     # gives them the system PATH through PAM; /usr/bin/env is there as NixOS has it.
@@ -87,19 +106,90 @@ let
     ln -sf ${pkgs.glibc}/${pkgs.tinyosPlatform.loader.debPath} ${pkgs.tinyosPlatform.loader.guestPath}
     exec ${bb}/bin/init
   '';
+
+  storeDevice = config.boot.initrd.tinyosStoreDevice;
+  # Stage 1 with a store disk (NixOS's stage-1-init.sh, reduced to what the
+  # VM needs): load the disk's driver and erofs, mount the disk whose virtio
+  # serial is boot.initrd.tinyosStoreDevice read-only over the initrd's /nix/store,
+  # and exec the init= of the kernel command line (the system's stage 2,
+  # in that store). Its closure is busybox alone: the initrd holds this,
+  # busybox and the modules, and the system is on the disk.
+  stage1 = pkgs.writeScript "stage-1-init" ''
+    #!${bb}/bin/sh
+    export PATH=${bb}/bin
+    fail() { echo "stage 1: $*"; poweroff -f; }
+    mkdir -p /proc /sys /dev /nix/store
+    mount -t proc proc /proc
+    mount -t sysfs sysfs /sys
+    mount -t devtmpfs devtmpfs /dev
+    # (erofs needs libcrc32c, which needs a crc32c: the i686 kernel's is
+    # the crc32c_generic module, which nothing would load before stage 2)
+    for m in virtio_pci virtio_blk crc32c_generic erofs; do modprobe "$m" 2>/dev/null; done
+    # mount_store SERIAL DIR: the erofs disk with that virtio serial, on DIR
+    mount_store() {
+      dev=
+      tries=0
+      while [ -z "$dev" ]; do
+        for s in /sys/block/*/serial; do
+          [ "$(cat "$s" 2>/dev/null)" = "$1" ] && dev=''${s%/serial} && dev=/dev/''${dev##*/}
+        done
+        [ -n "$dev" ] && break
+        tries=$((tries + 1))
+        [ $tries -lt 1000 ] || fail "no disk with serial $1 (a store image) appeared"
+        usleep 10000
+      done
+      mount -t erofs -o ro "$dev" "$2" || fail "cannot mount the store image $dev on $2"
+    }
+    mount_store ${storeDevice} /nix/store
+    # (each path without its context: the disk holds it, not the initrd)
+    ${lib.concatStrings (lib.mapAttrsToList (serial: path: ''
+    mount_store ${serial} ${builtins.unsafeDiscardStringContext path}
+    '') config.boot.initrd.tinyosStorePathDevices)}
+    init=
+    for arg in $(cat /proc/cmdline); do
+      case $arg in init=*) init=''${arg#init=};; esac
+    done
+    [ -n "$init" ] || fail "no init= on the kernel command line"
+    umount /dev; umount /sys; umount /proc
+    exec "$init"
+  '';
 in
 {
   options = {
     system.activationScripts = mkOption {
       type = types.attrsOf scriptType;
       default = { };
-      description = "Shell snippets run at boot (as root, busybox sh) in dependency order, before services.";
+      description = "Shell snippets run at boot and by switch-to-configuration (as root, by bash, the system's activate script) in dependency order, before services.";
+    };
+    environment.binsh = mkOption {
+      type = types.path;
+      default = "${pkgs.bashInteractive}/bin/sh";
+      defaultText = lib.literalExpression ''"''${pkgs.bashInteractive}/bin/sh"'';
+      description = "The shell executable that is linked system-wide to /bin/sh.";
     };
     boot.initrd.tinyosStorePaths = mkOption {
       type = types.listOf types.unspecified;
       default = [ ];
       internal = true;
       description = "Store paths whose closures the initrd (the guest's /nix/store) holds besides the system's (virtualisation.additionalPaths).";
+    };
+    boot.initrd.tinyosStoreDevice = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      internal = true;
+      description = "The virtio serial of a read-only disk holding the guest's /nix/store (erofs), which stage 1 mounts before running the init= of the kernel command line; null: the initrd holds the store.";
+    };
+    boot.initrd.tinyosStorePathDevices = mkOption {
+      type = types.attrsOf types.str;
+      default = { };
+      internal = true;
+      description = "Virtio serial to store path: read-only erofs disks holding one store path each, which stage 1 mounts on that path once the store disk is mounted.";
+    };
+    boot.tinyosShutdownCommands = mkOption {
+      type = types.lines;
+      default = "";
+      internal = true;
+      description = "busybox sh commands run when the machine powers off or reboots, before its processes are stopped and its disks unmounted: machine state kept on a persistent root in NixOS is saved to the disk (/var/lib) here.";
     };
     boot.postBootCommands = mkOption {
       type = types.lines;
@@ -121,7 +211,6 @@ in
     environment.etc.inittab.text = ''
       ::sysinit:${boot}
       ${serial}::respawn:${config.system.build.serialGetty}
-      tty1::respawn:${config.system.build.vtGetty}
       ::ctrlaltdel:${bb}/bin/reboot
       ::shutdown:${shutdown}
     '';
@@ -129,17 +218,23 @@ in
 
     system.build.activationScripts = map (n: {
       name = n;
-      file = pkgs.writeText "activation-${n}" scripts.${n}.text;
+      # bash's syntax, checked at build time (NixOS's activate is one bash script)
+      file = pkgs.writeTextFile {
+        name = "activation-${n}";
+        text = scripts.${n}.text;
+        checkPhase = ''${pkgs.stdenv.shellDryRun} "$target"'';
+      };
     }) activationOrder;
     system.build.bootStage2 = init;
     system.build.bootScript = boot;
     system.build.initialRamdisk = pkgs.makeInitrd {
       name = "initrd-${config.system.name}";
       contents = [
-        { object = init; symlink = "/init"; }
+        { object = if storeDevice == null then init else stage1; symlink = "/init"; }
         { object = "${config.system.build.modulesClosure}/lib/modules"; symlink = "/lib/modules"; }
-      ] ++ lib.imap0 (i: p: { object = p; symlink = "/nix/var/tinyos/additional-paths/${toString i}"; })
-        config.boot.initrd.tinyosStorePaths;
+      ] ++ lib.optionals (storeDevice == null) (lib.imap0 (i: p:
+        { object = p; symlink = "/nix/var/tinyos/additional-paths/${toString i}"; })
+        config.boot.initrd.tinyosStorePaths);
     };
   };
 }

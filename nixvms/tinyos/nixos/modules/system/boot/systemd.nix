@@ -2,9 +2,9 @@
 # (unit options from lib/systemd-unit-options.nix) and what systemd does with
 # them at boot, without systemd: the services wanted by multi-user.target
 # (and what they require/want) are started once, in the order after/before
-# give, by busybox sh; `systemctl` and `journalctl` (systemd/*.sh, on every
-# machine's PATH) query and change them at run time with systemd's output
-# shapes and exit codes. Each unit's output goes to the journal
+# give, by busybox sh (the units' own scripts are bash, as NixOS's);
+# `systemctl` and `journalctl` (systemd/*.sh, on every machine's PATH) query
+# and change them at run time with systemd's output shapes and exit codes. Each unit's output goes to the journal
 # (`journalctl -u`) and to the console, each line prefixed with the unit
 # name. Supported serviceConfig keys are listed in `supported`; others are
 # accepted and reported as warnings.
@@ -38,7 +38,7 @@ let
         example = { PATH = "/foo/bar/bin"; LANG = "nl_NL.UTF-8"; };
         description = "Environment variables passed to the service's processes.";
       };
-      script = mkOption { type = types.lines; default = ""; description = "Shell commands executed as the service's main process (busybox sh, -e)."; };
+      script = mkOption { type = types.lines; default = ""; description = "Shell commands executed as the service's main process (bash, -e)."; };
       scriptArgs = mkOption { type = types.str; default = ""; description = "Arguments passed to the main process script."; };
       preStart = mkOption { type = types.lines; default = ""; description = "Shell commands executed before the service's main process is started."; };
       postStart = mkOption { type = types.lines; default = ""; description = "Shell commands executed after the service's main process is started."; };
@@ -70,7 +70,7 @@ let
   dynamicUsers = builtins.listToAttrs (lib.imap0 (i: n: { name = n; value = 61184 + i; }) dynamicNames);
   userOf = name: s: toString (s.serviceConfig.User or (if isDynamic s then name else "root"));
 
-  # systemctl, journalctl, systemd-tmpfiles, hostnamectl, timedatectl and the
+  # systemctl, journalctl, systemd-tmpfiles, hostnamectl and the
   # service manager they share (systemd/*.sh):
   # one package for every machine; the units are read at run time from
   # /etc/systemd/system.
@@ -85,7 +85,6 @@ let
     subst ${./systemd/journalctl.sh} $out/bin/journalctl
     subst ${./systemd/tmpfiles.sh} $out/bin/systemd-tmpfiles
     subst ${./systemd/hostnamectl.sh} $out/bin/hostnamectl
-    subst ${./systemd/timedatectl.sh} $out/bin/timedatectl
     chmod 0555 $out/libexec/unit-runner $out/bin/*
   '';
 
@@ -114,7 +113,10 @@ let
     else throw "systemd.services: ordering cycle (after/before) among: ${builtins.concatStringsSep ", " (sorted.cycle or started)}";
 
   asList = v: if builtins.isList v then v else [ v ];
-  stripPrefix = c: let m = builtins.match "[-+!]*(.*)" c; in if m == null then c else builtins.head m;
+  # substring, not match's capture: builtins.match drops the string's
+  # context, so an ExecStart's store paths would not join the closure
+  stripPrefix = c: let m = builtins.match "([-+!]*).*" c; n = builtins.stringLength (builtins.head m); in
+    if m == null then c else builtins.substring n (builtins.stringLength c - n) c;
   yesNo = v: if builtins.elem v [ true "yes" "true" "on" "1" 1 ] then "yes" else "no";
   # "SIGHUP" / "HUP" -> HUP (busybox kill's spelling)
   signal = v: lib.removePrefix "SIG" (toString v);
@@ -125,29 +127,41 @@ let
     else if builtins.elem (builtins.elemAt m 1) [ "min" "m" ] then toString (lib.toInt (builtins.head m) * 60)
     else builtins.head m;
 
+  # A unit's scripts as NixOS writes them (makeJobScript in
+  # nixos/lib/systemd-lib.nix): bash (pkgs.runtimeShell) with -e, the file
+  # bin/<unit>-<kind> of a package unit-script-<unit>-<kind>, its syntax
+  # checked at build time. systemd gives a unit its PATH and environment;
+  # tinyos's service manager has no such thing, so each script sets them
+  # first. NixOS's PATH: the bin directories of `path`, then their sbin
+  # directories, with coreutils, findutils, grep, sed and systemd after the
+  # service's own; busybox stands in for the first four.
   unitScript = name: s:
     let
       sc = s.serviceConfig;
+      pathPkgs = s.path ++ [ pkgs.busybox package ];
       pathDirs = builtins.concatStringsSep ":"
-        (builtins.concatMap (p: [ "${p}/bin" "${p}/sbin" ]) (s.path ++ [ pkgs.busybox package ]));
+        (map (p: "${p}/bin") pathPkgs ++ map (p: "${p}/sbin") pathPkgs);
       env = lib.concatStrings (lib.mapAttrsToList (k: v:
         lib.optionalString (v != null) "export ${k}=${lib.escapeShellArg (toString v)}\n") s.environment);
       header = ''
-        #!${sh}
-        set -e
         export PATH=${pathDirs}
         ${env}${lib.optionalString (sc ? WorkingDirectory) "cd ${lib.escapeShellArg (toString sc.WorkingDirectory)}"}
       '';
+      scriptName = kind: builtins.replaceStrings [ "\\" "@" ] [ "-" "_" ] "${name}-${kind}";
+      jobScript = kind: text: "${pkgs.writeTextFile {
+        name = "unit-script-${scriptName kind}";
+        executable = true;
+        destination = "/bin/${scriptName kind}";
+        text = "#!${pkgs.runtimeShell}\n${header}\nset -e\n${text}\n";
+        checkPhase = ''${pkgs.stdenv.shellDryRun} "$target"'';
+      }}/bin/${scriptName kind}";
       execs = key: lib.concatMapStrings (c: stripPrefix (toString c) + "\n") (asList (sc.${key} or [ ]));
-      script = kind: text: if text == "" then "" else "${pkgs.writeScript "unit-${name}-${kind}" "${header}\n${text}\n"}";
-      main = if s.script != "" then "${pkgs.writeScript "unit-script-${name}-start" ''
-          ${header}
-          ${s.script}
-        ''} ${s.scriptArgs}"
-        else script "exec" (execs "ExecStart");
+      script = kind: text: if text == "" then "" else jobScript kind text;
+      main = if s.script != "" then "${jobScript "start" s.script} ${s.scriptArgs}"
+        else script "exec-start" (execs "ExecStart");
     in {
-      pre = script "pre" "${execs "ExecStartPre"}${s.preStart}";
-      post = script "post" "${s.postStart}${execs "ExecStartPost"}";
+      pre = script "pre-start" "${execs "ExecStartPre"}${s.preStart}";
+      post = script "post-start" "${s.postStart}${execs "ExecStartPost"}";
       stop = script "stop" (execs "ExecStop");
       inherit main;
     };
@@ -160,7 +174,8 @@ let
       sc = s.serviceConfig;
       u = unitScript name s;
       withSuffix = map (n: "${n}.service");
-    in pkgs.writeText "${name}.service" (lib.concatStrings [
+    # (store names cannot hold '@': getty@tty1's file is getty_tty1.service)
+    in pkgs.writeText "${builtins.replaceStrings [ "@" ] [ "_" ] name}.service" (lib.concatStrings [
       (assign "Description" (if s.description != "" then s.description else "${name}.service"))
       (assign "Type" (toString (sc.Type or "simple")))
       (assign "Restart" (toString (sc.Restart or "no")))
@@ -182,6 +197,8 @@ let
       # for switch-to-configuration: whether a changed unit is restarted;
       # the triggers' hash makes the unit change when they do (X-Restart-Triggers)
       (assign "RestartIfChanged" (yesNo s.restartIfChanged))
+      # the socket units whose socket this service opens (lib.sh: sockets_closed)
+      (assign "Sockets" (toString (builtins.attrNames (lib.filterAttrs (_: k: unitName k.service == name) sockets))))
       (lib.optionalString (s.restartTriggers != [ ])
         (assign "RestartTriggers" (builtins.hashString "sha256" (toString s.restartTriggers))))
     ]);
@@ -200,8 +217,21 @@ let
     (assign "Wants" (toString (map (n: "${n}.service") t.wants)))
     (assign "WantedBy" "")
   ]);
+  # Socket units: NixOS's come with their packages (dbus.socket with dbus)
+  # and systemd listens on them; tinyos's service manager cannot pass a
+  # socket to a service, so a socket unit stands for the socket its service
+  # opens (lib.sh's socket_start).
+  sockets = config.systemd.tinyosSocketUnits;
+  socketFile = name: k: pkgs.writeText name (lib.concatStrings [
+    (assign "Description" k.description)
+    (assign "Type" "socket")
+    (assign "ListenStream" k.listenStream)
+    (assign "Service" "${unitName k.service}.service")
+    (assign "WantedBy" "sockets.target")
+  ]);
   units = pkgs.runCommand "system-units" { } ''
     mkdir -p $out
+    ${lib.concatStrings (lib.mapAttrsToList (n: k: "ln -s ${socketFile n k} $out/${n}\n") sockets)}
     ${lib.concatMapStrings (n: "ln -s ${serviceFile n} $out/${n}.service\n") (builtins.attrNames all)}
     ${lib.concatStrings (lib.mapAttrsToList (n: t: "ln -s ${targetFile n t} $out/${n}\n") targets)}
   '';
@@ -217,13 +247,22 @@ let
     # (not exported: what the boot starts must not run in boot mode)
     TINYOS_BOOT=1
     mkdir -p "$RUN" "''${JOURNAL%/*}"
-    for u in ${toString (map (n: "${n}.service") order)} multi-user.target default.target; do
+    # /run/systemd/system: where systemd keeps its run-time units, and the
+    # mark by which systemd's own clients (sd_booted(3)) know the machine's
+    # units are managed; Debian's timedatectl will not use the system bus
+    # without it. tinyos's service manager manages them here.
+    mkdir -p /run/systemd/system
+    for u in ${toString (map (n: "${n}.service") order)} ${toString (builtins.attrNames sockets)} multi-user.target default.target; do
       st_set "$u" job start
     done
     for t in sysinit.target basic.target network.target network-online.target; do
       unit_start "$t"
     done
     for u in ${toString (map (n: "${n}.service") order)}; do
+      unit_start "$u" || true
+    done
+    # sockets.target's units, once their services have started
+    for u in ${toString (builtins.attrNames sockets)}; do
       unit_start "$u" || true
     done
     unit_start multi-user.target
@@ -245,6 +284,19 @@ in
     description = "Definition of systemd per-user service units (tinyos has no user service manager: refused).";
   };
 
+  options.systemd.tinyosSocketUnits = mkOption {
+    type = types.attrsOf (types.submodule {
+      options = {
+        description = mkOption { type = types.str; description = "The socket unit's description."; };
+        listenStream = mkOption { type = types.str; description = "The path of the unix socket the service listens on."; };
+        service = mkOption { type = types.str; description = "The service (in systemd.services) that opens the socket."; };
+      };
+    });
+    default = { };
+    internal = true;
+    description = "Socket units named <name>.socket that NixOS's packages bring (dbus.socket); active while their service listens on listenStream (tinyos has no socket activation).";
+  };
+
   options.systemd.package = mkOption {
     type = types.package;
     default = package;
@@ -259,7 +311,10 @@ in
     environment.etc."systemd/system".source = units;
     # the start order, for inspection and tests
     system.build.serviceOrder = order;
-    assertions = [{
+    assertions = lib.mapAttrsToList (n: k: {
+      assertion = lib.hasSuffix ".socket" n && all ? ${unitName k.service};
+      message = "systemd.tinyosSocketUnits.${n}: not a .socket name, or its service ${k.service} is not an enabled systemd.services unit";
+    }) sockets ++ [{
       assertion = config.systemd.user.services == { };
       message = "systemd.user.services: tinyos cannot run user services (it has no systemd user manager); defined: ${toString (builtins.attrNames config.systemd.user.services)}";
     }];

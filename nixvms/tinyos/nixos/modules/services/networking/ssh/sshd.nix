@@ -10,7 +10,12 @@
 #   are refused;
 # - the other settings NixOS declares keep NixOS's defaults (dropbear
 #   behaves so, or has no such knob); another value is refused, naming the
-#   option, as is any undeclared (freeform) key.
+#   option, as is any undeclared (freeform) key. Ciphers, KexAlgorithms and
+#   Macs may also be null (no line in sshd_config: the daemon's own
+#   algorithms, dropbear's compiled-in ones), which is their default with
+#   enableRecommendedAlgorithms = false, as in NixOS;
+# - listenAddresses: ListenAddress lines, dropbear's -p address:port (an
+#   address without a port listens on each of ports, as OpenSSH does).
 # The host key: NixOS's hostKeys path /etc/ssh/ssh_host_ed25519_key (and
 # .pub), OpenSSH format; generated at first boot into /var/lib/dropbear (the
 # persistent disk, as NixOS's /etc/ssh persists) since tinyos's /etc is
@@ -22,6 +27,17 @@ let
   cfg = config.services.openssh;
   s = cfg.settings;
   nullOr = types.nullOr;
+  hostKey = { type = "ed25519"; path = "/etc/ssh/ssh_host_ed25519_key"; };
+  # the host key (dropbear's, kept on the persistent disk) and its OpenSSH
+  # form at hostKeys' path: sshd's preStart, or sshd-keygen's alone
+  keygen = ''
+    mkdir -p /var/lib/dropbear /etc/ssh
+    [ -s /var/lib/dropbear/ed25519_host_key ] || dropbearkey -t ed25519 -f /var/lib/dropbear/ed25519_host_key
+    umask 077
+    dropbearconvert dropbear openssh /var/lib/dropbear/ed25519_host_key /etc/ssh/ssh_host_ed25519_key
+    umask 022
+    dropbearkey -y -f /var/lib/dropbear/ed25519_host_key | grep '^ssh-' > /etc/ssh/ssh_host_ed25519_key.pub
+  '';
   rootModes = [ "yes" "without-password" "prohibit-password" "forced-commands-only" "no" ];
 
   # dropbear: -w disallows root, -g root password logins; -s all password logins
@@ -38,9 +54,9 @@ let
   # and what tinyos says when another value is set.
   fixed = {
     AuthorizedPrincipalsFile = { default = "none"; why = "dropbear has no certificate authentication"; };
-    Ciphers = { default = recommended.Ciphers; why = "dropbear's ciphers are compiled in"; };
-    KexAlgorithms = { default = recommended.KexAlgorithms; why = "dropbear's key exchange algorithms are compiled in"; };
-    Macs = { default = recommended.Macs; why = "dropbear's MACs are compiled in"; };
+    Ciphers = { default = algorithms "Ciphers"; why = "dropbear's ciphers are compiled in"; };
+    KexAlgorithms = { default = algorithms "KexAlgorithms"; why = "dropbear's key exchange algorithms are compiled in"; };
+    Macs = { default = algorithms "Macs"; why = "dropbear's MACs are compiled in"; };
     KbdInteractiveAuthentication = { default = true; why = "dropbear has no keyboard-interactive authentication to turn off (only password authentication: PasswordAuthentication)"; };
     LogLevel = { default = "INFO"; why = "dropbear has no log levels"; };
     StrictModes = { default = true; why = "dropbear always checks the modes of ~/.ssh"; };
@@ -48,6 +64,16 @@ let
     UsePAM = { default = true; why = "dropbear is built without PAM; password logins are checked against /etc/shadow"; };
     X11Forwarding = { default = false; why = "dropbear is built without X11 forwarding"; };
   };
+  algorithms = k: if cfg.enableRecommendedAlgorithms then recommended.${k} else null;
+  # null: no line in sshd_config, the daemon's own (dropbear's compiled-in) set
+  nullable = [ "Ciphers" "KexAlgorithms" "Macs" ];
+  # dropbear's -p [address:]port per ListenAddress (and per port when the
+  # address has none), or per port
+  listenFlags =
+    if cfg.listenAddresses == [ ] then map (p: "-p ${toString p}") cfg.ports
+    else lib.concatMap (la:
+      map (p: "-p ${lib.optionalString (la.addr != null) "${la.addr}:"}${toString p}")
+        (if la.port != null then [ la.port ] else cfg.ports)) cfg.listenAddresses;
   recommended = {
     Ciphers = [ "chacha20-poly1305@openssh.com" "aes256-gcm@openssh.com" "aes128-gcm@openssh.com" "aes256-ctr" "aes192-ctr" "aes128-ctr" ];
     KexAlgorithms = [ "mlkem768x25519-sha256" "sntrup761x25519-sha512" "sntrup761x25519-sha512@openssh.com"
@@ -84,6 +110,36 @@ in
   options.services.openssh = {
     enable = mkOption { type = types.bool; default = false; description = "Whether to enable the secure shell daemon (dropbear in tinyos), which allows secure remote logins."; };
     ports = mkOption { type = types.listOf types.port; default = [ 22 ]; description = "Specifies on which ports the SSH daemon listens."; };
+    listenAddresses = mkOption {
+      type = types.listOf (types.submodule {
+        options = {
+          addr = mkOption { type = nullOr types.str; default = null; description = "Host, IPv4 or IPv6 address to listen to."; };
+          port = mkOption { type = nullOr types.int; default = null; description = "Port to listen to."; };
+        };
+      });
+      default = [ ];
+      example = [ { addr = "192.168.3.1"; port = 22; } { addr = "0.0.0.0"; port = 64022; } ];
+      description = "List of addresses and ports to listen on (ListenAddress directive in config). If port is not specified for address sshd will listen on all ports specified by ports option.";
+    };
+    # NixOS's default also has an RSA key (bits = 4096); tinyos's dropbear
+    # makes and serves the ed25519 key alone, so that is the default here
+    # and any other key is refused
+    hostKeys = mkOption {
+      type = types.listOf types.attrs;
+      default = [ hostKey ];
+      example = [ { type = "ed25519"; path = "/etc/ssh/ssh_host_ed25519_key"; } ];
+      description = "NixOS can automatically generate SSH host keys. This option specifies the path, type and size of each key (tinyos: the ed25519 key at /etc/ssh/ssh_host_ed25519_key only).";
+    };
+    generateHostKeys = mkOption {
+      type = types.bool;
+      default = false;
+      description = "Whether to generate SSH host keys even if sshd is disabled (the sshd-keygen unit).";
+    };
+    enableRecommendedAlgorithms = mkOption {
+      type = types.bool;
+      default = true;
+      description = "Allow only a secure, curated set of algorithms (the defaults of settings.Ciphers, KexAlgorithms and Macs); false leaves them null, the daemon's defaults.";
+    };
     openFirewall = mkOption { type = types.bool; default = true; description = "Whether to automatically open the specified ports in the firewall."; };
     # NixOS: mkRenamedOptionModule to settings.PermitRootLogin (a warning)
     permitRootLogin = mkOption {
@@ -116,14 +172,23 @@ in
     };
   };
 
-  config = lib.mkIf cfg.enable {
+  config = lib.mkMerge [ (lib.mkIf (cfg.generateHostKeys && !cfg.enable) {
+    # NixOS's sshd-keygen: the keys without the daemon
+    systemd.services.sshd-keygen = {
+      description = "SSH Host Keys Generation";
+      wantedBy = [ "multi-user.target" ];
+      path = [ pkgs.dropbear ];
+      serviceConfig = { Type = "oneshot"; RemainAfterExit = true; };
+      script = keygen;
+    };
+  }) (lib.mkIf cfg.enable {
     services.openssh.settings.PermitRootLogin = lib.mkIf (cfg.permitRootLogin != null) cfg.permitRootLogin;
     warnings = lib.optional (cfg.permitRootLogin != null)
       "The option `services.openssh.permitRootLogin' has been renamed to `services.openssh.settings.PermitRootLogin'.";
 
     assertions =
       lib.mapAttrsToList (k: f: {
-        assertion = s.${k} == f.default;
+        assertion = s.${k} == f.default || (builtins.elem k nullable && s.${k} == null);
         message = "services.openssh.settings.${k}: tinyos cannot set it to ${builtins.toJSON s.${k}}: its sshd is dropbear, and ${f.why}.";
       }) fixed
       ++ map (k: {
@@ -134,6 +199,10 @@ in
         assertion = patterns k == [ ];
         message = "services.openssh.settings.${k}: tinyos cannot match patterns (${toString (patterns k)}): dropbear checks a list of names.";
       }) accessLists
+      ++ map (k: {
+        assertion = k == hostKey;
+        message = "services.openssh.hostKeys: tinyos cannot make ${builtins.toJSON k}: dropbear serves one key, ${builtins.toJSON hostKey}.";
+      }) cfg.hostKeys
       ++ [ {
         assertion = builtins.elem s.GatewayPorts [ "no" "yes" null ];
         message = "services.openssh.settings.GatewayPorts: tinyos cannot set it to \"${toString s.GatewayPorts}\": dropbear has only \"no\" and \"yes\" (-a).";
@@ -158,19 +227,12 @@ in
       wantedBy = [ "multi-user.target" ];
       after = [ "network.target" ];
       path = [ pkgs.dropbear ];
-      preStart = ''
-        mkdir -p /var/lib/dropbear /etc/ssh
-        [ -s /var/lib/dropbear/ed25519_host_key ] || dropbearkey -t ed25519 -f /var/lib/dropbear/ed25519_host_key
-        umask 077
-        dropbearconvert dropbear openssh /var/lib/dropbear/ed25519_host_key /etc/ssh/ssh_host_ed25519_key
-        umask 022
-        dropbearkey -y -f /var/lib/dropbear/ed25519_host_key | grep '^ssh-' > /etc/ssh/ssh_host_ed25519_key.pub
-      '';
+      preStart = keygen;
       serviceConfig.Restart = "always";
       # -F foreground, -E log to stderr; the rest as settings say
       script = ''
         exec dropbear -F -E -r /var/lib/dropbear/ed25519_host_key \
-          ${lib.concatMapStringsSep " " (p: "-p ${toString p}") cfg.ports} \
+          ${builtins.concatStringsSep " " listenFlags} \
           ${rootFlags} ${lib.optionalString (s.PasswordAuthentication == false) "-s"} \
           ${lib.optionalString (s.PrintMotd != true) "-m"} \
           ${lib.optionalString (s.Banner != null) "-b ${s.Banner}"} \
@@ -178,5 +240,5 @@ in
           ${lib.optionalString restricted "-G ${loginGroup}"}
       '';
     };
-  };
+  }) ];
 }

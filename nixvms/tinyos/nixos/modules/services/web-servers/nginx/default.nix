@@ -141,8 +141,18 @@ let
       scgi_temp_path /var/cache/nginx/scgi;
       ${lib.optionalString cfg.recommendedGzipSettings "gzip on;"}
       ${cfg.commonHttpConfig}
+      ${lib.concatStrings (lib.mapAttrsToList upstreamBlock cfg.upstreams)}
       ${lib.concatStrings (lib.mapAttrsToList serverBlock cfg.virtualHosts)}
       ${cfg.appendHttpConfig}
+    }
+  '';
+  # upstream NAME { server ADDRESS k=v ... [backup]; ... } (ngx_http_upstream_module)
+  upstreamBlock = name: u: ''
+    upstream ${name} {
+    ${lib.concatStrings (lib.mapAttrsToList (addr: server:
+      "  server ${addr}${lib.concatStrings (lib.mapAttrsToList (k: v: " ${k}=${toString v}")
+        (removeAttrs server [ "backup" ]))}${lib.optionalString server.backup " backup"};\n") u.servers)}
+    ${u.extraConfig}
     }
   '';
   accepted = desc: mkOption { type = types.bool; default = false; description = "${desc} (accepted)."; };
@@ -177,6 +187,23 @@ in
       default = { localhost = { }; };
       example = { "example.org" = { root = "/var/www/example.org"; }; };
       description = "Declarative vhost config.";
+    };
+    upstreams = mkOption {
+      type = types.attrsOf (types.submodule {
+        options = {
+          servers = mkOption {
+            type = types.attrsOf (types.submodule {
+              freeformType = types.attrsOf (types.oneOf [ types.bool types.int types.str ]);
+              options.backup = mkOption { type = types.bool; default = false; description = "Marks the server as a backup server."; };
+            });
+            example = { "127.0.0.1:8000" = { }; "127.0.0.1:8001" = { backup = true; }; };
+            description = "Defines the address and other parameters of the upstream servers.";
+          };
+          extraConfig = mkOption { type = types.lines; default = ""; description = "These lines go to the end of the upstream verbatim."; };
+        };
+      });
+      default = { };
+      description = "Defines a group of servers to use as proxy target.";
     };
     commonHttpConfig = mkOption { type = types.lines; default = ""; description = "Lines at the start of the http block."; };
     appendHttpConfig = mkOption { type = types.lines; default = ""; description = "Lines at the end of the http block."; };

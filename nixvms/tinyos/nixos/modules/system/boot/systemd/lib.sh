@@ -24,16 +24,23 @@ unit_name() {
 }
 unit_exists() { [ -f "$UNITS/$1" ]; }
 
+# Under TCG every fork and exec costs milliseconds of emulated CPU (the
+# boot runs these a few hundred times: bench/README.md, issue 28), so the
+# functions the boot runs avoid them where a shell builtin does the same:
+# read instead of $(cat), $EPOCHSECONDS (busybox ash and bash have it)
+# instead of $(date +%s), no mkdir of a directory that exists.
 st_get() { # unit property default
   if [ -f "$RUN/$1/$2" ]; then cat "$RUN/$1/$2"; else echo "$3"; fi
 }
-st_set() { # unit property value
-  mkdir -p "$RUN/$1"
+st_read() { # variable unit property default: st_get into a variable, without a fork
+  if [ -f "$RUN/$2/$3" ]; then read -r "$1" < "$RUN/$2/$3" || :; else eval "$1=\$4"; fi
+}
+st_set() { # unit property value (written whole, then renamed: readers never see half)
+  [ -d "$RUN/$1" ] || mkdir -p "$RUN/$1"
   printf '%s\n' "$3" > "$RUN/$1/.$2.$$" && mv -f "$RUN/$1/.$2.$$" "$RUN/$1/$2"
 }
 set_state() { # unit ActiveState SubState
-  local now
-  now=$(date +%s)
+  local now=${EPOCHSECONDS:-$(date +%s)}
   st_set "$1" ActiveState "$2"
   st_set "$1" SubState "$3"
   st_set "$1" StateChangeTimestamp "$now"
@@ -45,8 +52,8 @@ set_state() { # unit ActiveState SubState
 
 # The journal. jlog unit identifier pid message
 jlog() {
-  mkdir -p "${JOURNAL%/*}"
-  printf '%s\t%s\t%s\t%s\t%s\n' "$(date +%s)" "$1" "$2" "$3" "$4" >> "$JOURNAL"
+  [ -d "${JOURNAL%/*}" ] || mkdir -p "${JOURNAL%/*}"
+  printf '%s\t%s\t%s\t%s\t%s\n' "${EPOCHSECONDS:-$(date +%s)}" "$1" "$2" "$3" "$4" >> "$JOURNAL"
 }
 # What systemd itself says about a unit (identifier systemd, pid 1).
 syslog() { jlog "$1" systemd 1 "$2"; }
@@ -87,7 +94,9 @@ run_control() { # unit user command
   [ -n "$3" ] || return 0
   { as_user "$2" "$3" "$RUN/$1/ControlPID" < /dev/null; echo $? > "$RUN/$1/.control-rc"; } 2>&1 | logger "$1" "$RUN/$1/ControlPID"
   rm -f "$RUN/$1/ControlPID"
-  return "$(cat "$RUN/$1/.control-rc")"
+  local rc
+  read -r rc < "$RUN/$1/.control-rc"
+  return "$rc"
 }
 
 status_text() { # exit status -> systemd's "status=1/FAILURE"
@@ -124,7 +133,7 @@ unit_start() ( # unit
   u=$1
   unit_exists "$u" || { echo "Failed to start $u: Unit $u not found." >&2; return 5; }
   . "$UNITS/$u"
-  state=$(st_get "$u" ActiveState inactive)
+  st_read state "$u" ActiveState inactive
   case $state in active|activating|reloading) st_set "$u" job none; return 0 ;; esac
   if [ "$Type" = target ]; then
     # (at boot, what a target wants has been started before it)
@@ -134,12 +143,14 @@ unit_start() ( # unit
     syslog "$u" "Reached target $Description."
     return 0
   fi
+  if [ "$Type" = socket ]; then socket_start "$u"; return; fi
   # At boot, a unit the boot has already dealt with (no start job left) is
   # not started again: it is up, finished, or failed.
   for r in $Requires; do
     ok=yes
-    if [ -n "$TINYOS_BOOT" ] && [ "$(st_get "$r" job none)" = none ]; then
-      [ "$(st_get "$r" ActiveState inactive)" = failed ] && ok=no
+    if [ -n "$TINYOS_BOOT" ] && st_read job "$r" job none && [ "$job" = none ]; then
+      st_read rstate "$r" ActiveState inactive
+      [ "$rstate" = failed ] && ok=no
     else unit_start "$r" 2>/dev/null || ok=no
     fi
     if [ $ok = no ]; then
@@ -152,12 +163,12 @@ unit_start() ( # unit
     fi
   done
   for w in $Wants; do
-    [ -n "$TINYOS_BOOT" ] && [ "$(st_get "$w" job none)" = none ] && continue
+    [ -n "$TINYOS_BOOT" ] && st_read job "$w" job none && [ "$job" = none ] && continue
     unit_start "$w" 2>/dev/null || true
   done
 
-  mkdir -p "$RUN/$u"
-  rm -f "$RUN/$u/stopping"
+  [ -d "$RUN/$u" ] || mkdir -p "$RUN/$u"
+  [ ! -e "$RUN/$u/stopping" ] || rm -f "$RUN/$u/stopping"
   st_set "$u" Result success
   set_state "$u" activating start
   syslog "$u" "Starting $Description..."
@@ -203,6 +214,55 @@ unit_start() ( # unit
   return 0
 )
 
+# Socket units (systemd.tinyosSocketUnits in systemd.nix): tinyos has no
+# socket activation, so the socket is opened by its service itself, which
+# starting the socket unit starts; the unit is active ("listening") once a
+# process listens on ListenStream, and leaves that state when its service
+# ends (the runner, unit_stop). Called in unit_start's subshell, with the
+# unit's assignments read.
+listening() { # path: a listening unix socket is bound to it (/proc/net/unix: flags __SO_ACCEPTCON)
+  awk -v p="$1" '$8 == p && $4 == "00010000" { f = 1 } END { exit !f }' /proc/net/unix
+}
+socket_start() { # unit
+  set_state "$1" activating start
+  if ! { [ -n "$TINYOS_BOOT" ] && st_read job "$Service" job none && [ "$job" = none ]; }; then
+    unit_start "$Service" 2>/dev/null
+  fi
+  local i=0 sst
+  until listening "$ListenStream"; do
+    st_read sst "$Service" ActiveState inactive
+    if [ "$sst" = failed ] || [ "$sst" = inactive ] || [ $i -ge 600 ]; then
+      syslog "$1" "$1: $Service did not listen on $ListenStream."
+      syslog "$1" "$1: Failed with result 'resources'."
+      syslog "$1" "Failed to listen on $Description."
+      st_set "$1" Result resources
+      set_state "$1" failed failed
+      st_set "$1" job none
+      console "[FAILED] Failed to listen on $Description."
+      [ -n "$TINYOS_BOOT" ] || echo "Job for $1 failed." >&2
+      return 1
+    fi
+    sleep 0.1
+    i=$((i + 1))
+  done
+  set_state "$1" active listening
+  st_set "$1" job none
+  syslog "$1" "Listening on $Description."
+  console "[  OK  ] Listening on $Description."
+}
+# A service ended (or was stopped): its socket units no longer listen.
+sockets_closed() { # result(inactive|failed) sockets...
+  local r=$1 s
+  shift
+  for s in "$@"; do
+    case $(st_get "$s" ActiveState inactive) in inactive|failed) continue ;; esac
+    if [ "$r" = failed ]; then st_set "$s" Result resources; set_state "$s" failed failed
+    else set_state "$s" inactive dead
+    fi
+    syslog "$s" "Closed $s."
+  done
+}
+
 # Stop a unit as `systemctl stop` does: ExecStop, then KillSignal to the
 # main process's group, SIGKILL after TimeoutStopSec.
 unit_stop() ( # unit
@@ -212,6 +272,8 @@ unit_stop() ( # unit
   state=$(st_get "$u" ActiveState inactive)
   case $state in inactive|failed) return 0 ;; esac
   if [ "$Type" = target ]; then set_state "$u" inactive dead; syslog "$u" "Stopped target $Description."; return 0; fi
+  # (the socket is its service's: stopping the socket stops the service)
+  if [ "$Type" = socket ]; then unit_stop "$Service"; sockets_closed inactive "$u"; return 0; fi
   touch "$RUN/$u/stopping"
   set_state "$u" deactivating stop
   syslog "$u" "Stopping $Description..."
@@ -241,6 +303,7 @@ unit_stop() ( # unit
   syslog "$u" "$u: Deactivated successfully."
   syslog "$u" "Stopped $Description."
   set_state "$u" inactive dead
+  sockets_closed inactive $Sockets
   rm -f "$RUN/$u/stopping"
   return 0
 )

@@ -5,7 +5,7 @@
 . @lib@
 u=$1
 . "$UNITS/$u"
-n=$(st_get "$u" NRestarts 0)
+st_read n "$u" NRestarts 0
 {
   while :; do
     as_user "$User" "$ExecStart" "$RUN/$u/MainPID" session < /dev/null
@@ -27,8 +27,8 @@ n=$(st_get "$u" NRestarts 0)
       syslog "$u" "$u: Failed with result 'exit-code'."
     fi
     if [ $again = no ]; then
-      if [ "$rc" = 0 ]; then set_state "$u" inactive dead
-      else st_set "$u" Result exit-code; set_state "$u" failed failed
+      if [ "$rc" = 0 ]; then set_state "$u" inactive dead; sockets_closed inactive $Sockets
+      else st_set "$u" Result exit-code; set_state "$u" failed failed; sockets_closed failed $Sockets
       fi
       st_set "$u" RunnerPID 0
       exit 0
