@@ -102,11 +102,11 @@ class _Group(click.Group):
 
 
 def load_all_commands() -> None:
-    """Register the running network's commands (cli_network.py, cli_machines.py,
-    cli_snapshot.py, cli_links.py) on the group."""
-    from nixvms import cli_links, cli_machines, cli_network, cli_snapshot
+    """Register the running network's commands (cli_network.py, cli_test.py,
+    cli_machines.py, cli_snapshot.py, cli_links.py) on the group."""
+    from nixvms import cli_links, cli_machines, cli_network, cli_snapshot, cli_test
 
-    for module in (cli_network, cli_machines, cli_snapshot, cli_links):
+    for module in (cli_network, cli_test, cli_machines, cli_snapshot, cli_links):
         for name, command in module.COMMANDS.items():
             if name not in nixvms.commands:
                 nixvms.add_command(command, name)

@@ -43,7 +43,7 @@ from nixvms.options import Options
 from nixvms.state import StateDir, points_to, project_lock
 
 if TYPE_CHECKING:
-    from nixvms.tasks import BuildContext
+    from nixvms.context import BuildContext
 
 
 def request_key(network_file: str, options: Options) -> str | None:

@@ -514,6 +514,32 @@ def add_root(store_path: str, link: Path, settings: NixSettings) -> None:
             settings)
 
 
+def add_roots(store_paths: Sequence[str], link: Path, settings: NixSettings) -> list[Path]:
+    """Make every (valid) store path an indirect GC root, as `nix-build -o` does,
+    in one call; return the links Nix made (`link`, `link-2`, `link-3`, ...)."""
+    link.parent.mkdir(parents=True, exist_ok=True)
+    out = run_nix("nix-store", ["--realise", *store_paths, "--add-root", str(link), "--indirect"],
+                  settings)
+    # With --add-root nix prints the roots, not the store paths.
+    return [Path(line) for line in out.stdout.splitlines() if line]
+
+
+def invalid_store_paths(store_paths: Sequence[str], settings: NixSettings) -> list[str]:
+    """The paths among store_paths that are not valid in the store (never made,
+    or collected), from one call that substitutes nothing."""
+    if not store_paths:
+        return []
+    out = run_nix("nix-store", ["--check-validity", "--print-invalid", *store_paths], settings)
+    return out.stdout.split()
+
+
+def add_fixed(files: Sequence[Path], settings: NixSettings) -> list[str]:
+    """Add files to the store as nixpkgs' requireFile expects them (flat,
+    SHA-256); return their store paths, in order."""
+    out = run_nix("nix-store", ["--add-fixed", "sha256", *map(str, files)], settings)
+    return out.stdout.split()
+
+
 def instantiate_network_dir(
     nixpkgs: str,
     files_dir: Path,
@@ -545,6 +571,22 @@ def copy_closure_to(host: VmHost, paths: Sequence[str], settings: NixSettings) -
     mostly binaries that compress well, and a host is often a network away."""
     run_nix("nix-copy-closure", ["--to", host.ssh, "--gzip", *paths], settings,
             env={"NIX_SSHOPTS": host.nix_sshopts()})
+
+
+def references(path: str, settings: NixSettings) -> list[str]:
+    """The store paths `path` refers to directly (nix-store --query --references)."""
+    out = run_nix("nix-store", ["--query", "--references", path], settings)
+    return [line.strip() for line in out.stdout.splitlines() if line.strip()]
+
+
+def host_share(network: str, own_vms: Sequence[str], every_vm: Sequence[str],
+               settings: NixSettings) -> list[str]:
+    """What a VM host needs of a network directory's closure: its own machines'
+    VMs and what the directory refers to that is no VM (python3), not the
+    other hosts' VMs; the directory's own files travel separately (its copy
+    would bring every VM's closure with it)."""
+    others = set(every_vm) | {network}
+    return [*own_vms, *(r for r in references(network, settings) if r not in others)]
 
 
 def nix_store_dir() -> str:

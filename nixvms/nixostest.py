@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nixvms import nix, tasks
+from nixvms import context, nix
 from nixvms.errors import NixvmsError
 from nixvms.keys import project_key
 from nixvms.network import make_plan, number_machines
@@ -108,9 +108,9 @@ def read_test(file: Path, nixpkgs: str, settings: nix.NixSettings,
 
 def plan_json(file: Path, state_dir: Path | None, names: tuple[str, ...]) -> str:
     """The address plan the test's machines were last built with (as the
-    build made it: tasks.prepare)."""
+    build made it: context.prepare)."""
     state = StateDir.for_network(file, state_dir)
-    naming, _memory = tasks.recorded_naming(state, tuple(sorted(names)))
+    naming, _memory = context.recorded_naming(state, tuple(sorted(names)))
     return make_plan(number_machines(names), naming, project_key(state).public_key).as_json
 
 

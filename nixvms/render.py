@@ -31,7 +31,7 @@ LAUNCHER_TEMPLATE = "launcher.sh.j2"
 SUPERVISOR_DIR = "supervisor"
 # The launchers the network directory's bin/ holds: (file, what it runs).
 # nixos-run-vms is the name the nixos-build-vms manual uses.
-# nixos-test-driver runs the test driver (supervisor/driver.py: main).
+# nixos-test-driver runs the test driver (supervisor/driver_main.py).
 LAUNCHERS = ("run-vms", "nixos-test-driver")
 
 # What ssh_config's Host line can take literally: no whitespace, no quotes,

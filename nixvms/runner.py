@@ -3,7 +3,7 @@
 A `Pipeline` owns one build of one network: it takes the project lock (two
 runs in one project wait for each other rather than interleave), sets aside
 a state database sqlite cannot read, reads what the tasks share
-(tasks.prepare), and hands doit the task graph of tasks.py. `nixvms build`
+(context.prepare), and hands doit the task graph of tasks.py. `nixvms build`
 runs that graph through doit's API (`run`); a project's dodo.py
 (nixvms/dodo.py) gives the same pipeline's tasks to the doit command. At
 the end it forgets the records and file sets no machine of the network uses.
@@ -30,6 +30,8 @@ from doit.exceptions import UnmetDependency
 from doit.loader import generate_tasks
 
 from nixvms import lastrun, records, tasks
+from nixvms.context import BuildContext
+from nixvms.context import prepare as prepare_context
 from nixvms.errors import BuildFailed, UsageError
 from nixvms.events import Event, Progress, notice
 from nixvms.options import BuildResult, Options
@@ -153,7 +155,7 @@ class Pipeline:
         self.progress = progress
         self.state = StateDir.for_network(network_file, state_dir)
         self._held = ExitStack()
-        self._context: tasks.BuildContext | None = None
+        self._context: BuildContext | None = None
         self._made: str | None = None  # the network directory, once the whole network is built
 
     def doit_config(self) -> dict[str, Any]:
@@ -184,9 +186,9 @@ class Pipeline:
         lastrun.forget(self.state)
 
     @property
-    def context(self) -> tasks.BuildContext:
+    def context(self) -> BuildContext:
         if self._context is None:
-            self._context = tasks.prepare(self.network_file, self.state, self.options,
+            self._context = prepare_context(self.network_file, self.state, self.options,
                                           self.progress)
         return self._context
 
@@ -227,7 +229,7 @@ class Pipeline:
         return BuildResult(made.store_path if made else "", tuple(ctx.log.evaluated),
                            tuple(ctx.log.built), ctx.nixpkgs, ctx.uses_tinyos)
 
-    def _make_network_if_complete(self, ctx: tasks.BuildContext) -> None:
+    def _make_network_if_complete(self, ctx: BuildContext) -> None:
         missing = tasks.not_up_to_date(ctx, [m for m in ctx.machines if m not in ctx.selected])
         if missing:
             self.progress(notice(
@@ -262,7 +264,7 @@ class Pipeline:
         self.close()
 
 
-def forget_unused(ctx: tasks.BuildContext) -> None:
+def forget_unused(ctx: BuildContext) -> None:
     """Delete the records of machines that left the network and unused file sets."""
     keep: set[str] = set()
     for kind, directory in ((records.Evaluation, ctx.state.records / "eval"),

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from nixvms import deps, records, tasks
+from nixvms import context, deps, records
 from nixvms.errors import UsageError
 from nixvms.network import make_plan, number_machines
 from nixvms.options import Options
@@ -72,7 +72,7 @@ def _why_evaluate(state: StateDir, network: str, machine: str, listing: records.
     reasons = []
     lookup = records.load(records.NixpkgsLookup, state.nixpkgs_record)
     nixpkgs = lookup.path if lookup and lookup.path else None
-    current = tasks.evaluation_inputs(nixpkgs or record.inputs.get("nixpkgs", ""), options,
+    current = context.evaluation_inputs(nixpkgs or record.inputs.get("nixpkgs", ""), options,
                                       network)
     for name, value in current.items():
         if record.inputs.get(name) != value:
@@ -82,7 +82,7 @@ def _why_evaluate(state: StateDir, network: str, machine: str, listing: records.
         reasons.append("where <nixpkgs> is must be looked up again")
     public_key = _public_key(state)
     if public_key is not None:
-        naming, _memory = tasks.recorded_naming(state, tuple(sorted(listing.names)))
+        naming, _memory = context.recorded_naming(state, tuple(sorted(listing.names)))
         plan = make_plan(number_machines(listing.names), naming, public_key)
         if plan.digest != record.plan:
             reasons.append("the address plan changed (a machine's VLANs, hostName or domain, "

@@ -403,6 +403,25 @@ def test_join_all_waits_for_every_machine_to_power_off(booted: Booted) -> None:
     assert not booted.alpha.is_up() and not booted.beta.is_up()
 
 
+
+def test_the_only_machine_starts_again_right_after_its_shutdown(tmp_path: Path) -> None:
+    # the supervisor ends with the network's last machine; start() right
+    # after shutdown() (as nixpkgs' timezone.nix does) starts a new one
+    # rather than asking the one that is ending
+    write(tmp_path / "network.nix", """{
+      defaults = { modulesPath, ... }: {
+        imports = [ (modulesPath + "/testing/test-instrumentation.nix") ];
+      };
+      solo = { ... }: { };
+    }""")
+    assert nixvms("build", cwd=tmp_path).code == 0
+    with Driver(tmp_path / "result", tmp_path / "state", stream=io.StringIO()) as driver:
+        solo = driver.by_name["solo"]
+        solo.start()
+        solo.shutdown()
+        solo.start()
+        assert solo.succeed("hostname") == "solo\n"
+
 def test_machines_are_named_by_machine_name(booted: Booted) -> None:
     assert isinstance(booted.driver.by_name["alpha"], Machine)
     with pytest.raises(MachineError, match=r"no machine named 'gamma'.*alpha, beta"):

@@ -12,8 +12,9 @@ import junitparser
 import pytest
 
 from nixvms.supervisor import backdoor
-from nixvms.supervisor.driver import Driver, python_name
+from nixvms.supervisor.driver import Driver
 from nixvms.supervisor.errors import SupervisorError
+from nixvms.supervisor.lint import python_name
 from nixvms.supervisor.machine import MachineError, RequestedAssertionFailed, retry
 from nixvms.supervisor.reports import ScriptResult, SubtestResult, junit_xml, report
 from tests.conftest import write

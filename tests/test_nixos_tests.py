@@ -4,7 +4,7 @@ module form and make-test-python.nix's), run with the driver's NixOS API.
 The test files are the project's own (tests/nixos/). The ones that need no
 machine run in seconds; tests/nixos/api.nix boots two tinyos machines once
 and checks many methods in its subtests; state.nix, polling.nix and
-store-paths.nix boot one machine each.
+store-paths.nix and store-paths-function.nix boot one machine each.
 """
 
 from __future__ import annotations
@@ -286,3 +286,14 @@ def test_editing_the_scripts_text_rebuilds_and_reboots_no_machine(
     assert "an edited script" in second.stderr
     assert " 0 built," in second.stderr
     assert "restored from its ready snapshot (not booted)" in second.stderr
+
+
+@pytest.mark.vm
+def test_store_paths_a_function_script_names_are_in_the_guests_store(tmp_path: Path) -> None:
+    test = copy_test(tmp_path, "store-paths-function.nix")
+    run = nixvms("test", str(test), cwd=tmp_path)
+    assert run.code == 0, run.stderr[-3000:]
+    assert "greeting: hello from a path only the function names" in run.stdout
+    assert "hostname: fnhost" in run.stdout
+    assert "etc source: from the node's configuration" in run.stdout
+    assert re.search(r"^system: /nix/store/\w{32}-tinyos-system-fnhost$", run.stdout, re.M)

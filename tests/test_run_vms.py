@@ -665,7 +665,7 @@ def test_a_second_test_run_is_refused_while_another_owns_the_network(
     script = tmp_path / "hold.py"
     script.write_text("start_all()\nimport time\ntime.sleep(120)\n")
     first = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from nixvms.supervisor.driver import main; "
+        [sys.executable, "-c", "import sys; from nixvms.supervisor.driver_main import main; "
          "sys.exit(main(sys.argv[2:], network=sys.argv[1]))", str(net.directory),
          "--state-dir", str(net.state.parent), str(script)],
         env=net.env(), cwd=net.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 import tempfile
 import time
@@ -15,7 +16,7 @@ from click.testing import CliRunner
 from nixvms.cli import nixvms
 from nixvms.render import render_launcher, templates_digest
 from nixvms.supervisor import accel, errors, ports, spec, statedir, text, views
-from nixvms.supervisor.supervisor import ssh_config_text
+from nixvms.supervisor.sshconfig import ssh_config_text
 
 # --- console text ------------------------------------------------------------------
 
@@ -63,6 +64,22 @@ def test_choose_ports_skips_avoided_ports() -> None:
 def test_choose_ports_that_run_out_is_a_port_error_naming_the_base() -> None:
     with pytest.raises(errors.PortError, match="no free ports for 2 ssh forward"):
         ports.choose_ports(65535, 2)
+
+
+def test_a_port_whose_last_connection_is_in_time_wait_is_free_again() -> None:
+    # a machine's ssh port after an ssh session to it: QEMU binds it again
+    # (SO_REUSEADDR), so its next start asks for the same port and gets it
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        assert not ports.port_free(port)  # listening: in use
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            accepted, _ = listener.accept()
+            accepted.close()  # the listening side closes first: its TIME_WAIT
+            client.recv(1)
+    assert ports.port_free(port)
 
 
 def test_port_base_must_be_a_port_number() -> None:

@@ -82,7 +82,8 @@ def data_dir(tmp_path: Path) -> dict[str, str]:
         pytest.skip(f"tinyos is not set up in {installed} (scripts/setup)")
     own = tmp_path / "data"
     shutil.copytree(installed, own / "tinyos",
-                    ignore=shutil.ignore_patterns(".*"))  # not a half-written manifest
+                    # not a half-written manifest, nor the installed data's GC roots
+                    ignore=shutil.ignore_patterns(".*", "gcroots"))
     return {"NIXVMS_DATA_DIR": str(own)}
 
 

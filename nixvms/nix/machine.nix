@@ -15,7 +15,11 @@ let
     # Omitting nixpkgs.system in a machine means the host's system, as in
     # NixOS (eval-config sets nixpkgs.system = mkDefault system).
     system = builtins.currentSystem;
-    modules = [
+    # nixvms's modules are extraModules, with the base modules: a
+    # specialisation with inheritParentConfig = false keeps them (its VM, its
+    # backdoor, its network), as NixOS's test nodes keep qemu-vm.nix and the
+    # test instrumentation (their baseModules, nixos/lib/testing/nodes.nix)
+    extraModules = [
       (nixpkgsPath + "/nixos/modules/virtualisation/qemu-vm.nix")
       # As nixos-build-vms's network: NixOS's test instrumentation (the root
       # shell on /dev/hvc0 that the test driver talks to).
@@ -28,6 +32,8 @@ let
         hosts = plan.hosts;
         sshPublicKey = plan.sshPublicKey;
       })
+    ];
+    modules = [
       {
         _file = "${toString networkFile}@defaults";
         imports = [ network.defaults ];

@@ -2,7 +2,7 @@
 #
 #   bin/run-vms                 the launcher (rendered by nixvms: templates/launcher.sh.j2)
 #   bin/nixos-run-vms           the same (the name the nixos-build-vms manual uses)
-#   bin/nixos-test-driver       the test driver (lib/nixvms_supervisor/driver.py): a
+#   bin/nixos-test-driver       the test driver (lib/nixvms_supervisor/driver_main.py): a
 #                               Python session over the machines, or a test script
 #   lib/nixvms_supervisor/      the supervisor: nixvms/supervisor/*.py, standard library only
 #   lib/python3                 nixpkgs' python3, when the package set has one

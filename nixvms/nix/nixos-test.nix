@@ -43,24 +43,46 @@ let
   # NixOS's test VMs mount the host's whole store (qemu-vm.nix's 9p
   # /nix/store), so a testScript may run any path it names, such as
   # `${pkgs.hello}/bin/hello`; a tinyos guest's store holds only its closure.
-  # So the store paths a string testScript names join every node's
+  # So the store paths the testScript names join every node's
   # virtualisation.additionalPaths, as one file that lists them (its closure
   # is theirs). The file holds the paths, not the script, so that editing the
-  # script changes no machine. A script that is a function of `nodes` is
-  # left alone: the paths it names can be the nodes' own systems.
+  # script changes no machine.
+  #
+  # A script that is a function of `nodes` (nixos/lib/testing/testScript.nix)
+  # is called with the nodes to be scanned, and may read any node's
+  # configuration, with one exception: a node's systems (system.build:
+  # toplevel, vm, ...) hold the very paths scanned here, so naming them would
+  # be a cycle. For the scan they are names that are not store paths; the
+  # script that runs (test-info.nix) gets the real ones, which each node's
+  # own store holds. A function's module is always imported (whether it
+  # names paths is known only once the nodes are evaluated, and the modules
+  # of a node must be known before that); it adds nothing if it finds none.
   script = test.testScript or null;
+  scriptIsFunction = builtins.isFunction script;
+  scanNodes = builtins.mapAttrs (n: node:
+    let
+      c = node.config;
+      unscanned = a: let p = "nixvms-unscanned-${n}-system.build.${a}"; in { outPath = p; drvPath = p; name = a; };
+      build = builtins.mapAttrs (a: _: unscanned a) c.system.build;
+      scanned = c // { system = c.system // { inherit build; }; };
+    in scanned // { config = scanned; }) nodes;
+  callScript = f:
+    let formals = builtins.functionArgs f; args = { nodes = scanNodes; }; in
+    f (if formals == { } then args else builtins.intersectAttrs formals args);
   scriptPathsModule = { pkgs, ... }:
     let
+      text = if scriptIsFunction then callScript script else script;
       pattern = "(${builtins.storeDir}/[0-9a-z]{32}-[-+._?=0-9A-Za-z]+)";
-      found = builtins.filter builtins.isList (builtins.split pattern script);
+      found = builtins.filter builtins.isList (builtins.split pattern text);
       unique = builtins.attrNames (builtins.listToAttrs
         (map (m: { name = builtins.head m; value = null; }) found));
       # substring 0 0 keeps the script's context (what the paths are built
       # from) and none of its text
-      listing = builtins.concatStringsSep "\n" unique + builtins.substring 0 0 script;
+      listing = builtins.concatStringsSep "\n" unique + builtins.substring 0 0 text;
     in
-    { virtualisation.additionalPaths = [ (pkgs.writeText "nixos-test-script-paths" listing) ]; };
-  namesStorePaths = builtins.isString script && builtins.hasContext script;
+    { virtualisation.additionalPaths =
+        if unique == [ ] then [ ] else [ (pkgs.writeText "nixos-test-script-paths" listing) ]; };
+  namesStorePaths = scriptIsFunction || (builtins.isString script && builtins.hasContext script);
   node = n:
     if interactive && interactiveNodes ? ${n}
     then { imports = [ test.nodes.${n} interactiveNodes.${n} ]; }

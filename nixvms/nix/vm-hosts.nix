@@ -3,6 +3,11 @@
 # network rather than a machine):
 #
 #   meta.vmHosts.big = { ssh = "root@big.example"; port = 22; stateDir = "/var/tmp/vms"; };
+#   meta.vmHosts.far = { ssh = "far"; cable = { delay = "20ms"; loss = "1%"; }; };
+#
+# `cable`: how the cables to the host behave, each way (a wirefilter in each
+# VLAN's cable: nixvms/supervisor/cables.py), with virtualisation.vlanLinks's
+# settings and spellings.
 #   db = { deployment.vmHost = "big"; ... };
 #
 # null (the default): this host. The host's entry travels in the machine's
@@ -32,5 +37,9 @@
       identity = toString (entry.identity or "");
       state_dir = toString (entry.stateDir or "");
       ssh_options = entry.sshOptions or [ ];
+      cable =
+        let c = entry.cable or { }; in
+        map (n: "${n}=${toString c.${n}}")
+          (builtins.filter (n: c.${n} != null) (builtins.attrNames c));
     };
 }

@@ -3,11 +3,10 @@ guest reading commands from its virtio console (/dev/hvc0), which QEMU
 connects to the unix socket <sockets>/<m>.shell.
 
 The guest side is NixOS's nixos/modules/testing/test-instrumentation.nix (or
-tinyos's module of the same path): a shell (bash on NixOS, busybox sh on
-tinyos) that reads commands from the console, raw and without echo, and
-writes "Spawning backdoor root shell..." when it starts. The protocol here is
-the driver's own and uses only what both shells and their userlands have
-(POSIX sh, mktemp, md5sum, base64 -w 0):
+tinyos's module of the same path): bash, reading commands from the console,
+raw and without echo, that writes "Spawning backdoor root shell..." when it
+starts. The protocol here is the driver's own and uses only POSIX sh and
+what both userlands have (mktemp, md5sum, base64 -w 0):
 
 - Once per connection the driver defines two shell functions (SETUP) and
   makes the file that holds a command's output.
@@ -34,9 +33,9 @@ the driver's own and uses only what both shells and their userlands have
   having read it, runs `__nixvms_ack TOKEN` in the backdoor shell: at most
   one chunk (64 kB of base64) is ever in flight, well within the socket's
   buffer. A reply of one chunk needs no acknowledgement.
-- A command with no output costs the guest two forks and no exec; one with
-  output, two execs more (md5sum, base64), and two per further chunk (dd,
-  base64).
+- A command with no output costs the guest two forks and no exec (`[ -s ]`
+  is a builtin, where `wc -c` would be a process); one with output, three
+  execs more (wc, md5sum, base64), and two per further chunk (dd, base64).
 
 Connecting does not depend on having seen the banner: QEMU drops what the
 guest writes while no client is connected, so the driver asks "are you
@@ -77,16 +76,18 @@ READ_SIZE = 1 << 20
 # bytes of output per chunk of a reply: 64 kB of base64 in flight at most
 CHUNK = 48 * 1024
 
-# Defined in the backdoor shell once per connection (POSIX sh: busybox and bash).
+# Defined in the backdoor shell once per connection (POSIX sh).
 # __nixvms_run TOKEN 3<<'END' (the command) END: runs it in the background and
 # writes its framed reply when it ends. __nixvms_kill: kills every process the
 # running command started (descendants of its job, found in /proc).
 SETUP = r"""__nixvms_out=$(mktemp) && __nixvms_job= && __nixvms_run() {
   (
     ( set -euo pipefail; . /proc/self/fd/3 ) </dev/null >"$__nixvms_out"
-    __nixvms_status=$?
-    __nixvms_size=$(wc -c <"$__nixvms_out")
-    __nixvms_n=$(( (__nixvms_size + @CHUNK@ - 1) / @CHUNK@ ))
+    __nixvms_status=$? __nixvms_n=0
+    if [ -s "$__nixvms_out" ]; then
+      __nixvms_size=$(wc -c <"$__nixvms_out")
+      __nixvms_n=$(( (__nixvms_size + @CHUNK@ - 1) / @CHUNK@ ))
+    fi
     if [ "$__nixvms_n" -eq 0 ]; then
       printf '\036%s %s 0 -\n\n' "$1" "$__nixvms_status"
     elif [ "$__nixvms_n" -eq 1 ]; then
@@ -114,7 +115,7 @@ SETUP = r"""__nixvms_out=$(mktemp) && __nixvms_job= && __nixvms_run() {
   while [ -n "$__nixvms_round" ]; do
     __nixvms_next=
     for __nixvms_p in /proc/[0-9]*; do
-      read -r __nixvms_l < "$__nixvms_p/stat" 2>/dev/null || continue
+      read -r __nixvms_l 2>/dev/null <"$__nixvms_p/stat" || continue
       set -- ${__nixvms_l##*) }
       for __nixvms_q in $__nixvms_round; do
         [ "$2" = "$__nixvms_q" ] && __nixvms_next="$__nixvms_next ${__nixvms_p#/proc/}"

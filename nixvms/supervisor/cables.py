@@ -20,14 +20,17 @@ import subprocess
 import time
 from pathlib import Path
 
-from . import procs
-from .errors import StartError
+from . import procs, wirefilter
+from .errors import LinkError, StartError
 from .placement import VmHost
-from .statedir import open_private
+from .statedir import open_private, remove_path
 from .text import tail_lines
+from .wirefilter import Shape
 
 DEFAULT_STOP_TIMEOUT = 5.0
 PROBE_TIMEOUT = 30.0
+SHAPE_TIMEOUT = 10.0  # a shaped cable's wirefilter has this long to answer
+BOTH_WAYS = ("LR", "RL")  # a cable's shape: here to the host, and back
 
 
 def cable_argv(local: Path, host: VmHost, remote: str, management: Path | None = None,
@@ -58,36 +61,47 @@ def probe(host: VmHost) -> None:
         raise StartError(f"host {host.name} ({host.ssh}) did not answer ssh within "
                          f"{PROBE_TIMEOUT:.0f} s") from error
     if done.returncode != 0:
-        said = " | ".join(line for line in done.stderr.splitlines() if line.strip())[-300:]
+        said = ssh_said(done.stderr)
         raise StartError(f"host {host.name} ({host.ssh}) cannot be reached over ssh "
                          f"(exit status {done.returncode}): {said or 'no message'}")
+
+
+def ssh_said(stderr: str) -> str:
+    """What ssh (or the command it ran) said, on one line: its last 300 characters."""
+    return " | ".join(line for line in stderr.splitlines() if line.strip())[-300:]
 
 
 class Cable:
     """One VLAN's cable to one host: a dpipe of vde_plug, ssh and vde_plug."""
 
     def __init__(self, vlan: int, host: VmHost, local: Path, remote: str, log: Path,
-                 management: Path | None = None) -> None:
+                 management: Path | None = None, shape: Shape | None = None,
+                 group: int = 0) -> None:
         self.vlan = vlan
+        self.group = group  # a partition's group whose hubs it joins; 0: the VLAN's switches
         self.host = host
         self.local = local
         self.remote = remote
         self.log = log
         self.management = management
+        self.shape = shape  # with management: its wirefilter's shape, each way
         self.process: subprocess.Popen[bytes] | None = None
         self.command: tuple[str, ...] = ()
         self.reported = False
 
     @property
     def who(self) -> str:
-        return f"the cable of VLAN {self.vlan} to host {self.host.name}"
+        group = f" (partition group {self.group})" if self.group else ""
+        return f"the cable of VLAN {self.vlan}{group} to host {self.host.name}"
 
     def start(self) -> None:
-        for program in ("dpipe", "vde_plug"):
+        for program in ("dpipe", "vde_plug") + (("wirefilter",) if self.management else ()):
             if shutil.which(program) is None:
                 raise StartError(f"{program} is not installed (it comes with vde2); "
                                  f"{self.who} needs it")
         self.command = tuple(cable_argv(self.local, self.host, self.remote, self.management))
+        if self.management is not None:
+            remove_path(self.management)
         fd = open_private(self.log)
         with os.fdopen(fd, "wb") as output:
             # dpipe's ends read their stdin; ours is a pipe held open, so the
@@ -98,6 +112,23 @@ class Cable:
                                        stdin=subprocess.PIPE, output=output,
                                        new_session=False)
         self.reported = False
+        if self.management is not None:
+            self._shape(self.management, self.shape or Shape())
+
+    def _shape(self, management: Path, shape: Shape) -> None:
+        """Its wirefilter given the shape, once it answers; StartError (the cable
+        stopped) if it never does: a cable is never left unshaped."""
+        deadline = time.monotonic() + SHAPE_TIMEOUT
+        while True:
+            try:
+                with wirefilter.ManagementClient(management, self.who) as client:
+                    client.run(wirefilter.commands(shape, BOTH_WAYS))
+                return
+            except LinkError as error:
+                if not self.is_running() or time.monotonic() > deadline:
+                    self.stop(1.0)
+                    raise StartError(f"{self.who} was not shaped: {error.message}") from None
+                time.sleep(0.05)
 
     def is_running(self) -> bool:
         return self.process is not None and self.process.poll() is None

@@ -29,14 +29,22 @@ from typing import Any
 
 from . import converge as converging
 from . import procs, recovery, runstate
-from .errors import NotReady, NotRunning, StartError, StateDamaged, SupervisorError, UsageError
+from .errors import (
+    AlreadyRunning,
+    NotReady,
+    NotRunning,
+    StartError,
+    StateDamaged,
+    SupervisorError,
+    UsageError,
+)
 from .facts import Forward
 from .launch import StartRequest
 from .machines import HostForward
 from .recovery import Found
 from .runstate import MachineState, Phase, RunState
 from .spec import NetworkSpec, load_network
-from .statedir import RunDir, StateLock, open_private, prepare, remove_path
+from .statedir import RunDir, StateLock, is_locked, open_private, prepare, remove_path
 from .supervisor import error_kind
 from .text import tail_lines
 
@@ -253,6 +261,19 @@ class Opened:
         return self.state.machine(name)
 
 
+def not_running(opened: Opened, name: str) -> NotRunning:
+    """Why a command cannot reach machine `name`: stopped, or its host lost."""
+    record = opened.record(name)
+    if record is not None and record.phase is Phase.UNREACHABLE:
+        host = next((p.host for p in opened.state.request.remote if name in p.machines), None)
+        where = f"its host {host.name} ({host.ssh})" if host else "its host"
+        return NotRunning(f"machine {name} is unreachable: the ssh connection to {where} "
+                          "was lost (`nixvms stop`, then `nixvms up`, starts it again)")
+    phase = record.phase.value if record is not None else "stopped"
+    return NotRunning(f"machine {name} is not running ({phase}); start it with "
+                      f"`nixvms start {name}`")
+
+
 def open_state_dir(state_dir: str | os.PathLike[str]) -> RunDir:
     path = Path(state_dir)
     if not path.is_dir():
@@ -264,7 +285,7 @@ def open_state_dir(state_dir: str | os.PathLike[str]) -> RunDir:
 def open_run(state_dir: str | os.PathLike[str]) -> Opened:
     """The running (or last run) network of a state directory; NotRunning if none."""
     run_dir = open_state_dir(state_dir)
-    state = runstate.load(run_dir)
+    state = runstate.load_started(run_dir)
     if state is None:
         found = recovery.find(run_dir)
         if found.pids:
@@ -361,6 +382,7 @@ class Stopped:
     everything: bool
     running: bool = True          # False: nothing was running (nothing to do)
     recovered: Found | None = None  # the state file was damaged: what was found and stopped
+    left: tuple[str, ...] = ()    # a line per VM host whose machines could not be stopped
 
 
 def _damaged(run_dir: RunDir) -> str:
@@ -380,7 +402,7 @@ def stop(state_dir: str | os.PathLike[str], machines: Sequence[str] = (),
             raise NotRunning(f"no network has run from {path} (no such directory)")
         return Stopped((), True, running=False)
     run_dir = prepare(path, create=False)
-    state = runstate.load(run_dir)
+    state = runstate.load_started(run_dir)
     if state is None:
         found = recovery.find(run_dir)
         if not found.pids:
@@ -410,7 +432,8 @@ def stop(state_dir: str | os.PathLike[str], machines: Sequence[str] = (),
         deadline = time.monotonic() + timeout
         while state.supervisor.alive() and time.monotonic() < deadline:
             time.sleep(0.05)
-    return Stopped(tuple(answer.get("stopped") or ()), not names)
+    return Stopped(tuple(answer.get("stopped") or ()), not names,
+                   left=tuple(str(line) for line in answer.get("left") or ()))
 
 
 def start_machines(state_dir: str | os.PathLike[str], machines: Sequence[str],
@@ -424,15 +447,24 @@ def start_machines(state_dir: str | os.PathLike[str], machines: Sequence[str],
     names = [spec.machine(n).name for n in machines]
     fresh_names = [spec.machine(n).name for n in fresh]
     ready_names = [spec.machine(n).name for n in ready]
-    if not opened.supervisor_alive:
+    answer = None
+    if opened.supervisor_alive:
+        try:
+            answer = request(opened.run_dir, {"op": "start", "machines": names,
+                                              "fresh": fresh_names, "ready": ready_names},
+                             timeout=max(60.0, timeout))
+        except NotRunning:
+            # it was ending, its last machine stopped a moment ago (the
+            # driver's shutdown()): once its lock is free, a new one starts
+            deadline = time.monotonic() + 30.0
+            while is_locked(opened.run_dir) and time.monotonic() < deadline:
+                time.sleep(0.05)
+    if answer is None:
         restart = opened.state.request.but(machines=names, fresh=fresh_names,
                                            ready=ready_names)
         started = start(restart, detach=True, timeout=timeout, on_event=on_event)
         started.close()
         return started.ready
-    answer = request(opened.run_dir, {"op": "start", "machines": names,
-                                      "fresh": fresh_names, "ready": ready_names},
-                     timeout=max(60.0, timeout))
     wanted = list(answer.get("started") or [])
     return wait_ready(opened.run_dir, wanted, timeout, on_event)
 
@@ -447,14 +479,27 @@ def running_plan(state_dir: str | os.PathLike[str], network: str,
     run_dir = prepare(path, create=False)
     state = runstate.load(run_dir)
     if state is None:
+        if is_locked(run_dir):
+            # A supervisor that has not written its state yet (just started)
+            # or whose state file is gone: either way not one to plan against.
+            raise AlreadyRunning(_starting(run_dir))
         if recovery.find(run_dir).pids:
             open_run(path)  # says that the state file is damaged, and how to stop it
         return None
     if not state.supervisor_alive(run_dir):
         return None
-    current = {name: converging.Running(m.vm, m.phase.up) for name, m in state.machines.items()}
+    if state.launching:
+        raise AlreadyRunning(_starting(run_dir))
+    placed = {n: p.host.name for p in state.request.remote for n in p.machines}
+    current = {name: converging.Running(m.vm, m.phase.up, placed.get(name, ""))
+               for name, m in state.machines.items()}
     spec = load_network(network)
     return converging.plan(current, spec, [spec.machine(n).name for n in only])
+
+
+def _starting(run_dir: RunDir) -> str:
+    return (f"a network is already running from {run_dir.path} and is still starting; "
+            "`nixvms status` shows it, and `nixvms up` once it is up converges it")
 
 
 @dataclass(frozen=True)
@@ -524,7 +569,7 @@ def destroy(state_dir: str | os.PathLike[str], machines: Sequence[str] = (),
             raise NotRunning(f"no network has run from {path} (no such directory)")
         return []
     run_dir = prepare(path, create=False)
-    state = runstate.load(run_dir)
+    state = runstate.load_started(run_dir)
     spec: NetworkSpec | None = None
     if state is None:
         if machines:

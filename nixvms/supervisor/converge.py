@@ -9,6 +9,7 @@ apply` and `docker compose up` do, and acts per machine:
     its VM changed       restarted on the new VM (a fresh disk unless disks are kept)
     new                  started
     removed              stopped
+    its VM host changed  stopped where it ran, started where deployment.vmHost says
 
 The reason a changed machine gives is read from the two builds themselves:
 the files of the system's /etc that differ (an /etc file is
@@ -38,6 +39,7 @@ class Action(enum.Enum):
     RESTART = "restart"
     NEW = "new"
     REMOVE = "remove"
+    MOVE = "move"
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,11 @@ class Running:
 
     vm: str
     up: bool
+    host: str = ""  # the VM host it runs on ("": here; placement.py)
+
+
+def _where(host: str) -> str:
+    return f"on host {host}" if host else "here"
 
 
 def plan(current: Mapping[str, Running], new: NetworkSpec,
@@ -72,6 +79,10 @@ def plan(current: Mapping[str, Running], new: NetworkSpec,
             steps.append(Step(machine.name, Action.KEEP, "not named: left as it is"))
         elif now is None:
             steps.append(Step(machine.name, Action.NEW, "new"))
+        elif now.host != (host := machine.vm_host.name if machine.vm_host else ""):
+            steps.append(Step(machine.name, Action.MOVE,
+                              f"deployment.vmHost changed: stopping it {_where(now.host)}, "
+                              f"starting it {_where(host)}"))
         elif now.vm != machine.vm:
             steps.append(Step(machine.name, Action.RESTART,
                               f"its system changed ({describe_change(now.vm, machine.vm)})"

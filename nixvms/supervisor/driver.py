@@ -21,7 +21,7 @@ without openssh and without a network. Every command and its outcome is
 logged with a timestamp on the terminal and per machine in
 <state>/<m>.driver.log; consoles stay in <state>/<m>.log.
 
-Also the network directory's result/bin/nixos-test-driver: `main()` below.
+The network directory's result/bin/nixos-test-driver is driver_main.py.
 Standard library only.
 """
 
@@ -52,10 +52,10 @@ from .errors import (
     RequestedAssertionFailed,
     SupervisorError,
 )
-from .lint import check_source
+from .lint import check_source, python_name
 from .machine import BOOT_TIMEOUT, CONSOLE_LINES, Machine
-from .polling import DEFAULT_TIMEOUT, Duration, PollingCondition, retry
-from .reports import ScriptResult, SubtestResult, report
+from .polling import PollingBlock, PollingCondition, retry
+from .reports import ScriptResult, SubtestResult
 from .spec import NetworkSpec, load_network
 from .statedir import RunDir, prepare, remove_path
 from .testlog import Logger, first_line
@@ -384,30 +384,11 @@ class Driver:
         decorator (@polling_condition, @polling_condition(seconds_interval=10)),
         checking f before each command inside the block; `.wait()` waits
         until it holds."""
-        driver = self
+        def block(fun: Callable[[], Any]) -> PollingBlock:
+            condition = PollingCondition(fun, self.logger, seconds_interval, description)
+            return PollingBlock(condition, self.polling_conditions)
 
-        class Poll:
-            def __init__(self, fun: Callable[[], Any]) -> None:
-                self.condition = PollingCondition(fun, driver.logger, seconds_interval,
-                                                  description)
-
-            def __enter__(self) -> None:
-                driver.polling_conditions.append(self.condition)
-
-            def __exit__(self, *exc: object) -> None:
-                removed = driver.polling_conditions.pop()
-                assert removed is self.condition
-
-            def wait(self, timeout: Duration = DEFAULT_TIMEOUT) -> None:
-                def holds(last: bool) -> bool:
-                    return self.condition.check(force=True)
-
-                with driver.logger.nested(f"waiting for {self.condition.description}"):
-                    retry(holds, timeout, self.condition.description)
-
-        if fun_ is None:
-            return Poll
-        return Poll(fun_)
+        return block if fun_ is None else block(fun_)
 
     def serial_stdout_on(self) -> None:
         """Show the machines' serial consoles' new lines as they come."""
@@ -625,142 +606,4 @@ class Driver:
                     os.chmod(history, 0o600)
 
 
-# What a script has in scope besides its machines and vlan<N> (NixOS's
-# test_symbols, and nixvms's Machine, MachineError, RequestedAssertionFailed).
-SCRIPT_NAMES = ("driver", "machines", "machines_qemu", "machines_nspawn", "vlans", "start_all",
-                "join_all", "subtest", "retry", "log", "os", "t", "create_machine",
-                "test_script", "run_tests", "serial_stdout_on", "serial_stdout_off",
-                "polling_condition", "Machine", "BaseMachine", "RequestedAssertionFailed",
-                "MachineError", "snapshot_save", "snapshot_restore", "partition", "heal")
-
-
-def script_namespace(machines: Sequence[str]) -> dict[str, Any]:
-    """The names a script of a network with these machines has (values
-    unset): for checking a script before the machines exist."""
-    names: dict[str, Any] = dict.fromkeys(SCRIPT_NAMES)
-    names.update(dict.fromkeys(python_name(m) for m in machines))
-    if len(machines) == 1:
-        names["machine"] = None
-    return names
-
-
-def python_name(name: str) -> str:
-    """A machine's name as the script's Python name, by NixOS's rule
-    (pythonize_name): a first character that cannot start a name, and every
-    other character that cannot be in one, becomes _ (1db -> _db, a-b -> a_b)."""
-    return re.sub(r"^[^A-Za-z_]|[^A-Za-z0-9_]", "_", name)
-
-
-# --- result/bin/nixos-test-driver ----------------------------------------------
-
-
-def _network_dir() -> str:
-    here = Path(__file__).resolve().parent
-    return str(here.parent.parent) if here.parent.name == "lib" else os.getcwd()
-
-
-def _on_signal(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
-USAGE = """\
-usage: nixos-test-driver [--state-dir DIR] [--keep-vms] [-K] [-o DIR] [--log-level L]
-                         [--no-snapshots] [--junit-xml FILE] [-I] [SCRIPT]
-
-Without SCRIPT (or with -I/--interactive): an interactive Python session in
-which every machine of the network is an object (start_all(),
-test1.succeed("hostname"), test1.shell_interact(), test_script(), ...).
-With SCRIPT: run that test script; exit 0 only if it passes. Machines this
-driver starts are stopped when it ends, unless --keep-vms. Every machine
-starts from no state (its disk removed) unless -K/--keep-machine-state;
--o/--output-dir: where screenshots and copied files go; --log-level:
-debug, info, warning or error. A machine's first start restores the
-snapshot taken when it first became ready (booting it only where it has
-none of its build); --no-snapshots boots every machine from a new disk.
-"""
-
-
-def main(argv: Sequence[str], network: str | None = None, prog: str = "nixos-test-driver") -> int:
-    """result/bin/nixos-test-driver."""
-    args = list(argv)
-    state_dir: str | None = None
-    junit: str | None = None
-    keep = False
-    use_snapshots = True
-    keep_state = False
-    interactive = False
-    out_dir: str | None = None
-    level = logging.INFO
-    script: str | None = None
-
-    def usage_error(message: str) -> int:
-        sys.stderr.write(f"{prog}: error: {message} (see {prog} --help)\n")
-        return 2
-
-    while args:
-        arg = args.pop(0)
-        if arg in ("-h", "--help"):
-            sys.stdout.write(USAGE)
-            return 0
-        if arg in ("--state-dir", "--junit-xml", "-o", "--output-dir", "--output_directory",
-                   "--log-level"):
-            if not args:
-                return usage_error(f"{arg} needs a value")
-            value = args.pop(0)
-            if arg == "--state-dir":
-                state_dir = value
-            elif arg == "--junit-xml":
-                junit = value
-            elif arg == "--log-level":
-                if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-                    return usage_error(f"--log-level {value}: debug, info, warning or error")
-                level = getattr(logging, value.upper())
-            else:
-                out_dir = value
-        elif arg == "--keep-vms":
-            keep = True
-        elif arg == "--no-snapshots":
-            use_snapshots = False
-        elif arg in ("-K", "--keep-machine-state", "--keep-vm-state"):
-            keep_state = True
-        elif arg in ("-I", "--interactive"):
-            interactive = True
-        elif arg.startswith("-"):
-            return usage_error(f"unknown option {arg}")
-        elif script is None:
-            script = arg
-        else:
-            return usage_error(f"unexpected argument {arg}")
-    if script is not None and not Path(script).is_file():
-        sys.stderr.write(f"{prog}: error: no test script {script}\n")
-        return 1
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _on_signal)
-    try:
-        directory = network or _network_dir()
-        run_dir = launch.run_dir_path(state_dir, load_network(directory).state_dir)
-        with Driver(directory, run_dir, keep_vms=keep, snapshots=use_snapshots,
-                    keep_machine_state=keep_state,
-                    out_dir=out_dir, log_level=level,
-                    detach=True if script is None or interactive else None) as driver:
-            if script is None or interactive:
-                driver.script = Path(script) if script is not None else None
-                driver.interact()
-                return 0
-            result = driver.run_script(Path(script))
-            return report(result, junit, sys.stdout, sys.stderr)
-    except SupervisorError as error:
-        sys.stderr.write(f"{prog}: error: {error.message}\n")
-        for line in error.detail_lines():
-            sys.stderr.write(f"  {line}\n")
-        return 1
-    except KeyboardInterrupt:
-        sys.stderr.write(f"{prog}: error: interrupted\n")
-        return 130
-
-
-if __name__ == "__main__":  # pragma: no cover - the launcher imports main()
-    sys.exit(main(sys.argv[1:]))
-
-
-__all__ = ["Driver", "main", "python_name"]
+__all__ = ["Driver"]

@@ -32,13 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import accel as accelerators
-from . import typedjson
+from . import typedjson, wirefilter
 from .errors import PortError, UsageError
 from .links import declared_shapes
-from .placement import Placement, place
+from .placement import Placement, cable_settings, default_state_dir, place
 from .ports import DEFAULT_SSH_PORT_BASE, Forward, parse_port_base, port_free
 from .procs import ProcessRecord
-from .remote import default_state_dir
 from .spec import NetworkSpec
 
 RUN_SUBDIR = "run"
@@ -77,6 +76,9 @@ class StartRequest:
     snapshot: str = ""
     # machines that run on other hosts, a supervisor there each (remote.py)
     remote: tuple[Placement, ...] = ()
+    # run for another host's supervisor (run-vms --here): it stays, even with
+    # no machine running, until that host's session ends or it is stopped
+    served: bool = False
 
     def to_json(self) -> str:
         return json.dumps(typedjson.to_data(self))
@@ -225,6 +227,12 @@ def start_request(
                           else run_dir_path(state_dir, spec.state_dir, env))
     remote = place(spec.machines, names, hosts,
                    lambda host: default_state_dir(chosen_run_dir, host.name))
+    for placed in remote:  # a bad cable value is said before anything starts
+        try:
+            wirefilter.updated(wirefilter.Shape(), cable_settings(placed.host))
+        except UsageError as error:
+            raise UsageError(f"meta.vmHosts.{placed.host.name}.cable: {error.message}") \
+                from None
     choice = accelerators.choose(accelerators.parse_accel(accel or settings.accel))
     return StartRequest(
         network=spec.path,

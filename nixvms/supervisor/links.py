@@ -42,6 +42,12 @@ from .wirefilter import Shape
 WIREFILTER_TIMEOUT = 10.0
 
 
+def hub_name(vlan: int, group: int) -> str:
+    """The socket name of a partitioned VLAN's hub for a group (2nd on), in the
+    socket directory: the same on every host, so cables can join them."""
+    return f"part{vlan}-{group}"
+
+
 @dataclass(frozen=True)
 class LinkView:
     """What `nixvms link` and the driver are told of one link."""
@@ -289,7 +295,7 @@ class Links:
             renumber = {g: i for i, g in enumerate(used, 1)}
             hubs = []
             for index in range(2, len(used) + 1):
-                base = f"part{vlan}-{index}"
+                base = hub_name(vlan, index)
                 hub = Switch(vlan, None, self.programs[0], socket=self.sockets / base,
                              log=self.logs / f"{base}.log",
                              label=f"group {index}'s switch of VLAN {vlan}")
@@ -303,6 +309,12 @@ class Links:
                     if link.is_running():
                         link.replug(self._target(m.name, vlan))
         return vlans
+
+    def hubs_of(self, vlan: int, names: Iterable[str]) -> dict[int, Path]:
+        """The hubs (by group, 2nd on) where the named machines are on a
+        partitioned VLAN: what another host's cables join for them."""
+        groups = {self.groups.get((n, vlan), 0) for n in names}
+        return {g: self.hubs[vlan][g - 2].socket for g in sorted(groups) if g > 1}
 
     def heal(self) -> list[int]:
         """Undo a partition: every link back on its VLAN's switch; the VLANs healed."""

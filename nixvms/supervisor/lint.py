@@ -1,4 +1,5 @@
-"""Checking a test script before any machine boots, as NixOS lints testScript.
+"""Checking a test script before any machine boots, as NixOS lints testScript,
+and the names a script has (its machines by NixOS's rule, the driver's).
 
 NixOS runs pyflakes on the script with the driver's names as builtins (unless
 skipLint): a typo fails the test in a second, not after a boot. Here, with
@@ -13,10 +14,35 @@ from __future__ import annotations
 import ast
 import builtins
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .errors import MachineError
+
+# What a script has in scope besides its machines and vlan<N> (NixOS's
+# test_symbols, and nixvms's Machine, MachineError, RequestedAssertionFailed).
+SCRIPT_NAMES = ("driver", "machines", "machines_qemu", "machines_nspawn", "vlans", "start_all",
+                "join_all", "subtest", "retry", "log", "os", "t", "create_machine",
+                "test_script", "run_tests", "serial_stdout_on", "serial_stdout_off",
+                "polling_condition", "Machine", "BaseMachine", "RequestedAssertionFailed",
+                "MachineError", "snapshot_save", "snapshot_restore", "partition", "heal")
+
+
+def script_namespace(machines: Sequence[str]) -> dict[str, Any]:
+    """The names a script of a network with these machines has (values
+    unset): for checking a script before the machines exist."""
+    names: dict[str, Any] = dict.fromkeys(SCRIPT_NAMES)
+    names.update(dict.fromkeys(python_name(m) for m in machines))
+    if len(machines) == 1:
+        names["machine"] = None
+    return names
+
+
+def python_name(name: str) -> str:
+    """A machine's name as the script's Python name, by NixOS's rule
+    (pythonize_name): a first character that cannot start a name, and every
+    other character that cannot be in one, becomes _ (1db -> _db, a-b -> a_b)."""
+    return re.sub(r"^[^A-Za-z_]|[^A-Za-z0-9_]", "_", name)
 
 
 def check_source(source: str, filename: str, machines: Iterable[str],
@@ -63,8 +89,6 @@ def check_source(source: str, filename: str, machines: Iterable[str],
 
 
 def _python_names(machines: Iterable[str]) -> set[str]:
-    from .driver import python_name
-
     return {python_name(m) for m in machines} | {"machine"}
 
 

@@ -493,12 +493,8 @@ class Machine(Consoles):
             self._retry(exists, timeout, f"file {filename}")
 
     def _port_open(self, port: int, addr: str) -> bool:
-        # The system's nc by its path: tinyos's busybox sh runs its own applets
-        # before PATH, and busybox's nc has no -z (tinyos's test
-        # instrumentation puts one that has it in the system's PATH).
-        status, _ = self.execute(
-            "nc=/run/current-system/sw/bin/nc; [ -x $nc ] || nc=nc; "
-            f"$nc -z {shlex.quote(addr)} {int(port)}")
+        # the system's nc (OpenBSD's netcat, on NixOS and tinyos), as NixOS's driver
+        status, _ = self.execute(f"nc -z {shlex.quote(addr)} {int(port)}")
         return status == 0
 
     def wait_for_open_port(self, port: int, addr: str = "localhost",
@@ -523,9 +519,7 @@ class Machine(Consoles):
         flags = "-uU" if is_datagram else "-U"
 
         def listening(last_try: bool) -> bool:
-            status, _ = self.execute(
-                "nc=/run/current-system/sw/bin/nc; [ -x $nc ] || nc=nc; "
-                f"$nc -z {flags} {shlex.quote(addr)}")
+            status, _ = self.execute(f"nc -z {flags} {shlex.quote(addr)}")
             return status == 0
 
         kind = "datagram" if is_datagram else "stream"

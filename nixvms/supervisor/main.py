@@ -14,6 +14,7 @@ failures 1.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import signal
@@ -119,8 +120,11 @@ def main(argv: list[str]) -> int:
         spec = load_network(network)
         run_dir = launch.run_dir_path(args.state_dir, spec.state_dir)
         if args.stop:
-            _say(views.describe_stopped(client.stop(run_dir, args.machines), run_dir))
-            return 0
+            stopped = client.stop(run_dir, args.machines)
+            _say(views.describe_stopped(stopped, run_dir))
+            for line in stopped.left:
+                _say(f"error: {line}")
+            return 1 if stopped.left else 0
         if args.status:
             for line in views.table(client.status(run_dir)):
                 print(line)
@@ -132,6 +136,8 @@ def main(argv: list[str]) -> int:
                                        fresh=fresh, forwards=forwards, accel=args.accel,
                                        hosts=[(n, placement.LOCAL) for n in args.machines]
                                        if args.here else ())
+        if args.here:
+            request = dataclasses.replace(request, served=True)
         _say(f"acceleration: {(request.accel or '').upper()} ({request.accel_reason})")
 
         if not args.detach:

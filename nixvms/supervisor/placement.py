@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import UsageError
@@ -37,6 +38,7 @@ class VmHost:
     identity: str = ""               # a private key for ssh -i ("": ssh's own choice)
     state_dir: str = ""              # the project's state directory there ("": ~/.nixvms-run)
     ssh_options: tuple[str, ...] = ()  # more of ssh's -o options, as NAME=VALUE
+    cable: tuple[str, ...] = ()        # its cables' shape, each way, as SETTING=VALUE
 
     def ssh_argv(self, program: str = "ssh") -> list[str]:
         """ssh to this host up to (not including) the remote command."""
@@ -56,6 +58,15 @@ class VmHost:
         return " ".join(self.ssh_argv()[1:-2])
 
 
+def default_state_dir(local_run_dir: Path, host: str) -> str:
+    """A state directory on the host for a network run from local_run_dir: short,
+    so that its sockets are in it (statedir.socket_dir_for), and its own per
+    project and host."""
+    import hashlib
+    digest = hashlib.sha256(f"{local_run_dir}\0{host}".encode()).hexdigest()[:12]
+    return f"/tmp/nvr-{digest}"
+
+
 def check_host_name(name: str) -> str:
     if not _HOST_NAME.match(name):
         raise UsageError(f"{name!r} is not a VM host's name (letters, digits, '.', '_', '-')")
@@ -69,6 +80,17 @@ def parse_override(text: str) -> tuple[str, str]:
         raise UsageError(f"--host {text!r}: write MACHINE=HOST (HOST from the network's "
                          "hosts table, or local)")
     return machine, check_host_name(host)
+
+
+def cable_settings(host: VmHost) -> dict[str, str]:
+    """The host's `cable` settings, by wirefilter.FIELDS's names."""
+    return dict(item.partition("=")[::2] for item in host.cable)
+
+
+def network_there(state_dir: str, network: str) -> str:
+    """Where a host keeps its copy of the network directory: in its state
+    directory, named by the store path's hash (a new build, a new copy)."""
+    return f"{state_dir}/net-{Path(network).name.split('-')[0][:32]}"
 
 
 @dataclass(frozen=True)

@@ -108,3 +108,26 @@ class PollingCondition:
     def maybe_raise(self) -> None:
         if not self.check():
             raise PollingConditionError(self.status_message(False))
+
+
+class PollingBlock:
+    """What the driver's polling_condition(f) gives: `with` it, f is checked
+    before each command inside the block; `.wait()` waits until f holds."""
+
+    def __init__(self, condition: PollingCondition, active: list[PollingCondition]) -> None:
+        self.condition = condition
+        self.active = active  # the driver's conditions in force
+
+    def __enter__(self) -> None:
+        self.active.append(self.condition)
+
+    def __exit__(self, *exc: object) -> None:
+        removed = self.active.pop()
+        assert removed is self.condition
+
+    def wait(self, timeout: Duration = DEFAULT_TIMEOUT) -> None:
+        def holds(last: bool) -> bool:
+            return self.condition.check(force=True)
+
+        with self.condition.logger.nested(f"waiting for {self.condition.description}"):
+            retry(holds, timeout, self.condition.description)

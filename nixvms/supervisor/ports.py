@@ -57,8 +57,11 @@ def parse_port_base(text: str) -> int:
 
 
 def port_free(port: int) -> bool:
-    """Whether 127.0.0.1:port can be bound now."""
+    """Whether 127.0.0.1:port can be bound now, as QEMU binds a forward: with
+    SO_REUSEADDR, so that the TIME_WAIT left by a connection that was closed
+    (an ssh session to a machine that stopped) does not count as in use."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

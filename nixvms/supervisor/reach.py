@@ -16,9 +16,9 @@ import tty
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from .client import Opened, open_run
+from .client import Opened, not_running, open_run
 from .errors import NotRunning, UsageError
-from .supervisor import ssh_config_text
+from .sshconfig import ssh_config_text
 from .text import strip_controls
 
 DETACH_KEY = b"\x1d"  # Ctrl-]
@@ -34,9 +34,7 @@ def running_machine(state_dir: str | os.PathLike[str], machine: str) -> tuple[Op
                          "start it with `nixvms up`")
     record = opened.record(name)
     if record is None or not record.phase.up:
-        phase = record.phase.value if record is not None else "stopped"
-        raise NotRunning(f"machine {name} is not running ({phase}); start it with "
-                         f"`nixvms start {name}`")
+        raise not_running(opened, name)
     return opened, name
 
 

@@ -19,9 +19,13 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import procs
 from .statedir import RunDir
+
+if TYPE_CHECKING:  # runstate imports launch, which the state file needs: types only
+    from .runstate import RunState
 
 STOP_WAIT = 10.0
 
@@ -119,3 +123,30 @@ def stop(run_dir: RunDir, timeout: float = STOP_WAIT) -> Found:
         if not left.pids:
             break
     return left
+
+
+def reap_leftovers(previous: RunState, run_dir: RunDir) -> None:
+    """Kill what is left of the process groups a previous supervisor recorded.
+
+    Its VMs and switches died with it (parent-death signal), but what a VM
+    script started beside QEMU would not. A recorded group is signalled only
+    where it is still ours: its leader is the recorded process (pid and start
+    time), or, the leader gone, only the members whose environment names this
+    state directory's machine (a VM script's TMPDIR), never a stranger that
+    reuses the pid. We hold the state directory's lock: no supervisor runs
+    from here."""
+    for name, machine in previous.machines.items():
+        record = machine.process
+        if record is None or record.pid <= 1:
+            continue
+        if record.alive():
+            procs.signal_group(record.pid, signal.SIGKILL)
+            continue
+        marker = str(run_dir.machine_dir(name))
+        for pid in procs.group_members(record.pid):
+            if procs.environment_says(pid, "TMPDIR", marker):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+    for switch in previous.switches:
+        if switch.process is not None and switch.process.alive():
+            procs.signal_group(switch.process.pid, signal.SIGKILL)

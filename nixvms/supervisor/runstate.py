@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -24,6 +25,9 @@ from .statedir import RunDir, is_locked, write_private
 
 VERSION = 2
 KIND = "RunState"
+# A supervisor saves its first state within a second of taking the lock;
+# a reader that comes in between waits this long for it (load_started).
+FIRST_SAVE_WAIT = 5.0
 
 
 class Phase(enum.Enum):
@@ -33,6 +37,7 @@ class Phase(enum.Enum):
     RUNNING = "running"     # ready: login prompt seen (and ssh answers, where enabled)
     STOPPED = "stopped"     # not running, as asked (or never started)
     DEAD = "dead"           # QEMU exited without being asked to
+    UNREACHABLE = "unreachable"  # on another host whose ssh session was lost (remote.py)
 
     @property
     def up(self) -> bool:
@@ -76,6 +81,10 @@ class RunState:
     sockets: str                              # the socket directory (statedir.RunDir)
     switches: tuple[SwitchState, ...] = ()
     machines: Mapping[str, MachineState] = field(default_factory=dict)
+    # True from the supervisor's first save until it has started what it was
+    # asked to: its machines' phases are not yet what it will make them, so a
+    # second `up` must not plan a converge from them.
+    launching: bool = False
 
     def machine(self, name: str) -> MachineState | None:
         return self.machines.get(name)
@@ -99,6 +108,19 @@ def load(run_dir: RunDir) -> RunState | None:
     if not isinstance(raw, dict) or raw.get("kind") != KIND or raw.get("version") != VERSION:
         return None
     return typedjson.from_data(RunState, raw.get("data"))
+
+
+def load_started(run_dir: RunDir, timeout: float = FIRST_SAVE_WAIT) -> RunState | None:
+    """load(), waiting up to `timeout` for a supervisor that holds the lock
+    but has not saved its first state yet, so that a network in its first
+    instant is not taken for one whose state file is missing."""
+    deadline = time.monotonic() + timeout
+    state = load(run_dir)
+    while (state is None and not run_dir.state_file.exists() and is_locked(run_dir)
+           and time.monotonic() < deadline):
+        time.sleep(0.05)
+        state = load(run_dir)
+    return state
 
 
 def save(run_dir: RunDir, state: RunState) -> None:

@@ -23,8 +23,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import hostreach
 from .backdoor import Backdoor, BackdoorClosed
-from .errors import MachineError, RequestedAssertionFailed
+from .errors import MachineError, RequestedAssertionFailed, SupervisorError
 from .polling import DEFAULT_TIMEOUT, Duration, must_seconds, retry, seconds
 from .qemu import QemuClient, QemuError
 from .text import read_text, strip_controls
@@ -292,9 +293,17 @@ class Consoles:
         """QEMU's screendump of the display, as PNG, to an absolute path."""
         if not self.is_up():
             raise self._error(self._why_down())
+        # QEMU writes it on its own host: one on another host, there, then fetched
+        there = hostreach.placement_of(self.driver.run_dir, self.name)
+        target = hostreach.remote_file(self.driver.run_dir, there, f"{self.name}/screen.png") \
+            if there is not None else str(path.resolve())
         try:
-            self.qemu.execute("screendump", {"filename": str(path.resolve()), "format": "png"})
+            self.qemu.execute("screendump", {"filename": target, "format": "png"})
+            if there is not None:
+                path.write_bytes(hostreach.fetch(self.driver.run_dir, there, target))
         except QemuError as error:
+            raise self._error(error.message) from None
+        except SupervisorError as error:
             raise self._error(error.message) from None
 
     @contextlib.contextmanager

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import transfer
 from .backdoor import Backdoor, BackdoorClosed, BackdoorError, Sink
-from .client import Opened, open_run
+from .client import Opened, not_running, open_run
 from .errors import NotRunning, UsageError
 from .transfer import Copied
 
@@ -41,8 +41,7 @@ def choose(opened: Opened, on: Sequence[str]) -> list[str]:
             chosen.append(opened.spec.machine(item).name)
     stopped = [name for name in dict.fromkeys(chosen) if name not in running]
     if stopped:
-        raise NotRunning(f"machine {stopped[0]} is not running; start it with "
-                         f"`nixvms start {stopped[0]}`")
+        raise not_running(opened, stopped[0])
     return list(dict.fromkeys(chosen))
 
 
@@ -50,7 +49,7 @@ def choose(opened: Opened, on: Sequence[str]) -> list[str]:
 def backdoor(opened: Opened, name: str) -> Iterator[Backdoor]:
     """A connected backdoor of a running machine."""
     if not opened.supervisor_alive or not opened.state.up(name):
-        raise NotRunning(f"machine {name} is not running; start it with `nixvms start {name}`")
+        raise not_running(opened, name)
     door = Backdoor(opened.run_dir.shell_socket(name), name, lambda message: None)
     try:
         door.connect(CONNECT_TIMEOUT, lambda: opened.state.supervisor_alive(opened.run_dir),

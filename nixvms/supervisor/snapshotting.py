@@ -121,7 +121,7 @@ class SnapshotOps:
             run.phase = Phase.RUNNING
             run.ready_after = round(time.monotonic() - run.vm.started_monotonic, 1)
             events.append({"event": "ready", "machine": run.vm.name, "after": run.ready_after,
-                           "restored": run.restored})
+                           "restored": run.restored, "ssh_port": run.vm.ssh_port})
         self.save()
         for event in events:
             self.report(event)

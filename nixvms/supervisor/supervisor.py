@@ -34,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import capacity, errors, procs, runstate, snapshots
+from . import capacity, errors, procs, recovery, runstate, snapshots
 from . import converge as converging
 from .control import ControlServer
 from .errors import PortError, StartError, SupervisorError, UsageError
@@ -42,11 +42,12 @@ from .launch import StartRequest, check_forwards
 from .links import Links
 from .machines import VM, HostForward, Switch, VMOptions
 from .ports import PortLock, choose_port, choose_ports, port_free, stable_port
-from .remote import RemoteHost
+from .remotes import Remotes
 from .runstate import MachineState, Phase, RunState, SwitchState
 from .snapshots import Snapshot
 from .snapshotting import MachineRun, SnapshotOps
 from .spec import NetworkSpec, load_network
+from .sshconfig import ssh_config_text
 from .statedir import RunDir, StateLock, remove_path, write_private
 from .text import tail_lines
 
@@ -59,30 +60,6 @@ FORWARD_RETRIES = 3
 DEATH_LINES = 10
 
 Report = Callable[[dict[str, Any]], None]
-
-
-def ssh_config_text(run_dir: RunDir, spec: NetworkSpec, ports: dict[str, int]) -> str:
-    """ssh_config for the running machines: `ssh -F <state>/ssh_config NAME`."""
-    lines = [
-        "# Written by nixvms's supervisor for the network running from this directory.",
-        f"# Use: ssh -F {run_dir.ssh_config} <machine or its deployment.targetHost>",
-    ]
-    key = spec.ssh_key
-    for machine in spec.machines:
-        port = ports.get(machine.name)
-        if port is None:
-            continue
-        names = [machine.name]
-        for alias in (machine.host_name, machine.target_host):
-            if alias and alias not in names:
-                names.append(alias)
-        lines += ["", f"Host {' '.join(names)}", "  HostName 127.0.0.1", f"  Port {port}",
-                  "  User root"]
-        if key and '"' not in key and "\n" not in key:
-            lines += [f'  IdentityFile "{key.replace("%", "%%")}"', "  IdentitiesOnly yes"]
-        lines += ["  StrictHostKeyChecking no", "  UserKnownHostsFile /dev/null",
-                  "  GlobalKnownHostsFile /dev/null", "  LogLevel ERROR"]
-    return "\n".join(lines) + "\n"
 
 
 class Supervisor(SnapshotOps):
@@ -100,11 +77,10 @@ class Supervisor(SnapshotOps):
                                     net_opts=request.net_opts,
                                     kernel_params=request.kernel_params)
         self.runs: dict[str, MachineRun] = {}
-        self.placed = {m: p.host.name for p in request.remote for m in p.machines}
-        self.remotes = [RemoteHost(p, spec.path, sorted({
-            v for m in spec.machines if m.name in p.machines for v in m.vlans}),
-            {v: s.socket for v, s in self.switches.items()}, run_dir.path)
-            for p in request.remote]
+        self.remotes = Remotes(request.remote, spec,
+                               {v: s.socket for v, s in self.switches.items()}, run_dir)
+        self.placed = self.remotes.placed
+        self.left: list[str] = []  # what stop_all could not stop (on other hosts)
         for machine in spec.machines:
             vm = VM(machine, run_dir, vde_sockets=self.links.vde_sockets(machine),
                     options=self.vm_options)
@@ -112,13 +88,14 @@ class Supervisor(SnapshotOps):
         self.started_at = time.time()
         self.stopping = False
         self.exit_code = 0
+        self.launching = True  # until run() has started what the request names
         previous = runstate.load(run_dir)
         if previous is not None:
             for name, recorded in previous.machines.items():
                 if name in self.runs:
                     self.runs[name].disk_vm = recorded.disk_vm
                     self.runs[name].last_ssh_port = recorded.last_ssh_port
-            reap_leftovers(previous, run_dir)
+            recovery.reap_leftovers(previous, run_dir)
         me = os.getpid()
         self.record = procs.ProcessRecord.of(me, tuple(sys.argv), self.started_at) or \
             procs.ProcessRecord(me, 0, tuple(sys.argv), self.started_at)
@@ -128,12 +105,14 @@ class Supervisor(SnapshotOps):
         machines = {}
         for name, run in self.runs.items():
             vm = run.vm
-            up = vm.process is not None and run.phase.up
+            # a machine on another host: its host's ssh session is its process here
+            placed = name in self.placed
+            up = run.phase.up and (vm.process is not None or placed)
             machines[name] = MachineState(
                 vm=vm.machine.vm,
                 phase=run.phase,
                 process=procs.ProcessRecord.of(vm.process.pid, vm.command, vm.started_at)
-                if up and vm.process else None,
+                if up and vm.process else self.remotes.session_record(name) if up else None,
                 ready_after=run.ready_after,
                 exit_status=run.exit_status,
                 ssh_port=vm.ssh_port if up else None,
@@ -151,7 +130,7 @@ class Supervisor(SnapshotOps):
             for v, s in self.switches.items())
         return RunState(network=self.spec.path, supervisor=self.record, request=self.request,
                         sockets=str(self.run_dir.sockets), switches=switches,
-                        machines=machines)
+                        machines=machines, launching=self.launching)
 
     def save(self) -> None:
         runstate.save(self.run_dir, self.state())
@@ -213,9 +192,12 @@ class Supervisor(SnapshotOps):
         """Start the named machines (switches first); returns those started.
         ready: machines restored from their ready snapshots (or booted and
         snapshotted); snapshot: the network's snapshot they start from."""
-        to_start = [n for n in names if not self.runs[n].phase.up]
+        there = self.remotes.relay("start", [n for n in names if n in self.placed
+                                             and not self.runs[n].phase.up], self.runs,
+                                   fresh=sorted(fresh & set(names)))
+        to_start = [n for n in names if not self.runs[n].phase.up and n not in self.placed]
         if not to_start:
-            return []
+            return there
         self._check_forwards(to_start)
         capacity.check_memory([self.runs[n].vm.machine for n in to_start],
                               capacity.available_kib())
@@ -239,7 +221,7 @@ class Supervisor(SnapshotOps):
             self._wait_bound([self.runs[n] for n in to_start])
         self.save()
         self._load_snapshots([self.runs[n] for n in to_start if self.runs[n].restore])
-        return to_start
+        return there + to_start
 
     def _ssh_port(self, name: str, taken: set[int]) -> int:
         """The port it had last time, else the project's stable one for it, else
@@ -312,7 +294,8 @@ class Supervisor(SnapshotOps):
             if run.phase is Phase.STARTING and self._ready(run) and self._ready_saved(run):
                 run.phase = Phase.RUNNING
                 run.ready_after = round(time.monotonic() - vm.started_monotonic, 1)
-                events.append({"event": "ready", "machine": name, "after": run.ready_after})
+                events.append({"event": "ready", "machine": name, "after": run.ready_after,
+                               "ssh_port": vm.ssh_port})
         for vlan, switch in self.switches.items():
             if switch.process is not None and not switch.is_running() and not self.stopping:
                 code = switch.process.returncode
@@ -322,17 +305,7 @@ class Supervisor(SnapshotOps):
                 switch.process = None
         if not self.stopping:
             events += [{"event": "warning", "message": line} for line in self.links.dead()]
-        for remote in self.remotes:
-            for event in remote.poll():
-                placed = self.runs.get(str(event.get("machine")))
-                if placed is not None and event.get("event") == "ready":
-                    placed.phase = Phase.RUNNING
-                    after = event.get("after")
-                    placed.ready_after = float(after) if isinstance(after, (int, float)) \
-                        else None
-                elif placed is not None and event.get("event") == "died":
-                    placed.phase = Phase.DEAD
-                events.append(event)
+        events += self.remotes.poll(self.runs)
         return events
 
     def _ready(self, run: MachineRun) -> bool:
@@ -349,33 +322,58 @@ class Supervisor(SnapshotOps):
 
     def any_running(self) -> bool:
         return any(r.phase.up for n, r in self.runs.items() if n not in self.placed) or \
-            any(r.is_running() for r in self.remotes)
+            self.remotes.any_running()
 
     def start_remote(self) -> None:
-        """The supervisors of the machines on other hosts, and the switches here
-        their cables plug into."""
-        for remote in self.remotes:
-            for cable in remote.cables:
-                switch = self.switches[cable.vlan]
-                if not switch.is_running():
-                    switch.start()
-            remote.start()
-            for name in remote.placement.machines:
-                self.runs[name].phase = Phase.STARTING
+        """The machines on other hosts (remotes.py)."""
+        with PortLock():
+            taken = {r.vm.ssh_port for r in self.runs.values() if r.vm.ssh_port}
+
+            def port(name: str) -> int:
+                taken.add(chosen := self._ssh_port(name, taken))
+                return chosen
+
+            self.remotes.start(self.runs, port, self._start_switch)
+
+    def _start_switch(self, vlan: int) -> None:
+        if not self.switches[vlan].is_running():
+            self.switches[vlan].start()
 
     # --- converging -----------------------------------------------------------
     def converge(self, spec: NetworkSpec, fresh: set[str], keep_disks: bool,
                  only: list[str]) -> tuple[list[converging.Step], list[str]]:
         """Take the network (the machines in `only`, or all) to a new build of
         it (converge.py): the steps, and the machines started."""
-        current = {n: converging.Running(r.vm.machine.vm, r.phase.up)
+        current = {n: converging.Running(r.vm.machine.vm, r.phase.up, self._host_of(n, spec))
                    for n, r in self.runs.items()}
         steps = list(converging.plan(current, spec, only))
         for name in fresh:
             spec.machine(name)
+        for step in steps:  # a new machine placed on another host goes there as a move
+            machine = spec.machine(step.machine) \
+                if step.action is converging.Action.NEW else None
+            # (run-vms --here serves its machines here, wherever they are placed)
+            if machine is not None and machine.vm_host is not None and not self.request.served:
+                self.runs[machine.name] = MachineRun(vm=VM(
+                    machine, self.run_dir, vde_sockets={}, options=self.vm_options))
+        moves = [spec.machine(s.machine) for s in steps if s.action is converging.Action.MOVE
+                 or (s.action is converging.Action.NEW and s.machine in self.runs)]
+        started: list[str] = []
+        if moves:  # stopped where they ran; placed where they go (remotes.py)
+            self.remotes.check_moves(moves)
+            self.stop_machines([m.name for m in moves])
+            with PortLock():
+                started = self.remotes.move(moves, self.runs,
+                                            lambda n: self._ssh_port(n, set()),
+                                            self._start_switch, spec.path)
+            self.request = dataclasses.replace(self.request, remote=self.remotes.placements())
         self.stop_machines([s.machine for s in steps
                             if s.action in (converging.Action.RESTART,
                                             converging.Action.REMOVE)])
+        removed = [s.machine for s in steps if s.action is converging.Action.REMOVE]
+        if any(n in self.placed for n in removed):
+            self.remotes.forget(removed)
+            self.request = dataclasses.replace(self.request, remote=self.remotes.placements())
         self.request = dataclasses.replace(self.request, network=spec.path,
                                            keep_disks=keep_disks)
         for vlan in spec.vlans:
@@ -400,14 +398,31 @@ class Supervisor(SnapshotOps):
                 old.vm = vm
         self.spec = spec
         to_start = [s.machine for s in steps if s.action in (
-            converging.Action.NEW, converging.Action.RESTART, converging.Action.START)]
-        started = self.start_machines(to_start, fresh)
+            converging.Action.NEW, converging.Action.RESTART, converging.Action.START,
+            converging.Action.MOVE)]
+        self.remotes.keep_ports(self.runs)
+        # on their hosts, from the new build sent there (remotes.py)
+        there = self.remotes.update(spec.path, [n for n in to_start if n in self.placed
+                                                and not self.runs[n].phase.up],
+                                    self.runs, sorted(fresh), keep_disks)
+        started += there + self.start_machines(to_start, fresh)
         self.save()
         return steps, started
 
+    def _host_of(self, name: str, spec: NetworkSpec) -> str:
+        """Where the machine runs, as converge.py names hosts. A supervisor
+        serving another's machines (run-vms --here) runs them here, wherever
+        the network file places them: for it they never move."""
+        if self.request.served:
+            placed = {m.name: m.vm_host.name for m in spec.machines if m.vm_host}
+            return placed.get(name, "")
+        return self.placed.get(name, "")
+
     # --- stopping -------------------------------------------------------------
     def stop_machines(self, names: list[str]) -> list[str]:
-        runs = [self.runs[n] for n in names if self.runs[n].phase.up]
+        there = self.remotes.relay("stop", [n for n in names if n in self.placed
+                                            and self.runs[n].phase.up], self.runs)
+        runs = [self.runs[n] for n in names if self.runs[n].phase.up and n not in self.placed]
         for run in runs:
             # QEMU's own quit first (it closes its disk images); the group's
             # TERM then reaches whatever the VM script started beside it.
@@ -421,14 +436,13 @@ class Supervisor(SnapshotOps):
             for sock in run.vm.sockets():
                 remove_path(sock)
         self.save()
-        return [r.vm.name for r in runs]
+        return there + [r.vm.name for r in runs]
 
     def stop_all(self) -> None:
         self.stopping = True
-        for remote in self.remotes:
-            remote.stop(self.request.stop_timeout)
-            for name in remote.placement.machines:
-                self.runs[name].phase = Phase.STOPPED
+        self.left = self.remotes.stop_all(self.runs, self.request.stop_timeout)
+        for line in self.left:
+            self.report({"event": "warning", "message": line})
         self.stop_machines(list(self.runs))
         self.links.stop(self.request.stop_timeout)
         for switch in self.switches.values():
@@ -447,7 +461,7 @@ class Supervisor(SnapshotOps):
                 if not names:
                     running = [n for n, r in self.runs.items() if r.phase.up]
                     self.stop_all()
-                    return {"ok": True, "stopped": running, "all": True}
+                    return {"ok": True, "stopped": running, "all": True, "left": self.left}
                 return {"ok": True, "stopped": self.stop_machines(names)}
             if op == "start":
                 names = [self.spec.machine(n).name for n in request.get("machines") or []]
@@ -463,6 +477,11 @@ class Supervisor(SnapshotOps):
                                                only)
                 return {"ok": True, "started": started, "steps": [
                     [s.machine, s.action.value, s.reason] for s in steps]}
+            if op == "link" and self.spec.machine(str(request["machine"])).name in self.placed:
+                # its link runs on its host: shaped there, by its supervisor
+                host = self.remotes.of(self.spec.machine(str(request["machine"])).name)
+                assert host is not None
+                return host.reach.request(request)
             if op == "link":
                 vlan = request.get("vlan")
                 views = self.links.set(str(request["machine"]),
@@ -470,8 +489,17 @@ class Supervisor(SnapshotOps):
                                        request.get("settings") or {})
                 return {"ok": True, "links": [v.to_data() for v in views]}
             if op == "partition":
-                return {"ok": True, "vlans": self.links.partition(request["groups"])}
+                vlans = self.links.partition(request["groups"])
+                try:  # the same on the other hosts, their groups joined to ours
+                    self.remotes.partition(request["groups"], self.links, vlans)
+                except SupervisorError:
+                    with contextlib.suppress(SupervisorError):
+                        self.remotes.heal()
+                    self.links.heal()
+                    raise
+                return {"ok": True, "vlans": vlans}
             if op == "heal":
+                self.remotes.heal()
                 return {"ok": True, "vlans": self.links.heal()}
             if isinstance(op, str) and op.startswith("snapshot-"):
                 name = snapshots.check_name(str(request.get("name") or snapshots.DEFAULT_NAME))
@@ -511,6 +539,8 @@ class Supervisor(SnapshotOps):
                 self.start_machines([n for n in names if n not in self.placed],
                                     set(self.request.fresh), set(self.request.ready), snap)
                 self.start_remote()
+                self.launching = False
+                self.save()
             except SupervisorError as error:
                 self.report({"event": "error", "message": error.message,
                              "kind": type(error).__name__})
@@ -528,7 +558,7 @@ class Supervisor(SnapshotOps):
                     self.report({"event": "info", "message":
                                  f"got {signal.Signals(got[0]).name}; stopping the network"})
                     break
-                if not self.any_running():
+                if not self.any_running() and not self.request.served:
                     if any(r.phase is Phase.DEAD for r in self.runs.values()):
                         self.exit_code = 1
                     break
@@ -551,33 +581,6 @@ class Supervisor(SnapshotOps):
             wake_r.close()
             wake_w.close()
             self.lock.release()
-
-
-def reap_leftovers(previous: RunState, run_dir: RunDir) -> None:
-    """Kill what is left of the process groups a previous supervisor recorded.
-
-    Its VMs and switches died with it (parent-death signal), but what a VM
-    script started beside QEMU would not. A recorded group is signalled only
-    where it is still ours: its leader is the recorded process (pid and start
-    time), or, the leader gone, only the members whose environment names this
-    state directory's machine (a VM script's TMPDIR), never a stranger that
-    reuses the pid. We hold the state directory's lock: no supervisor runs
-    from here."""
-    for name, machine in previous.machines.items():
-        record = machine.process
-        if record is None or record.pid <= 1:
-            continue
-        if record.alive():
-            procs.signal_group(record.pid, signal.SIGKILL)
-            continue
-        marker = str(run_dir.machine_dir(name))
-        for pid in procs.group_members(record.pid):
-            if procs.environment_says(pid, "TMPDIR", marker):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
-    for switch in previous.switches:
-        if switch.process is not None and switch.process.alive():
-            procs.signal_group(switch.process.pid, signal.SIGKILL)
 
 
 def _has_output(path: Path) -> bool:

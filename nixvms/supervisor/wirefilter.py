@@ -165,17 +165,18 @@ def updated(shape: Shape, settings: Mapping[str, str]) -> Shape:
     return result
 
 
-def commands(shape: Shape) -> list[str]:
+def commands(shape: Shape, directions: Sequence[str] = ("LR",)) -> list[str]:
     """The management commands that give a wirefilter this shape, machine to VLAN
-    (LR); the other direction stays as it is (untouched: nothing)."""
-    return [
-        f"delay LR{number(shape.delay_ms)}+{number(shape.jitter_ms)}U",
-        f"loss LR{number(shape.loss_percent)}",
-        f"lostburst LR{number(shape.loss_burst)}",
-        f"dup LR{number(shape.duplicate_percent)}",
-        f"bandwidth LR{shape.bandwidth_bytes}",
-        f"mtu LR{shape.mtu}",
-    ]
+    (LR); the other direction stays as it is (untouched: nothing). A cable
+    between hosts is shaped both ways (LR and RL)."""
+    return [line for way in directions for line in (
+        f"delay {way}{number(shape.delay_ms)}+{number(shape.jitter_ms)}U",
+        f"loss {way}{number(shape.loss_percent)}",
+        f"lostburst {way}{number(shape.loss_burst)}",
+        f"dup {way}{number(shape.duplicate_percent)}",
+        f"bandwidth {way}{shape.bandwidth_bytes}",
+        f"mtu {way}{shape.mtu}",
+    )]
 
 
 def argv(program: str, left: Path, right: Path, management: Path) -> list[str]:

@@ -7,12 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from nixvms.supervisor.cables import cable_argv, probe_argv
+from nixvms.supervisor import launch, wirefilter
+from nixvms.supervisor.cables import BOTH_WAYS, cable_argv, probe_argv
 from nixvms.supervisor.errors import StartError, UsageError
 from nixvms.supervisor.facts import MachineFacts
-from nixvms.supervisor.placement import Placement, VmHost, parse_override, place
-from nixvms.supervisor.remote import remote_switch, session_argv
-from tests.unit.test_links_plan import machine
+from nixvms.supervisor.hostssh import session_argv
+from nixvms.supervisor.placement import Placement, VmHost, cable_settings, parse_override, place
+from nixvms.supervisor.remote import remote_hub, remote_switch
+from nixvms.supervisor.wirefilter import Shape
+from tests.unit.test_links_plan import machine, network
 
 HOST = VmHost(name="b", ssh="root@10.0.0.2", port=2222)
 SSH = ["ssh", "-o", "BatchMode=yes", "-o", "ServerAliveInterval=5",
@@ -91,3 +94,30 @@ def test_the_hosts_switch_is_in_its_state_directory_which_must_hold_sockets() ->
     assert remote_switch("/tmp/nvr-x", 2) == "/tmp/nvr-x/run/vde2.ctl"
     with pytest.raises(StartError, match="give the host a shorter stateDir"):
         remote_switch("/tmp/" + "x" * 60, 1)
+
+
+def test_a_partition_groups_hub_there_is_beside_its_vlans_switch_named_as_here() -> None:
+    # links.py makes <sockets>/part<vlan>-<group> on every host: cables join them
+    assert remote_hub("/tmp/nvr-x", 2, 3) == "/tmp/nvr-x/run/part2-3"
+
+
+# --- a shaped cable: meta.vmHosts.<name>.cable -------------------------------------
+
+
+def test_a_hosts_cable_settings_are_read_by_their_option_names() -> None:
+    host = dataclasses.replace(HOST, cable=("delay=20ms", "loss=1%"))
+    assert cable_settings(host) == {"delay": "20ms", "loss": "1%"}
+    assert cable_settings(HOST) == {}
+
+
+def test_a_cable_is_shaped_both_ways() -> None:
+    lines = wirefilter.commands(Shape(delay_ms=20.0, loss_percent=1.0), BOTH_WAYS)
+    assert "delay LR20+0U" in lines and "delay RL20+0U" in lines
+    assert "loss LR1" in lines and "loss RL1" in lines
+
+
+def test_a_bad_cable_value_is_refused_naming_the_option_before_anything_starts() -> None:
+    host = dataclasses.replace(HOST, cable=("delay=fast",))
+    spec = network(_placed("a", None), _placed("b", host))
+    with pytest.raises(UsageError, match=r"^meta\.vmHosts\.b\.cable: .*delay"):
+        launch.start_request(spec, run_dir="/r", accel="tcg", environ={})

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from nixvms.nixostest import nix_path
-from nixvms.supervisor.driver import SCRIPT_NAMES, Driver, script_namespace
+from nixvms.supervisor.driver import Driver
 from nixvms.supervisor.errors import MachineError, RequestedAssertionFailed
-from nixvms.supervisor.lint import check_source
+from nixvms.supervisor.lint import SCRIPT_NAMES, check_source, script_namespace
 from nixvms.supervisor.machine import Machine
 from nixvms.supervisor.polling import PollingConditionError, retry, seconds
 from nixvms.supervisor.screen import CHAR_TO_KEY

@@ -82,3 +82,16 @@ def test_a_declared_vlan_the_machine_is_not_on_is_refused() -> None:
     spec = network(machine("a", 1, (1,), (LinkSettings(vlan=3),)))
     with pytest.raises(UsageError, match="the machine is not on VLAN 3"):
         declared_shapes(spec)
+
+
+def test_the_hubs_a_hosts_machines_need_joined_are_their_groups_past_the_first(
+        tmp_path: Path) -> None:
+    spec = network(*(machine(n, i, (2,), (LinkSettings(vlan=2),))
+                     for i, n in enumerate("abcd", 1)))
+    links = links_of(spec, tmp_path)
+    links.groups.update({("a", 2): 1, ("b", 2): 2, ("c", 2): 2, ("d", 2): 3})
+    links.hubs[2] = [Switch(2, None, socket=Path(f"/s/part2-{g}"), log=Path("/l"))
+                     for g in (2, 3)]
+    # c and d on another host: group 2 spans both hosts, group 3 is there only
+    assert links.hubs_of(2, ["c", "d"]) == {2: Path("/s/part2-2"), 3: Path("/s/part2-3")}
+    assert links.hubs_of(2, ["a"]) == {}

@@ -188,3 +188,37 @@ def test_a_closure_goes_to_a_vm_host_with_nix_copy_closure_and_the_hosts_ssh_opt
     assert fake.environments == [{"NIX_SSHOPTS": (
         "-o BatchMode=yes -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -p 2222 "
         "-i /k/id -o IdentitiesOnly=yes")}]
+
+
+def test_add_roots_makes_every_path_an_indirect_root_in_one_call(
+        fake: FakeNix, tmp_path: Path) -> None:
+    link = tmp_path / "gcroots" / "x86_64-linux"
+    fake.answer(stdout=f"{link}\n{link}-2\n")
+    made = nix.add_roots(["/nix/store/a-x.deb", "/nix/store/b-bb"], link, nix.NixSettings())
+    assert fake.commands == [["nix-store", "--realise", "/nix/store/a-x.deb", "/nix/store/b-bb",
+                              "--add-root", str(link), "--indirect"]]
+    assert made == [link, tmp_path / "gcroots" / "x86_64-linux-2"]
+
+
+def test_invalid_store_paths_asks_once_without_substituting(fake: FakeNix) -> None:
+    fake.answer(stdout="/nix/store/b-gone\n")
+    invalid = nix.invalid_store_paths(["/nix/store/a-here", "/nix/store/b-gone"],
+                                      nix.NixSettings())
+    assert fake.commands == [["nix-store", "--check-validity", "--print-invalid",
+                              "/nix/store/a-here", "/nix/store/b-gone"]]
+    assert invalid == ["/nix/store/b-gone"]
+
+
+def test_add_fixed_adds_files_as_require_file_expects(fake: FakeNix, tmp_path: Path) -> None:
+    fake.answer(stdout="/nix/store/a-x.deb\n")
+    assert nix.add_fixed([tmp_path / "x.deb"], nix.NixSettings()) == ["/nix/store/a-x.deb"]
+    assert fake.commands == [["nix-store", "--add-fixed", "sha256", str(tmp_path / "x.deb")]]
+
+
+def test_a_vm_host_is_sent_its_own_machines_vms_and_no_other_hosts(fake: FakeNix) -> None:
+    fake.answer(stdout="/nix/store/a-vm\n/nix/store/b-vm\n/nix/store/p-python3\n")
+    assert nix.host_share("/nix/store/n-nixos-vms", ["/nix/store/b-vm"],
+                          ["/nix/store/a-vm", "/nix/store/b-vm"], nix.NixSettings()) == [
+        "/nix/store/b-vm", "/nix/store/p-python3"]
+    assert fake.commands == [["nix-store", "--query", "--references",
+                              "/nix/store/n-nixos-vms"]]

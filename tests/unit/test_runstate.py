@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from nixvms.supervisor import procs, runstate, statedir
+from nixvms.supervisor import procs, runstate, statedir, typedjson
+from nixvms.supervisor.client import running_plan
+from nixvms.supervisor.errors import AlreadyRunning
 from nixvms.supervisor.launch import StartRequest
 from nixvms.supervisor.machines import HostForward
 from nixvms.supervisor.ports import Forward
@@ -141,3 +146,53 @@ def test_a_supervisor_not_holding_the_lock_is_not_alive(run_dir: statedir.RunDir
         assert state.supervisor_alive(run_dir)
     finally:
         lock.release()
+
+
+@pytest.fixture
+def locked(run_dir: statedir.RunDir) -> Iterator[statedir.RunDir]:
+    """The run directory with its lock held, as by a supervisor that runs."""
+    lock = statedir.StateLock(run_dir)
+    yield run_dir
+    lock.release()
+
+
+def test_up_on_a_state_dir_whose_supervisor_has_not_written_its_state_says_already_running(
+        locked: statedir.RunDir) -> None:
+    with pytest.raises(AlreadyRunning, match=r"already running .* still starting"):
+        running_plan(locked.path, "/nix/store/n-nixos-vms")
+
+
+def test_up_on_a_network_still_launching_its_machines_says_already_running(
+        locked: statedir.RunDir) -> None:
+    runstate.save(locked, dataclasses.replace(a_state(), launching=True))
+    with pytest.raises(AlreadyRunning, match=r"already running .* still starting"):
+        running_plan(locked.path, "/nix/store/n-nixos-vms")
+
+
+def test_a_reader_in_a_supervisors_first_instant_waits_for_its_first_state(
+        locked: statedir.RunDir) -> None:
+    state = a_state()
+    saver = threading.Timer(0.3, runstate.save, (locked, state))
+    saver.start()
+    try:
+        assert runstate.load_started(locked) == state
+    finally:
+        saver.join()
+
+
+def test_a_missing_state_file_without_a_supervisor_is_not_waited_for(
+        run_dir: statedir.RunDir) -> None:
+    assert runstate.load_started(run_dir, timeout=60) is None  # at once: nothing to wait for
+
+
+def test_a_supervisor_that_never_saves_its_state_is_waited_for_only_so_long(
+        locked: statedir.RunDir) -> None:
+    assert runstate.load_started(locked, timeout=0.2) is None
+
+
+def test_a_state_file_written_before_launching_was_recorded_reads_as_launched() -> None:
+    data = typedjson.to_data(a_state())
+    assert isinstance(data, dict)
+    del data["launching"]
+    loaded = typedjson.from_data(RunState, data)
+    assert loaded is not None and loaded.launching is False
