@@ -56,8 +56,8 @@ from nixvms.supervisor.statedir import RunDir
 def _accel_option(func: F) -> F:
     return click.option(
         "--accel", type=click.Choice(supervisor_accel.ACCELS), default=None,
-        help="QEMU acceleration: auto (KVM only where a probe guest runs under it), kvm "
-             "or tcg (default: NIXVMS_ACCEL, else auto).")(func)
+        help="QEMU acceleration: auto (KVM only where a probe guest and the machines' "
+             "kernel run under it), kvm or tcg (default: NIXVMS_ACCEL, else auto).")(func)
 
 def _build_beside(network_file: Path, state_dir: Path | None, settings: NixSettings,
                   jobs: int, max_eval_memory: str | None, verbosity: int) -> BuildResult:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +44,17 @@ def _interruptible_children() -> None:
 
 
 _interruptible_children()
+
+
+def _private_runtime_dir() -> None:
+    """nixvms keeps its KVM probe's answer in $XDG_RUNTIME_DIR: the suite's
+    own, never the user's."""
+    runtime = tempfile.mkdtemp(prefix="nixvms-tests-runtime-")
+    os.environ["XDG_RUNTIME_DIR"] = runtime
+    atexit.register(shutil.rmtree, runtime, ignore_errors=True)
+
+
+_private_runtime_dir()
 
 
 @dataclass(frozen=True)

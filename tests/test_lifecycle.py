@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from nixvms.supervisor import recovery, runstate, statedir
+from nixvms.supervisor import accel, recovery, runstate, statedir
 from nixvms.supervisor.runstate import MachineState, RunState
 from tests.conftest import BIN, LOCAL_STATE, REPO, Run, nixvms, write
 from tests.terminal import Terminal
@@ -215,15 +215,30 @@ def test_up_detach_returns_only_when_every_machine_is_ready(
                   cwd=project).code == 0
 
 
-def test_auto_acceleration_chooses_tcg_here_in_under_a_second() -> None:
-    started = time.monotonic()
-    probe = subprocess.run(
-        [str(BIN / "python"), "-c",
-         "from nixvms.supervisor import accel; c = accel.choose('auto'); print(c.accel)"],
-        capture_output=True, text=True, check=True, timeout=30)
-    assert time.monotonic() - started < 1.5  # the probe itself and Python's start
-    if os.access("/dev/kvm", os.R_OK):
-        assert probe.stdout.strip() == "tcg", "guests hang under this host's KVM"
+def test_auto_acceleration_probes_the_machines_own_kernel(
+        running: tuple[Path, Run, float]) -> None:
+    _, result, _ = running
+    said = re.search(r"^acceleration: (.*)$", result.stderr, re.MULTILINE)
+    assert said is not None
+    if os.access("/dev/kvm", os.R_OK | os.W_OK):
+        # on these build machines the firmware probe runs under KVM and the
+        # kernel hangs: only the kernel's probe decides
+        assert "kernel" in said.group(1), said.group(1)
+
+
+def test_the_kernel_probe_sees_a_kernel_reach_its_panic(forwarding_project: Path) -> None:
+    kernel = forwarding_project / "result" / "vms" / "server" / "system" / "kernel"
+    qemu = shutil.which("qemu-system-x86_64")
+    assert qemu is not None
+    assert accel.probe_kernel(qemu, str(kernel), timeout=120, accel="tcg") is None
+
+
+def test_the_kernel_probe_fails_on_what_is_no_kernel(tmp_path: Path) -> None:
+    qemu = shutil.which("qemu-system-x86_64")
+    assert qemu is not None
+    (tmp_path / "kernel").write_bytes(b"not a kernel")
+    answer = accel.probe_kernel(qemu, str(tmp_path / "kernel"), timeout=30, accel="tcg")
+    assert answer is not None and answer.startswith("a probe kernel failed under TCG")
 
 
 def test_up_says_the_chosen_acceleration_once(running: tuple[Path, Run, float]) -> None:

@@ -278,7 +278,8 @@ def test_each_vm_gets_the_contract_environment(net: Net) -> None:
         assert net.value(name, "NIX_DISK_IMAGE") == str(home / f"{name}.qcow2")
         assert net.value(name, "QEMU_VDE_SOCKET_1") == str(sockets / "vde1.ctl")
         assert net.value(name, "QEMU_NET_OPTS") == f"hostfwd=tcp:127.0.0.1:{ports[name]}-:22"
-        assert net.value(name, "QEMU_KERNEL_PARAMS") == "quiet"
+        # TCG's own parameter first (accel.TCG_KERNEL_PARAMS), the user's after
+        assert net.value(name, "QEMU_KERNEL_PARAMS") == "norandmaps quiet"
         assert net.value(name, "QEMU_OPTS").endswith("-machine accel=tcg -m 64")
         assert net.value(name, "STDIN") == "eof"
     assert net.value("beta", "QEMU_VDE_SOCKET_2") == str(sockets / "vde2.ctl")

@@ -6,8 +6,10 @@ import json
 import os
 import socket
 import stat
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -100,6 +102,57 @@ def test_tcg_and_kvm_are_taken_as_asked() -> None:
 def test_an_unknown_accelerator_is_a_usage_error() -> None:
     with pytest.raises(errors.UsageError, match="auto, kvm, tcg"):
         accel.choose("hvf")
+
+
+def test_tcg_guests_boot_without_address_space_randomisation_before_the_users_params() -> None:
+    assert accel.kernel_params("tcg", "") == "norandmaps"
+    assert accel.kernel_params("tcg", "quiet loglevel=3") == "norandmaps quiet loglevel=3"
+
+
+def test_kvm_guests_get_only_the_users_kernel_params() -> None:
+    assert accel.kernel_params("kvm", "quiet") == "quiet"
+    assert accel.kernel_params(None, "") == ""
+
+
+def test_the_kernel_probe_boots_the_kernel_without_a_root_filesystem_to_its_panic() -> None:
+    assert accel.kernel_probe_command("/bin/qemu", "/nix/store/k/kernel") == [
+        "/bin/qemu", "-accel", "kvm", "-machine", "q35", "-cpu", "max", "-nodefaults",
+        "-display", "none", "-m", "256", "-serial", "stdio", "-no-reboot",
+        "-kernel", "/nix/store/k/kernel", "-append", "console=ttyS0 panic=-1"]
+
+
+def _counting_probe(answers: list[str | None]) -> tuple[list[int], Callable[[], str | None]]:
+    calls: list[int] = []
+
+    def probe() -> str | None:
+        calls.append(1)
+        return answers[len(calls) - 1]
+    return calls, probe
+
+
+def test_a_kernel_probes_answer_is_kept_for_this_boot_qemu_and_kernel(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    (tmp_path / "k1").write_text("")
+    (tmp_path / "k2").write_text("")
+    calls, probe = _counting_probe(["hangs", None])
+    qemu = sys.executable
+    assert accel._cached(qemu, str(tmp_path / "k1"), probe) == "hangs"
+    assert accel._cached(qemu, str(tmp_path / "k1"), probe) == "hangs"
+    assert len(calls) == 1
+    assert accel._cached(qemu, str(tmp_path / "k2"), probe) is None
+    assert len(calls) == 2
+    assert stat.S_IMODE((tmp_path / "nixvms").stat().st_mode) == 0o700
+
+
+def test_a_damaged_probe_cache_is_probed_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    (tmp_path / "nixvms").mkdir()
+    (tmp_path / "nixvms" / "kvm-probe.json").write_text('{"boot": ["not", "a boot id"')
+    calls, probe = _counting_probe([None])
+    assert accel._cached(sys.executable, sys.executable, probe) is None
+    assert len(calls) == 1
 
 
 def test_auto_answers_in_under_a_second() -> None:

@@ -189,6 +189,16 @@ def check_forwards(spec: NetworkSpec, machines: Sequence[str],
                             "already in use")
 
 
+def machines_kernel(vms: Sequence[str]) -> str | None:
+    """The kernel the machines boot, for the KVM probe: the first VM's
+    system's (NixOS's and tinyos's VMs link their system as `system`)."""
+    for vm in vms:
+        kernel = Path(vm) / "system" / "kernel"
+        if kernel.exists():
+            return str(kernel)
+    return None
+
+
 def start_request(
     spec: NetworkSpec,
     *,
@@ -233,7 +243,10 @@ def start_request(
         except UsageError as error:
             raise UsageError(f"meta.vmHosts.{placed.host.name}.cable: {error.message}") \
                 from None
-    choice = accelerators.choose(accelerators.parse_accel(accel or settings.accel))
+    remote_names = {name for placed in remote for name in placed.machines}
+    local_vms = [spec.machine(n).vm for n in names if n not in remote_names]
+    choice = accelerators.choose(accelerators.parse_accel(accel or settings.accel),
+                                 kernel=machines_kernel(local_vms))
     return StartRequest(
         network=spec.path,
         run_dir=str(chosen_run_dir),

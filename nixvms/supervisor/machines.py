@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import accel as accelerators
 from . import procs
 from .boot import BootWatch
 from .errors import StartError
@@ -271,7 +272,8 @@ class VM:
         env.update(
             QEMU_OPTS=self.qemu_opts(log_fd),
             QEMU_NET_OPTS=net,
-            QEMU_KERNEL_PARAMS=self.options.kernel_params,
+            QEMU_KERNEL_PARAMS=accelerators.kernel_params(self.options.accel,
+                                                          self.options.kernel_params),
             NIX_DISK_IMAGE=str(self.disk),
             TMPDIR=str(self.directory),
             USE_TMPDIR="1",

@@ -9,6 +9,8 @@
   nodes.server_a = { ... }: {
     virtualisation.vlans = [ 1 ];
     environment.etc."role".text = "server";
+    # NixOS's default; under TCG nixvms boots with norandmaps, which this undoes
+    boot.kernel.sysctl."kernel.randomize_va_space" = 2;
   };
   nodes.client = { };
   testScript = { nodes, ... }: ''
@@ -25,6 +27,12 @@
         log.info("the server's address: ${nodes.server_a.networking.primaryIPAddress}")
         with log.nested("a nested step"):
             t.assertIn("192.168.1.2", server_a.succeed("ip addr show"))
+
+    with subtest("address-space randomisation off under TCG unless a sysctl sets it"):
+        tcg = "QEMU TCG CPU" in client.succeed("cat /proc/cpuinfo")
+        t.assertEqual(client.succeed("cat /proc/sys/kernel/randomize_va_space").strip(),
+                      "0" if tcg else "2")
+        t.assertEqual(server_a.succeed("cat /proc/sys/kernel/randomize_va_space").strip(), "2")
 
     with subtest("a timedelta timeout"):
         server_a.wait_until_succeeds("test -e /etc/role", timeout=datetime.timedelta(seconds=30))

@@ -303,14 +303,8 @@ in
 
     # Login shells that are Debian binaries (pkgs.bash) find their libraries
     # in /lib/<multiarch>, Debian's system search path (pkgs/top-level.nix).
-    system.activationScripts.shellLibraries = lib.concatMapStrings (p: ''
-      if [ -f ${p}/nix-support/lib-dirs ]; then
-        mkdir -p /lib/${pkgs.tinyosPlatform.multiarch}
-        for d in $(cat ${p}/nix-support/lib-dirs); do
-          for f in "$d"/*; do [ -e "/lib/${pkgs.tinyosPlatform.multiarch}/''${f##*/}" ] || ln -s "$f" /lib/${pkgs.tinyosPlatform.multiarch}/; done
-        done
-      fi
-    '') (lib.unique (shellPackages ++ [ pkgs.bashInteractive ]));
+    boot.tinyosSystemLibraries = map (p: "${p}/nix-support/lib-dirs")
+      (lib.unique (shellPackages ++ [ pkgs.bashInteractive ]));
 
     # update-users-groups.pl's homes: /root 0700, /home 0755, createHome
     # with the owner and homeMode; ~/.ssh/authorized_keys for dropbear. An

@@ -163,16 +163,6 @@ in
     '';
 
     # the search path of a setuid program: sudo's libraries in /lib/<multiarch>
-    system.activationScripts.sudoLibraries = {
-      deps = [ "shellLibraries" ];
-      text = ''
-        mkdir -p /lib/${multiarch}
-        for d in ${toString libDirs}; do
-          [ -d "$d" ] || continue
-          for f in "$d"/*; do [ -e "/lib/${multiarch}/''${f##*/}" ] || ln -s "$f" /lib/${multiarch}/; done
-        done
-      '';
-    };
-    system.activationScripts.wrappers.deps = [ "sudoLibraries" ];
+    boot.tinyosSystemLibraries = libDirs;
   };
 }

@@ -83,23 +83,17 @@ in
       assertion = w.capabilities == "";
       message = "security.wrappers.${w.program}.capabilities: tinyos cannot give a program file capabilities (busybox has no setcap)";
     }) wrappers;
+    # su's libraries where a setuid program finds them
+    boot.tinyosSystemLibraries = suLibDirs;
     # (on PATH: config/system-path.nix)
     system.activationScripts.wrappers = {
       deps = [ "users" ];
       text = ''
         mkdir -p ${cfg.wrapperDir}
-        # su's libraries where a setuid program finds them
-        mkdir -p /lib/${multiarch}
-        for d in ${toString suLibDirs}; do
-          [ -d "$d" ] || continue
-          for f in "$d"/*; do [ -e "/lib/${multiarch}/''${f##*/}" ] || ln -s "$f" /lib/${multiarch}/; done
-        done
         cp ${suDebs.util-linux}/bin/su ${cfg.wrapperDir}/su
         cp ${pkgs.busybox}/bin/busybox ${cfg.wrapperDir}/passwd
-        for w in su passwd; do
-          chown root:root ${cfg.wrapperDir}/$w
-          chmod 4755 ${cfg.wrapperDir}/$w
-        done
+        chown root:root ${cfg.wrapperDir}/su ${cfg.wrapperDir}/passwd
+        chmod 4755 ${cfg.wrapperDir}/su ${cfg.wrapperDir}/passwd
       '' + lib.concatMapStrings (w: ''
         rm -f ${cfg.wrapperDir}/${w.program}
         cp ${w.source} ${cfg.wrapperDir}/${w.program}

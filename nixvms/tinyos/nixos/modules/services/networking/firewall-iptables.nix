@@ -165,9 +165,8 @@ in
       ++ lib.optionals rpfilter [ "ipt_rpfilter" "ip6t_rpfilter" ];
 
     system.activationScripts.firewall = {
-      # its script is bash (pkgs.writeShellScript), which finds its
-      # libraries once shellLibraries has linked them
-      deps = [ "modules" "shellLibraries" ];
+      # (its script is bash, whose libraries /lib/<multiarch> has from the start)
+      deps = [ "modules" ];
       text = "${startScript} >/dev/null && touch /run/firewall-started-at-boot || echo 'firewall: firewall-start failed'";
     };
 
