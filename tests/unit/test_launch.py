@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nixvms.supervisor import errors, launch
+from nixvms.supervisor import accel, errors, launch
 from nixvms.supervisor.launch import StartRequest
 from nixvms.supervisor.ports import Forward
 from nixvms.supervisor.spec import NetworkSpec
@@ -45,7 +45,15 @@ def test_without_variables_the_request_has_the_defaults(tmp_path: Path) -> None:
     request = launch.start_request(a_spec(tmp_path), accel="tcg", environ={})
     assert request == StartRequest(
         network=request.network, run_dir="/p/.nixvms/run", machines=("a", "b"), accel="tcg",
-        accel_reason="asked for")
+        accel_reason="asked for", hosts_accel="tcg")
+
+
+def test_auto_acceleration_leaves_each_host_to_probe_its_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(accel, "choose", lambda asked: accel.Choice("kvm", "probed"))
+    spec = a_spec(tmp_path)
+    assert launch.start_request(spec, accel="auto", environ={}).hosts_accel == ""
+    assert launch.start_request(spec, environ={"NIXVMS_ACCEL": "kvm"}).hosts_accel == "kvm"
 
 
 @pytest.mark.parametrize(("variable", "value", "message"), [
