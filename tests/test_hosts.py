@@ -3,16 +3,19 @@ on "another host" that is this machine over an sshd on 127.0.0.1 with a state
 directory of its own. `nixvms up` copies the network there (nix-copy-closure),
 starts a supervisor there over ssh, and joins VLANs 1 and 2 with a cable each.
 b is reached from here as a machine here is (its sockets, ssh port and console
-log forwarded through one ssh ControlMaster): exec, cp, logs, ssh and the test
-driver do not know where it runs. One network, booted once; the last test cuts
-it and stops it."""
+log forwarded through one ssh ControlMaster): exec, cp, logs, ssh, console and
+the test driver (shell_interact too) do not know where it runs. One network,
+booted once; the last test on it cuts it and stops it. Ctrl-C, which ends a
+network, is tried on networks of its own (own_two_hosts)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -20,9 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.sshd import SSHD, running_sshd
+from bench.sshd import SSHD, Sshd, running_sshd
 from nixvms.supervisor import link_client
-from tests.conftest import nixvms, write
+from tests.conftest import BIN, nixvms, write
+from tests.terminal import Terminal
 
 pytestmark = [pytest.mark.nix, pytest.mark.vm]
 
@@ -40,18 +44,13 @@ class TwoHosts:
         self.sshd_config = sshd_config
 
 
-@pytest.fixture(scope="module")
-def two_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoHosts]:
-    if not SSHD.exists() or os.geteuid() != 0:
-        pytest.skip("needs openssh-server and root (sshd's privilege separation)")
-    project = tmp_path_factory.mktemp("hosts")
-    short = Path(tempfile.mkdtemp(prefix="hosts-"))
-    with running_sshd(short / "sshd") as sshd:
-        options = " ".join(f'"{o}"' for o in sshd.ssh_options())
-        write(project / "network.nix", f"""{{
+def network_nix(sshd: Sshd, remote_state: Path) -> str:
+    """The network: a here, b on host other (this machine through `sshd`)."""
+    options = " ".join(f'"{o}"' for o in sshd.ssh_options())
+    return f"""{{
   meta.vmHosts.other = {{
     ssh = "root@127.0.0.1"; port = {sshd.port}; identity = "{sshd.client_key}";
-    stateDir = "{short}/o"; sshOptions = [ {options} ];
+    stateDir = "{remote_state}"; sshOptions = [ {options} ];
     cable = {{ delay = "{CABLE_DELAY_MS}ms"; }};
   }};
   defaults = {{ modulesPath, ... }}: {{
@@ -64,7 +63,17 @@ def two_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoHosts]:
   a = {{ ... }}: {{ }};
   b = {{ ... }}: {{ deployment.vmHost = "other"; services.openssh.enable = true; }};
 }}
-""")
+"""
+
+
+@pytest.fixture(scope="module")
+def two_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoHosts]:
+    if not SSHD.exists() or os.geteuid() != 0:
+        pytest.skip("needs openssh-server and root (sshd's privilege separation)")
+    project = tmp_path_factory.mktemp("hosts")
+    short = Path(tempfile.mkdtemp(prefix="hosts-"))
+    with running_sshd(short / "sshd") as sshd:
+        write(project / "network.nix", network_nix(sshd, short / "o"))
         hosts = TwoHosts(project, short / "s", short / "o", short / "sshd" / "sshd_config")
         try:
             up = nixvms("up", *hosts.state, "--detach", cwd=project)
@@ -176,6 +185,56 @@ def test_ssh_reaches_the_machine_on_the_other_host(two_hosts: TwoHosts) -> None:
     run = nixvms("ssh", *two_hosts.state, "b", "--", "cat /proc/sys/kernel/hostname",
                  cwd=two_hosts.project)
     assert (run.code, run.stdout) == (0, "b\n"), run.stderr
+
+
+def test_console_attaches_to_the_machine_on_the_other_host_and_detaches(
+        two_hosts: TwoHosts) -> None:
+    """Its serial console's socket is forwarded here (RunDir.machine_sockets):
+    root logs in and types a command; attaching again after a detach works."""
+    console = [str(BIN / "nixvms"), "console", *two_hosts.state, "b"]
+    term = Terminal(console, two_hosts.project)
+    try:
+        assert term.until(b"press Ctrl-] to detach", 20), term.seen
+        term.write(b"\r")
+        assert term.until(b"b login:", 20), term.seen
+        term.write(b"root\r")
+        term.until(b"#", timeout=10)
+        term.write(b"echo typed-on-$(hostname)-$((20+22))\r")
+        assert term.until(b"typed-on-b-42", 20), term.seen
+        term.write(b"exit\r\x1d")
+        assert term.until(b"detached from b's console", 20), term.seen
+        assert term.wait() == 0
+    finally:
+        term.close()
+    again = Terminal(console, two_hosts.project)
+    try:
+        assert again.until(b"press Ctrl-] to detach", 20), again.seen
+        again.write(b"\r")
+        assert again.until(b"b login:", 20), again.seen
+        again.write(b"\x1d")
+        assert again.until(b"detached from b's console", 20), again.seen
+        assert again.wait() == 0
+    finally:
+        again.close()
+
+
+def test_shell_interact_on_the_machine_on_the_other_host_reads_lines_from_stdin(
+        two_hosts: TwoHosts, tmp_path: Path) -> None:
+    """The driver's shell_interact() through b's forwarded backdoor socket, its
+    lines from a pipe: state kept between lines, stderr shown, and end of input
+    returns to the script."""
+    script = write(tmp_path / "interact.py", """
+b.shell_interact()
+a.succeed("true")
+print("after-shell-interact")
+""")
+    run = subprocess.run(
+        [str(BIN / "nixvms"), "test", *two_hosts.state, "-o", str(tmp_path / "out"),
+         str(script)], cwd=two_hosts.project, capture_output=True, text=True, timeout=600,
+        input="cd /etc; echo to-stderr >&2\npwd; hostname\n")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "b# to-stderr\nb# /etc\nb\nb# \n" in run.stdout, run.stdout
+    assert "after-shell-interact" in run.stdout, run.stdout
 
 
 def test_a_driver_script_runs_commands_on_both_hosts_machines(
@@ -424,6 +483,111 @@ def test_a_lost_cable_and_a_lost_host_are_said_and_stop_cleans_both_hosts(
         time.sleep(0.5)
     assert ours(remote) == [], [_command(p) for p in ours(remote)]
     assert ours(str(two_hosts.run)) == []
+
+
+@pytest.fixture
+def own_two_hosts(tmp_path: Path) -> Iterator[tuple[TwoHosts, int]]:
+    """A two-host network of its own, not started (a test that ends it by an
+    interruption cannot share two_hosts), and the pid of its sshd's listener."""
+    if not SSHD.exists() or os.geteuid() != 0:
+        pytest.skip("needs openssh-server and root (sshd's privilege separation)")
+    short = Path(tempfile.mkdtemp(prefix="hosts-"))
+    with running_sshd(short / "sshd") as sshd:
+        write(tmp_path / "p" / "network.nix", network_nix(sshd, short / "o"))
+        hosts = TwoHosts(tmp_path / "p", short / "s", short / "o",
+                         short / "sshd" / "sshd_config")
+        listener = int((short / "sshd" / "sshd.pid").read_text())
+        try:
+            yield hosts, listener
+        finally:
+            nixvms("stop", *hosts.state, cwd=hosts.project)
+            for pid in _left_of(short, listener):  # what a failed test left
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            shutil.rmtree(short, ignore_errors=True)
+
+
+@pytest.mark.parametrize("how", ["up", "test"])
+def test_ctrl_c_leaves_no_process_of_the_network_on_either_host(
+        own_two_hosts: tuple[TwoHosts, int], tmp_path: Path, how: str) -> None:
+    """Ctrl-C (SIGINT to the foreground process group, as a terminal sends it)
+    to `nixvms up` in the foreground or to a test driver's run: no QEMU,
+    switch, wirefilter, cable (dpipe, vde_plug, ssh) or supervisor of the
+    network stays, here or on host other, nor an ssh session into it."""
+    hosts, listener = own_two_hosts
+    short = hosts.run.parent.parent
+    if how == "up":
+        command = ["up", *hosts.state]
+    else:
+        command = ["test", *hosts.state, str(write(
+            tmp_path / "long.py", "start_all()\nb.succeed('sleep 600')\n"))]
+    with (tmp_path / "out").open("w") as out, (tmp_path / "err").open("w") as err:
+        proc = subprocess.Popen([str(BIN / "nixvms"), *command], cwd=hosts.project,
+                                stdout=out, stderr=err, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not _both_up(hosts, how):
+            assert proc.poll() is None and time.monotonic() < deadline, \
+                (tmp_path / "err").read_text() + _said(hosts)
+            time.sleep(1)
+        here = [_command(p) for p in _left_of(hosts.run.parent, None)]
+        there = [_command(p) for p in _left_of(hosts.remote.parent, None)]
+        for side, commands in (("here", here), ("there", there)):
+            for program in ("qemu-system", "vde_switch", "wirefilter", "vde_plug",
+                            "run-vms"):
+                assert any(program in c for c in commands), (side, program, commands)
+        assert any(c.startswith("dpipe ") for c in here), here
+        os.killpg(proc.pid, signal.SIGINT)  # what the terminal sends its foreground group
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:  # it did not end: the test failed
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    said = (tmp_path / "err").read_text()
+    assert "Traceback" not in said, said
+    if how == "test":
+        assert proc.returncode == 130, said
+        assert "error: interrupted; the machines the test started are stopped" in said, said
+    deadline = time.monotonic() + 30
+    while _left_of(short, listener) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert [_command(p) for p in _left_of(short, listener)] == [], said + _said(hosts)
+    assert "not running" in nixvms("status", *hosts.state, cwd=hosts.project).stdout
+
+
+def _both_up(hosts: TwoHosts, how: str) -> bool:
+    """a and b run (`nixvms up`); the script has run its command on b (`nixvms test`)."""
+    if how == "test":
+        log = hosts.run / "b.driver.log"
+        return log.exists() and "sleep 600" in log.read_text(errors="replace")
+    return hosts.run.exists() and _states(hosts) == {"a": "running", "b": "running"}
+
+
+def _left_of(root: Path, listener: int | None) -> list[int]:
+    """Processes that name root on their command line or run in it, and
+    (listener: an sshd's pid) the sessions that sshd serves."""
+    parents: dict[int, int] = {}
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in (os.getpid(), listener):
+            continue
+        try:
+            parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1]
+                                            .split()[1])
+            if str(root).encode() in (entry / "cmdline").read_bytes() or \
+                    os.readlink(entry / "cwd").startswith(f"{root}/"):
+                found.append(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    if listener is not None:
+        for pid in parents:
+            ancestor = parents.get(pid)
+            while ancestor and ancestor != listener:
+                ancestor = parents.get(ancestor)
+            if ancestor == listener and pid not in found:
+                found.append(pid)
+    return found
 
 
 def _hosts(hosts: TwoHosts) -> dict[str, tuple[str, str]]:

@@ -30,12 +30,14 @@ def remote_command(argv: Sequence[str]) -> str:
     return " ".join(shlex.quote(part) for part in argv)
 
 
-def session_argv(placement: Placement, network: str) -> list[str]:
+def session_argv(placement: Placement, network: str, accel: str = "") -> list[str]:
     """ssh -tt HOST run-vms ...: the host's supervisor for the placed machines,
-    its events as JSON lines. The terminal makes a lost session a SIGHUP there."""
+    its events as JSON lines. The terminal makes a lost session a SIGHUP there.
+    accel: the accelerator asked for here (--accel), which the host uses too;
+    "": the host probes its own (accel.py)."""
     ssh = placement.host.ssh_argv()
     remote = [f"{network}/bin/run-vms", "--state-dir", placement.state_dir, "--json-events",
-              "--here", *placement.machines]
+              *(["--accel", accel] if accel else []), "--here", *placement.machines]
     return [ssh[0], "-tt", *ssh[1:], remote_command(remote)]
 
 

@@ -55,6 +55,9 @@ class StartRequest:
     machines: tuple[str, ...] = ()        # none: all
     accel: str | None = None              # "kvm", "tcg", or None: the VM script's choice
     accel_reason: str = ""                # why that accelerator (one phrase)
+    # "kvm" or "tcg" when asked for (--accel, NIXVMS_ACCEL): the other hosts'
+    # supervisors use it too; "": each host probes its own (remote.py)
+    hosts_accel: str = ""
     fresh: tuple[str, ...] = ()           # machines whose disks are made anew
     # a disk made by another build of the machine is kept (NixOS's VMs keep
     # theirs); False: the machine starts on a fresh one (`nixvms up`)
@@ -243,16 +246,17 @@ def start_request(
         except UsageError as error:
             raise UsageError(f"meta.vmHosts.{placed.host.name}.cable: {error.message}") \
                 from None
+    asked = accelerators.parse_accel(accel or settings.accel)
     remote_names = {name for placed in remote for name in placed.machines}
     local_vms = [spec.machine(n).vm for n in names if n not in remote_names]
-    choice = accelerators.choose(accelerators.parse_accel(accel or settings.accel),
-                                 kernel=machines_kernel(local_vms))
+    choice = accelerators.choose(asked, kernel=machines_kernel(local_vms))
     return StartRequest(
         network=spec.path,
         run_dir=str(chosen_run_dir),
         machines=names,
         accel=choice.accel,
         accel_reason=choice.reason,
+        hosts_accel="" if asked == "auto" else asked,
         fresh=fresh_names,
         keep_disks=keep_disks,
         forwards=tuple(forwards),

@@ -86,8 +86,9 @@ class RemoteHost:
     """The session with one host's supervisor, and its cables."""
 
     def __init__(self, placement: Placement, network: str, vlans: Sequence[int],
-                 local_switches: dict[int, Path], run_dir: RunDir) -> None:
+                 local_switches: dict[int, Path], run_dir: RunDir, accel: str = "") -> None:
         self.placement = placement
+        self.accel = accel  # "kvm" or "tcg" as asked for here; "": the host probes
         self.host = placement.host
         self.spec_path = network
         self.network = network_there(placement.state_dir, network)  # its copy there
@@ -140,7 +141,7 @@ class RemoteHost:
     def start(self) -> None:
         probe(self.host)
         send_network(self.placement, self.spec_path)
-        command = session_argv(self.placement, self.network)
+        command = session_argv(self.placement, self.network, self.accel)
         self.command = tuple(command)
         fd = open_private(self.log)
         os.close(fd)  # the reader thread appends every line it reads

@@ -32,10 +32,11 @@ class Remotes:
     """Every other host's session, cables and reach, and its machines' records."""
 
     def __init__(self, placements: Sequence[Placement], spec: NetworkSpec,
-                 switches: Mapping[int, Path], run_dir: RunDir) -> None:
+                 switches: Mapping[int, Path], run_dir: RunDir, accel: str = "") -> None:
+        self.accel = accel  # asked for: every host's too ("": each probes its own)
         self.hosts = [RemoteHost(p, spec.path, sorted({
             v for m in spec.machines if m.name in p.machines for v in m.vlans}),
-            dict(switches), run_dir) for p in placements]
+            dict(switches), run_dir, accel) for p in placements]
         self.placed = {m: p.host.name for p in placements for m in p.machines}
         self.run_dir = run_dir
         self.switches = dict(switches)
@@ -147,7 +148,7 @@ class Remotes:
                 vm_host = machine.vm_host
                 new = RemoteHost(Placement(vm_host, (), vm_host.state_dir or default_state_dir(
                     self.local_run_dir, vm_host.name)), network, (), self.switches,
-                                 self.run_dir)
+                                 self.run_dir, self.accel)
                 self.hosts.append(new)
                 fresh.append(new)
             new.placement = dataclasses.replace(

@@ -78,7 +78,8 @@ class Supervisor(SnapshotOps):
                                     kernel_params=request.kernel_params)
         self.runs: dict[str, MachineRun] = {}
         self.remotes = Remotes(request.remote, spec,
-                               {v: s.socket for v, s in self.switches.items()}, run_dir)
+                               {v: s.socket for v, s in self.switches.items()}, run_dir,
+                               request.hosts_accel)
         self.placed = self.remotes.placed
         self.left: list[str] = []  # what stop_all could not stop (on other hosts)
         for machine in spec.machines:

@@ -90,6 +90,11 @@ def test_the_hosts_supervisor_runs_the_placed_machines_there_with_events_as_json
         "/nix/store/n-net/bin/run-vms --state-dir /tmp/nvr-x --json-events --here b c"]
 
 
+def test_an_accelerator_asked_for_here_is_the_hosts_too() -> None:
+    assert session_argv(Placement(HOST, ("b",), "/tmp/nvr-x"), "/nix/store/n-net", "tcg")[-1] \
+        == "/nix/store/n-net/bin/run-vms --state-dir /tmp/nvr-x --json-events --accel tcg --here b"
+
+
 def test_the_hosts_switch_is_in_its_state_directory_which_must_hold_sockets() -> None:
     assert remote_switch("/tmp/nvr-x", 2) == "/tmp/nvr-x/run/vde2.ctl"
     with pytest.raises(StartError, match="give the host a shorter stateDir"):

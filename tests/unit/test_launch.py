@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nixvms.supervisor import errors, launch
+from nixvms.supervisor import accel, errors, launch
 from nixvms.supervisor.launch import StartRequest
 from nixvms.supervisor.ports import Forward
 from nixvms.supervisor.spec import NetworkSpec
@@ -45,7 +45,37 @@ def test_without_variables_the_request_has_the_defaults(tmp_path: Path) -> None:
     request = launch.start_request(a_spec(tmp_path), accel="tcg", environ={})
     assert request == StartRequest(
         network=request.network, run_dir="/p/.nixvms/run", machines=("a", "b"), accel="tcg",
-        accel_reason="asked for")
+        accel_reason="asked for", hosts_accel="tcg")
+
+
+def test_auto_acceleration_leaves_each_host_to_probe_its_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(accel, "choose",
+                        lambda asked, kernel=None: accel.Choice("kvm", "probed"))
+    spec = a_spec(tmp_path)
+    assert launch.start_request(spec, accel="auto", environ={}).hosts_accel == ""
+    assert launch.start_request(spec, environ={"NIXVMS_ACCEL": "kvm"}).hosts_accel == "kvm"
+
+
+def test_the_kvm_probe_is_given_the_first_machines_kernel_that_exists(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    probed: list[str | None] = []
+
+    def choose(asked: str, kernel: str | None = None) -> accel.Choice:
+        probed.append(kernel)
+        return accel.Choice("tcg", "probed")
+    monkeypatch.setattr(accel, "choose", choose)
+    vm = tmp_path / "b-vm"
+    (vm / "system").mkdir(parents=True)
+    (vm / "system" / "kernel").write_text("")
+    directory = tmp_path / "net"
+    directory.mkdir()
+    (directory / "network.json").write_text(
+        '{"machines": [{"name": "a", "vm": "/nix/store/a-vm"}, '
+        f'{{"name": "b", "vm": "{vm}"}}], "vlans": [1], "stateDir": "/p/.nixvms/run"}}')
+    from nixvms.supervisor.spec import load_network
+    launch.start_request(load_network(directory), environ={})
+    assert probed == [str(vm / "system" / "kernel")]
 
 
 @pytest.mark.parametrize(("variable", "value", "message"), [
