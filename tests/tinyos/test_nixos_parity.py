@@ -282,3 +282,20 @@ def test_journald_settings_tinyos_journal_cannot_honour_are_refused(machines: Ma
     m = machines.write(
         "m", '{ services.journald = { storage = "volatile"; rateLimitInterval = "0"; }; }')
     m.instantiate("config.system.build.toplevel")
+
+
+def test_timerConfig_keys_the_timer_loop_cannot_honour_are_refused(machines: Machines) -> None:
+    err = toplevel_error(machines, """{
+      systemd.services.t = { script = "true"; };
+      systemd.timers.t = { wantedBy = [ "timers.target" ];
+        timerConfig = { OnCalendar = "daily"; Persistent = true; OnClockChange = true; }; };
+    }""")
+    assert "systemd.timers.t.timerConfig.Persistent: tinyos cannot" in err
+    assert "systemd.timers.t.timerConfig.OnClockChange: tinyos cannot honour this [Timer] key" \
+        in err
+    m = machines.write("m", """{
+      systemd.services.t = { script = "true"; };
+      systemd.timers.t = { wantedBy = [ "timers.target" ];
+        timerConfig = { OnCalendar = "daily"; AccuracySec = "1s"; Persistent = false; }; };
+    }""")
+    m.instantiate("config.system.build.toplevel")
