@@ -53,7 +53,6 @@ WEB = """{ pkgs, lib, modulesPath, ... }: {
   boot.kernel.sysctl."vm.swappiness" = 13;
   time.timeZone = "Asia/Tokyo";
   services.getty.autologinUser = "root";
-  services.journald.extraConfig = "SystemMaxUse=10M";
 
   environment.systemPackages = [
     (pkgs.writeShellApplication {

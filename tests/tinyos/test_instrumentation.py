@@ -51,6 +51,24 @@ NETWORK = """
       after = [ "broken.service" ];
       script = "sleep 1000";
     };
+    # unitConfig: a condition checked when the unit starts, and [Unit] keys
+    # NixOS's own options also write (Description, Wants)
+    systemd.services.conditional = {
+      wantedBy = [ "multi-user.target" ];
+      unitConfig = {
+        Description = "Conditional";
+        ConditionPathExists = "/run/go";
+        Wants = "pulled.service";
+      };
+      serviceConfig.Type = "oneshot";
+      serviceConfig.RemainAfterExit = true;
+      script = "echo conditions met";
+    };
+    systemd.services.pulled = {
+      serviceConfig.Type = "oneshot";
+      serviceConfig.RemainAfterExit = true;
+      script = "echo pulled in";
+    };
     systemd.services.manual = {
       description = "Manual service";
       script = "echo manual line one; echo manual line two; exec sleep 1000";
@@ -225,6 +243,21 @@ def test_restart_always_restarts_a_main_process_that_dies(solo: Machine) -> None
         f"test \"$(systemctl show -p MainPID --value web)\" != {pid}", timeout=30)
     assert solo.succeed("systemctl show -p NRestarts --value web").strip() != "0"
     solo.wait_for_unit("web", timeout=30)
+
+
+def test_unitConfig_condition_skips_the_unit_until_it_is_met(solo: Machine) -> None:
+    # at boot: /run/go is absent, the unit is skipped (inactive, not failed),
+    # and what its unitConfig.Wants names was started all the same
+    assert run(solo, "systemctl is-active conditional") == (3, "inactive\n")
+    assert solo.succeed("systemctl show -p ConditionResult -p Description conditional") == \
+        "ConditionResult=no\nDescription=Conditional\n"
+    assert "Conditional was skipped because of an unmet condition check " \
+        "(ConditionPathExists=/run/go)." in solo.succeed("journalctl -u conditional -o cat")
+    assert solo.succeed("systemctl is-active pulled") == "active\n"
+    solo.succeed("touch /run/go && systemctl start conditional")
+    assert solo.succeed("systemctl is-active conditional") == "active\n"
+    assert solo.succeed("systemctl show -p ConditionResult --value conditional") == "yes\n"
+    assert "conditions met" in solo.succeed("journalctl -u conditional -o cat")
 
 
 def test_start_of_an_unknown_unit_exits_5(solo: Machine) -> None:

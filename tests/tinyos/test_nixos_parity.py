@@ -174,3 +174,128 @@ def test_several_password_options_give_nixos_warning(machines: Machines) -> None
       users.users.x = { isNormalUser = true; password = "a"; hashedPassword = "!"; };
     }""")
     assert any("The user 'x' has multiple of the options" in w for w in m.value("config.warnings"))
+
+
+# --- options tinyos cannot honour: refused, never ignored (issue 25) ----------------------
+
+
+def test_unitConfig_ordering_joins_the_services_and_honoured_keys_are_accepted(
+        machines: Machines) -> None:
+    m = machines.write("m", """{
+      systemd.services.a = { wantedBy = [ "multi-user.target" ]; script = "true"; };
+      systemd.services.b = {
+        wantedBy = [ "multi-user.target" ];
+        script = "true";
+        unitConfig = { Description = "Bee"; Before = "a.service"; X-Anything = "x"; };
+        unitConfig.StartLimitIntervalSec = 0;
+      };
+    }""")
+    order = m.value("config.system.build.serviceOrder")
+    assert order.index("b") < order.index("a")
+    m.instantiate("config.system.build.toplevel")
+
+
+def test_a_unitConfig_key_tinyos_cannot_honour_is_refused_naming_it(machines: Machines) -> None:
+    err = toplevel_error(machines, """{
+      systemd.services.a = { script = "true"; unitConfig.BindsTo = "b.service"; };
+    }""")
+    assert "systemd.services.a.unitConfig.BindsTo: tinyos cannot honour this [Unit] key" in err
+
+
+def test_a_start_rate_limit_is_refused_but_no_limit_is_accepted(machines: Machines) -> None:
+    err = toplevel_error(machines, """{
+      systemd.services.a = { script = "true"; unitConfig.StartLimitIntervalSec = 30; };
+    }""")
+    assert "systemd.services.a.unitConfig.StartLimitIntervalSec: tinyos cannot set it to 30" in err
+
+
+def test_a_switch_policy_key_is_refused(machines: Machines) -> None:
+    err = toplevel_error(machines, """{
+      systemd.services.a = { script = "true"; unitConfig.X-StopOnRemoval = false; };
+    }""")
+    assert "systemd.services.a.unitConfig.X-StopOnRemoval: tinyos cannot honour it" in err
+
+
+def test_a_timers_ordering_and_unitConfig_are_refused(machines: Machines) -> None:
+    err = toplevel_error(machines, """{
+      systemd.services.t = { script = "true"; };
+      systemd.timers.t = { wantedBy = [ "timers.target" ]; after = [ "x.service" ];
+        unitConfig.ConditionPathExists = "/x"; timerConfig.OnBootSec = "1min"; };
+    }""")
+    assert "systemd.timers.t.after: tinyos cannot" in err
+    assert "systemd.timers.t.unitConfig.ConditionPathExists: tinyos cannot" in err
+
+
+def test_getty_loginOptions_is_refused(machines: Machines) -> None:
+    err = toplevel_error(machines, '{ services.getty.loginOptions = "-p -- \\\\u"; }')
+    assert "services.getty.loginOptions: tinyos cannot" in err
+
+
+def test_httpd_vhost_extraConfig_is_refused(machines: Machines) -> None:
+    err = toplevel_error(machines, """{
+      services.httpd.enable = true;
+      services.httpd.virtualHosts.localhost.extraConfig = "Redirect / http://x/";
+    }""")
+    assert "services.httpd.virtualHosts.localhost.extraConfig: tinyos cannot" in err
+
+
+def test_nginx_recommended_settings_tinyos_does_not_write_are_refused(machines: Machines) -> None:
+    err = toplevel_error(machines, """{
+      services.nginx = { enable = true; recommendedOptimisation = true; statusPage = true; };
+    }""")
+    assert "services.nginx.recommendedOptimisation: tinyos cannot" in err
+    assert "services.nginx.statusPage: tinyos cannot" in err
+
+
+def test_fileSystems_autoResize_is_refused(machines: Machines) -> None:
+    err = toplevel_error(machines, """{
+      fileSystems."/data" = { device = "/dev/vdb"; fsType = "ext4"; autoResize = true; };
+    }""")
+    assert 'fileSystems."/data".autoResize: tinyos cannot' in err
+
+
+def test_fileSystems_depends_orders_the_mounts(machines: Machines) -> None:
+    m = machines.write("m", """{
+      fileSystems."/a" = {
+        device = "/srv/b/a"; fsType = "none"; options = [ "bind" ]; depends = [ "/srv/b" ];
+      };
+      fileSystems."/srv/b" = { device = "tmpfs"; fsType = "tmpfs"; };
+    }""")
+    text = m.value("config.system.activationScripts.filesystems.text")
+    assert text.index("# /srv/b") < text.index("# /a")
+
+
+def test_hardwareClockInLocalTime_is_refused(machines: Machines) -> None:
+    err = toplevel_error(machines, "{ time.hardwareClockInLocalTime = true; }")
+    assert "time.hardwareClockInLocalTime: tinyos cannot" in err
+
+
+def test_journald_settings_tinyos_journal_cannot_honour_are_refused(machines: Machines) -> None:
+    err = toplevel_error(machines, """{
+      services.journald = {
+        extraConfig = "SystemMaxUse=10M"; storage = "none"; rateLimitBurst = 5;
+      };
+    }""")
+    assert "services.journald.extraConfig: tinyos cannot" in err
+    assert 'services.journald.storage: tinyos cannot set it to "none"' in err
+    assert "services.journald.rateLimitBurst: tinyos cannot set it to 5" in err
+    m = machines.write(
+        "m", '{ services.journald = { storage = "volatile"; rateLimitInterval = "0"; }; }')
+    m.instantiate("config.system.build.toplevel")
+
+
+def test_timerConfig_keys_the_timer_loop_cannot_honour_are_refused(machines: Machines) -> None:
+    err = toplevel_error(machines, """{
+      systemd.services.t = { script = "true"; };
+      systemd.timers.t = { wantedBy = [ "timers.target" ];
+        timerConfig = { OnCalendar = "daily"; Persistent = true; OnClockChange = true; }; };
+    }""")
+    assert "systemd.timers.t.timerConfig.Persistent: tinyos cannot" in err
+    assert "systemd.timers.t.timerConfig.OnClockChange: tinyos cannot honour this [Timer] key" \
+        in err
+    m = machines.write("m", """{
+      systemd.services.t = { script = "true"; };
+      systemd.timers.t = { wantedBy = [ "timers.target" ];
+        timerConfig = { OnCalendar = "daily"; AccuracySec = "1s"; Persistent = false; }; };
+    }""")
+    m.instantiate("config.system.build.toplevel")

@@ -68,11 +68,15 @@ in
       example = "America/New_York";
       description = "The time zone used when displaying times and dates (null: UTC, changeable at run time with timedatectl).";
     };
-    hardwareClockInLocalTime = mkOption { type = types.bool; default = false; description = "If set, keep the hardware clock in local time instead of UTC (accepted)."; };
+    hardwareClockInLocalTime = mkOption { type = types.bool; default = false; description = "If set, keep the hardware clock in local time instead of UTC (refused: tinyos reads QEMU's RTC as UTC)."; };
   };
 
   config = lib.mkMerge [
     {
+      assertions = [ {
+        assertion = !config.time.hardwareClockInLocalTime;
+        message = "time.hardwareClockInLocalTime: tinyos cannot: its boot reads QEMU's RTC as UTC (no /etc/adjtime LOCAL, no clock warp as systemd does).";
+      } ];
       environment.etc.zoneinfo.source = if tz == null then zoneinfo else checked;
       environment.variables.TZDIR = "/etc/zoneinfo";
       environment.systemPackages = [ timedatectl ];

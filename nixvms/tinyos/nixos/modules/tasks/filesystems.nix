@@ -6,6 +6,10 @@
 # paths or `label` (busybox findfs). The
 # root (/) and /nix/store are tinyos's initramfs, as NixOS's qemu-vm.nix
 # replaces them in a VM: definitions for them are accepted and not mounted.
+# `depends` orders mounts as NixOS's does (after those mount points, and
+# after a parent mount point). tinyos runs no fsck (busybox has no e2fsck):
+# what NixOS does with noCheck = true, for every filesystem; it has no
+# resize2fs either, so autoResize is refused.
 { config, lib, pkgs, ... }:
 let
   inherit (lib) mkOption types;
@@ -18,8 +22,8 @@ let
       fsType = mkOption { type = types.str; default = "auto"; example = "ext4"; description = "Type of the file system."; };
       options = mkOption { type = types.nonEmptyListOf types.str; default = [ "defaults" ]; example = [ "data=journal" ]; description = "Options used to mount the file system."; };
       autoFormat = mkOption { type = types.bool; default = false; description = "Create the file system at boot if the device has none."; };
-      autoResize = mkOption { type = types.bool; default = false; description = "Grow the file system to the device's size (accepted)."; };
-      noCheck = mkOption { type = types.bool; default = false; description = "Disable running fsck on this filesystem (tinyos never runs fsck)."; };
+      autoResize = mkOption { type = types.bool; default = false; description = "Grow the file system to the device's size (refused: tinyos has no resize2fs)."; };
+      noCheck = mkOption { type = types.bool; default = false; description = "Disable running fsck on this filesystem (tinyos never runs fsck: as true for every filesystem)."; };
       neededForBoot = mkOption { type = types.bool; default = false; description = "Mount in the initrd (tinyos mounts everything at boot)."; };
       depends = mkOption { type = types.listOf types.str; default = [ ]; description = "Mount points this one must be mounted after."; };
     };
@@ -27,8 +31,13 @@ let
   };
 
   skipped = [ "/" "/nix/store" "/nix" "/boot" ];
-  mounts = builtins.sort (a: b: a.mountPoint < b.mountPoint)
+  byPath = builtins.sort (a: b: a.mountPoint < b.mountPoint)
     (builtins.filter (fs: !builtins.elem fs.mountPoint skipped) (builtins.attrValues config.fileSystems));
+  # a before b: b depends on a's mount point, or lies under it
+  mountsBefore = a: b: builtins.elem a.mountPoint b.depends
+    || lib.hasPrefix (lib.removeSuffix "/" a.mountPoint + "/") b.mountPoint;
+  sortedMounts = lib.toposort mountsBefore byPath;
+  mounts = sortedMounts.result or (throw "fileSystems: a cycle in depends among: ${toString (map (fs: fs.mountPoint) (sortedMounts.cycle or [ ]))}");
 
   mkfs = fs:
     if builtins.elem fs.fsType [ "ext2" "ext3" "ext4" "auto" ] then "mke2fs -q ${lib.optionalString (fs.label != null) "-L ${lib.escapeShellArg fs.label}"} \"$dev\""
@@ -75,6 +84,10 @@ in
   };
 
   config = {
+    assertions = lib.mapAttrsToList (n: fs: {
+      assertion = !fs.autoResize;
+      message = "fileSystems.\"${n}\".autoResize: tinyos cannot: it has no resize2fs (busybox has none), so the filesystem keeps its size.";
+    }) config.fileSystems;
     boot.initrd.availableKernelModules = lib.unique (builtins.concatMap (t: fsModules.${t} or [ ])
       (map (fs: fs.fsType) mounts ++ config.boot.supportedFilesystems));
     system.activationScripts.filesystems = lib.mkIf (mounts != [ ]) {

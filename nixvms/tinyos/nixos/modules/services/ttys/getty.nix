@@ -51,13 +51,17 @@ in
       defaultText = lib.literalExpression "\"\${pkgs.busybox}/bin/login\"";
       description = "Path to the login binary executed by getty.";
     };
-    loginOptions = mkOption { type = types.nullOr types.str; default = null; description = "Template for arguments to be passed to login (accepted)."; };
+    loginOptions = mkOption { type = types.nullOr types.str; default = null; description = "Template for arguments to be passed to login (refused: busybox getty has no --login-options)."; };
     extraArgs = mkOption { type = types.listOf types.str; default = [ ]; description = "Additional arguments passed to getty."; };
     greetingLine = mkOption { type = types.str; default = "<<< Welcome to tinyos (\\m) - \\l >>>"; description = "Welcome line printed by getty (/etc/issue)."; };
     helpLine = mkOption { type = types.lines; default = ""; description = "Help line printed by getty below the welcome line."; };
   };
 
   config = {
+    assertions = [ {
+      assertion = cfg.loginOptions == null;
+      message = "services.getty.loginOptions: tinyos cannot: its getty is busybox's, which has no --login-options (it runs loginProgram with the user's name).";
+    } ];
     environment.etc.issue.text = lib.mkDefault ''
 
       ${cfg.greetingLine}

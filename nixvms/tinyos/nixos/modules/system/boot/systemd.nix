@@ -48,11 +48,80 @@ let
         example = { RestartSec = 5; Type = "oneshot"; };
         description = "Each attribute in this set specifies an option in the [Service] section of the unit.";
       };
-      unitConfig = mkOption { type = types.attrsOf unitOption; default = { }; description = "Options of the [Unit] section (accepted)."; };
+      unitConfig = mkOption {
+        type = types.attrsOf unitOption;
+        default = { };
+        example = { ConditionPathExists = "/etc/foo.conf"; };
+        description = "Each attribute in this set specifies an option in the [Unit] section of the unit (tinyos honours Description, Documentation, After, Before, Wants, Requires, the path Condition* keys, StartLimitIntervalSec = 0 and X-* keys; others are refused).";
+      };
       restartIfChanged = mkOption { type = types.bool; default = true; description = "Whether the service should be restarted during a NixOS configuration switch if its definition has changed."; };
       restartTriggers = mkOption { type = types.listOf types.unspecified; default = [ ]; description = "An arbitrary list of items such as derivations. If any item in the list changes between reconfigurations, the service will be restarted."; };
     };
   };
+
+  # [Unit] keys (unitConfig) and what tinyos's service manager does with them.
+  # NixOS writes description/after/before/wants/requires into the same
+  # section (Description=, After=, ...): given here they join those lists.
+  # Condition* of the path family are checked when the unit starts, as
+  # systemd does (lib.sh: an unmet one skips the unit, which stays
+  # inactive, and the start succeeds). tinyos has no start rate limit, so of
+  # StartLimit* only "no limit" (StartLimitIntervalSec = 0) is true of it.
+  # X-* keys systemd ignores; NixOS's switch-to-configuration reads some:
+  # X-RestartIfChanged and X-Restart-Triggers are restartIfChanged and
+  # restartTriggers; those tinyos's switch has no equivalent for are refused.
+  conditionTests = {
+    ConditionPathExists = p: "[ -e ${p} ]";
+    ConditionPathIsDirectory = p: "[ -d ${p} ]";
+    ConditionPathIsSymbolicLink = p: "[ -L ${p} ]";
+    ConditionFileNotEmpty = p: "[ -f ${p} ] && [ -s ${p} ]";
+    ConditionFileIsExecutable = p: "[ -f ${p} ] && [ -x ${p} ]";
+    ConditionDirectoryNotEmpty = p: "[ -d ${p} ] && [ -n \"$(ls -A ${p})\" ]";
+  };
+  unitLists = { After = "after"; Before = "before"; Wants = "wants"; Requires = "requires"; };
+  unitKeys = [ "Description" "Documentation" "StartLimitIntervalSec" "StartLimitBurst" ]
+    ++ builtins.attrNames unitLists ++ builtins.attrNames conditionTests;
+  switchKeys = [ "X-StopIfChanged" "X-StopOnRemoval" "X-ReloadIfChanged" "X-Reload-Triggers" "X-OnlyManualStart" ];
+  noLimit = v: builtins.elem (toString v) [ "0" "0s" "infinity" ];
+  unitKeyRefusals = name: s:
+    let
+      uc = s.unitConfig;
+      p = k: "systemd.services.${name}.unitConfig.${k}";
+    in builtins.concatMap (k:
+      if builtins.elem k switchKeys then
+        [ "${p k}: tinyos cannot honour it: its switch-to-configuration restarts a changed unit (restartIfChanged) and has no stop, reload or manual-start policy." ]
+      else if lib.hasPrefix "X-" k then [ ]
+      else if k == "StartLimitIntervalSec" && !(noLimit uc.${k}) then
+        [ "${p k}: tinyos cannot set it to ${builtins.toJSON uc.${k}}: its service manager has no start rate limit (only 0, no limit, is true of it)." ]
+      else if k == "StartLimitBurst" && !(noLimit (uc.StartLimitIntervalSec or "")) then
+        [ "${p k}: tinyos cannot: its service manager has no start rate limit (set StartLimitIntervalSec = 0, which is true of it)." ]
+      else if lib.hasPrefix "Condition" k && conditionTests ? ${k}
+        && builtins.any (v: builtins.match "[|]?!?/.*" (toString v) == null) (asList uc.${k}) then
+        [ "${p k}: tinyos cannot check ${builtins.toJSON uc.${k}}: it checks absolute paths (with \"!\" and \"|\" prefixes)." ]
+      else if builtins.elem k unitKeys then [ ]
+      else [ "${p k}: tinyos cannot honour this [Unit] key: its service manager honours only ${toString unitKeys} and X-* keys." ]
+    ) (builtins.attrNames s.unitConfig);
+
+  # A service as its [Unit] section makes it: unitConfig's lists joined to
+  # the options', unitConfig.Description over description.
+  words = v: builtins.filter (w: w != "") (lib.splitString " " (toString v));
+  withUnitConfig = s: let uc = s.unitConfig; in s // lib.mapAttrs' (k: o:
+      lib.nameValuePair o (s.${o} ++ lib.optionals (uc ? ${k}) (words uc.${k}))) unitLists
+    // lib.optionalAttrs (uc ? Description) { description = toString uc.Description; }
+    // lib.optionalAttrs (uc ? X-RestartIfChanged) { restartIfChanged = s.restartIfChanged && yesNo uc.X-RestartIfChanged == "yes"; }
+    // lib.optionalAttrs (uc ? X-Restart-Triggers) { restartTriggers = s.restartTriggers ++ asList uc.X-Restart-Triggers; };
+  # The unit's conditions as shell (lib.sh evaluates it when the unit
+  # starts): cond_unmet names the first unmet one, as systemd's journal line
+  # does; triggering ones ("|") need one of them met.
+  conditionCheck = s: lib.concatStrings (lib.mapAttrsToList (k: vs: lib.concatMapStrings (v:
+    let
+      m = builtins.match "([|]?)(!?)(.*)" (toString v);
+      trig = builtins.elemAt m 0 == "|";
+      t = conditionTests.${k} (lib.escapeShellArg (builtins.elemAt m 2));
+      test = if builtins.elemAt m 1 == "!" then "! { ${t}; }" else "{ ${t}; }";
+      what = lib.escapeShellArg "${k}=${toString v}";
+    in if trig then "trig_any=1; if ${test}; then trig_ok=1; else trig_failed=${what}; fi\n"
+    else "if [ -z \"$cond_unmet\" ] && ! ${test}; then cond_unmet=${what}; fi\n") (asList vs))
+    (lib.filterAttrs (k: _: conditionTests ? ${k}) s.unitConfig));
 
   supported = [ "Type" "ExecStart" "ExecStartPre" "ExecStartPost" "ExecStop" "Restart" "RestartSec" "User"
                 "WorkingDirectory" "StateDirectory" "RuntimeDirectory" "RemainAfterExit" "PIDFile"
@@ -88,7 +157,7 @@ let
     chmod 0555 $out/libexec/unit-runner $out/bin/*
   '';
 
-  all = lib.filterAttrs (_: s: s.enable) config.systemd.services;
+  all = lib.mapAttrs (_: withUnitConfig) (lib.filterAttrs (_: s: s.enable) config.systemd.services);
   unitName = u: lib.removeSuffix ".service" u;
   isService = u: !(lib.hasSuffix ".target" u) && all ? ${unitName u};
   services = us: map unitName (builtins.filter isService us);
@@ -177,6 +246,8 @@ let
     # (store names cannot hold '@': getty@tty1's file is getty_tty1.service)
     in pkgs.writeText "${builtins.replaceStrings [ "@" ] [ "_" ] name}.service" (lib.concatStrings [
       (assign "Description" (if s.description != "" then s.description else "${name}.service"))
+      (assign "Documentation" (toString (s.unitConfig.Documentation or "")))
+      (assign "ConditionCheck" (conditionCheck s))
       (assign "Type" (toString (sc.Type or "simple")))
       (assign "Restart" (toString (sc.Restart or "no")))
       (assign "RestartSec" (lib.removeSuffix "s" (toString (sc.RestartSec or "0.1"))))
@@ -314,7 +385,8 @@ in
     assertions = lib.mapAttrsToList (n: k: {
       assertion = lib.hasSuffix ".socket" n && all ? ${unitName k.service};
       message = "systemd.tinyosSocketUnits.${n}: not a .socket name, or its service ${k.service} is not an enabled systemd.services unit";
-    }) sockets ++ [{
+    }) sockets ++ builtins.concatLists (lib.mapAttrsToList (n: s: map (message: { assertion = false; inherit message; })
+      (unitKeyRefusals n s)) config.systemd.services) ++ [{
       assertion = config.systemd.user.services == { };
       message = "systemd.user.services: tinyos cannot run user services (it has no systemd user manager); defined: ${toString (builtins.attrNames config.systemd.user.services)}";
     }];

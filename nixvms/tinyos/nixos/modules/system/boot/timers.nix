@@ -10,8 +10,13 @@
 # OnCalendar (minutely, hourly, daily, weekly, "*:0/N" every N minutes,
 # "*:*:0/N" every N seconds, "HH:MM[:SS]" and "*-*-* HH:MM[:SS]" daily at),
 # Unit. Time spans as systemd writes them: "90", "5s", "2min", "1h 30min",
-# "1d", "100ms" (rounded up to seconds). Others (Persistent,
-# RandomizedDelaySec, AccuracySec, ...) are accepted and ignored.
+# "1d", "100ms" (rounded up to seconds). AccuracySec and
+# RandomizedDelaySec are bounds tinyos keeps (it fires on time, with no
+# delay); Persistent = false is what it does; other keys, and
+# Persistent = true (no stamp of the last run is kept), are refused.
+# A timer is a loop, not a unit systemctl knows: its own description,
+# ordering and dependencies (after, before, wants, requires, unitConfig
+# other than X-* keys) have nothing to act on and are refused.
 { config, lib, pkgs, ... }:
 let
   inherit (lib) mkOption types;
@@ -22,20 +27,20 @@ let
   timerOpts = { name, ... }: {
     options = {
       enable = mkOption { type = types.bool; default = true; description = "Whether the timer is active (when something wants it)."; };
-      description = mkOption { type = types.str; default = ""; description = "Description of this unit used in messages."; };
+      description = mkOption { type = types.str; default = ""; description = "Description of this unit used in messages (refused: a tinyos timer is no unit)."; };
       wantedBy = unitList "Units that want this timer (timers.target: active from boot).";
       requiredBy = unitList "Units that require this timer.";
-      after = unitList "Accepted.";
-      before = unitList "Accepted.";
-      wants = unitList "Accepted.";
-      requires = unitList "Accepted.";
+      after = unitList "Units this timer is started after (refused: a tinyos timer is no unit).";
+      before = unitList "Units this timer is started before (refused: a tinyos timer is no unit).";
+      wants = unitList "Units started with this timer (refused: a tinyos timer is no unit).";
+      requires = unitList "Units required by this timer (refused: a tinyos timer is no unit).";
       timerConfig = mkOption {
         type = types.attrsOf unitOption;
         default = { };
         example = { OnCalendar = "Sun 14:00:00"; Unit = "foo.service"; };
         description = "Each attribute in this set specifies an option in the [Timer] section of the unit.";
       };
-      unitConfig = mkOption { type = types.attrsOf unitOption; default = { }; description = "Options of the [Unit] section (accepted)."; };
+      unitConfig = mkOption { type = types.attrsOf unitOption; default = { }; description = "Options of the [Unit] section (X-* keys only: a tinyos timer is no unit)."; };
     };
   };
 
@@ -132,6 +137,19 @@ let
       done
     '';
 
+  # what a timer unit has and tinyos's timer loops do not
+  timerRefusals = name: t: let p = "systemd.timers.${name}"; why = "tinyos cannot: its timers are loops started at boot, not units systemctl orders or describes."; in
+    lib.optional (t.description != "") "${p}.description: ${why}"
+    ++ builtins.concatMap (o: lib.optional (t.${o} != [ ]) "${p}.${o}: ${why}") [ "after" "before" "wants" "requires" ]
+    ++ map (k: "${p}.unitConfig.${k}: ${why}") (builtins.filter (k: !lib.hasPrefix "X-" k) (builtins.attrNames t.unitConfig));
+  timerKeys = [ "OnBootSec" "OnStartupSec" "OnActiveSec" "OnUnitActiveSec" "OnUnitInactiveSec" "OnCalendar" "Unit"
+    "AccuracySec" "RandomizedDelaySec" "Persistent" ];
+  timerConfigRefusals = name: t: let p = "systemd.timers.${name}.timerConfig"; in
+    map (k: "${p}.${k}: tinyos cannot honour this [Timer] key: its timer loop honours only ${toString timerKeys}.")
+      (builtins.filter (k: !builtins.elem k timerKeys) (builtins.attrNames t.timerConfig))
+    ++ lib.optional (builtins.elem (t.timerConfig.Persistent or false) [ true "true" "yes" "on" "1" 1 ])
+      "${p}.Persistent: tinyos cannot: it keeps no stamp of a timer's last run, so it cannot catch up on missed ones.";
+
   active = lib.filterAttrs (_: t: t.enable && builtins.any (u: builtins.elem u [ "timers.target" "multi-user.target" "default.target" ]) (t.wantedBy ++ t.requiredBy))
     config.systemd.timers;
 in
@@ -156,6 +174,8 @@ in
   };
 
   config = {
+    assertions = builtins.concatLists (lib.mapAttrsToList (n: t: map (message: { assertion = false; inherit message; })
+      (timerRefusals n t ++ timerConfigRefusals n t)) config.systemd.timers);
     systemd.timers = startAtTimers;
     boot.postBootCommands = lib.concatStrings (lib.mapAttrsToList (name: t: ''
       setsid ${timerScript name t} &

@@ -38,7 +38,7 @@ let
         default = null;
         description = "The path of the document root directory (null: a page naming the host).";
       };
-      extraConfig = mkOption { type = types.lines; default = ""; description = "Apache configuration (accepted; busybox httpd does not read it)."; };
+      extraConfig = mkOption { type = types.lines; default = ""; description = "Apache configuration (refused: busybox httpd reads no Apache configuration)."; };
     };
   };
 
@@ -67,6 +67,10 @@ in
     assertions = [
       { assertion = builtins.all (v: builtins.all (l: !l.ssl) v.listen) vhosts;
         message = "services.httpd.virtualHosts.*.listen.*.ssl: tinyos's httpd (busybox) has no TLS"; }
+    ] ++ lib.mapAttrsToList (n: v: {
+      assertion = v.extraConfig == "";
+      message = "services.httpd.virtualHosts.${n}.extraConfig: tinyos cannot: its httpd is busybox's, which reads no Apache configuration.";
+    }) cfg.virtualHosts ++ [
     ];
     # ids.nix: wwwrun's uid and gid are 54 when the user and group are "wwwrun"
     users.users.${cfg.user} = { isSystemUser = true; group = cfg.group; }

@@ -155,7 +155,12 @@ let
     ${u.extraConfig}
     }
   '';
-  accepted = desc: mkOption { type = types.bool; default = false; description = "${desc} (accepted)."; };
+  refused = desc: mkOption { type = types.bool; default = false; description = "${desc} (refused: tinyos cannot)."; };
+  refusals = {
+    recommendedOptimisation = "tinyos cannot: it does not write NixOS's optimisation directives (sendfile, tcp_nopush, tcp_nodelay, keepalive_timeout).";
+    recommendedTlsSettings = "tinyos cannot: its nginx serves no TLS.";
+    statusPage = "tinyos cannot: it does not serve NixOS's /nginx_status page (stub_status).";
+  };
 in
 {
   options.services.nginx = {
@@ -208,11 +213,11 @@ in
     commonHttpConfig = mkOption { type = types.lines; default = ""; description = "Lines at the start of the http block."; };
     appendHttpConfig = mkOption { type = types.lines; default = ""; description = "Lines at the end of the http block."; };
     appendConfig = mkOption { type = types.lines; default = ""; description = "Lines at the top level of nginx.conf."; };
-    recommendedGzipSettings = accepted "Enable recommended gzip settings";
-    recommendedOptimisation = accepted "Enable recommended optimisation settings";
+    recommendedGzipSettings = mkOption { type = types.bool; default = false; description = "Enable recommended gzip settings (tinyos: gzip on)."; };
+    recommendedOptimisation = refused "Enable recommended optimisation settings";
     recommendedProxySettings = mkOption { type = types.bool; default = false; description = "Whether to enable recommended proxy settings."; };
-    recommendedTlsSettings = accepted "Enable recommended TLS settings";
-    statusPage = accepted "Enable status page reachable from localhost";
+    recommendedTlsSettings = refused "Enable recommended TLS settings";
+    statusPage = refused "Enable status page reachable from localhost";
   };
 
   config = lib.mkIf cfg.enable {
@@ -222,7 +227,7 @@ in
     }) cfg.virtualHosts ++ [ {
       assertion = builtins.all (l: l.ssl != true && !l.proxyProtocol) cfg.defaultListen;
       message = "services.nginx.defaultListen: tinyos cannot listen with ssl or proxyProtocol (its nginx has no TLS set up)";
-    } ];
+    } ] ++ lib.mapAttrsToList (k: why: { assertion = !cfg.${k}; message = "services.nginx.${k}: ${why}"; }) refusals;
 
     # ids.nix: nginx's uid and gid are 60 when the user and group are "nginx"
     users.users.${cfg.user} = { isSystemUser = true; group = cfg.group; }

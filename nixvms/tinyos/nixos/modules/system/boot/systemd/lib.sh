@@ -166,6 +166,21 @@ unit_start() ( # unit
     [ -n "$TINYOS_BOOT" ] && st_read job "$w" job none && [ "$job" = none ] && continue
     unit_start "$w" 2>/dev/null || true
   done
+  # unitConfig's Condition*= (systemd.nix writes them as shell): checked
+  # once what the unit requires and wants has started, as systemd does; an
+  # unmet one skips the unit (it stays inactive, the start succeeds)
+  if [ -n "$ConditionCheck" ]; then
+    cond_unmet= trig_any= trig_ok= trig_failed=
+    eval "$ConditionCheck"
+    [ -n "$cond_unmet" ] || [ -z "$trig_any" ] || [ -n "$trig_ok" ] || cond_unmet=$trig_failed
+    if [ -n "$cond_unmet" ]; then
+      st_set "$u" ConditionResult no
+      syslog "$u" "$Description was skipped because of an unmet condition check ($cond_unmet)."
+      st_set "$u" job none
+      return 0
+    fi
+    st_set "$u" ConditionResult yes
+  fi
 
   [ -d "$RUN/$u" ] || mkdir -p "$RUN/$u"
   [ ! -e "$RUN/$u/stopping" ] || rm -f "$RUN/$u/stopping"

@@ -92,6 +92,10 @@ prop() {
     Restart) (. "$UNITS/$u"; [ "$Type" = target ] || echo "$Restart") ;;
     UnitFileState) (. "$UNITS/$u"; if [ -n "$WantedBy" ]; then echo enabled; else echo static; fi) ;;
     FragmentPath) echo "/etc/systemd/system/$u" ;;
+    Documentation) (. "$UNITS/$u"; echo "$Documentation") ;;
+    # (no for a unit never started, as systemd; yes for one started without conditions)
+    ConditionResult) if [ -f "$RUN/$u/ConditionResult" ]; then cat "$RUN/$u/ConditionResult"
+      elif [ -f "$RUN/$u/Result" ]; then echo yes; else echo no; fi ;;
     ActiveEnterTimestamp|InactiveEnterTimestamp|StateChangeTimestamp) fmt_ts "$(st_get "$u" "$2" "")" ;;
     *) return 1 ;;
   esac
