@@ -2,7 +2,8 @@
 (real QEMU under TCG, through the test driver's backdoor): passwords that
 log in (su, ssh), /etc modes, users' ids, groups, shells and homes,
 DynamicUser, /var/tmp, sshd's AllowUsers and host key, the store paths a
-machine holds, curl between machines, wget and lynx on localhost.
+machine holds, curl between machines, wget and lynx on localhost, and
+security.sudo.execWheelOnly.
 
 One network, booted once: `server` (users, sshd, httpd) and `client` (the
 ssh and curl side). Evaluation-time behaviour: test_nixos_parity.py."""
@@ -75,7 +76,13 @@ NETWORK = """
       script = "id > /tmp/dynamic-id";
     };
   };
-  client = { pkgs, ... }: { environment.systemPackages = [ pkgs.dropbear ]; };
+  client = { pkgs, ... }: {
+    environment.systemPackages = [ pkgs.dropbear ];
+    # sudo executable by wheel alone: wendy is in wheel, nora is not
+    security.sudo.execWheelOnly = true;
+    users.users.wendy = { isNormalUser = true; extraGroups = [ "wheel" ]; password = "wendy-pw"; };
+    users.users.nora = { isNormalUser = true; };
+  };
 }
 """.replace("BOB_HASH", BOB_HASH)
 
@@ -329,3 +336,12 @@ def test_lynx_dumps_localhost(net: Net) -> None:
 def test_localhost_answers_over_ipv6(net: Net) -> None:
     net.server.wait_for_open_port(80)
     assert "Welcome to server" in net.server.succeed("curl -sf 'http://[::1]/'")
+
+
+def test_execWheelOnly_lets_only_wheel_execute_sudo(net: Net) -> None:
+    assert net.client.succeed("stat -c '%a %U %G' /run/wrappers/bin/sudo").strip() == \
+        "4510 root wheel"
+    status, out = run(net.client, "su -l nora -c 'sudo -n true'")
+    assert status == 126 and "Permission denied" in out
+    status, out = run(net.client, "su -l wendy -c \"echo wendy-pw | sudo -S -p '' id -u\"")
+    assert (status, out) == (0, "0\n")

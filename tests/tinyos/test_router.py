@@ -5,26 +5,31 @@ four machines on three VLANs, booted once under TCG.
 - client (VLAN 1): an 802.1Q VLAN (networking.vlans) and a 6in4 tunnel
   (networking.sits) with router6, static
   routes to VLAN 2 via router and to VLAN 3 via router6
-  (networking.interfaces.eth1.ipv4.routes, ipv6.routes),
-  defaultGateway with a metric and a source, defaultGateway6, a page on
+  (networking.interfaces.eth1.ipv4.routes, ipv6.routes, one with options
+  and one of type local), defaultGateway with an interface, a metric and a
+  source, defaultGateway6 with a source, a page on
   port 80 that the routers forward to, and an address of its own from
   router6's advertised prefix (SLAAC) with a temporary one preferred
   (networking.tempAddresses' default), and on its VLAN device SLAAC
   addresses with tempAddress = "enabled" (temporary, not preferred);
 - router (VLANs 1, 2): networking.nat with the iptables backend (the
   firewall's extraCommands), internalInterfaces, forwardPorts with
-  loopbackIPs, dmzHost, and IPv6 NAT (enableIPv6, internalIPv6s); the FTP
+  loopbackIPs, dmzHost, extraStopCommands, and IPv6 NAT (enableIPv6,
+  internalIPv6s); the FTP
   connection-tracking helper (networking.firewall.connectionTrackingModules);
 - router6 (VLANs 1, 3): networking.nat with networking.nftables.enable
-  (the table ip nixos-nat), internalIPs, externalIP, forwardPorts; a
+  (the table ip nixos-nat), internalIPs, externalIP, forwardPorts, and IPv6
+  NAT to externalIPv6 (the table ip6 nixos-nat); a
   macvlan (networking.macvlans); a bond (networking.bonds) of two more
   NICs on VLAN 2, which the server pings; a tap device (networking.interfaces.<i>.virtual); and
-  services.radvd advertising a prefix on VLAN 1 and one on VLAN 42;
+  services.radvd (debugLevel 1) advertising a prefix on VLAN 1 and one on
+  VLAN 42;
 - server (VLANs 2, 3): its VLAN 2 NIC in the bridge br0 (networking.bridges)
   with the address on br0, `python3 -m http.server` serving JSON over IPv4
-  and IPv6; no route back to VLAN 1, so only NAT makes replies reach the
-  client; and services.vsftpd's anonymous FTP, which the client fetches a
-  file from through router's NAT (as nixpkgs' nat test does).
+  and IPv6 (on VLAN 2 and, what router6's IPv6 NAT brings, VLAN 3); no
+  route back to VLAN 1, so only NAT makes replies reach the client; and
+  services.vsftpd's anonymous FTP, which the client fetches a file from
+  through router's NAT (as nixpkgs' nat test does).
 
 Each machine's services print what they saw on the console; each test
 reads one of those lines."""
@@ -59,9 +64,18 @@ CLIENT = r"""{ pkgs, lib, ... }: {
       { address = "192.168.2.0"; prefixLength = 24; via = "192.168.1.2"; }
       { address = "192.168.3.0"; prefixLength = 24; via = "192.168.1.3"; options.metric = "7"; }
     ];
-    ipv6.routes = [ { address = "2001:db8:2::"; prefixLength = 64; via = "2001:db8:1::2"; } ];
+    ipv6.routes = [
+      { address = "2001:db8:2::"; prefixLength = 64; via = "2001:db8:1::2"; }
+      # VLAN 3 over IPv6 through router6 (its IPv6 NAT)
+      { address = "2001:db8:3::"; prefixLength = 64; via = "2001:db8:1::3";
+        options = { metric = "7"; mtu = "1400"; }; }
+      # every address of 2001:db8:77::/64 is the client's own
+      { address = "2001:db8:77::"; prefixLength = 64; type = "local"; }
+    ];
   };
-  networking.defaultGateway = { address = "192.168.1.2"; metric = 9; source = "192.168.1.1"; };
+  networking.defaultGateway = {
+    address = "192.168.1.2"; interface = "eth1"; metric = 9; source = "192.168.1.1";
+  };
   # VLAN 42 tagged on eth1, shared with router6
   networking.vlans.tagged = { id = 42; interface = "eth1"; };
   networking.interfaces.tagged.ipv4.addresses = [ { address = "10.42.0.1"; prefixLength = 24; } ];
@@ -73,7 +87,9 @@ CLIENT = r"""{ pkgs, lib, ... }: {
   networking.interfaces.sit6.ipv6.addresses = [ { address = "fc00::1"; prefixLength = 64; } ];
   networking.firewall.extraCommands = "iptables -A nixos-fw -p 41 -j nixos-fw-accept";
   # metric 5: before the default route router6's advertisements add (1024)
-  networking.defaultGateway6 = { address = "2001:db8:1::2"; interface = "eth1"; metric = 5; };
+  networking.defaultGateway6 = {
+    address = "2001:db8:1::2"; interface = "eth1"; metric = 5; source = "2001:db8:1::1";
+  };
   networking.firewall.allowedTCPPorts = [ 80 ];
   environment.etc."www/index.html".text = "page of client";
   # nginx: its vhost listens where defaultListen says, and redirects
@@ -104,7 +120,14 @@ CLIENT = r"""{ pkgs, lib, ... }: {
       echo "routes: $(ip route show 192.168.3.0/24)"
       echo "routes6: $(ip -6 route show default dev eth1)"
       echo "routes6-static: $(ip -6 route show 2001:db8:2::/64)"
+      # (iproute2's ip: busybox's shows no proto, table or mtu)
+      ip2=${pkgs.iproute2}/bin/ip
+      echo "routes6-options: $($ip2 -6 route show 2001:db8:3::/64)"
+      ping -c 1 -W 2 2001:db8:77::9 >/dev/null && r=reached || r=lost
+      echo "routes6-local: $($ip2 -6 route show table all 2001:db8:77::/64) $r"
       echo "gateway4: $(ip route show default dev eth1)"
+      echo "gateway4-host: $($ip2 route show 192.168.1.2)"
+      echo "gateway6-host: $($ip2 -6 route show 2001:db8:1::2)"
       for i in $(seq 60); do
         r=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' 'http://127.0.0.1:8081/a/b?c') \
           && [ "''${r%% *}" != 000 ] && break
@@ -140,6 +163,7 @@ CLIENT = r"""{ pkgs, lib, ... }: {
       fetch via-router6 http://192.168.3.4:8000/data.json
       # from the static address (SLAAC's temporary one would be preferred)
       fetch via-router-ipv6 'http://[2001:db8:2::4]:8001/data.json' --interface 2001:db8:1::1
+      fetch via-router6-ipv6 'http://[2001:db8:3::4]:8002/data.json' --interface 2001:db8:1::1
     '';
   };
   # the address SLAAC gives eth1 from router6's advertised prefix, and the
@@ -209,6 +233,11 @@ ROUTER = r"""{ pkgs, ... }: {
       { sourcePort = 8080; destination = "192.168.1.1:80"; loopbackIPs = [ "192.168.2.2" ]; }
     ];
     dmzHost = "192.168.1.1";
+    # run whenever the NAT rules are flushed: at the firewall's start
+    # (before they are set up) and stop; "0": no nixos-nat chain hooked then
+    extraStopCommands = ''
+      echo "$(iptables -w -t nat -S POSTROUTING | grep -c nixos-nat-post)" >> /run/nat-stop
+    '';
   };
   networking.firewall.connectionTrackingModules = [ "ftp" ];
   systemd.services.facts = {
@@ -219,6 +248,7 @@ ROUTER = r"""{ pkgs, ... }: {
       echo "forwarding: $(sysctl -n net.ipv4.conf.all.forwarding)"
       echo "forwarding6: $(sysctl -n net.ipv6.conf.all.forwarding)"
       echo "nat-post: $(iptables -w -t nat -S nixos-nat-post | grep -c MASQUERADE)"
+      echo "nat-stop: $(cat /run/nat-stop | xargs)"
       echo "conntrack-helper: $(ls -d /sys/module/nf_conntrack_ftp)"
       # loopbackIPs: the router's own connection to 192.168.2.2:8080
       for i in $(seq 120); do
@@ -273,7 +303,11 @@ ROUTER6 = r"""{ pkgs, lib, ... }: {
   };
   networking.nftables.enable = true;
   networking.interfaces.eth1.ipv4.addresses = [ { address = "192.168.1.3"; prefixLength = 24; } ];
+  networking.interfaces.eth1.ipv6.addresses = [ { address = "2001:db8:1::3"; prefixLength = 64; } ];
   networking.interfaces.eth2.ipv4.addresses = [ { address = "192.168.3.3"; prefixLength = 24; } ];
+  networking.interfaces.eth2.ipv6.addresses = [
+    { address = "2001:db8:3::33"; prefixLength = 64; }
+  ];
   networking.vlans.tagged = { id = 42; interface = "eth1"; };
   networking.interfaces.tagged.ipv4.addresses = [ { address = "10.42.0.3"; prefixLength = 24; } ];
   # a macvlan device on eth1 with an address of its own
@@ -288,11 +322,15 @@ ROUTER6 = r"""{ pkgs, lib, ... }: {
     externalInterface = "eth2";
     externalIP = "192.168.3.3";
     forwardPorts = [ { sourcePort = 8080; destination = "192.168.1.1:80"; } ];
+    enableIPv6 = true;
+    internalIPv6s = [ "2001:db8:1::/64" ];
+    externalIPv6 = "2001:db8:3::33";
   };
   # a router that advertises itself as the default router forwards IPv6
   boot.kernel.sysctl."net.ipv6.conf.all.forwarding" = true;
   services.radvd = {
     enable = true;
+    debugLevel = 1;
     config = ''
       interface eth1 {
         AdvSendAdvert on;
@@ -318,6 +356,7 @@ ROUTER6 = r"""{ pkgs, lib, ... }: {
       echo "forwarding: $(sysctl -n net.ipv4.conf.all.forwarding)"
       echo "nat-table: $(nft list tables | grep -c 'ip nixos-nat')"
       echo "nat-snat: $(nft list table ip nixos-nat | grep -c 'snat to 192.168.3.3')"
+      echo "nat6-snat: $(nft list table ip6 nixos-nat | grep -c 'snat to 2001:db8:3::33')"
       mv=$(ip -o -4 addr show dev mv | grep -o '192.168.1.13/32')
       echo "mv-device: $(cd /sys/class/net/mv && ls -d lower_*) $mv"
       echo "link-device: $(cat /sys/class/net/lan5/mtu) $(cat /sys/class/net/lan5/address)"
@@ -337,7 +376,8 @@ SERVER = r"""{ pkgs, lib, ... }: {
   networking.interfaces.br0.ipv4.addresses = [ { address = "192.168.2.4"; prefixLength = 24; } ];
   networking.interfaces.br0.ipv6.addresses = [ { address = "2001:db8:2::4"; prefixLength = 64; } ];
   networking.interfaces.eth2.ipv4.addresses = [ { address = "192.168.3.4"; prefixLength = 24; } ];
-  networking.firewall.allowedTCPPorts = [ 8000 8001 21 ];
+  networking.interfaces.eth2.ipv6.addresses = [ { address = "2001:db8:3::4"; prefixLength = 64; } ];
+  networking.firewall.allowedTCPPorts = [ 8000 8001 8002 21 ];
   # anonymous FTP; its passive data ports opened in the firewall
   services.vsftpd = {
     enable = true;
@@ -368,6 +408,15 @@ SERVER = r"""{ pkgs, lib, ... }: {
     script = ''
       cd /etc/www
       exec ${lib.getExe pkgs.python3} -m http.server --bind :: 8001
+    '';
+  };
+  # what router6's IPv6 NAT brings from VLAN 1
+  systemd.services.serve6ext = {
+    wantedBy = [ "multi-user.target" ];
+    environment.PYTHONUNBUFFERED = "1";
+    script = ''
+      cd /etc/www
+      exec ${lib.getExe pkgs.python3} -m http.server --bind :: 8002
     '';
   };
   systemd.services.forwarded = {
@@ -425,6 +474,7 @@ def network(module_machines: Machines, module_launcher: Launcher) -> Iterator[Ro
     vms["client"].wait_for("fetched: via-router6", 300)
     vms["server"].wait_for("forwarded: dmz", 300)
     vms["client"].wait_for("fetched: via-router-ipv6", 300)
+    vms["client"].wait_for("fetched: via-router6-ipv6", 300)
     vms["client"].wait_for("ra-default:", 300)
     vms["client"].wait_for("tagged-source:", 300)
     vms["router"].wait_for("loopback:", 300)
@@ -516,6 +566,55 @@ def test_dmzHost_receives_what_no_forwarded_port_matches(network: RoutedNetwork)
 
 def test_loopbackIPs_forward_the_routers_own_connections(network: RoutedNetwork) -> None:
     assert network.said("router", "loopback") == "page of client"
+
+
+def test_defaultGateway_interface_adds_a_host_route_to_the_gateway_on_it(
+        network: RoutedNetwork) -> None:
+    assert network.said("client", "gateway4-host") == \
+        "192.168.1.2 dev eth1 proto static scope link metric 9"
+
+
+def test_defaultGateway6_interface_adds_a_host_route_to_the_gateway_on_it(
+        network: RoutedNetwork) -> None:
+    assert network.said("client", "gateway6-host").startswith(
+        "2001:db8:1::2 dev eth1 proto static metric 5")
+
+
+def test_defaultGateway6_source_is_the_default_routes_source(network: RoutedNetwork) -> None:
+    route = network.said("client", "routes6")
+    assert route.startswith("default via 2001:db8:1::2") and "src 2001:db8:1::1 " in route
+
+
+def test_ipv6_route_options_are_set_on_the_route(network: RoutedNetwork) -> None:
+    route = network.said("client", "routes6-options")
+    assert route.startswith("2001:db8:3::/64 via 2001:db8:1::3 dev eth1 proto static")
+    assert "metric 7" in route and "mtu 1400" in route
+
+
+def test_an_ipv6_route_of_type_local_makes_its_prefix_the_machines_own(
+        network: RoutedNetwork) -> None:
+    route = network.said("client", "routes6-local")
+    assert route.startswith("local 2001:db8:77::/64 dev eth1 table local proto static")
+    assert route.endswith(" reached")
+
+
+def test_externalIPv6_snats_to_that_address(network: RoutedNetwork) -> None:
+    assert network.said("router6", "nat6-snat") == "1"
+    assert network.said("client", "fetched: via-router6-ipv6") == "hello-from-server"
+    assert set(network.served_to("serve6ext")) == {"2001:db8:3::33"}
+
+
+def test_nat_extraStopCommands_run_when_the_firewall_flushes_the_nat_rules(
+        network: RoutedNetwork) -> None:
+    # once, at the firewall's start, after the flush and before the set-up
+    assert network.said("router", "nat-stop") == "0"
+
+
+def test_radvd_debugLevel_makes_radvd_log_its_debug_messages(network: RoutedNetwork) -> None:
+    console = network.vms["router6"].console()
+    # debug level 1's messages (radvd logs nothing of them at 0, NixOS's default)
+    assert re.search(r"config file, /nix/store/\S+-radvd\.conf, syntax ok", console)
+    assert "polling for" in console
 
 
 def eui64(mac: str) -> str:

@@ -1,7 +1,8 @@
 """NixOS's system options around users, files and consoles, on one machine
 booted once under TCG and read through the test driver's backdoor:
-security.sudo (a wheel user with and without a password, extraRules),
-systemd.tmpfiles.rules and .settings (a file's mode and owner),
+security.sudo (a wheel user with and without a password, extraRules for
+users, groups, a host and a runAs user, extraConfig, keepTerminfo),
+systemd.tmpfiles.rules and .settings (a file's mode, owner, group and content),
 users.extraUsers / users.extraGroups (NixOS's aliases), users.users.<n>.homeMode,
 environment.sessionVariables, services.getty.autologinUser on tty1 and, once
 switched to with alt-f2, tty2 (the driver's wait_until_tty_matches),
@@ -31,7 +32,24 @@ NETWORK = """
     security.sudo.extraRules = [
       { users = [ "dave" ];
         commands = [ { command = "/run/current-system/sw/bin/id"; options = [ "NOPASSWD" ]; } ]; }
+      # erin's rules: for the group ops, for this host or another, as nobody
+      { groups = [ "ops" ];
+        commands = [ { command = "/run/current-system/sw/bin/hostname";
+                        options = [ "NOPASSWD" ]; } ]; }
+      { users = [ "erin" ]; host = "tools";
+        commands = [ { command = "/run/current-system/sw/bin/uname";
+                        options = [ "NOPASSWD" ]; } ]; }
+      { users = [ "erin" ]; host = "elsewhere";
+        commands = [ { command = "/run/current-system/sw/bin/date";
+                        options = [ "NOPASSWD" ]; } ]; }
+      { users = [ "erin" ]; runAs = "nobody";
+        commands = [ { command = "/run/current-system/sw/bin/whoami";
+                        options = [ "NOPASSWD" ]; } ]; }
     ];
+    users.users.erin = { isNormalUser = true; extraGroups = [ "ops" ]; password = "erinpw"; };
+    users.groups.ops = { };
+    # appended to sudoers: dave may also run env without a password
+    security.sudo.extraConfig = "dave ALL=(ALL) NOPASSWD: /run/current-system/sw/bin/env";
     users.extraGroups.crew = { };
     environment.sessionVariables = { GREETING = "hello there"; SEARCHPATH = [ "/a" "/b" ]; };
     services.getty.autologinUser = "alice";
@@ -44,6 +62,10 @@ NETWORK = """
     ];
     environment.etc.motd = { text = "welcome"; mode = "0644"; };
     systemd.tmpfiles.settings."10-cache"."/var/cache/app".d = { mode = "0700"; user = "alice"; };
+    systemd.tmpfiles.settings."20-more" = {
+      "/var/lib/greeting".f = { mode = "0644"; argument = "hello from settings"; };
+      "/var/lib/crew-only".d = { mode = "0770"; group = "crew"; };
+    };
     # sshd on two IPv4 addresses only: 2222 on 127.0.0.1, ports (22) on any
     # (nixvms reaches the machine's port 22 through QEMU's user network)
     services.openssh = {
@@ -129,6 +151,49 @@ def test_su_c_runs_in_a_new_session_so_sudo_asks_again(tools: Machine) -> None:
 
 @pytest.mark.nix
 @pytest.mark.vm
+def test_sudo_extraConfig_is_in_sudoers_and_takes_effect(tools: Machine) -> None:
+    status, out = as_user(tools, "dave", "sudo -n /run/current-system/sw/bin/env")
+    assert status == 0 and "SUDO_USER=dave" in out
+
+
+@pytest.mark.nix
+@pytest.mark.vm
+def test_keepTerminfo_keeps_TERMINFO_and_TERMINFO_DIRS_for_wheel_only(tools: Machine) -> None:
+    terminfo = "TERMINFO=/t TERMINFO_DIRS=/t/dirs"
+    status, out = as_user(tools, "bob", f"echo bobpw | {terminfo} sudo -k -S -p '' env")
+    assert status == 0 and "TERMINFO=/t\n" in out and "TERMINFO_DIRS=/t/dirs\n" in out
+    # dave is not in wheel: sudo's env_reset drops them
+    status, out = as_user(tools, "dave", f"{terminfo} sudo -n /run/current-system/sw/bin/env")
+    assert status == 0 and "TERMINFO" not in out
+
+
+@pytest.mark.nix
+@pytest.mark.vm
+def test_sudo_extraRules_groups_apply_to_the_groups_members(tools: Machine) -> None:
+    assert as_user(tools, "erin", "sudo -n /run/current-system/sw/bin/hostname") == (0, "tools\n")
+    status, out = as_user(tools, "dave", "sudo -n /run/current-system/sw/bin/hostname")
+    assert status == 1 and "a password is required" in out
+
+
+@pytest.mark.nix
+@pytest.mark.vm
+def test_sudo_extraRules_host_applies_a_rule_on_that_host_only(tools: Machine) -> None:
+    assert as_user(tools, "erin", "sudo -n /run/current-system/sw/bin/uname -n") == (0, "tools\n")
+    status, out = as_user(tools, "erin", "sudo -n /run/current-system/sw/bin/date")
+    assert status == 1 and "a password is required" in out
+
+
+@pytest.mark.nix
+@pytest.mark.vm
+def test_sudo_extraRules_runAs_lets_the_command_run_as_that_user_only(tools: Machine) -> None:
+    whoami = "/run/current-system/sw/bin/whoami"
+    assert as_user(tools, "erin", f"sudo -n -u nobody {whoami}") == (0, "nobody\n")
+    status, out = as_user(tools, "erin", f"sudo -n {whoami}")
+    assert status == 1 and "a password is required" in out
+
+
+@pytest.mark.nix
+@pytest.mark.vm
 def test_sudoers_is_mode_0440(tools: Machine) -> None:
     assert tools.succeed("stat -c '%a %U %G' /etc/sudoers").strip() == "440 root root"
 
@@ -164,6 +229,18 @@ def test_tmpfiles_settings_go_to_etc_tmpfiles_d_and_take_effect(tools: Machine) 
     conf = tools.succeed("cat /etc/tmpfiles.d/10-cache.conf")
     assert conf.strip() == "d /var/cache/app 0700 alice - -"
     assert tools.succeed("stat -c '%a %U' /var/cache/app").strip() == "700 alice"
+
+
+@pytest.mark.nix
+@pytest.mark.vm
+def test_a_tmpfiles_settings_argument_is_the_files_content(tools: Machine) -> None:
+    assert tools.succeed("cat /var/lib/greeting") == "hello from settings"
+
+
+@pytest.mark.nix
+@pytest.mark.vm
+def test_a_tmpfiles_settings_group_owns_the_directory(tools: Machine) -> None:
+    assert tools.succeed("stat -c '%a %U %G' /var/lib/crew-only").strip() == "770 root crew"
 
 
 @pytest.mark.nix
@@ -295,6 +372,12 @@ def test_a_tmpfiles_type_tinyos_lacks_is_refused_with_the_option_name(machines: 
     err = refusal(machines, '{ systemd.tmpfiles.rules = [ "c /dev/null2 0666 - - - 1:3" ]; }')
     assert ("systemd.tmpfiles.rules: \"c /dev/null2 0666 - - - 1:3\":"
             " type 'c' is not supported by tinyos") in err
+
+
+@pytest.mark.nix
+def test_tmpfiles_packages_are_refused_with_the_option_name(machines: Machines) -> None:
+    err = refusal(machines, "{ pkgs, ... }: { systemd.tmpfiles.packages = [ pkgs.hello ]; }")
+    assert "systemd.tmpfiles.packages: tinyos cannot take rules from packages" in err
 
 
 @pytest.mark.nix

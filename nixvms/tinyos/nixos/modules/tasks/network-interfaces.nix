@@ -181,13 +181,16 @@ let
   '';
 
   # as network-interfaces-scripted.nix adds a route: proto static, and a
-  # failure said but not fatal
+  # failure said but not fatal. iproute2 (NixOS's ip) puts a local or
+  # broadcast route in the table local unless told; busybox's ip, which
+  # this script runs, must be told
   route = v: i: r:
     let
       cidr = "${r.address}/${toString r.prefixLength}";
       opts = lib.concatStrings (lib.mapAttrsToList (k: x: "${k} ${x} ") r.options);
+      table = lib.optionalString (builtins.elem r.type [ "local" "broadcast" ] && !(r.options ? table)) "table local ";
     in ''
-      ip -${toString v} route add ${lib.optionalString (r.type != null) r.type} ${cidr} ${opts}${lib.optionalString (r.via != null) "via ${r.via} "}dev ${i.name} proto static \
+      ip -${toString v} route add ${lib.optionalString (r.type != null) r.type} ${cidr} ${opts}${table}${lib.optionalString (r.via != null) "via ${r.via} "}dev ${i.name} proto static \
         && echo "network: route ${cidr} dev ${i.name}" || echo "network: failed to add route ${cidr} dev ${i.name}"
     '';
 
@@ -263,8 +266,21 @@ let
     echo "network: bridge ${b}: ${toString cfg.bridges.${b}.interfaces}"
   '';
 
-  gatewayCommand = v: gw: lib.optionalString (gw != null && gw.address != "") ''
-    ip -${toString v} route replace default ${lib.optionalString (gw.metric != null) "metric ${toString gw.metric} "}via ${gw.address} ${lib.optionalString (gw.interface != null) "dev ${gw.interface} "}${lib.optionalString (gw.source != null) "src ${gw.source} "}proto static \
+  # as network-interfaces-scripted.nix: with an interface, first a host
+  # route to the gateway on it (so a gateway outside the interface's
+  # subnets is reachable), then the default route. With a source, the
+  # default route is retried for a few seconds: an IPv6 source is refused
+  # while its duplicate address detection runs (tinyos sets the gateway
+  # right after the addresses; NixOS's ordering leaves it more time)
+  gatewayCommand = v: gw: let
+    metric = lib.optionalString (gw.metric != null) "metric ${toString gw.metric} ";
+    setDefault = "ip -${toString v} route replace default ${metric}via ${gw.address} ${lib.optionalString (gw.interface != null) "dev ${gw.interface} "}${lib.optionalString (gw.source != null) "src ${gw.source} "}proto static";
+  in lib.optionalString (gw != null && gw.address != "") ''
+    ${lib.optionalString (gw.interface != null) ''
+      ip -${toString v} route replace ${gw.address} dev ${gw.interface} ${metric}proto static \
+        || echo "network: failed to add the route to the IPv${toString v} default gateway ${gw.address}"
+    ''}
+    ${if gw.source == null then setDefault else "n=0; until ${setDefault} 2>/dev/null; do n=$((n + 1)); [ $n -lt 50 ] || break; sleep 0.1; done; [ $n -lt 50 ]"} \
       || echo "network: failed to set the IPv${toString v} default gateway ${gw.address}"
   '';
 

@@ -57,9 +57,12 @@ in
       wantedBy = [ "multi-user.target" ];
       after = [ "network.target" ];
       # NixOS's ExecStart is "@<radvd> radvd -n ..." (argv[0] given): the
-      # same command, tinyos's unit runner takes no "@" prefix
+      # same command, tinyos's unit runner takes no "@" prefix. radvd logs
+      # to syslog (errors to stderr too), which NixOS's journal collects;
+      # tinyos has no syslog, so "-m stderr" sends every message (the
+      # debugLevel ones too) to the unit's output, tinyos's journal
       serviceConfig = {
-        ExecStart = "${cfg.package}/bin/radvd -n -u radvd -d ${toString cfg.debugLevel} -C ${confFile}";
+        ExecStart = "${cfg.package}/bin/radvd -n -m stderr -u radvd -d ${toString cfg.debugLevel} -C ${confFile}";
         Restart = "always";
       };
     };
