@@ -26,7 +26,9 @@ def test_bench_boot_smoke(tmp_path: Path) -> None:
     assert set(MARKS) <= set(machine.marks)
     assert machine.rss_kb > 0
     assert run.commands is not None and len(run.commands.times) == 10
+    assert len(run.commands.exec_times) == 5
     text = out.read_text()
     assert text.startswith(boot.BEGIN) and boot.END in text
     assert "| 1 | this |" in text
     assert "round trip median ms" in text
+    assert '`succeed("bash -c true")` median ms' in text
