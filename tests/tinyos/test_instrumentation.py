@@ -73,6 +73,42 @@ NETWORK = """
       description = "Manual service";
       script = "echo manual line one; echo manual line two; exec sleep 1000";
     };
+    # serviceConfig's process settings (systemd.exec(5)), on one service
+    users.users.svc = { isSystemUser = true; group = "svc"; extraGroups = [ "wheel" ]; };
+    users.groups.svc = { };
+    environment.etc."svc.env".text = ''
+      # a comment
+      FROM_FILE="from the file"
+      OVERRIDDEN=by-the-file
+    '';
+    systemd.services.execsettings = {
+      wantedBy = [ "multi-user.target" ];
+      environment.BY_OPTION = "option";
+      serviceConfig = {
+        User = "svc";
+        Group = "users";
+        SupplementaryGroups = [ "kmem" ];
+        Environment = [ ''"SPACED=two words" PLAIN=1'' "OVERRIDDEN=by-environment" ];
+        EnvironmentFile = [ "/etc/svc.env" "-/etc/no-such.env" ];
+        UMask = "0027";
+        LimitNOFILE = "1234:2345";
+        Nice = 7;
+        StateDirectory = "execsettings";
+        StateDirectoryMode = "0700";
+        RuntimeDirectory = "execsettings";
+        RuntimeDirectoryMode = "0750";
+        SyslogIdentifier = "execident";
+        TimeoutStartSec = 30;
+        ProtectSystem = "strict";
+      };
+      script = "echo execsettings up; exec sleep 4242";
+    };
+    systemd.services.exits-42 = {
+      wantedBy = [ "multi-user.target" ];
+      serviceConfig = { Type = "oneshot"; RemainAfterExit = true; };
+      serviceConfig.SuccessExitStatus = "42 SIGUSR1";
+      script = "exit 42";
+    };
     # bash-only constructs (an array, [[ ]]): NixOS's activate script is bash
     system.activationScripts.bashOnly.text = ''
       words=(activated by bash)
@@ -279,6 +315,84 @@ def test_list_jobs_says_no_jobs_once_booted(solo: Machine) -> None:
 def test_an_unknown_verb_or_option_exits_1(solo: Machine) -> None:
     assert run(solo, "systemctl frobnicate web")[0] == 1
     assert run(solo, "systemctl --frobnicate is-active web")[0] == 1
+
+
+# --- serviceConfig's process settings (systemd.exec(5)) ----------------------------------
+
+
+def main_pid(machine: Machine, unit: str) -> str:
+    pid = machine.succeed(f"cat /run/tinyos/units/{unit}.service/MainPID").strip()
+    assert pid != "0"
+    return pid
+
+
+def status_field(machine: Machine, unit: str, field: str) -> str:
+    pid = main_pid(machine, unit)
+    line = machine.succeed(f"grep '^{field}:' /proc/{pid}/status")
+    return line.split(":", 1)[1].strip()
+
+
+def test_Group_is_the_service_processes_group(solo: Machine) -> None:
+    assert status_field(solo, "execsettings", "Gid").split() == ["100"] * 4
+    assert status_field(solo, "execsettings", "Uid").split()[0] == solo.succeed("id -u svc").strip()
+
+
+def test_SupplementaryGroups_join_the_users_own_groups(solo: Machine) -> None:
+    # Group= (users, 100), the group that lists svc (wheel, 1), then kmem (2)
+    assert sorted(status_field(solo, "execsettings", "Groups").split()) == ["1", "100", "2"]
+
+
+def test_Environment_sets_variables_with_systemd_quoting(solo: Machine) -> None:
+    pid = main_pid(solo, "execsettings")
+    environ = solo.succeed(f"tr '\\0' '\\n' < /proc/{pid}/environ").splitlines()
+    assert "SPACED=two words" in environ
+    assert "PLAIN=1" in environ
+    assert "BY_OPTION=option" in environ
+
+
+def test_EnvironmentFile_is_read_and_overrides_Environment(solo: Machine) -> None:
+    pid = main_pid(solo, "execsettings")
+    environ = solo.succeed(f"tr '\\0' '\\n' < /proc/{pid}/environ").splitlines()
+    assert "FROM_FILE=from the file" in environ
+    assert "OVERRIDDEN=by-the-file" in environ
+    assert not any(e.startswith("TINYOS_ENVIRONMENT_FILES=") for e in environ)
+
+
+def test_a_missing_EnvironmentFile_with_the_dash_prefix_does_not_fail_the_start(
+        solo: Machine) -> None:
+    # (the optional "-/etc/no-such.env" did not stop execsettings)
+    assert solo.succeed("systemctl is-active execsettings") == "active\n"
+
+
+def test_UMask_is_the_service_processes_umask(solo: Machine) -> None:
+    assert status_field(solo, "execsettings", "Umask") == "0027"
+
+
+def test_LimitNOFILE_sets_soft_and_hard_open_file_limits(solo: Machine) -> None:
+    limits = solo.succeed(f"grep 'Max open files' /proc/{main_pid(solo, 'execsettings')}/limits")
+    assert limits.split()[3:5] == ["1234", "2345"]
+
+
+def test_Nice_is_the_service_processes_nice_value(solo: Machine) -> None:
+    pid = main_pid(solo, "execsettings")
+    assert solo.succeed(f"awk '{{ print $19 }}' /proc/{pid}/stat") == "7\n"
+
+
+def test_StateDirectoryMode_and_owner(solo: Machine) -> None:
+    assert solo.succeed("stat -c '%a %U %G' /var/lib/execsettings") == "700 svc users\n"
+
+
+def test_RuntimeDirectoryMode_and_owner(solo: Machine) -> None:
+    assert solo.succeed("stat -c '%a %U %G' /run/execsettings") == "750 svc users\n"
+
+
+def test_SyslogIdentifier_names_the_services_journal_lines(solo: Machine) -> None:
+    assert "execident: execsettings up" in solo.get_console_log()
+    assert "\texecident\t" in solo.succeed("grep 'execsettings up' /run/log/journal/tinyos.journal")
+
+
+def test_SuccessExitStatus_makes_an_exit_status_a_success(solo: Machine) -> None:
+    assert run(solo, "systemctl is-active exits-42") == (0, "active\n")
 
 
 # --- journalctl ----------------------------------------------------------------------------

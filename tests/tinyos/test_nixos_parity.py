@@ -299,3 +299,51 @@ def test_timerConfig_keys_the_timer_loop_cannot_honour_are_refused(machines: Mac
         timerConfig = { OnCalendar = "daily"; AccuracySec = "1s"; Persistent = false; }; };
     }""")
     m.instantiate("config.system.build.toplevel")
+
+
+# --- systemd.services.<n>.serviceConfig -------------------------------------------------
+
+
+def test_a_service_key_tinyos_cannot_honour_is_refused_naming_it(machines: Machines) -> None:
+    err = toplevel_error(machines, """{
+      systemd.services.a = { script = "true"; serviceConfig.ExecReload = "kill -HUP $MAINPID"; };
+    }""")
+    assert ("systemd.services.a.serviceConfig.ExecReload: tinyos cannot honour this [Service] key:"
+            " its systemctl has no reload") in err
+
+
+def test_a_start_timeout_is_refused_where_tinyos_would_wait(machines: Machines) -> None:
+    err = toplevel_error(machines, """{
+      systemd.services.a = { script = "true"; serviceConfig.Type = "oneshot";
+        serviceConfig.TimeoutStartSec = "5min"; };
+    }""")
+    assert ("systemd.services.a.serviceConfig.TimeoutStartSec:"
+            " tinyos cannot set it to \"5min\"") in err
+
+
+def test_output_elsewhere_than_journal_and_console_is_refused(machines: Machines) -> None:
+    err = toplevel_error(machines, """{
+      systemd.services.a = { script = "true"; serviceConfig.StandardOutput = "null"; };
+    }""")
+    assert ("systemd.services.a.serviceConfig.StandardOutput:"
+            " tinyos cannot send it to \"null\"") in err
+
+
+def test_an_Environment_line_with_a_backslash_is_refused(machines: Machines) -> None:
+    err = toplevel_error(machines, r"""{
+      systemd.services.a = { script = "true"; serviceConfig.Environment = "A=x\\ny"; };
+    }""")
+    assert "systemd.services.a.serviceConfig.Environment: tinyos cannot read" in err
+
+
+def test_sandboxing_keys_are_accepted_with_a_warning_that_tinyos_does_not_sandbox(
+        machines: Machines) -> None:
+    m = machines.write("m", """{
+      systemd.services.a = { script = "true"; serviceConfig.ProtectSystem = "strict";
+        serviceConfig.TimeoutStartSec = 30; serviceConfig.Group = "users"; };
+    }""")
+    warnings = m.value("config.warnings")
+    assert ("systemd.services.a.serviceConfig.ProtectSystem is not enforced by tinyos,"
+            " which does not sandbox services") in "\n".join(warnings)
+    assert not any("TimeoutStartSec" in w or "Group" in w for w in warnings)
+    m.instantiate("config.system.build.toplevel")

@@ -6,8 +6,9 @@
 # `systemctl` and `journalctl` (systemd/*.sh, on every machine's PATH) query
 # and change them at run time with systemd's output shapes and exit codes. Each unit's output goes to the journal
 # (`journalctl -u`) and to the console, each line prefixed with the unit
-# name. Supported serviceConfig keys are listed in `supported`; others are
-# accepted and reported as warnings.
+# name. Supported serviceConfig keys are listed in `supported`, sandboxing
+# ones (accepted, not enforced, with a warning) in `unsandboxed`; others are
+# refused.
 { config, lib, pkgs, ... }:
 let
   inherit (lib) mkOption types;
@@ -123,9 +124,97 @@ let
     else "if [ -z \"$cond_unmet\" ] && ! ${test}; then cond_unmet=${what}; fi\n") (asList vs))
     (lib.filterAttrs (k: _: conditionTests ? ${k}) s.unitConfig));
 
+  # [Service] keys (serviceConfig) and what tinyos's service manager does
+  # with them. `supported`: honoured as systemd.exec(5)/systemd.service(5)
+  # define them (lib.sh's as_user applies the process settings as root
+  # before it changes identity, as systemd does). `unsandboxed`: hardening
+  # and sandboxing keys; tinyos runs every service unconfined, so a service
+  # they would deny something still works here. They are accepted with a
+  # warning that says so, not refused: nearly every NixOS service module
+  # sets some of them, and refusing them would refuse most real service
+  # definitions. Every other key is refused (issue 25), with NixOS's option
+  # name.
   supported = [ "Type" "ExecStart" "ExecStartPre" "ExecStartPost" "ExecStop" "Restart" "RestartSec" "User"
                 "WorkingDirectory" "StateDirectory" "RuntimeDirectory" "RemainAfterExit" "PIDFile"
-                "KillSignal" "TimeoutStopSec" "DynamicUser" ];
+                "KillSignal" "TimeoutStopSec" "DynamicUser"
+                "Group" "SupplementaryGroups" "Environment" "EnvironmentFile" "UMask" "LimitNOFILE" "Nice"
+                "StateDirectoryMode" "RuntimeDirectoryMode" "TimeoutStartSec" "SuccessExitStatus"
+                "SyslogIdentifier" "StandardOutput" "StandardError" ];
+  unsandboxed = [ "ProtectSystem" "ProtectHome" "ProtectKernelTunables" "ProtectKernelModules" "ProtectKernelLogs"
+                  "ProtectControlGroups" "ProtectClock" "ProtectHostname" "ProtectProc" "ProcSubset"
+                  "PrivateTmp" "PrivateDevices" "PrivateNetwork" "PrivateUsers" "PrivateMounts" "PrivateIPC"
+                  "NoNewPrivileges" "RestrictAddressFamilies" "RestrictNamespaces" "RestrictRealtime"
+                  "RestrictSUIDSGID" "RestrictFileSystems" "SystemCallFilter" "SystemCallArchitectures"
+                  "SystemCallErrorNumber" "CapabilityBoundingSet" "AmbientCapabilities" "LockPersonality"
+                  "MemoryDenyWriteExecute" "ReadWritePaths" "ReadOnlyPaths" "InaccessiblePaths" "ExecPaths"
+                  "NoExecPaths" "ReadWriteDirectories" "ReadOnlyDirectories" "InaccessibleDirectories"
+                  "DeviceAllow" "DevicePolicy" "IPAddressAllow" "IPAddressDeny" "KeyringMode" "RemoveIPC"
+                  "SecureBits" "NetworkNamespacePath" "IPAccounting"
+                  "CPUAccounting" "MemoryAccounting" "IOAccounting" "TasksAccounting" ];
+  # what tinyos says of a key it refuses, where more than "cannot" is known
+  refusedWhy = {
+    ExecReload = "its systemctl has no reload (a reload job is not applicable)";
+    ExecStopPost = "its service manager runs no command after a unit stops";
+    ExecCondition = "its service manager has no ExecCondition step";
+    KillMode = "it always signals the main process's process group";
+    WatchdogSec = "its service manager has no watchdog";
+    LoadCredential = "it has no service credentials";
+    SetCredential = "it has no service credentials";
+    BindPaths = "it runs services in the machine's own mount namespace";
+    BindReadOnlyPaths = "it runs services in the machine's own mount namespace";
+    RootDirectory = "it runs services in the machine's own root";
+  };
+  # SuccessExitStatus's signal names -> the status a shell sees (128 + n)
+  signalNumbers = { HUP = 1; INT = 2; QUIT = 3; ABRT = 6; KILL = 9; USR1 = 10; SEGV = 11; USR2 = 12;
+                    PIPE = 13; ALRM = 14; TERM = 15; };
+  successStatus = v: let w = lib.removePrefix "SIG" v; in
+    if builtins.match "[0-9]+" v != null then v
+    else if signalNumbers ? ${w} then toString (128 + signalNumbers.${w}) else null;
+  # Environment=: each line's words, systemd's quoting ("..." and '...');
+  # a line with a backslash is refused (its C escapes are not parsed)
+  envWords = line: map (m: lib.concatStrings (map (p: if builtins.isList p then lib.concatStrings (map toString (builtins.filter (x: x != null) p)) else "")
+      (builtins.split "\"([^\"]*)\"|'([^']*)'|([^\"']+)" (builtins.head m))))
+    (builtins.filter builtins.isList (builtins.split "((\"[^\"]*\"|'[^']*'|[^ \t\"']+)+)" line));
+  envAssignments = sc: builtins.concatMap (l: envWords (toString l)) (asList (sc.Environment or [ ]));
+  # 1024 / "1024:4096" -> "soft hard"
+  nofile = v: let m = builtins.match "([0-9]+)(:([0-9]+))?" (toString v); in
+    if m == null then null else "${builtins.head m} ${if builtins.elemAt m 2 == null then builtins.head m else builtins.elemAt m 2}";
+  startedOnFork = s: builtins.elem (toString (s.serviceConfig.Type or "simple")) [ "simple" "exec" "idle" ]
+    && !(s.serviceConfig ? ExecStartPre) && !(s.serviceConfig ? ExecStartPost) && s.preStart == "" && s.postStart == "";
+  serviceKeyRefusals = name: s:
+    let
+      sc = s.serviceConfig;
+      p = k: "systemd.services.${name}.serviceConfig.${k}";
+      v = k: toString sc.${k};
+    in builtins.concatMap (k:
+      if builtins.elem k unsandboxed then [ ]
+      else if !(builtins.elem k supported) then
+        [ "${p k}: tinyos cannot honour this [Service] key${lib.optionalString (refusedWhy ? ${k}) ": ${refusedWhy.${k}}"} (it honours ${toString supported}; sandboxing keys are accepted but not enforced)." ]
+      else if k == "Environment" && builtins.any (l: lib.hasInfix "\\" (toString l)
+          || builtins.any (w: builtins.match "[A-Za-z_][A-Za-z0-9_]*=.*" w == null) (envWords (toString l))) (asList sc.${k}) then
+        [ "${p k}: tinyos cannot read ${builtins.toJSON sc.${k}}: it reads NAME=value words, quoted with \"...\" or '...', without backslash escapes." ]
+      else if k == "EnvironmentFile" && builtins.any (f: builtins.match "-?/[^ ]*" (toString f) == null) (asList sc.${k}) then
+        [ "${p k}: tinyos cannot read ${builtins.toJSON sc.${k}}: it reads absolute paths without spaces (with the \"-\" prefix)." ]
+      else if k == "UMask" && builtins.match "[0-7]{1,4}" (v k) == null then
+        [ "${p k}: tinyos cannot set ${builtins.toJSON sc.${k}}: it takes an octal mask." ]
+      else if builtins.elem k [ "StateDirectoryMode" "RuntimeDirectoryMode" ] && builtins.match "[0-7]{3,4}" (v k) == null then
+        [ "${p k}: tinyos cannot set ${builtins.toJSON sc.${k}}: it takes an octal mode." ]
+      else if k == "LimitNOFILE" && nofile sc.${k} == null then
+        [ "${p k}: tinyos cannot set ${builtins.toJSON sc.${k}}: it takes a number or soft:hard numbers (not infinity, which Linux refuses for open files)." ]
+      else if k == "Nice" && builtins.match "-?[0-9]+" (v k) == null then
+        [ "${p k}: tinyos cannot set ${builtins.toJSON sc.${k}}: it takes a number from -20 to 19." ]
+      else if k == "SuccessExitStatus" && builtins.any (w: successStatus w == null) (words sc.${k}) then
+        [ "${p k}: tinyos cannot read ${builtins.toJSON sc.${k}}: it takes exit status numbers and the signal names ${toString (builtins.attrNames signalNumbers)}." ]
+      else if k == "TimeoutStartSec" && !(noLimit sc.${k}) && !(startedOnFork s) then
+        [ "${p k}: tinyos cannot set it to ${builtins.toJSON sc.${k}}: its service manager has no start timeout (only infinity is true of it, and any value for a Type=simple service without ExecStartPre/ExecStartPost, which is started when it is forked)." ]
+      else if builtins.elem k [ "StandardOutput" "StandardError" ] && !(builtins.elem (v k) [ "journal+console" "inherit" ]) then
+        [ "${p k}: tinyos cannot send it to ${builtins.toJSON sc.${k}}: a unit's output goes to the journal and the console (journal+console)." ]
+      else if builtins.elem k [ "Group" "SyslogIdentifier" ] && builtins.match "[A-Za-z0-9_.-]+" (v k) == null then
+        [ "${p k}: tinyos cannot use ${builtins.toJSON sc.${k}}: not a plain name." ]
+      else if k == "SupplementaryGroups" && builtins.any (g: builtins.match "[A-Za-z0-9_.-]+" g == null) (words sc.${k}) then
+        [ "${p k}: tinyos cannot use ${builtins.toJSON sc.${k}}: not plain group names." ]
+      else [ ]
+    ) (builtins.attrNames sc);
 
   # serviceConfig.DynamicUser (systemd.exec(5)): the service runs as a user
   # and group of its own, named by User= or after the unit, with an id in
@@ -143,11 +232,15 @@ let
   # service manager they share (systemd/*.sh):
   # one package for every machine; the units are read at run time from
   # /etc/systemd/system.
+  # Group= and SupplementaryGroups=: util-linux's setpriv (Debian's; the
+  # library it loads, libcap-ng, is among the system libraries su's wrapper
+  # brings), which sets the groups exactly; busybox su sets the user's own.
+  setpriv = "${pkgs.debianPackages.util-linux.debs.util-linux}/usr/bin/setpriv";
   package = pkgs.runCommand "tinyos-systemd" { } ''
     mkdir -p $out/bin $out/lib $out/libexec
     subst() { sed -e "s|@out@|$out|g" -e "s|@busybox@|${pkgs.busybox}|g" \
       -e "s|@lib@|$out/lib/tinyos-systemd.sh|g" -e "s|@units@|/etc/systemd/system|g" \
-      -e "s|@runner@|$out/libexec/unit-runner|g" -e "s|@journalctl@|$out/bin/journalctl|g" "$1" > "$2"; }
+      -e "s|@runner@|$out/libexec/unit-runner|g" -e "s|@setpriv@|${setpriv}|g" -e "s|@journalctl@|$out/bin/journalctl|g" "$1" > "$2"; }
     subst ${./systemd/lib.sh} $out/lib/tinyos-systemd.sh
     subst ${./systemd/runner.sh} $out/libexec/unit-runner
     subst ${./systemd/systemctl.sh} $out/bin/systemctl
@@ -211,7 +304,15 @@ let
       pathDirs = builtins.concatStringsSep ":"
         (map (p: "${p}/bin") pathPkgs ++ map (p: "${p}/sbin") pathPkgs);
       env = lib.concatStrings (lib.mapAttrsToList (k: v:
-        lib.optionalString (v != null) "export ${k}=${lib.escapeShellArg (toString v)}\n") s.environment);
+        lib.optionalString (v != null) "export ${k}=${lib.escapeShellArg (toString v)}\n") s.environment)
+        # serviceConfig.Environment after `environment`, as NixOS writes
+        # them into the unit; EnvironmentFile's over both (lib.sh reads the
+        # files as root, as systemd does, and hands them over in
+        # TINYOS_ENVIRONMENT_FILES)
+        + lib.concatMapStrings (a: let m = builtins.match "([^=]*)=(.*)" a; in
+          "export ${builtins.head m}=${lib.escapeShellArg (builtins.elemAt m 1)}\n") (envAssignments sc)
+        + lib.optionalString (sc ? EnvironmentFile)
+          "if [ -n \"\${TINYOS_ENVIRONMENT_FILES+x}\" ]; then eval \"$TINYOS_ENVIRONMENT_FILES\"; unset TINYOS_ENVIRONMENT_FILES; fi\n";
       header = ''
         export PATH=${pathDirs}
         ${env}${lib.optionalString (sc ? WorkingDirectory) "cd ${lib.escapeShellArg (toString sc.WorkingDirectory)}"}
@@ -252,6 +353,16 @@ let
       (assign "Restart" (toString (sc.Restart or "no")))
       (assign "RestartSec" (lib.removeSuffix "s" (toString (sc.RestartSec or "0.1"))))
       (assign "User" (userOf name s))
+      (assign "Group" (toString (sc.Group or "")))
+      (assign "SupplementaryGroups" (toString (words (sc.SupplementaryGroups or ""))))
+      (assign "EnvironmentFile" (toString (asList (sc.EnvironmentFile or [ ]))))
+      (assign "UMask" (toString (sc.UMask or "")))
+      (assign "LimitNOFILE" (if sc ? LimitNOFILE then nofile sc.LimitNOFILE else ""))
+      (assign "Nice" (toString (sc.Nice or "")))
+      (assign "SyslogIdentifier" (toString (sc.SyslogIdentifier or "")))
+      (assign "SuccessExitStatus" (toString (map successStatus (words (sc.SuccessExitStatus or "")))))
+      (assign "StateDirectoryMode" (toString (sc.StateDirectoryMode or "0755")))
+      (assign "RuntimeDirectoryMode" (toString (sc.RuntimeDirectoryMode or "0755")))
       (assign "ExecStartPre" u.pre)
       (assign "ExecStart" (if u.main == "" then "true" else u.main))
       (assign "ExecStartPost" u.post)
@@ -386,12 +497,12 @@ in
       assertion = lib.hasSuffix ".socket" n && all ? ${unitName k.service};
       message = "systemd.tinyosSocketUnits.${n}: not a .socket name, or its service ${k.service} is not an enabled systemd.services unit";
     }) sockets ++ builtins.concatLists (lib.mapAttrsToList (n: s: map (message: { assertion = false; inherit message; })
-      (unitKeyRefusals n s)) config.systemd.services) ++ [{
+      (unitKeyRefusals n s ++ serviceKeyRefusals n s)) config.systemd.services) ++ [{
       assertion = config.systemd.user.services == { };
       message = "systemd.user.services: tinyos cannot run user services (it has no systemd user manager); defined: ${toString (builtins.attrNames config.systemd.user.services)}";
     }];
     warnings = builtins.concatLists (lib.mapAttrsToList (name: s:
-      map (k: "systemd.services.${name}.serviceConfig.${k} is not supported by tinyos and is ignored")
-        (builtins.filter (k: !builtins.elem k supported) (builtins.attrNames s.serviceConfig))) all);
+      map (k: "systemd.services.${name}.serviceConfig.${k} is not enforced by tinyos, which does not sandbox services: the service runs unconfined here, so one that works here may be denied on NixOS")
+        (builtins.filter (k: builtins.elem k unsandboxed) (builtins.attrNames s.serviceConfig))) all);
   };
 }

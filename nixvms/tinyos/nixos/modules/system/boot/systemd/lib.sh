@@ -64,7 +64,7 @@ console() { echo "$*" > /dev/console 2>/dev/null || true; }
 # instrumentation's "journal forwarded to the console"; tinyos always does
 # it), each line on the console prefixed with the unit's name.
 logger() { # unit pidfile
-  local ident=${1%.service}
+  local ident=${SyslogIdentifier:-${1%.service}}
   awk -v u="$1" -v id="$ident" -v pf="$2" -v j="$JOURNAL" '{
     if ((getline p < pf) <= 0) p = 0
     close(pf)
@@ -75,17 +75,94 @@ logger() { # unit pidfile
   }'
 }
 
+# EnvironmentFile= (the unit's, in scope): the files' assignments as
+# `export NAME='value'` lines, read as root as systemd reads them (lines
+# NAME=value, "..." or '...' around the value, # and ; comments); a file
+# prefixed with "-" may be missing. Fails, naming the file, if another is.
+environment_files() {
+  local f opt
+  for f in $EnvironmentFile; do
+    opt=
+    case $f in -*) opt=1; f=${f#-} ;; esac
+    if [ ! -r "$f" ]; then
+      [ -n "$opt" ] && continue
+      echo "Failed to load environment files: $f: No such file or directory" >&2
+      return 1
+    fi
+    awk '
+      /^[ \t]*([#;]|$)/ { next }
+      {
+        line = $0; sub(/^[ \t]+/, "", line)
+        i = index(line, "="); if (i == 0) next
+        k = substr(line, 1, i - 1); v = substr(line, i + 1)
+        sub(/[ \t]+$/, "", k); sub(/^[ \t]+/, "", v); sub(/[ \t]+$/, "", v)
+        if (k !~ /^[A-Za-z_][A-Za-z0-9_]*$/) next
+        if (v ~ /^".*"$/ || v ~ /^\047.*\047$/) v = substr(v, 2, length(v) - 2)
+        gsub(/\047/, "\047\\\047\047", v)
+        printf "export %s=\047%s\047\n", k, v
+      }' "$f"
+  done
+}
+
+# What systemd sets up for a unit's process before it changes identity
+# (the unit's UMask=, LimitNOFILE= "soft hard", Nice=, in scope), as shell
+# for the root sh that then becomes the process.
+exec_setup() {
+  [ -z "$UMask" ] || printf 'umask %s; ' "$UMask"
+  if [ -n "$LimitNOFILE" ]; then
+    set -- $LimitNOFILE
+    printf 'ulimit -H -n %s 2>/dev/null; ulimit -S -n %s && ulimit -H -n %s || exit 1; ' "$2" "$1" "$2"
+  fi
+  [ -z "$Nice" ] || printf 'renice %s -p $$ >/dev/null || exit 1; ' "$Nice"
+}
+
+# Group=, SupplementaryGroups=: the groups of a unit's process as systemd
+# gives them: the primary group is Group= (else the user's); the
+# supplementary ones are, for a User= other than root, that group and the
+# groups that list the user (getgrouplist), then SupplementaryGroups=.
+unit_groups() { # user primary-group
+  { [ "$1" = root ] || awk -F: -v u="$1" '{ n = split($4, m, ","); for (i = 1; i <= n; i++) if (m[i] == u) print $1 }' /etc/group
+    [ "$1" = root ] || echo "$2"
+    for g in $SupplementaryGroups; do echo "$g"; done
+  } | awk '!seen[$0]++' | paste -sd, -
+}
+
 # Run a command line as a user; its pid goes to pidfile. In its own
 # session (and process group) when $4 is "session", so that stopping the
-# unit can signal the whole group.
+# unit can signal the whole group. The unit's process settings (exec_setup,
+# environment_files, Group=) are applied as systemd applies them.
 as_user() { # user command pidfile [session]
-  local pre=
+  local pre= setup g groups
   [ "$4" = session ] && pre=setsid
-  if [ "$1" = root ]; then
-    $pre "$SH" -c 'echo $$ > "$0"; exec '"$2" "$3"
-  else
-    $pre "$SH" -c 'echo $$ > "$0"; exec su -s "$1" "$2" -c "$3"' "$3" "$SH" "$1" "exec $2"
+  setup=$(exec_setup)
+  if [ -n "$EnvironmentFile" ]; then
+    TINYOS_ENVIRONMENT_FILES=$(environment_files) || return 1
+    export TINYOS_ENVIRONMENT_FILES
   fi
+  if [ -n "$Group$SupplementaryGroups" ]; then
+    g=${Group:-$(id -gn "$1")}
+    groups=$(unit_groups "$1" "$g")
+    if [ "$1" != root ]; then
+      # (what su sets, as systemd does for User=)
+      HOME=$(awk -F: -v u="$1" '$1 == u { print $6 }' /etc/passwd) USER=$1 LOGNAME=$1
+      export HOME USER LOGNAME
+    fi
+    if [ -n "$groups" ]; then groups=--groups=$groups; else groups=--clear-groups; fi
+    $pre "$SH" -c 'echo $$ > "$0"; '"$setup"'exec @setpriv@ --reuid="$1" --regid="$2" "$3" -- "$4" -c "$5"' \
+      "$3" "$1" "$g" "$groups" "$SH" "exec $2"
+  elif [ "$1" = root ]; then
+    $pre "$SH" -c 'echo $$ > "$0"; '"$setup"'exec '"$2" "$3"
+  else
+    $pre "$SH" -c 'echo $$ > "$0"; '"$setup"'exec su -s "$1" "$2" -c "$3"' "$3" "$SH" "$1" "exec $2"
+  fi
+}
+
+# SuccessExitStatus= (in scope; signals as 128 + n): is this exit status
+# of the main process a success?
+exit_ok() { # status
+  [ "$1" = 0 ] && return 0
+  case " $SuccessExitStatus " in *" $1 "*) return 0 ;; esac
+  return 1
 }
 
 # A control process (ExecStartPre, oneshot ExecStart, ExecStartPost,
@@ -187,13 +264,19 @@ unit_start() ( # unit
   st_set "$u" Result success
   set_state "$u" activating start
   syslog "$u" "Starting $Description..."
-  for d in $StateDirectory; do mkdir -p "/var/lib/$d"; [ "$User" = root ] || chown "$User" "/var/lib/$d"; done
-  for d in $RuntimeDirectory; do mkdir -p "/run/$d"; [ "$User" = root ] || chown "$User" "/run/$d"; done
+  # (owned by User= and Group=, with the mode of StateDirectoryMode= and
+  # RuntimeDirectoryMode=, 0755 by default, set on every start as systemd does)
+  for d in $StateDirectory; do
+    mkdir -p "/var/lib/$d"; [ "$User$Group" = root ] || chown "$User${Group:+:$Group}" "/var/lib/$d"; chmod "$StateDirectoryMode" "/var/lib/$d"
+  done
+  for d in $RuntimeDirectory; do
+    mkdir -p "/run/$d"; [ "$User$Group" = root ] || chown "$User${Group:+:$Group}" "/run/$d"; chmod "$RuntimeDirectoryMode" "/run/$d"
+  done
   run_control "$u" "$User" "$ExecStartPre" || { start_failed "$u" "$Description" Control $?; st_set "$u" job none; return 1; }
   case $Type in
     oneshot)
-      run_control "$u" "$User" "$ExecStart" || { start_failed "$u" "$Description" Main $?; st_set "$u" job none; return 1; }
-      st_set "$u" ExecMainStatus 0
+      run_control "$u" "$User" "$ExecStart" || { rc=$?; exit_ok $rc || { start_failed "$u" "$Description" Main $rc; st_set "$u" job none; return 1; }; }
+      st_set "$u" ExecMainStatus "${rc:-0}"
       run_control "$u" "$User" "$ExecStartPost" || { start_failed "$u" "$Description" Control $?; st_set "$u" job none; return 1; }
       if [ "$RemainAfterExit" = yes ]; then set_state "$u" active exited
       else

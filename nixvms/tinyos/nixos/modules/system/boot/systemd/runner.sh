@@ -13,21 +13,24 @@ st_read n "$u" NRestarts 0
     [ -e "$RUN/$u/stopping" ] && exit 0
     st_set "$u" MainPID 0
     st_set "$u" ExecMainStatus "$rc"
+    # (SuccessExitStatus= counts as success, as a clean exit)
+    ok=no
+    exit_ok "$rc" && ok=yes
     case $Restart in
       always) again=yes ;;
-      on-success) [ "$rc" = 0 ] && again=yes || again=no ;;
-      on-failure) [ "$rc" != 0 ] && again=yes || again=no ;;
+      on-success) [ $ok = yes ] && again=yes || again=no ;;
+      on-failure) [ $ok = no ] && again=yes || again=no ;;
       on-abnormal|on-abort) [ "$rc" -gt 128 ] && again=yes || again=no ;;
       *) again=no ;;
     esac
-    if [ "$rc" = 0 ]; then
+    if [ $ok = yes ]; then
       syslog "$u" "$u: Deactivated successfully."
     else
       syslog "$u" "$u: Main process exited, code=$(code_text "$rc"), status=$(status_text "$rc")"
       syslog "$u" "$u: Failed with result 'exit-code'."
     fi
     if [ $again = no ]; then
-      if [ "$rc" = 0 ]; then set_state "$u" inactive dead; sockets_closed inactive $Sockets
+      if [ $ok = yes ]; then set_state "$u" inactive dead; sockets_closed inactive $Sockets
       else st_set "$u" Result exit-code; set_state "$u" failed failed; sockets_closed failed $Sockets
       fi
       st_set "$u" RunnerPID 0
