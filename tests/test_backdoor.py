@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from nixvms.supervisor import backdoor as backdoor_module
 from nixvms.supervisor.backdoor import Backdoor, ReplyDamaged
 
 pytestmark = pytest.mark.processes
@@ -34,11 +35,12 @@ class Guest:
     socket does not take at once is lost (as QEMU's virtconsole does)."""
 
     def __init__(self, path: Path, shell: list[str], drop_after: int | None = None,
-                 drop_unread: bool = False) -> None:
+                 drop_unread: bool = False, slow_input: bool = False) -> None:
         self.path = path
         self.shell = shell
         self.drop_after = drop_after
         self.drop_unread = drop_unread
+        self.slow_input = slow_input
         self.procs: list[subprocess.Popen[bytes]] = []
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(str(path))
@@ -51,7 +53,9 @@ class Guest:
                 conn, _ = self.listener.accept()
             except OSError:
                 return
-            if self.drop_after is None and not self.drop_unread:
+            if self.slow_input:
+                self._slow(conn)
+            elif self.drop_after is None and not self.drop_unread:
                 proc = subprocess.Popen(self.shell, stdin=conn.fileno(), stdout=conn.fileno(),
                                         stderr=subprocess.DEVNULL, cwd="/tmp")
                 self.procs.append(proc)
@@ -78,6 +82,22 @@ class Guest:
                     chunk = chunk[:cut] + chunk[cut + 4096:]  # 4 kB vanish
                 sent += len(chunk)
                 conn.sendall(chunk)
+
+        threading.Thread(target=relay, daemon=True).start()
+
+    def _slow(self, conn: socket.socket) -> None:
+        """A shell that takes its input 16 kB every 20 ms (800 kB/s)."""
+        proc = subprocess.Popen(self.shell, stdin=subprocess.PIPE, stdout=conn.fileno(),
+                                stderr=subprocess.DEVNULL, cwd="/tmp")
+        self.procs.append(proc)
+
+        def relay() -> None:
+            assert proc.stdin is not None
+            with contextlib.suppress(OSError):
+                while chunk := conn.recv(16384):
+                    proc.stdin.write(chunk)
+                    proc.stdin.flush()
+                    time.sleep(0.02)
 
         threading.Thread(target=relay, daemon=True).start()
 
@@ -195,6 +215,20 @@ def test_a_large_reply_arrives_whole_when_the_host_reads_slowly_and_unread_outpu
         assert door.run("seq 1 300000", 60, sink) == (0, b"")
         assert bytes(sink.data) == b"".join(b"%d\n" % i for i in range(1, 300001))
         assert door.run("echo still in step", 30) == (0, b"still in step\n")
+    finally:
+        door.close()
+        guest.close()
+
+
+def test_a_command_longer_than_the_send_timeout_to_take_in_arrives_at_the_guests_pace(
+        tmp_path: Path, shell: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(backdoor_module, "SEND_TIMEOUT", 0.5)
+    guest = Guest(tmp_path / "m.shell", shell, slow_input=True)
+    door = Backdoor(tmp_path / "m.shell", "m", lambda message: None)
+    text = "x" * 2_000_000  # 2.5 s at the guest's pace: the timeout is 0.5 s
+    try:
+        door.connect(30, lambda: True, lambda: "gone")
+        assert door.run(f"wc -c <<'END'\n{text}\nEND", 60) == (0, b"2000001\n")
     finally:
         door.close()
         guest.close()

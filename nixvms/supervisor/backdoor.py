@@ -67,6 +67,7 @@ PROBE_INTERVAL = 1.0
 # yet must not fill QEMU's buffers (and the socket's) with them
 MAX_PROBES = 3
 SEND_TIMEOUT = 60.0
+SEND_PIECE = 1 << 16  # bytes per send(): each may wait SEND_TIMEOUT for room
 CONNECT_LOG_INTERVAL = 30.0
 # seconds the host waits, after asking the guest to kill a command at its
 # timeout, for the reply that says it is gone
@@ -264,10 +265,16 @@ class Backdoor:
 
     # --- the wire --------------------------------------------------------------
     def _send(self, data: bytes) -> None:
+        """All of data, at the guest's pace: SEND_TIMEOUT bounds a stall (the
+        guest taking nothing), not the whole. (A socket's timeout bounds all
+        of a sendall: a copy's 4 MB command, which the guest's shell reads a
+        byte at a time from its console, took longer than that under TCG.)"""
         assert self.sock is not None
+        view = memoryview(data)
         try:
             self.sock.settimeout(SEND_TIMEOUT)
-            self.sock.sendall(data)
+            while view:
+                view = view[self.sock.send(view[:SEND_PIECE]):]
         except OSError as error:
             self.close()
             raise BackdoorClosed(f"the backdoor's socket closed ({error})") from error
