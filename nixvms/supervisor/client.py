@@ -415,7 +415,7 @@ def stop(state_dir: str | os.PathLike[str], machines: Sequence[str] = (),
                 f"{_damaged(run_dir)} ({found.describe()}); `nixvms stop` stops it whole")
         with contextlib.suppress(SupervisorError):
             request(run_dir, {"op": "stop", "machines": []}, timeout)
-        left = recovery.stop(run_dir)
+        left = recovery.stop(run_dir, earlier=found)
         if left.pids:
             raise StateDamaged(f"{_damaged(run_dir)} and these processes of the network "
                                f"running from {run_dir.path} could not be stopped: "

@@ -37,6 +37,13 @@ class Found:
     supervisors: tuple[int, ...]
     vms: tuple[int, ...]        # VM scripts, QEMU and whatever they started
     switches: tuple[int, ...]
+    # (pid, start time) of each, as found: a later look tells the same process
+    # from a stranger that took its number.
+    identities: tuple[tuple[int, int], ...] = ()
+
+    def still_running(self) -> tuple[int, ...]:
+        """Those of the processes found that still run (the same processes)."""
+        return tuple(pid for pid, started in self.identities if procs.alive(pid, started))
 
     @property
     def pids(self) -> tuple[int, ...]:
@@ -97,30 +104,42 @@ def find(run_dir: RunDir) -> Found:
             switches.append(pid)
         elif _environment(pid).get("TMPDIR", "").startswith(machine_prefix):
             vms.append(pid)  # the VM script set it: a VM script, QEMU, or their children
-    return Found(tuple(supervisors), tuple(vms), tuple(switches))
+    identities = tuple((pid, started) for pid in supervisors + vms + switches
+                       if (started := procs.start_time(pid)) is not None)
+    return Found(tuple(supervisors), tuple(vms), tuple(switches), identities)
 
 
-def stop(run_dir: RunDir, timeout: float = STOP_WAIT) -> Found:
+def stop(run_dir: RunDir, timeout: float = STOP_WAIT, earlier: Found | None = None) -> Found:
     """Stop what `find` finds: the supervisor first (it stops the rest), then
-    anything left, TERM then KILL. Returns what is still running (nothing, or
-    processes that could not be signalled)."""
+    anything left, TERM then KILL. `earlier` is what a caller found before it
+    asked the supervisor to stop: a supervisor that has released its lock is no
+    longer found but is still exiting, and is waited for (or killed) too.
+    Returns what is still running (nothing, or processes that could not be
+    signalled)."""
     found = find(run_dir)
     for pid in found.supervisors:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGTERM)
+
+    def remaining(now: Found) -> tuple[int, ...]:
+        return tuple(dict.fromkeys(now.pids + (earlier.still_running() if earlier else ())))
+
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(procs.alive(p) for p in found.supervisors):
+    while time.monotonic() < deadline and (
+            any(procs.alive(p) for p in found.supervisors)
+            or (earlier is not None and set(earlier.supervisors) & set(earlier.still_running()))):
         time.sleep(0.05)
     left = find(run_dir)
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in left.pids:
+        pids = remaining(left)
+        for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
         wait_until = time.monotonic() + (timeout / 2 if sig == signal.SIGTERM else 5)
-        while time.monotonic() < wait_until and any(procs.alive(p) for p in left.pids):
+        while time.monotonic() < wait_until and any(procs.alive(p) for p in pids):
             time.sleep(0.05)
         left = find(run_dir)
-        if not left.pids:
+        if not remaining(left):
             break
     return left
 
