@@ -175,6 +175,35 @@ def test_a_command_past_its_timeout_is_killed_with_everything_it_started(
     assert door.run("echo still here", 30) == (0, b"still here\n")
 
 
+def test_a_command_without_exec_or_trap_past_its_timeout_is_killed_and_answers(
+        door: Backdoor) -> None:
+    """The one-fork form: the job that runs the command is killed too, and the
+    backdoor shell answers for it."""
+    marker = f"{time.time_ns() % 10**9}"
+    assert door.run(f"sleep 1{marker} & while :; do :; done", 2)[0] == 124
+    left = subprocess.run(["pgrep", "-f", f"sleep 1{marker}"], capture_output=True,
+                          text=True, check=False).stdout
+    assert left == ""
+    assert door.run("echo still here", 30) == (0, b"still here\n")
+
+
+def test_a_command_that_execs_still_replies_with_its_output_and_status(door: Backdoor) -> None:
+    assert door.run("echo first; exec sh -c 'echo second; exit 5'", 30) == (
+        5, b"first\nsecond\n")
+
+
+def test_a_command_with_its_own_exit_trap_still_replies(door: Backdoor) -> None:
+    assert door.run("trap 'echo cleanup' EXIT; echo body", 30) == (0, b"body\ncleanup\n")
+
+
+def test_output_written_before_exit_comes_back_with_exit_s_status(door: Backdoor) -> None:
+    assert door.run("echo kept; exit 3; echo never", 30) == (3, b"kept\n")
+
+
+def test_a_command_that_changes_path_and_directory_still_replies(door: Backdoor) -> None:
+    assert door.run("cd /; PATH=/nonexistent; echo $PWD", 30) == (0, b"/\n")
+
+
 def test_commands_run_one_after_another_on_one_connection(door: Backdoor) -> None:
     for i in range(50):
         assert door.run(f"echo {i}", 30) == (0, f"{i}\n".encode())

@@ -197,5 +197,16 @@ def test_junit_xml_of_a_script_without_subtests_has_one_case_for_it(tmp_path: Pa
 
 def test_the_backdoor_sends_a_command_verbatim_in_a_here_document() -> None:
     line = backdoor.command_line("echo 'quoted' \"and\" $HOME\nsecond line", "tok")
-    assert line == (b"__nixvms_run tok 3<<'__NIXVMS_END_tok'\n"
+    assert line == (b"__nixvms_run1 tok 3<<'__NIXVMS_END_tok'\n"
                     b"echo 'quoted' \"and\" $HOME\nsecond line\n__NIXVMS_END_tok\n")
+
+
+@pytest.mark.parametrize(("command", "runner"), [
+    ("true", b"__nixvms_run1"), ("systemctl is-active sshd", b"__nixvms_run1"),
+    ("cat ./x.conf", b"__nixvms_run1"), ("exec foo", b"__nixvms_run"),
+    ("trap 'rm -f x' EXIT; foo", b"__nixvms_run"), (". /etc/profile; foo", b"__nixvms_run"),
+    ("x=1; source f", b"__nixvms_run"), ('eval "$cmd"', b"__nixvms_run"),
+])
+def test_a_command_that_may_exec_or_trap_gets_the_two_shell_form(
+        command: str, runner: bytes) -> None:
+    assert backdoor.command_line(command, "tok").split(b" ", 1)[0] == runner

@@ -248,7 +248,7 @@ class VM:
             f"socket,id=nixvms-console,path={console},server=on,wait=off,"
             f"logfile=/dev/fd/{log_fd},logappend=on",
             "-serial", "chardev:nixvms-console",
-            "-device", "virtio-serial",
+            "-device", "virtio-serial,ioeventfd=off",
             "-device", "virtconsole,chardev=shell",
             "-chardev", f"socket,id=shell,path={shell},server=on,wait=off",
             "-monitor", f"unix:{monitor},server=on,wait=off",
