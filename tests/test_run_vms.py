@@ -293,7 +293,7 @@ def test_every_vm_gets_console_backdoor_and_monitor_sockets(net: Net) -> None:
     opts = net.value("alpha", "QEMU_OPTS")
     assert f"path={sockets}/alpha.console,server=on,wait=off,logfile=/dev/fd/" in opts
     assert "-serial chardev:nixvms-console" in opts
-    assert "-device virtio-serial -device virtconsole,chardev=shell" in opts
+    assert "-device virtio-serial,ioeventfd=off -device virtconsole,chardev=shell" in opts
     assert f"-chardev socket,id=shell,path={sockets}/alpha.shell,server=on,wait=off" in opts
     assert f"-monitor unix:{sockets}/alpha.monitor,server=on,wait=off" in opts
     stop(proc)

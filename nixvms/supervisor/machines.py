@@ -248,6 +248,10 @@ class VM:
             f"socket,id=nixvms-console,path={console},server=on,wait=off,"
             f"logfile=/dev/fd/{log_fd},logappend=on",
             "-serial", "chardev:nixvms-console",
+            # ioeventfd=off: the guest's console driver spins until QEMU has
+            # taken what it wrote; with an ioeventfd that waits for QEMU's main
+            # loop (under TCG a guest-side spin of several ms per backdoor
+            # reply), without one QEMU takes it in the write itself
             "-device", "virtio-serial,ioeventfd=off",
             "-device", "virtconsole,chardev=shell",
             "-chardev", f"socket,id=shell,path={shell},server=on,wait=off",
