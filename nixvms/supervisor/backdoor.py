@@ -8,7 +8,7 @@ raw and without echo, that writes "Spawning backdoor root shell..." when it
 starts. The protocol here is the driver's own and uses only POSIX sh and
 what both userlands have (mktemp, md5sum, base64 -w 0):
 
-- Once per connection the driver defines two shell functions (SETUP) and
+- Once per connection the driver defines its shell functions (SETUP) and
   makes the file that holds a command's output.
 - A command travels verbatim in a here-document (no encoding, no process to
   decode it) and runs in the background, in a child shell with `set -euo
@@ -17,8 +17,9 @@ what both userlands have (mktemp, md5sum, base64 -w 0):
   straight back to reading, so the driver can still reach it while the
   command runs: at its timeout it sends `__nixvms_kill`, which kills every
   process the command started (found through /proc: a non-interactive
-  shell has no job control to give it a process group), and the status is
-  124, as `timeout`'s.
+  shell has no job control to give it a process group; in the one-fork form
+  below also the shell running it, and the backdoor shell replies for it),
+  and the status is 124, as `timeout`'s.
 - When the command ends its job writes the reply, framed: a line of RS
   (0x1e), the request's token, the exit status, the number of chunks, then
   the MD5 of the output ("-" when empty), then the output in base64, one
@@ -33,9 +34,12 @@ what both userlands have (mktemp, md5sum, base64 -w 0):
   having read it, runs `__nixvms_ack TOKEN` in the backdoor shell: at most
   one chunk (64 kB of base64) is ever in flight, well within the socket's
   buffer. A reply of one chunk needs no acknowledgement.
-- A command with no output costs the guest two forks and no exec (`[ -s ]`
-  is a builtin, where `wc -c` would be a process); one with output, three
-  execs more (wc, md5sum, base64), and two per further chunk (dd, base64).
+- A command with no output costs the guest one fork and no exec (`[ -s ]`
+  is a builtin, where `wc -c` would be a process): its child shell runs it
+  and replies from its EXIT trap. A command that may `exec` or set its own
+  EXIT trap (command_line looks for the words) runs in a grandchild instead,
+  a fork more. One with output costs three execs more (wc, md5sum, base64),
+  and two per further chunk (dd, base64).
 
 Connecting does not depend on having seen the banner: QEMU drops what the
 guest writes while no client is connected, so the driver asks "are you
