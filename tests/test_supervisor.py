@@ -155,6 +155,44 @@ def test_a_damaged_probe_cache_is_probed_again(
     assert len(calls) == 1
 
 
+def _probes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, firmware: str | None,
+            kernel: str | None) -> list[str]:
+    """Replace both KVM probes (on a host with a usable /dev/kvm); returns
+    the kernels the kernel probe was asked about."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.setattr(os, "access", lambda path, mode: True)
+    monkeypatch.setattr(accel, "_probe_firmware", lambda program, timeout: firmware)
+    asked: list[str] = []
+
+    def probe_kernel(program: str, kernel_path: str) -> str | None:
+        asked.append(kernel_path)
+        return kernel
+    monkeypatch.setattr(accel, "probe_kernel", probe_kernel)
+    return asked
+
+
+def test_auto_boots_the_machines_kernel_when_the_firmware_probe_passes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = _probes(monkeypatch, tmp_path, firmware=None, kernel="a probe kernel hung")
+    choice = accel.choose("auto", kernel=sys.executable)
+    assert asked == [sys.executable]
+    assert choice == accel.Choice("tcg", "a probe kernel hung")
+
+
+def test_auto_takes_kvm_when_the_machines_kernel_boots_under_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _probes(monkeypatch, tmp_path, firmware=None, kernel=None)
+    assert accel.choose("auto", kernel=sys.executable) == accel.Choice(
+        "kvm", "a probe of the machines' kernel runs under KVM")
+
+
+def test_auto_skips_the_kernel_probe_when_the_firmware_probe_fails(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = _probes(monkeypatch, tmp_path, firmware="QEMU aborted", kernel=None)
+    assert accel.choose("auto", kernel=sys.executable) == accel.Choice("tcg", "QEMU aborted")
+    assert asked == []
+
+
 def test_auto_answers_in_under_a_second() -> None:
     started = time.monotonic()
     choice = accel.choose("auto")
