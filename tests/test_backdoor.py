@@ -1,4 +1,5 @@
-"""The backdoor protocol against real shells: busybox sh (tinyos) and bash (NixOS).
+"""The backdoor protocol against real shells: bash (the backdoor of NixOS and
+tinyos) and busybox sh (a shell that reads its input in blocks).
 
 A unix socket stands for QEMU's virtconsole: each connection is served by a
 shell reading commands from it and writing to it, as the guest's backdoor
@@ -151,6 +152,25 @@ def test_binary_output_arrives_byte_for_byte(door: Backdoor) -> None:
 def test_output_of_several_megabytes_arrives_whole(door: Backdoor) -> None:
     status, out = door.run("head -c 3000000 /dev/zero | tr '\\000' x", 60)
     assert status == 0 and out == b"x" * 3_000_000
+
+
+def test_put_appends_bytes_that_arrive_whole_and_the_shell_reads_on(
+        door: Backdoor, tmp_path: Path) -> None:
+    first, second = os.urandom(300_000), bytes(range(256)) * 4
+    target = tmp_path / "put.bin"
+    assert door.put(first, str(target), 60) == 0
+    assert door.put(second, str(target), 60) == 0
+    assert target.read_bytes() == first + second
+    assert door.run("echo after", 30) == (0, b"after\n")
+
+
+def test_a_put_whose_checksum_differs_is_refused(
+        door: Backdoor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    genuine = backdoor_module.put_line
+    monkeypatch.setattr(backdoor_module, "put_line",
+                        lambda token, size, path, digest: genuine(token, size, path, "0" * 32))
+    assert door.put(b"some bytes", str(tmp_path / "f"), 30) == backdoor_module.PUT_DAMAGED
+    assert door.run("echo after", 30) == (0, b"after\n")
 
 
 def test_output_can_go_to_a_file_as_it_arrives(door: Backdoor, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import junitparser
 import pytest
 
-from nixvms.supervisor import backdoor
+from nixvms.supervisor import backdoor, transfer
 from nixvms.supervisor.driver import Driver
 from nixvms.supervisor.errors import SupervisorError
 from nixvms.supervisor.lint import python_name
@@ -199,6 +199,29 @@ def test_the_backdoor_sends_a_command_verbatim_in_a_here_document() -> None:
     line = backdoor.command_line("echo 'quoted' \"and\" $HOME\nsecond line", "tok")
     assert line == (b"__nixvms_run1 tok 3<<'__NIXVMS_END_tok'\n"
                     b"echo 'quoted' \"and\" $HOME\nsecond line\n__NIXVMS_END_tok\n")
+
+
+def test_a_put_names_its_token_size_quoted_path_and_checksum() -> None:
+    assert backdoor.put_line("tok", 12, "/tmp/a b/blob", "0123abcd") == \
+        b"__nixvms_recv tok 12 '/tmp/a b/blob' 0123abcd\n"
+
+
+def test_a_copy_whose_bytes_arrive_damaged_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("data")
+    commands: list[str] = []
+
+    def run(command: str, timeout: float | None,
+            sink: backdoor.Sink | None) -> tuple[int, bytes]:
+        commands.append(command)
+        return 0, b"/tmp/tmp.x\n"
+
+    def put(data: bytes, path: str, timeout: float | None) -> int:
+        assert path == "/tmp/tmp.x/blob"
+        return backdoor.PUT_DAMAGED
+
+    with pytest.raises(transfer.TransferError, match="arrived damaged"):
+        transfer.to_machine(run, put, tmp_path / "f", "/root/f")
+    assert commands == ["mktemp -d"]  # nothing placed
 
 
 @pytest.mark.parametrize(("command", "runner"), [

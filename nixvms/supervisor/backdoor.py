@@ -6,7 +6,7 @@ The guest side is NixOS's nixos/modules/testing/test-instrumentation.nix (or
 tinyos's module of the same path): bash, reading commands from the console,
 raw and without echo, that writes "Spawning backdoor root shell..." when it
 starts. The protocol here is the driver's own and uses only POSIX sh and
-what both userlands have (mktemp, md5sum, base64 -w 0):
+what both userlands have (mktemp, md5sum, base64 -w 0, head -c, tee):
 
 - Once per connection the driver defines its shell functions (SETUP) and
   makes the file that holds a command's output.
@@ -40,6 +40,12 @@ what both userlands have (mktemp, md5sum, base64 -w 0):
   EXIT trap (command_line looks for the words) runs in a grandchild instead,
   a fork more. One with output costs three execs more (wc, md5sum, base64),
   and two per further chunk (dd, base64).
+- Bytes for the guest (copy_from_host, `nixvms cp`) go the other way with
+  `put`: a line naming a file, the size and the MD5; when the guest answers
+  that it is ready, the bytes in base64, which `head -c` reads off the
+  console and appends, decoded, to the file; the reply's status says
+  whether the MD5 matched. The console carries 1.25 MB/s this way under TCG,
+  against 0.08 MB/s in a here-document that bash reads a byte at a time.
 
 Connecting does not depend on having seen the banner: QEMU drops what the
 guest writes while no client is connected, so the driver asks "are you
@@ -56,6 +62,7 @@ import hashlib
 import io
 import re
 import secrets
+import shlex
 import socket
 import sys
 import time
@@ -81,6 +88,8 @@ TIMED_OUT = 124  # the status of a command killed at its timeout, as `timeout`'s
 READ_SIZE = 1 << 20
 # bytes of output per chunk of a reply: 64 kB of base64 in flight at most
 CHUNK = 48 * 1024
+# the status of a put whose bytes arrived with another MD5 (EX_DATAERR)
+PUT_DAMAGED = 65
 
 # Defined in the backdoor shell once per connection (POSIX sh; bash also gets
 # the one-fork path).
@@ -92,6 +101,11 @@ CHUNK = 48 * 1024
 # written by its EXIT trap: a fork less (~6 ms of the guest's CPU under TCG),
 # for commands with neither `exec` nor `trap` (command_line chooses).
 # __nixvms_reply TOKEN STATUS: the framed reply of the output file.
+# __nixvms_recv TOKEN SIZE FILE MD5: says it is ready, then reads SIZE bytes
+# of base64 from the console (in the foreground), appends them decoded to FILE
+# and replies with the status, PUT_DAMAGED if the MD5 differs. The bytes are
+# sent only once it is ready: a shell that reads its input in blocks (busybox
+# sh) would otherwise swallow some of them with the command line.
 # __nixvms_kill: kills every process the running command started
 # (descendants of its job, found in /proc), and a one-fork job itself, for
 # which it then replies.
@@ -126,7 +140,15 @@ __nixvms_reply() {
     __nixvms_reply "$1" "$?"
   ) &
   __nixvms_job=$! __nixvms_tok=
-} && __nixvms_run1() { __nixvms_run "$@"; } && __nixvms_ack() {
+} && __nixvms_run1() { __nixvms_run "$@"; } && __nixvms_recv() {
+  printf '\036%s ready\n' "$1"
+  head -c "$2" >"$3.b64"
+  __nixvms_sum=$(set -o pipefail; base64 -d <"$3.b64" | tee -a "$3" | md5sum)
+  __nixvms_s=$?
+  rm -f "$3.b64"
+  [ "$__nixvms_s" -ne 0 ] || [ "${__nixvms_sum%% *}" = "$4" ] || __nixvms_s=@DAMAGED@
+  printf '\036%s %s 0 -\n\n' "$1" "$__nixvms_s"
+} && __nixvms_ack() {
   [ -p "$__nixvms_out.$1" ] && echo 1<>"$__nixvms_out.$1"
   return 0
 } && __nixvms_kill() {
@@ -162,7 +184,7 @@ __nixvms_reply() {
     __nixvms_job=$! __nixvms_tok=$1
   }
 fi
-""".replace("@CHUNK@", str(CHUNK))
+""".replace("@CHUNK@", str(CHUNK)).replace("@DAMAGED@", str(PUT_DAMAGED))
 
 
 class BackdoorError(SupervisorError):
@@ -199,6 +221,12 @@ def command_line(command: str, token: str) -> bytes:
     body = command if command.endswith("\n") else command + "\n"
     run = "__nixvms_run" if _NEEDS_TWO_SHELLS.search(command) else "__nixvms_run1"
     return f"{run} {token} 3<<'{end}'\n{body}{end}\n".encode()
+
+
+def put_line(token: str, size: int, path: str, digest: str) -> bytes:
+    """The line that has the backdoor shell append the next `size` bytes of
+    base64 on its console, decoded, to `path`."""
+    return f"__nixvms_recv {token} {size} {shlex.quote(path)} {digest}\n".encode()
 
 
 def probe_line(token: str) -> bytes:
@@ -408,6 +436,47 @@ class Backdoor:
             raise ReplyDamaged(self._damaged(
                 command, f"{got.size} bytes arrived and their checksum does not match"))
         return (TIMED_OUT if timed_out else status), collected.getvalue()
+
+    def put(self, data: bytes, path: str, timeout: float | None) -> int:
+        """Append `data` to the guest's file `path`; the exit status (0, or
+        PUT_DAMAGED when the guest's MD5 of what arrived differs).
+
+        The bytes follow on the console once the guest says it is ready, and
+        `head -c` takes them: bash reads its console a byte at a time (it must
+        not read past a line that a command may want as its stdin), so a
+        here-document of a few MB in a command took minutes under TCG.
+        Nothing else is sent until the reply: the shell is busy reading. At
+        `timeout` the connection is closed (the shell may still be reading)
+        and TimeoutError raised."""
+        token = secrets.token_hex(8)
+        encoded = base64.b64encode(data)
+        what = f"appending {len(data)} bytes to {path}"
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._send(put_line(token, len(encoded), path, hashlib.md5(data).hexdigest()))
+        self._await_header(token, deadline, what)
+        self._send(encoded)
+        header = self._await_header(token, deadline, what)
+        try:
+            status = int(header[1])
+        except (IndexError, ValueError):
+            raise ReplyDamaged(self._damaged(what, "its header is incomplete")) from None
+        self._body(io.BytesIO(), what, _Received())
+        return status
+
+    def _await_header(self, token: str, deadline: float | None, what: str) -> list[bytes]:
+        """The fields of token's next header, taken from the buffer; at the
+        deadline the connection is closed and TimeoutError raised."""
+        while (found := self._find(token)) is None:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                self.close()
+                raise TimeoutError(what)
+            self._drop_stale()
+            self._fill(None if remaining is None else min(remaining, 1.0))
+        start, end = found
+        header = bytes(self.buffer[start + 1:end]).split()
+        del self.buffer[:end + 1]
+        return header
 
     def _damaged(self, command: str, why: str) -> str:
         return (f"machine {self.name}: the reply to `{short(command)}` was damaged on its way "

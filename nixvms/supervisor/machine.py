@@ -326,6 +326,21 @@ class Machine(Consoles):
                  detail=raw.decode(errors="replace") if len(raw) < 1 << 16 else "")
         return status, raw
 
+    def _put(self, data: bytes, path: str, timeout: float | None) -> int:
+        """Append data to the machine's file `path` through the backdoor."""
+        self.connect()
+        try:
+            return self.backdoor.put(data, path, timeout)
+        except TimeoutError:
+            raise RequestedAssertionFailed(
+                f"machine {self.name}: appending {len(data)} bytes to {path} took longer "
+                f"than {timeout} s", self.name) from None
+        except ReplyDamaged as error:
+            raise self._error(error.message) from None
+        except BackdoorClosed:
+            raise self._error(f"the backdoor of {self.name} went away while a file was "
+                              "being copied to it") from None
+
     def succeed(self, *commands: str, timeout: Duration | None = None) -> str:
         """Run the commands; raise if one exits non-zero; their output, joined."""
         output = ""
@@ -536,7 +551,7 @@ class Machine(Consoles):
         backdoor: no shared directory needed). Like `cp -r source target`."""
         with self.nested(f"copying {source} from the host to {target}"):
             try:
-                copied = transfer.to_machine(self._run, Path(source), target)
+                copied = transfer.to_machine(self._run, self._put, Path(source), target)
             except transfer.TransferError as error:
                 raise MachineError(f"copy_from_host: {error.message}", self.name) from None
             self.log(copied.describe("copied"))

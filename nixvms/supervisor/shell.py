@@ -155,4 +155,5 @@ def copy(state_dir: str, source: str, destination: str, *, recursive: bool) -> t
         target = dst_path
         if target.endswith("/"):
             target += Path(src_path).name
-        return name, transfer.to_machine(run, Path(src_path), target, recursive=recursive)
+        return name, transfer.to_machine(run, door.put, Path(src_path), target,
+                                         recursive=recursive)

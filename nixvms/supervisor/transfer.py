@@ -1,9 +1,9 @@
 """Files to and from a machine through its backdoor (no ssh, no shared directory).
 
 Shared by the test driver's copy_from_host/copy_from_vm and `nixvms cp`:
-what travels is a tar of the file or directory; to the machine in base64
-here-documents of TRANSFER_CHUNK bytes each (the console carries text, and a
-here-document needs no process to pass it on), from the machine as the
+what travels is a tar of the file or directory; to the machine in pieces
+of TRANSFER_CHUNK bytes, each appended to a file by the backdoor's put (base64
+read by `head -c`, its MD5 checked in the guest), from the machine as the
 reply of `tar -cf -`, streamed into a file (the backdoor checks every byte).
 Things land as `cp -r` puts them: into DEST when it is a directory, else as
 DEST.
@@ -11,7 +11,6 @@ DEST.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
 import shlex
@@ -23,13 +22,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .backdoor import Sink
+from .backdoor import PUT_DAMAGED, Sink
 from .errors import SupervisorError
 
 TRANSFER_CHUNK = 3 << 20  # bytes per command when copying to a machine
 TRANSFER_TIMEOUT = 900.0  # seconds one command of a copy may take
 
 Run = Callable[[str, float | None, Sink | None], tuple[int, bytes]]
+# put(data, path, timeout): append data to the machine's file; the exit status
+Put = Callable[[bytes, str, float | None], int]
 
 
 class TransferError(SupervisorError):
@@ -62,7 +63,8 @@ def _as_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
     return info
 
 
-def to_machine(run: Run, source: Path, target: str, *, recursive: bool = True) -> Copied:
+def to_machine(run: Run, put: Put, source: Path, target: str, *,
+               recursive: bool = True) -> Copied:
     """Copy a host file or directory to `target` on the machine."""
     if not source.exists():
         raise TransferError(f"{source} does not exist on the host")
@@ -77,9 +79,12 @@ def to_machine(run: Run, source: Path, target: str, *, recursive: bool = True) -
         tmp = _check(run, "mktemp -d", "making a temporary directory on the machine")
         tmp_dir = shlex.quote(tmp.decode().strip())
         while chunk := blob.read(TRANSFER_CHUNK):
-            _check(run, f"base64 -d >> {tmp_dir}/blob <<'NIXVMS_DATA'\n"
-                        f"{base64.encodebytes(chunk).decode()}NIXVMS_DATA",
-                   "sending the data")
+            status = put(chunk, f"{tmp.decode().strip()}/blob", TRANSFER_TIMEOUT)
+            if status == PUT_DAMAGED:
+                raise TransferError("sending the data failed: it arrived damaged")
+            if status != 0:
+                raise TransferError(f"sending the data failed (exit status {status}; the "
+                                    "machine's console has its message)")
     quoted_target = shlex.quote(target)
     parent = shlex.quote(str(PurePosixPath(target).parent))
     _check(run, f"mkdir {tmp_dir}/x && tar -x -C {tmp_dir}/x < {tmp_dir}/blob && "
