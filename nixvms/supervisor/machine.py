@@ -19,7 +19,7 @@ import re
 import shlex
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -303,24 +303,11 @@ class Machine(Consoles):
         """Run a command through the backdoor; (status, output), logged."""
         self.connect()
         began = time.monotonic()
-        try:
+        with self._backdoor_errors(
+                f"running `{short(command)}`",
+                f"`{short(command)}` did not stop within {KILL_GRACE:g} s after its timeout "
+                f"({timeout} s)"):
             status, raw = self.backdoor.run(command, timeout, sink)
-        except TimeoutError:
-            raise RequestedAssertionFailed(
-                f"machine {self.name}: `{short(command)}` did not stop within "
-                f"{KILL_GRACE:g} s after its timeout ({timeout} s)", self.name) from None
-        except ReplyDamaged as error:
-            raise self._error(error.message) from None
-        except BackdoorClosed:
-            # QEMU closes the socket as it exits: let it finish, and the
-            # supervisor see it, before saying so
-            with contextlib.suppress(RequestedAssertionFailed):
-                self._wait_down(timeout=10)
-            if not self.is_up():
-                raise self._error(f"{self._why_down()} while running `{short(command)}`") \
-                    from None
-            raise self._error(f"the backdoor of {self.name} went away while running "
-                              f"`{command}`") from None
         took = time.monotonic() - began
         self.log(f"exit status {status} after {took:.2f} s: {short(command)}",
                  detail=raw.decode(errors="replace") if len(raw) < 1 << 16 else "")
@@ -329,17 +316,29 @@ class Machine(Consoles):
     def _put(self, data: bytes, path: str, timeout: float | None) -> int:
         """Append data to the machine's file `path` through the backdoor."""
         self.connect()
-        try:
+        with self._backdoor_errors(
+                f"copying {len(data)} bytes to {path}",
+                f"appending {len(data)} bytes to {path} took longer than {timeout} s"):
             return self.backdoor.put(data, path, timeout)
+
+    @contextlib.contextmanager
+    def _backdoor_errors(self, doing: str, timed_out: str) -> Iterator[None]:
+        """The backdoor's failures while `doing`, as the driver's errors."""
+        try:
+            yield
         except TimeoutError:
-            raise RequestedAssertionFailed(
-                f"machine {self.name}: appending {len(data)} bytes to {path} took longer "
-                f"than {timeout} s", self.name) from None
+            raise RequestedAssertionFailed(f"machine {self.name}: {timed_out}", self.name) \
+                from None
         except ReplyDamaged as error:
             raise self._error(error.message) from None
         except BackdoorClosed:
-            raise self._error(f"the backdoor of {self.name} went away while a file was "
-                              "being copied to it") from None
+            # QEMU closes the socket as it exits: let it finish, and the
+            # supervisor see it, before saying so
+            with contextlib.suppress(RequestedAssertionFailed):
+                self._wait_down(timeout=10)
+            if not self.is_up():
+                raise self._error(f"{self._why_down()} while {doing}") from None
+            raise self._error(f"the backdoor of {self.name} went away while {doing}") from None
 
     def succeed(self, *commands: str, timeout: Duration | None = None) -> str:
         """Run the commands; raise if one exits non-zero; their output, joined."""
