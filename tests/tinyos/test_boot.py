@@ -4,7 +4,11 @@ on one vde_switch that reach each other by name."""
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import socket
+import subprocess
 import urllib.request
 from pathlib import Path
 
@@ -76,6 +80,41 @@ def test_one_machine_boots_and_honours_the_contract(
     # QEMU_NET_OPTS: the host forward reaches the guest's httpd
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=30) as resp:
         assert resp.read() == b"served by solo"
+
+
+def test_the_vm_script_makes_its_disk_ext4_labelled_nixos_on_the_host(
+        machines: Machines, tmp_path: Path) -> None:
+    # as NixOS's createEmptyFilesystemImage; a QEMU that exits at once stands
+    # in for the boot, which only this script's first part is about
+    vm = machines.write("disky", """{
+      networking.hostName = "disky";
+      virtualisation.graphics = false;
+      virtualisation.diskSize = 64;
+    }""").build()
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for qemu in ("qemu-system-x86_64", "qemu-system-i386"):
+        (fake / qemu).write_text("#!/bin/sh\nexit 0\n")
+        (fake / qemu).chmod(0o755)
+    disk, vmtmp = tmp_path / "disky.qcow2", tmp_path / "vmtmp"
+    vmtmp.mkdir()
+    made = subprocess.run(
+        [str(vm / "bin" / "run-disky-vm")], capture_output=True, text=True, check=False,
+        env=dict(os.environ, PATH=f"{fake}:{os.environ['PATH']}", NIX_DISK_IMAGE=str(disk),
+                 TMPDIR=str(vmtmp), USE_TMPDIR="1"))
+    assert made.returncode == 0, made.stderr
+    raw = tmp_path / "disky.raw"
+    subprocess.run(["qemu-img", "convert", "-f", "qcow2", "-O", "raw", str(disk), str(raw)],
+                   check=True)
+    dumpe2fs = shutil.which("dumpe2fs", path=f"{os.environ['PATH']}:/usr/sbin:/sbin")
+    assert dumpe2fs is not None
+    header = subprocess.run([dumpe2fs, "-h", str(raw)], capture_output=True, text=True,
+                            check=True).stdout
+    assert re.search(r"^Filesystem volume name:\s+nixos$", header, re.M)
+    assert "has_journal" in header and "extent" in header  # ext4, not ext2
+    fields = dict(re.findall(r"^(Block count|Block size):\s+(\d+)$", header, re.M))
+    assert int(fields["Block count"]) * int(fields["Block size"]) == 64 << 20  # diskSize
+    assert list(vmtmp.iterdir()) == [vmtmp / "xchg"]  # the raw image made on the way is gone
 
 
 def test_poweroff_stops_qemu_and_the_disk_persists(machines: Machines, launcher: Launcher) -> None:
