@@ -164,7 +164,9 @@ __nixvms_reply() {
     done
     __nixvms_all="$__nixvms_all $__nixvms_next" __nixvms_round=$__nixvms_next
   done
-  [ -z "$__nixvms_tok" ] || __nixvms_all="$__nixvms_all $__nixvms_job"
+  # a one-fork job is killed first: were its command killed first, it could
+  # run its EXIT trap and start a reply that the kill then cuts short
+  [ -z "$__nixvms_tok" ] || __nixvms_all="$__nixvms_job $__nixvms_all"
   [ -z "${__nixvms_all# }" ] || kill -9 $__nixvms_all 2>/dev/null
   if [ -n "$__nixvms_tok" ]; then
     wait "$__nixvms_job" 2>/dev/null
