@@ -76,10 +76,11 @@ def to_machine(run: Run, put: Put, source: Path, target: str, *,
             tar.add(str(source), arcname=source.name, filter=_as_root)
         size = blob.tell()
         blob.seek(0)
-        tmp = _check(run, "mktemp -d", "making a temporary directory on the machine")
-        tmp_dir = shlex.quote(tmp.decode().strip())
+        made = _check(run, "mktemp -d", "making a temporary directory on the machine")
+        tmp = made.decode().strip()
+        tmp_dir = shlex.quote(tmp)
         while chunk := blob.read(TRANSFER_CHUNK):
-            status = put(chunk, f"{tmp.decode().strip()}/blob", TRANSFER_TIMEOUT)
+            status = put(chunk, f"{tmp}/blob", TRANSFER_TIMEOUT)
             if status == PUT_DAMAGED:
                 raise TransferError("sending the data failed: it arrived damaged")
             if status != 0:
