@@ -172,7 +172,8 @@ let
   renameInterface = r: ''
     found= n=0
     while [ -z "$found" ] && [ $n -lt 50 ]; do
-      for dev in /sys/class/net/*/; do dev=''${dev%/}; [ "$(cat $dev/address)" = ${r.mac} ] && found=''${dev##*/}; done
+      # (read, not $(cat): a fork and an exec per interface under TCG)
+      for dev in /sys/class/net/*/; do dev=''${dev%/}; addr=; read -r addr < $dev/address; [ "$addr" = ${r.mac} ] && found=''${dev##*/}; done
       [ -n "$found" ] || { n=$((n + 1)); sleep 0.1; }
     done
     if [ -n "$found" ] && [ "$found" != ${r.name} ]; then

@@ -428,14 +428,20 @@ let
     . ${package}/lib/tinyos-systemd.sh
     # (not exported: what the boot starts must not run in boot mode)
     TINYOS_BOOT=1
-    mkdir -p "$RUN" "''${JOURNAL%/*}"
+    units="${toString (map (n: "${n}.service") order)} ${toString (builtins.attrNames sockets)} multi-user.target default.target sysinit.target basic.target network.target network-online.target"
+    # Each unit's state directory with this process's staging directory in
+    # it, so that st_set writes several properties with one `mv` (each fork
+    # costs milliseconds of emulated CPU under TCG); all in one mkdir.
     # /run/systemd/system: where systemd keeps its run-time units, and the
     # mark by which systemd's own clients (sd_booted(3)) know the machine's
     # units are managed; Debian's timedatectl will not use the system bus
     # without it. tinyos's service manager manages them here.
-    mkdir -p /run/systemd/system
+    dirs=
+    for u in $units; do dirs="$dirs $RUN/$u/.new.$$"; done
+    mkdir -p "''${JOURNAL%/*}" /run/systemd/system $dirs
+    # the start jobs, written in place: no unit runs yet that could read them
     for u in ${toString (map (n: "${n}.service") order)} ${toString (builtins.attrNames sockets)} multi-user.target default.target; do
-      st_set "$u" job start
+      echo start > "$RUN/$u/job"
     done
     for t in sysinit.target basic.target network.target network-online.target; do
       unit_start "$t"
@@ -449,6 +455,7 @@ let
     done
     unit_start multi-user.target
     unit_start default.target
+    rm -rf $dirs
   '';
 in
 {

@@ -35,19 +35,32 @@ st_get() { # unit property default
 st_read() { # variable unit property default: st_get into a variable, without a fork
   if [ -f "$RUN/$2/$3" ]; then read -r "$1" < "$RUN/$2/$3" || :; else eval "$1=\$4"; fi
 }
-st_set() { # unit property value (written whole, then renamed: readers never see half)
-  [ -d "$RUN/$1" ] || mkdir -p "$RUN/$1"
-  printf '%s\n' "$3" > "$RUN/$1/.$2.$$" && mv -f "$RUN/$1/.$2.$$" "$RUN/$1/$2"
+st_set() { # unit property value [property value]... (each written whole, then
+  # renamed: readers never see half). Several properties take one `mv` (a
+  # fork) where the unit has a staging directory of this process's
+  # (.new.$$, which start-services makes for every unit at boot), else one each.
+  local u=$1 stage=$RUN/$1/.new.$$
+  shift
+  if [ -d "$stage" ]; then
+    while [ $# -ge 2 ]; do printf '%s\n' "$2" > "$stage/$1"; shift 2; done
+    mv -f "$stage"/* "$RUN/$u/"
+    return
+  fi
+  [ -d "$RUN/$u" ] || mkdir -p "$RUN/$u"
+  while [ $# -ge 2 ]; do
+    printf '%s\n' "$2" > "$RUN/$u/.$1.$$" && mv -f "$RUN/$u/.$1.$$" "$RUN/$u/$1"
+    shift 2
+  done
 }
-set_state() { # unit ActiveState SubState
-  local now=${EPOCHSECONDS:-$(date +%s)}
-  st_set "$1" ActiveState "$2"
-  st_set "$1" SubState "$3"
-  st_set "$1" StateChangeTimestamp "$now"
-  case $2 in
-    active) st_set "$1" ActiveEnterTimestamp "$now" ;;
-    inactive|failed) st_set "$1" InactiveEnterTimestamp "$now" ;;
+set_state() { # unit ActiveState SubState [property value]... (written with them)
+  local u=$1 active=$2 sub=$3 now=${EPOCHSECONDS:-$(date +%s)} enter=
+  shift 3
+  case $active in
+    active) enter=ActiveEnterTimestamp ;;
+    inactive|failed) enter=InactiveEnterTimestamp ;;
   esac
+  st_set "$u" ActiveState "$active" SubState "$sub" StateChangeTimestamp "$now" \
+    ${enter:+"$enter" "$now"} "$@"
 }
 
 # The journal. jlog unit identifier pid message
@@ -134,7 +147,7 @@ unit_groups() { # user primary-group
 as_user() { # user command pidfile [session]
   local pre= setup g groups
   [ "$4" = session ] && pre=setsid
-  setup=$(exec_setup)
+  [ -z "$UMask$LimitNOFILE$Nice" ] || setup=$(exec_setup)
   if [ -n "$EnvironmentFile" ]; then
     TINYOS_ENVIRONMENT_FILES=$(environment_files) || return 1
     export TINYOS_ENVIRONMENT_FILES
@@ -192,9 +205,7 @@ start_failed() { # unit description kind(Control|Main) status
   syslog "$1" "$1: $3 process exited, code=$(code_text "$rc"), status=$(status_text "$rc")"
   syslog "$1" "$1: Failed with result 'exit-code'."
   syslog "$1" "Failed to start $2."
-  st_set "$1" Result exit-code
-  st_set "$1" ExecMainStatus "$rc"
-  set_state "$1" failed failed
+  set_state "$1" failed failed Result exit-code ExecMainStatus "$rc"
   console "[FAILED] Failed to start $2."
   if [ -z "$TINYOS_BOOT" ]; then
     echo "Job for $1 failed because the control process exited with error code." >&2
@@ -215,8 +226,7 @@ unit_start() ( # unit
   if [ "$Type" = target ]; then
     # (at boot, what a target wants has been started before it)
     [ -n "$TINYOS_BOOT" ] || for w in $Wants; do unit_start "$w" 2>/dev/null || true; done
-    set_state "$u" active active
-    st_set "$u" job none
+    set_state "$u" active active job none
     syslog "$u" "Reached target $Description."
     return 0
   fi
@@ -261,8 +271,7 @@ unit_start() ( # unit
 
   [ -d "$RUN/$u" ] || mkdir -p "$RUN/$u"
   [ ! -e "$RUN/$u/stopping" ] || rm -f "$RUN/$u/stopping"
-  st_set "$u" Result success
-  set_state "$u" activating start
+  set_state "$u" activating start Result success
   syslog "$u" "Starting $Description..."
   # (owned by User= and Group=, with the mode of StateDirectoryMode= and
   # RuntimeDirectoryMode=, 0755 by default, set on every start as systemd does)
@@ -302,9 +311,10 @@ unit_start() ( # unit
       # records how it ended. Active from the moment it is forked, as in systemd.
       set_state "$u" active running
       setsid "$RUNNER" "$u" < /dev/null > /dev/null 2>&1 &
-      st_set "$u" RunnerPID $!
       syslog "$u" "Started $Description."
       console "[  OK  ] Started $Description."
+      if [ -z "$ExecStartPost" ]; then st_set "$u" RunnerPID $! job none; return 0; fi
+      st_set "$u" RunnerPID $!
       run_control "$u" "$User" "$ExecStartPost" || true
       ;;
   esac
