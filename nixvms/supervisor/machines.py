@@ -344,6 +344,11 @@ class VM:
         return self.process.wait(timeout)
 
     # --- readiness ------------------------------------------------------------
+    @property
+    def ssh_probing(self) -> bool:
+        """Whether a probe connection to its ssh forward is open."""
+        return self._ssh_probe is not None
+
     def ssh_answers(self) -> bool:
         """Whether its ssh forward has answered with an SSH banner. Never waits:
         a probe connection stays open between calls, so a slow banner (a busy

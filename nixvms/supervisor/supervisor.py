@@ -52,9 +52,12 @@ from .statedir import RunDir, StateLock, remove_path, write_private
 from .text import tail_lines
 
 # How often the supervisor looks: a machine is reported ready within about
-# READY_POLL (+ an ssh probe's wait) of the moment its condition holds.
+# READY_POLL of the moment its condition holds (issue 28, point 4).
 READY_POLL = 0.1
 SSH_PROBE_INTERVAL = 0.2  # a new probe connection after one ended without a banner
+# sshd is probed from the moment the services start: it usually answers
+# before the login prompt, which then makes the machine ready at once.
+SSH_PROBE_STAGES = ("services", "multi-user", "login")
 BIND_TIMEOUT = 30.0
 FORWARD_RETRIES = 3
 DEATH_LINES = 10
@@ -244,6 +247,7 @@ class Supervisor(SnapshotOps):
         run.phase = Phase.STARTING
         run.exit_status = None
         run.ready_after = None
+        run.ssh_answered = False
 
     def _wait_bound(self, runs: list[MachineRun]) -> None:
         """Hold the port lock until QEMU has bound every forward (or died);
@@ -310,16 +314,7 @@ class Supervisor(SnapshotOps):
         return events
 
     def _ready(self, run: MachineRun) -> bool:
-        vm = run.vm
-        if not vm.boot.login_seen:  # poll() has just read its console
-            return False
-        if not vm.machine.openssh:
-            return True
-        now = time.monotonic()
-        if now - run.last_ssh_probe < SSH_PROBE_INTERVAL:
-            return False
-        run.last_ssh_probe = now
-        return vm.ssh_answers()
+        return machine_ready(run, time.monotonic())
 
     def any_running(self) -> bool:
         return any(r.phase.up for n, r in self.runs.items() if n not in self.placed) or \
@@ -582,6 +577,22 @@ class Supervisor(SnapshotOps):
             wake_r.close()
             wake_w.close()
             self.lock.release()
+
+
+def machine_ready(run: MachineRun, now: float) -> bool:
+    """Whether a starting machine is ready: its login prompt (poll() has just
+    read its console), and an SSH banner where openssh is on, whichever comes
+    last. sshd is probed once the services start; an open probe connection is
+    looked at on every turn (a banner is seen within READY_POLL of its
+    arrival), a new one opened at most every SSH_PROBE_INTERVAL."""
+    vm = run.vm
+    probe = (vm.machine.openssh and not run.ssh_answered and vm.boot.stage in SSH_PROBE_STAGES
+             and (vm.ssh_probing or now - run.last_ssh_probe >= SSH_PROBE_INTERVAL))
+    if probe:
+        if not vm.ssh_probing:
+            run.last_ssh_probe = now
+        run.ssh_answered = vm.ssh_answers()
+    return vm.boot.login_seen and (run.ssh_answered or not vm.machine.openssh)
 
 
 def _has_output(path: Path) -> bool:
