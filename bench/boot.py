@@ -230,14 +230,16 @@ def per_vm(run: Run) -> dict[str, float]:
     row["rss"] = _mean([b.rss_kb / 1024 for b in boots])
     row["pss"] = _mean([b.pss_kb / 1024 for b in boots])
     row["lag"] = max(run.boot.readiness_lag.values(), default=0.0)
+    row["condition lag"] = max(run.boot.condition_lag.values(), default=-1.0)
     return row
 
 
 def boot_table(results: Results) -> str:
     head = ("| N | variant | load | CPU to kernel / init / multi-user / login / ready s (per VM) "
             "| wall to kernel / init / multi-user / login / ready s (mean) | last ready s "
-            "| login → ready s (max) | RSS / PSS MB per VM | supervisor RSS MB |\n"
-            "|---:|---|---:|---|---|---:|---:|---|---:|\n")
+            "| login → ready s (max) | condition → ready s (max) | RSS / PSS MB per VM "
+            "| supervisor RSS MB |\n"
+            "|---:|---|---:|---|---|---:|---:|---:|---|---:|\n")
     lines = []
     for run in results.runs:
         row = per_vm(run)
@@ -246,9 +248,14 @@ def boot_table(results: Results) -> str:
         timed_out = " (timed out)" if run.boot.timed_out else ""
         lines.append(f"| {run.size} | {run.variant}{timed_out} | {run.load[0]:.1f} | {cpu} | "
                      f"{wall} | {row['last ready']:.1f} | {row['lag']:.2f} | "
+                     f"{_seconds(row['condition lag'])} | "
                      f"{row['rss']:.0f} / {row['pss']:.0f} | "
                      f"{run.boot.supervisor_rss_kb / 1024:.0f} |")
     return head + "\n".join(lines) + "\n"
+
+
+def _seconds(value: float) -> str:
+    return "-" if value < 0 else f"{value:.2f}"
 
 
 def _median_ms(times: list[float]) -> str:

@@ -11,6 +11,12 @@ Marks, in boot order: `kernel` (the kernel's first line on the console),
 `init` (the kernel runs /init), `multi-user` (the init says so), `login`
 (the login prompt) and `ready` (the supervisor's ready event: the prompt, and
 an SSH banner where openssh is on). Times count from the process's start.
+
+The watch also asks each machine's ssh forward itself (the supervisor's kind
+of probe: one connection kept open until it brings a banner, a new one
+SSH_RETRY after a close) from its `init` mark on, to know when the ready
+condition came to hold: the later of the login prompt and the first banner.
+How long after that the ready event came is point 4 of issue 28.
 """
 
 from __future__ import annotations
@@ -22,8 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nixvms.supervisor.boot import BootWatch
+from nixvms.supervisor.machines import SshProbe
 
 SAMPLE_INTERVAL = 0.02
+SSH_RETRY = 0.05
 MARKS = ("kernel", "init", "multi-user", "login", "ready")
 _TICK = os.sysconf("SC_CLK_TCK")
 _BOOT_TIME = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
@@ -73,8 +81,11 @@ class BootRecord:
     machines: dict[str, MachineBoot]
     supervisor_rss_kb: int = 0
     timed_out: bool = False
-    # (login on the console, ready event) wall seconds per machine: point 4
+    # (login on the console, ready event) wall seconds per machine
     readiness_lag: dict[str, float] = field(default_factory=dict)
+    # (the condition held: login and the first SSH banner, ready event) wall
+    # seconds per machine: point 4
+    condition_lag: dict[str, float] = field(default_factory=dict)
 
 
 def _state_pids(run_dir: Path) -> dict[str, int]:
@@ -88,6 +99,39 @@ def _state_pids(run_dir: Path) -> dict[str, int]:
         if process.get("pid"):
             pids[name] = int(process["pid"])
     return pids
+
+
+def _state_ssh_ports(run_dir: Path) -> dict[str, int]:
+    try:
+        data = json.loads((run_dir / "state.json").read_text())["data"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    return {name: int(m["ssh_port"]) for name, m in data.get("machines", {}).items()
+            if m.get("ssh_port")}
+
+
+class BannerWatch:
+    """When a machine's sshd first answered on its forward (wall, since its start)."""
+
+    def __init__(self) -> None:
+        self.probe: SshProbe | None = None
+        self.last_open = 0.0
+        self.seen: float | None = None
+
+    def look(self, port: int, since: float, now: float) -> None:
+        if self.seen is not None:
+            return
+        if self.probe is None:
+            if now - self.last_open < SSH_RETRY:
+                return
+            self.probe, self.last_open = SshProbe(port), now
+        answer = self.probe.poll()
+        if answer is None:
+            return
+        self.probe.close()
+        self.probe = None
+        if answer:
+            self.seen = since
 
 
 def _ready_events(run_dir: Path) -> set[str]:
@@ -117,11 +161,13 @@ def watch(run_dir: Path, names: list[str], timeout: float) -> BootRecord:
     """Follow the machines' boots in run_dir until every one is ready."""
     boots = {n: MachineBoot(n) for n in names}
     watches = {n: BootWatch(run_dir / f"{n}.log") for n in names}
+    banners = {n: BannerWatch() for n in names}
     deadline = time.monotonic() + timeout
     record = BootRecord(boots)
     while True:
         now = time.time()
         pids = _state_pids(run_dir)
+        ports = _state_ssh_ports(run_dir)
         ready = _ready_events(run_dir)
         for name, boot in boots.items():
             if "ready" in boot.marks:
@@ -144,10 +190,15 @@ def watch(run_dir: Path, names: list[str], timeout: float) -> BootRecord:
             for mark, stages in reached.items():
                 if mark not in boot.marks and stage in stages:
                     boot.marks[mark] = (since, boot.cpu)
+            if "init" in boot.marks and name in ports:
+                banners[name].look(ports[name], since, time.monotonic())
             if name in ready:
                 boot.marks["ready"] = (since, boot.cpu)
                 record.readiness_lag[name] = since - boot.marks["login"][0] \
                     if "login" in boot.marks else 0.0
+                if "login" in boot.marks and banners[name].seen is not None:
+                    held = max(boot.marks["login"][0], banners[name].seen or 0.0)
+                    record.condition_lag[name] = since - held
                 boot.rss_kb, boot.pss_kb = memory_kb(boot.pid)
         if all("ready" in b.marks for b in boots.values()):
             break

@@ -25,6 +25,9 @@ def test_bench_boot_smoke(tmp_path: Path) -> None:
     machine = run.boot.machines["m001"]
     assert set(MARKS) <= set(machine.marks)
     assert machine.rss_kb > 0
+    # the banner was seen by the bench's own probe (the machines run openssh),
+    # so how long the ready event took after its condition is known
+    assert set(run.boot.condition_lag) == {"m001"}
     assert run.commands is not None and len(run.commands.times) == 10
     assert len(run.commands.exec_times) == 5
     text = out.read_text()
