@@ -34,6 +34,27 @@ def _nix_cache_env() -> None:
 _nix_cache_env()
 
 
+# The second tier runs a file per xdist worker at a time (--dist loadfile), in
+# collection order. The files that take longest go first, so that the others
+# fill the workers around them; in collection order, test_property.py (~9
+# min) started last and ran alone on one worker for its last ten minutes
+# (CI of 2026-12-06, --durations). Longest first, from CI's durations.
+LONGEST_FIRST = (
+    "tests/test_property.py",
+    "tests/test_lifecycle.py",
+    "tests/test_hosts.py",
+    "tests/test_bench.py",
+    "tests/test_driver_examples.py",
+    "tests/tinyos/test_router.py",
+    "tests/test_nixos_tests.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {path: n for n, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
 def _interruptible_children() -> None:
     """Tests send SIGINT to what they start, as a terminal's Ctrl-C does. A suite
     started as a background job inherits SIGINT ignored, and so would every
