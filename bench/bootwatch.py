@@ -14,9 +14,11 @@ an SSH banner where openssh is on). Times count from the process's start.
 
 The watch also asks each machine's ssh forward itself (the supervisor's kind
 of probe: one connection kept open until it brings a banner, a new one
-SSH_RETRY after a close) from its `init` mark on, to know when the ready
-condition came to hold: the later of the login prompt and the first banner.
-How long after that the ready event came is point 4 of issue 28.
+SSH_RETRY after a close) from its `multi-user` mark on (its network is up:
+earlier, QEMU's user-mode network may hold a connection the guest dropped),
+to know when the ready condition came to hold: the later of the login prompt
+and the first banner. How long after that the ready event came is point 4
+of issue 28.
 """
 
 from __future__ import annotations
@@ -190,7 +192,7 @@ def watch(run_dir: Path, names: list[str], timeout: float) -> BootRecord:
             for mark, stages in reached.items():
                 if mark not in boot.marks and stage in stages:
                     boot.marks[mark] = (since, boot.cpu)
-            if "init" in boot.marks and name in ports:
+            if "multi-user" in boot.marks and name in ports:
                 banners[name].look(ports[name], since, time.monotonic())
             if name in ready:
                 boot.marks["ready"] = (since, boot.cpu)

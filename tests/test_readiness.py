@@ -5,11 +5,13 @@ login prompt and its ssh probe's answers are set by the test."""
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import pytest
 
+from nixvms.supervisor.machines import SshProbe
 from nixvms.supervisor.snapshotting import MachineRun
 from nixvms.supervisor.supervisor import READY_POLL, SSH_PROBE_INTERVAL, machine_ready
 
@@ -60,8 +62,8 @@ def clock() -> list[float]:
     return [1000.0]  # the supervisor's monotonic clock, moved by the test
 
 
-def test_sshd_is_not_probed_before_the_services_start(clock: list[float]) -> None:
-    vm = StandInVM(answers=[True])
+def test_sshd_is_not_probed_before_multi_user(clock: list[float]) -> None:
+    vm = StandInVM(boot=Boot(stage="services"), answers=[True])
     run = machine_run(vm)
     assert not ready(vm, run, clock)
     assert vm.probes_opened == 0
@@ -70,7 +72,7 @@ def test_sshd_is_not_probed_before_the_services_start(clock: list[float]) -> Non
 def test_a_banner_before_the_login_prompt_makes_the_machine_ready_at_the_prompt(
     clock: list[float],
 ) -> None:
-    vm = StandInVM(boot=Boot(stage="services"), answers=[True])
+    vm = StandInVM(boot=Boot(stage="multi-user"), answers=[True])
     run = machine_run(vm)
     assert not ready(vm, run, clock)  # the banner came, the prompt not yet
     assert run.ssh_answered
@@ -102,7 +104,7 @@ def test_an_open_probe_is_looked_at_on_every_turn(clock: list[float]) -> None:
 
 
 def test_a_new_probe_is_opened_at_most_every_interval_after_one_ended(clock: list[float]) -> None:
-    vm = StandInVM(boot=Boot(stage="services"), answers=[False, True])
+    vm = StandInVM(boot=Boot(stage="multi-user"), answers=[False, True])
     run = machine_run(vm)
     assert not ready(vm, run, clock)  # the first connection closed without a banner
     clock[0] += READY_POLL
@@ -111,3 +113,20 @@ def test_a_new_probe_is_opened_at_most_every_interval_after_one_ended(clock: lis
     clock[0] += SSH_PROBE_INTERVAL
     ready(vm, run, clock)
     assert vm.probes_opened == 2 and run.ssh_answered
+
+
+def test_a_probe_connection_that_brings_nothing_for_long_counts_as_ended(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # QEMU's user-mode network holds a forwarded connection open while the
+    # guest drops its SYN; the probe must not wait on it for slirp's 75 s
+    with socket.socket() as listener:  # accepts, never says anything
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        probe = SshProbe(listener.getsockname()[1])
+        try:
+            assert probe.poll() is None
+            monkeypatch.setattr(SshProbe, "STALE_AFTER", 0.0)
+            assert probe.poll() is False
+        finally:
+            probe.close()

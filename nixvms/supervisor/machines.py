@@ -370,20 +370,29 @@ class VM:
 class SshProbe:
     """One non-blocking connection to 127.0.0.1:port waiting for "SSH-"."""
 
+    # A connection that brings nothing for this long counts as ended: QEMU's
+    # user-mode network keeps a forwarded connection open while the guest
+    # does not answer it at all (a guest whose network is not up yet drops
+    # the SYN), for up to slirp's 75 s.
+    STALE_AFTER = 5.0
+
     def __init__(self, port: int) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setblocking(False)
         self.data = b""
+        self.opened = time.monotonic()
         self.failed = self.sock.connect_ex(("127.0.0.1", port)) not in (0, errno.EINPROGRESS)
 
     def poll(self) -> bool | None:
-        """True: a banner; False: the connection ended without one; None: not yet."""
+        """True: a banner; False: the connection ended without one (or
+        brought nothing for STALE_AFTER); None: not yet."""
         if self.failed:
             return False
         try:
             chunk = self.sock.recv(64)
         except (BlockingIOError, InterruptedError):
-            return None
+            stale = not self.data and time.monotonic() - self.opened > self.STALE_AFTER
+            return False if stale else None
         except OSError:
             return False
         if not chunk:

@@ -55,9 +55,10 @@ from .text import tail_lines
 # READY_POLL of the moment its condition holds (issue 28, point 4).
 READY_POLL = 0.1
 SSH_PROBE_INTERVAL = 0.2  # a new probe connection after one ended without a banner
-# sshd is probed from the moment the services start: it usually answers
-# before the login prompt, which then makes the machine ready at once.
-SSH_PROBE_STAGES = ("services", "multi-user", "login")
+# sshd is probed from multi-user.target on (sshd is wanted by it, and the
+# guest's network is up): where it answers before the login prompt, the
+# prompt makes the machine ready at once.
+SSH_PROBE_STAGES = ("multi-user", "login")
 BIND_TIMEOUT = 30.0
 FORWARD_RETRIES = 3
 DEATH_LINES = 10
@@ -582,7 +583,7 @@ class Supervisor(SnapshotOps):
 def machine_ready(run: MachineRun, now: float) -> bool:
     """Whether a starting machine is ready: its login prompt (poll() has just
     read its console), and an SSH banner where openssh is on, whichever comes
-    last. sshd is probed once the services start; an open probe connection is
+    last. sshd is probed from multi-user on; an open probe connection is
     looked at on every turn (a banner is seen within READY_POLL of its
     arrival), a new one opened at most every SSH_PROBE_INTERVAL."""
     vm = run.vm
