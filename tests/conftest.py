@@ -35,10 +35,12 @@ _nix_cache_env()
 
 
 # The second tier runs a file per xdist worker at a time (--dist loadfile), in
-# collection order. The files that take longest go first, so that the others
-# fill the workers around them; in collection order, test_property.py (~9
-# min) started last and ran alone on one worker for its last ten minutes
-# (CI of 2026-12-06, --durations). Longest first, from CI's durations.
+# collection order (scripts/test: --no-loadscope-reorder; by default xdist
+# starts the files with the most tests first). The files that take longest go
+# first, so that the others fill the workers around them: test_property.py
+# (two tests, ~10 min) started last and ran alone on one worker for its last
+# ten minutes (CI of 2026-12-07, --durations). Longest first, from CI's
+# durations.
 LONGEST_FIRST = (
     "tests/test_property.py",
     "tests/test_lifecycle.py",
