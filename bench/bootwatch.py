@@ -28,6 +28,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from nixvms.supervisor.boot import BootWatch
 from nixvms.supervisor.machines import SshProbe
@@ -90,26 +91,26 @@ class BootRecord:
     condition_lag: dict[str, float] = field(default_factory=dict)
 
 
+def _state_machines(run_dir: Path) -> dict[str, Any]:
+    """The machines of the run directory's state.json ({} until it is there)."""
+    try:
+        machines = json.loads((run_dir / "state.json").read_text())["data"]["machines"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return machines if isinstance(machines, dict) else {}
+
+
+def _pids(machines: dict[str, Any]) -> dict[str, int]:
+    return {name: int(m["process"]["pid"]) for name, m in machines.items()
+            if (m.get("process") or {}).get("pid")}
+
+
+def _ssh_ports(machines: dict[str, Any]) -> dict[str, int]:
+    return {name: int(m["ssh_port"]) for name, m in machines.items() if m.get("ssh_port")}
+
+
 def _state_pids(run_dir: Path) -> dict[str, int]:
-    try:
-        data = json.loads((run_dir / "state.json").read_text())["data"]
-    except (OSError, ValueError, KeyError):
-        return {}
-    pids = {}
-    for name, machine in data.get("machines", {}).items():
-        process = machine.get("process") or {}
-        if process.get("pid"):
-            pids[name] = int(process["pid"])
-    return pids
-
-
-def _state_ssh_ports(run_dir: Path) -> dict[str, int]:
-    try:
-        data = json.loads((run_dir / "state.json").read_text())["data"]
-    except (OSError, ValueError, KeyError):
-        return {}
-    return {name: int(m["ssh_port"]) for name, m in data.get("machines", {}).items()
-            if m.get("ssh_port")}
+    return _pids(_state_machines(run_dir))
 
 
 class BannerWatch:
@@ -168,8 +169,8 @@ def watch(run_dir: Path, names: list[str], timeout: float) -> BootRecord:
     record = BootRecord(boots)
     while True:
         now = time.time()
-        pids = _state_pids(run_dir)
-        ports = _state_ssh_ports(run_dir)
+        machines = _state_machines(run_dir)
+        pids, ports = _pids(machines), _ssh_ports(machines)
         ready = _ready_events(run_dir)
         for name, boot in boots.items():
             if "ready" in boot.marks:
@@ -198,9 +199,9 @@ def watch(run_dir: Path, names: list[str], timeout: float) -> BootRecord:
                 boot.marks["ready"] = (since, boot.cpu)
                 record.readiness_lag[name] = since - boot.marks["login"][0] \
                     if "login" in boot.marks else 0.0
-                if "login" in boot.marks and banners[name].seen is not None:
-                    held = max(boot.marks["login"][0], banners[name].seen or 0.0)
-                    record.condition_lag[name] = since - held
+                banner = banners[name].seen
+                if "login" in boot.marks and banner is not None:
+                    record.condition_lag[name] = since - max(boot.marks["login"][0], banner)
                 boot.rss_kb, boot.pss_kb = memory_kb(boot.pid)
         if all("ready" in b.marks for b in boots.values()):
             break
