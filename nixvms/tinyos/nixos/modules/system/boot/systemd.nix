@@ -428,7 +428,9 @@ let
     . ${package}/lib/tinyos-systemd.sh
     # (not exported: what the boot starts must not run in boot mode)
     TINYOS_BOOT=1
-    units="${toString (map (n: "${n}.service") order)} ${toString (builtins.attrNames sockets)} multi-user.target default.target sysinit.target basic.target network.target network-online.target"
+    # the units the boot gives a start job, then every unit it starts
+    queued="${toString (map (n: "${n}.service") order)} ${toString (builtins.attrNames sockets)} multi-user.target default.target"
+    units="$queued sysinit.target basic.target network.target network-online.target"
     # Each unit's state directory with this process's staging directory in
     # it, so that st_set writes several properties with one `mv` (each fork
     # costs milliseconds of emulated CPU under TCG); all in one mkdir.
@@ -440,7 +442,7 @@ let
     for u in $units; do dirs="$dirs $RUN/$u/.new.$$"; done
     mkdir -p "''${JOURNAL%/*}" /run/systemd/system $dirs
     # the start jobs, written in place: no unit runs yet that could read them
-    for u in ${toString (map (n: "${n}.service") order)} ${toString (builtins.attrNames sockets)} multi-user.target default.target; do
+    for u in $queued; do
       echo start > "$RUN/$u/job"
     done
     for t in sysinit.target basic.target network.target network-online.target; do
