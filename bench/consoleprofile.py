@@ -56,7 +56,7 @@ def profile_boot(network: Path, machine: str, timeout: float) -> list[tuple[floa
     starter = subprocess.Popen(
         [str(network / "bin" / "run-vms"), "--state-dir", str(state), "--detach",
          "--timeout", str(int(timeout)), machine],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     lines: list[tuple[float, str]] = []
     try:
         deadline = time.monotonic() + timeout
@@ -64,6 +64,10 @@ def profile_boot(network: Path, machine: str, timeout: float) -> list[tuple[floa
         offset = 0
         pending = b""
         while time.monotonic() < deadline:
+            if starter.poll():  # run-vms refused (an unknown machine, ...) or the boot failed
+                assert starter.stderr is not None
+                problem = starter.stderr.read().decode(errors="replace").strip()
+                raise SystemExit(f"run-vms failed: {problem.splitlines()[-1] if problem else ''}")
             pid = pid or _state_pids(run_dir).get(machine, 0)
             times = process_times(pid) if pid else None
             log = run_dir / f"{machine}.log"
@@ -101,6 +105,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--against", type=Path, help="another built network, booted in turn")
     args = parser.parse_args(argv)
+    for network in (args.network, args.against):
+        if network is not None and not (network / "bin" / "run-vms").is_file():
+            parser.error(f"{network} is not a built network (it has no bin/run-vms)")
     if args.against:
         compare(args.network, args.against, args.machine, args.boots, args.timeout)
         return
