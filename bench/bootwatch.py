@@ -12,10 +12,10 @@ Marks, in boot order: `kernel` (the kernel's first line on the console),
 (the login prompt) and `ready` (the supervisor's ready event: the prompt, and
 an SSH banner where openssh is on). Times count from the process's start.
 
-The watch also asks each machine's ssh forward itself (the supervisor's kind
-of probe: one connection kept open until it brings a banner, a new one
-SSH_RETRY after a close) from its `multi-user` mark on (its network is up:
-earlier, QEMU's user-mode network may hold a connection the guest dropped),
+The watch also asks each machine's ssh forward itself (with the supervisor's
+probe, machines.BannerProbe, a new connection SSH_RETRY after a close) from
+its `multi-user` mark on (its network is up: earlier, QEMU's user-mode
+network may hold a connection the guest dropped),
 to know when the ready condition came to hold: the later of the login prompt
 and the first banner. How long after that the ready event came is point 4
 of issue 28.
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from nixvms.supervisor.boot import BootWatch
-from nixvms.supervisor.machines import SshProbe
+from nixvms.supervisor.machines import BannerProbe
 
 SAMPLE_INTERVAL = 0.02
 SSH_RETRY = 0.05
@@ -113,30 +113,6 @@ def _state_pids(run_dir: Path) -> dict[str, int]:
     return _pids(_state_machines(run_dir))
 
 
-class BannerWatch:
-    """When a machine's sshd first answered on its forward (wall, since its start)."""
-
-    def __init__(self) -> None:
-        self.probe: SshProbe | None = None
-        self.last_open = 0.0
-        self.seen: float | None = None
-
-    def look(self, port: int, since: float, now: float) -> None:
-        if self.seen is not None:
-            return
-        if self.probe is None:
-            if now - self.last_open < SSH_RETRY:
-                return
-            self.probe, self.last_open = SshProbe(port), now
-        answer = self.probe.poll()
-        if answer is None:
-            return
-        self.probe.close()
-        self.probe = None
-        if answer:
-            self.seen = since
-
-
 def _ready_events(run_dir: Path) -> set[str]:
     try:
         text = (run_dir / "supervisor.log").read_text()
@@ -164,7 +140,8 @@ def watch(run_dir: Path, names: list[str], timeout: float) -> BootRecord:
     """Follow the machines' boots in run_dir until every one is ready."""
     boots = {n: MachineBoot(n) for n in names}
     watches = {n: BootWatch(run_dir / f"{n}.log") for n in names}
-    banners = {n: BannerWatch() for n in names}
+    banners = {n: BannerProbe(SSH_RETRY) for n in names}
+    banner_at: dict[str, float] = {}
     deadline = time.monotonic() + timeout
     record = BootRecord(boots)
     while True:
@@ -193,13 +170,14 @@ def watch(run_dir: Path, names: list[str], timeout: float) -> BootRecord:
             for mark, stages in reached.items():
                 if mark not in boot.marks and stage in stages:
                     boot.marks[mark] = (since, boot.cpu)
-            if "multi-user" in boot.marks and name in ports:
-                banners[name].look(ports[name], since, time.monotonic())
+            if ("multi-user" in boot.marks and name not in banner_at
+                    and banners[name].look(ports.get(name), time.monotonic())):
+                banner_at[name] = since
             if name in ready:
                 boot.marks["ready"] = (since, boot.cpu)
                 record.readiness_lag[name] = since - boot.marks["login"][0] \
                     if "login" in boot.marks else 0.0
-                banner = banners[name].seen
+                banner = banner_at.get(name)
                 if "login" in boot.marks and banner is not None:
                     record.condition_lag[name] = since - max(boot.marks["login"][0], banner)
                 boot.rss_kb, boot.pss_kb = memory_kb(boot.pid)
@@ -209,6 +187,8 @@ def watch(run_dir: Path, names: list[str], timeout: float) -> BootRecord:
             record.timed_out = True
             break
         time.sleep(SAMPLE_INTERVAL)
+    for probe in banners.values():
+        probe.close()
     supervisor = _supervisor_pid(run_dir)
     if supervisor:
         record.supervisor_rss_kb = memory_kb(supervisor)[0]

@@ -11,9 +11,9 @@ from typing import Any, cast
 
 import pytest
 
-from nixvms.supervisor.machines import SshProbe
+from nixvms.supervisor.machines import SSH_PROBE_INTERVAL, BannerProbe, SshProbe
 from nixvms.supervisor.snapshotting import MachineRun
-from nixvms.supervisor.supervisor import READY_POLL, SSH_PROBE_INTERVAL, machine_ready
+from nixvms.supervisor.supervisor import READY_POLL, machine_ready
 
 
 @dataclass
@@ -27,26 +27,38 @@ class Machine:
     openssh: bool = True
 
 
+class StandInProbe:
+    """A probe connection whose polls take the next scripted answer."""
+
+    def __init__(self, answers: list[bool | None]) -> None:
+        self.answers = answers
+
+    def poll(self) -> bool | None:
+        return self.answers.pop(0) if self.answers else None
+
+    def close(self) -> None:
+        pass
+
+
 @dataclass
 class StandInVM:
-    """What _ready reads of a VM; each ssh_answers() call takes the next answer."""
+    """What machine_ready reads of a VM. Its sshd's probe connections answer,
+    poll after poll, from `answers` (None: not yet; False: the connection
+    ended without a banner)."""
 
     machine: Machine = field(default_factory=Machine)
     boot: Boot = field(default_factory=Boot)
-    answers: list[bool | None] = field(default_factory=list)  # None: a probe stays open
-    probing: bool = False
+    answers: list[bool | None] = field(default_factory=list)
+    ssh_port: int = 2222
     probes_opened: int = 0
+    sshd: BannerProbe = field(init=False)
 
-    @property
-    def ssh_probing(self) -> bool:
-        return self.probing
+    def __post_init__(self) -> None:
+        self.sshd = BannerProbe(opener=self._open)
 
-    def ssh_answers(self) -> bool:
-        if not self.probing:
-            self.probes_opened += 1
-        answer = self.answers.pop(0) if self.answers else None
-        self.probing = answer is None
-        return bool(answer)
+    def _open(self, port: int) -> SshProbe:
+        self.probes_opened += 1
+        return cast(SshProbe, StandInProbe(self.answers))
 
 
 def ready(vm: StandInVM, run: MachineRun, clock: list[float]) -> bool:
@@ -75,7 +87,7 @@ def test_a_banner_before_the_login_prompt_makes_the_machine_ready_at_the_prompt(
     vm = StandInVM(boot=Boot(stage="multi-user"), answers=[True])
     run = machine_run(vm)
     assert not ready(vm, run, clock)  # the banner came, the prompt not yet
-    assert run.ssh_answered
+    assert vm.sshd.answered
     vm.boot = Boot(stage="login", login_seen=True)
     assert ready(vm, run, clock)
     assert vm.probes_opened == 1  # not asked again
@@ -112,7 +124,7 @@ def test_a_new_probe_is_opened_at_most_every_interval_after_one_ended(clock: lis
     assert vm.probes_opened == 1
     clock[0] += SSH_PROBE_INTERVAL
     ready(vm, run, clock)
-    assert vm.probes_opened == 2 and run.ssh_answered
+    assert vm.probes_opened == 2 and vm.sshd.answered
 
 
 def test_a_probe_connection_that_brings_nothing_for_long_counts_as_ended(
@@ -130,3 +142,16 @@ def test_a_probe_connection_that_brings_nothing_for_long_counts_as_ended(
             assert probe.poll() is False
         finally:
             probe.close()
+
+
+def test_a_machine_started_again_is_not_ready_until_its_sshd_answers_again(
+    clock: list[float],
+) -> None:
+    vm = StandInVM(boot=Boot(stage="login", login_seen=True), answers=[True])
+    run = machine_run(vm)
+    assert ready(vm, run, clock)
+    vm.sshd.reset()  # what VM.start() does
+    vm.answers.append(None)
+    clock[0] += READY_POLL
+    assert not ready(vm, run, clock)
+    assert vm.probes_opened == 2 and vm.sshd.probing

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from .statedir import RunDir, make_private_dir, open_private, refuse_symlink, re
 from .text import tail_lines
 
 DEFAULT_STOP_TIMEOUT = 5.0
+SSH_PROBE_INTERVAL = 0.2  # a new probe connection after one ended without a banner
 SWITCH_TIMEOUT = 10.0
 
 
@@ -176,7 +178,7 @@ class VM:
         self.started_at = 0.0          # time.time() at start
         self.started_monotonic = 0.0
         self.boot = BootWatch(self.run_dir.console_log(self.name))
-        self._ssh_probe: SshProbe | None = None
+        self.sshd = BannerProbe()        # whether its sshd has answered since it started
         self.paused_start = False      # start QEMU paused (-S): a snapshot is loaded first
         self.console_prefix: Path | None = None  # what the console log starts with (a restore)
 
@@ -311,9 +313,7 @@ class VM:
         out_fd = open_private(self.output)
         self.command = (script,)
         self.boot.reset()
-        if self._ssh_probe is not None:
-            self._ssh_probe.close()
-            self._ssh_probe = None
+        self.sshd.reset()
         try:
             with os.fdopen(out_fd, "wb") as output:
                 self.process = procs.spawn(
@@ -330,6 +330,7 @@ class VM:
 
     def stop(self, timeout: float = DEFAULT_STOP_TIMEOUT) -> int | None:
         """TERM its process group, KILL after timeout; its exit status."""
+        self.sshd.close()
         if self.process is None:
             return None
         procs.stop_processes([self.process], timeout)
@@ -342,26 +343,6 @@ class VM:
         if self.process is None:
             raise StartError(f"machine {self.name} was never started")
         return self.process.wait(timeout)
-
-    # --- readiness ------------------------------------------------------------
-    @property
-    def ssh_probing(self) -> bool:
-        """Whether a probe connection to its ssh forward is open."""
-        return self._ssh_probe is not None
-
-    def ssh_answers(self) -> bool:
-        """Whether its ssh forward has answered with an SSH banner. Never waits:
-        a probe connection stays open between calls, so a slow banner (a busy
-        guest under TCG) is still seen, and the caller's loop is not held up."""
-        if not self.ssh_port:
-            return False
-        if self._ssh_probe is None:
-            self._ssh_probe = SshProbe(self.ssh_port)
-        answer = self._ssh_probe.poll()
-        if answer is not None:  # the banner, or a connection that ended: start over
-            self._ssh_probe.close()
-            self._ssh_probe = None
-        return bool(answer)
 
     def last_lines(self, count: int = 20) -> list[str]:
         return tail_lines(self.log, count)
@@ -404,6 +385,54 @@ class SshProbe:
 
     def close(self) -> None:
         self.sock.close()
+
+
+class BannerProbe:
+    """Whether an sshd has answered on a forwarded port since the last reset().
+
+    look() never waits: one probe connection stays open between looks, so a
+    slow banner (a busy guest under TCG) is still seen, within one look of
+    its arrival, and the caller's loop is not held up; after a connection
+    ended without a banner, a new one is opened at most every `interval`.
+    The supervisor's readiness and bench/bootwatch.py both ask through it."""
+
+    def __init__(self, interval: float = SSH_PROBE_INTERVAL,
+                 opener: Callable[[int], SshProbe] = lambda port: SshProbe(port)) -> None:
+        self.interval = interval
+        self.answered = False
+        self._open = opener
+        self._probe: SshProbe | None = None
+        self._last_open = -math.inf
+
+    @property
+    def probing(self) -> bool:
+        """Whether a probe connection is open."""
+        return self._probe is not None
+
+    def look(self, port: int | None, now: float) -> bool:
+        """Whether it has answered, looking once more if not (`now`: a monotonic clock)."""
+        if self.answered or not port:
+            return self.answered
+        if self._probe is None:
+            if now - self._last_open < self.interval:
+                return False
+            self._probe, self._last_open = self._open(port), now
+        answer = self._probe.poll()
+        if answer is not None:  # the banner, or a connection that ended: start over
+            self.close()
+            self.answered = answer
+        return self.answered
+
+    def close(self) -> None:
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = None
+
+    def reset(self) -> None:
+        """Forget the answer (the machine starts again)."""
+        self.close()
+        self.answered = False
+        self._last_open = -math.inf
 
 
 def ssh_banner(port: int, timeout: float = 1.0) -> bool:

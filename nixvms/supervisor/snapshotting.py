@@ -38,8 +38,6 @@ class MachineRun:
     ready_after: float | None = None
     disk_vm: str | None = None
     last_ssh_port: int | None = None
-    last_ssh_probe: float = 0.0
-    ssh_answered: bool = False              # its sshd has sent a banner since it started
     forwards: list[HostForward] = field(default_factory=list)
     restore: tuple[str, str] | None = None  # (tag, what) loaded before it runs
     restored: str = ""                      # what its last start restored

@@ -54,7 +54,6 @@ from .text import tail_lines
 # How often the supervisor looks: a machine is reported ready within about
 # READY_POLL of the moment its condition holds (issue 28, point 4).
 READY_POLL = 0.1
-SSH_PROBE_INTERVAL = 0.2  # a new probe connection after one ended without a banner
 # sshd is probed from multi-user.target on (sshd is wanted by it, and the
 # guest's network is up): where it answers before the login prompt, the
 # prompt makes the machine ready at once.
@@ -248,7 +247,6 @@ class Supervisor(SnapshotOps):
         run.phase = Phase.STARTING
         run.exit_status = None
         run.ready_after = None
-        run.ssh_answered = False
 
     def _wait_bound(self, runs: list[MachineRun]) -> None:
         """Hold the port lock until QEMU has bound every forward (or died);
@@ -585,15 +583,13 @@ def machine_ready(run: MachineRun, now: float) -> bool:
     read its console), and an SSH banner where openssh is on, whichever comes
     last. sshd is probed from multi-user on; an open probe connection is
     looked at on every turn (a banner is seen within READY_POLL of its
-    arrival), a new one opened at most every SSH_PROBE_INTERVAL."""
+    arrival), a new one opened at most every vm.sshd.interval."""
     vm = run.vm
-    probe = (vm.machine.openssh and not run.ssh_answered and vm.boot.stage in SSH_PROBE_STAGES
-             and (vm.ssh_probing or now - run.last_ssh_probe >= SSH_PROBE_INTERVAL))
-    if probe:
-        if not vm.ssh_probing:
-            run.last_ssh_probe = now
-        run.ssh_answered = vm.ssh_answers()
-    return vm.boot.login_seen and (run.ssh_answered or not vm.machine.openssh)
+    if not vm.machine.openssh:
+        return vm.boot.login_seen
+    if vm.boot.stage in SSH_PROBE_STAGES:
+        vm.sshd.look(vm.ssh_port, now)
+    return vm.boot.login_seen and vm.sshd.answered
 
 
 def _has_output(path: Path) -> bool:
