@@ -130,6 +130,45 @@ def test_a_command_s_output_and_status_come_back(door: Backdoor) -> None:
     assert door.run("echo hello; echo world", 30) == (0, b"hello\nworld\n")
 
 
+def sent_by(door: Backdoor, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """What the host sends the guest from now on."""
+    sent: list[bytes] = []
+    send = door._send
+
+    def record(data: bytes) -> None:
+        sent.append(data)
+        send(data)
+
+    monkeypatch.setattr(door, "_send", record)
+    return sent
+
+
+def test_a_short_reply_is_taken_as_first_sent(
+    door: Backdoor, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sent = sent_by(door, monkeypatch)
+    assert door.run("echo hello", 30) == (0, b"hello\n")
+    assert not any(b"__nixvms_resend" in data for data in sent)
+
+
+def test_output_appended_through_a_reopened_stdout_comes_in_order(door: Backdoor) -> None:
+    # as through NixOS's pipe: nothing written before is overwritten
+    assert door.run("echo a; echo bb >>/dev/stdout; echo c", 30) == (0, b"a\nbb\nc\n")
+
+
+def test_output_whose_size_the_stdout_did_not_count_comes_back_whole(
+    door: Backdoor, shell: list[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # bash's one-fork form sends the size its stdout counted; what went
+    # through /dev/stdout opened again, last, is past it: the host asks again
+    if shell != SHELLS["bash"]:
+        pytest.skip("only bash's one-fork form sends a size")
+    sent = sent_by(door, monkeypatch)
+    assert door.run("echo a; echo bb >>/dev/stdout", 30) == (0, b"a\nbb\n")
+    assert sum(b"__nixvms_resend" in data for data in sent) == 1
+    assert door.run("echo next", 30) == (0, b"next\n")  # and the shell reads on
+
+
 def test_a_failing_command_stops_at_its_error_with_its_status(door: Backdoor) -> None:
     assert door.run("echo before; false; echo after", 30) == (1, b"before\n")
     assert door.run("exit 7", 30) == (7, b"")

@@ -197,8 +197,8 @@ def test_junit_xml_of_a_script_without_subtests_has_one_case_for_it(tmp_path: Pa
 
 def test_the_backdoor_sends_a_command_verbatim_in_a_here_document() -> None:
     line = backdoor.command_line("echo 'quoted' \"and\" $HOME\nsecond line", "tok")
-    assert line == (b"__nixvms_run1 tok 3<<'__NIXVMS_END_tok'\n"
-                    b"echo 'quoted' \"and\" $HOME\nsecond line\n__NIXVMS_END_tok\n")
+    assert line == (b"__nv1 tok 3<<'Etok'\n"
+                    b"echo 'quoted' \"and\" $HOME\nsecond line\nEtok\n")
 
 
 def test_a_put_names_its_token_size_quoted_path_and_checksum() -> None:
@@ -225,10 +225,10 @@ def test_a_copy_whose_bytes_arrive_damaged_is_an_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("command", "runner"), [
-    ("true", b"__nixvms_run1"), ("systemctl is-active sshd", b"__nixvms_run1"),
-    ("cat ./x.conf", b"__nixvms_run1"), ("exec foo", b"__nixvms_run"),
-    ("trap 'rm -f x' EXIT; foo", b"__nixvms_run"), (". /etc/profile; foo", b"__nixvms_run"),
-    ("x=1; source f", b"__nixvms_run"), ('eval "$cmd"', b"__nixvms_run"),
+    ("true", b"__nv1"), ("systemctl is-active sshd", b"__nv1"),
+    ("cat ./x.conf", b"__nv1"), ("exec foo", b"__nv2"),
+    ("trap 'rm -f x' EXIT; foo", b"__nv2"), (". /etc/profile; foo", b"__nv2"),
+    ("x=1; source f", b"__nv2"), ('eval "$cmd"', b"__nv2"),
 ])
 def test_a_command_that_may_exec_or_trap_gets_the_two_shell_form(
         command: str, runner: bytes) -> None:

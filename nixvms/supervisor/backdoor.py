@@ -13,7 +13,10 @@ what both userlands have (mktemp, md5sum, base64 -w 0, head -c, tee):
 - A command travels verbatim in a here-document (no encoding, no process to
   decode it) and runs in the background, in a child shell with `set -euo
   pipefail`, stdin from /dev/null, stdout into that file, stderr on the
-  guest's console, as NixOS's driver runs them. The backdoor shell goes
+  guest's console, as NixOS's driver runs them. The file is open for
+  appending, so that, as on NixOS's pipe, output that goes through
+  /dev/stdout opened again (`>>/dev/stdout`, `tee -a /dev/stdout`) comes
+  after what was written before, never over it. The backdoor shell goes
   straight back to reading, so the driver can still reach it while the
   command runs: at its timeout it sends `__nixvms_kill`, which kills every
   process the command started (found through /proc: a non-interactive
@@ -38,8 +41,20 @@ what both userlands have (mktemp, md5sum, base64 -w 0, head -c, tee):
   is a builtin, where `wc -c` would be a process): its child shell runs it
   and replies from its EXIT trap. A command that may `exec` or set its own
   EXIT trap (command_line looks for the words) runs in a grandchild instead,
-  a fork more. One with output costs three execs more (wc, md5sum, base64),
-  and two per further chunk (dd, base64).
+  a fork more.
+- In that one-fork form, the trap also reads how far the command's stdout
+  got (the `pos` of /proc/self/fdinfo/1, by `read`, no process): a reply of
+  one chunk then says that size ("=SIZE" where the MD5 goes) and costs one
+  exec (base64), where `wc` and `md5sum` made three (~11 ms each under
+  TCG). The size is the output's only when everything went through that
+  descriptor: a command that reopened /dev/stdout or seeked it wrote
+  otherwise, so the host checks the size it decoded, and where it differs
+  (or the base64 is broken) asks again with `__nixvms_resend`, which sends
+  the reply the checksummed way. Any other reply has the MD5 and costs
+  three execs (wc, md5sum, base64), and two per further chunk (dd, base64).
+- bash reads its console a byte at a time (~20 µs each under TCG), so what
+  is sent per command is short: the functions' names (__nv1, __nv2), an
+  8-digit token, and the here-document's end word E<token>.
 - Bytes for the guest (copy_from_host, `nixvms cp`) go the other way with
   `put`: a line naming a file, the size and the MD5; when the guest answers
   that it is ready, the bytes in base64, which `head -c` reads off the
@@ -93,14 +108,18 @@ PUT_DAMAGED = 65
 
 # Defined in the backdoor shell once per connection (POSIX sh; bash also gets
 # the one-fork path).
-# __nixvms_run TOKEN 3<<'END' (the command) END: runs it in the background and
+# __nv2 TOKEN 3<<'END' (the command) END: runs it in the background and
 # writes its framed reply when it ends: a child shell that writes the reply
 # and, in it, a grandchild that runs the command (NixOS's `( set -euo
 # pipefail; cmd )`), so neither `exec` nor the command's own EXIT trap can
-# take the reply away. __nixvms_run1: the same in one child, the reply
-# written by its EXIT trap: a fork less (~6 ms of the guest's CPU under TCG),
-# for commands with neither `exec` nor `trap` (command_line chooses).
-# __nixvms_reply TOKEN STATUS: the framed reply of the output file.
+# take the reply away. __nv1: the same in one child, the reply written by
+# its EXIT trap: a fork less (~6 ms of the guest's CPU under TCG), for
+# commands with neither `exec` nor `trap` (command_line chooses).
+# __nixvms_reply TOKEN STATUS [SIZE]: the framed reply of the output file;
+# SIZE (how far the command's stdout got): a reply of one chunk is sent
+# with that size instead of the MD5 (fewer execs), checked by the host.
+# __nixvms_resend TOKEN STATUS: that reply again, with the MD5, in the
+# background (a reply of several chunks waits for acknowledgements).
 # __nixvms_recv TOKEN SIZE FILE MD5: says it is ready, then reads SIZE bytes
 # of base64 from the console (in the foreground), appends them decoded to FILE
 # and replies with the status, PUT_DAMAGED if the MD5 differs. The bytes are
@@ -112,6 +131,14 @@ PUT_DAMAGED = 65
 SETUP = r"""__nixvms_out=$(mktemp) && __nixvms_job= && __nixvms_tok= && __nixvms_path=$PATH && \
 __nixvms_reply() {
   set +eu; set +o pipefail 2>/dev/null; PATH=$__nixvms_path
+  case ${3-} in
+    ''|0|*[!0-9]*) ;;
+    *) if [ "$3" -le @CHUNK@ ]; then
+         printf '\036%s %s 1 =%s\n' "$1" "$2" "$3"
+         base64 -w 0 <"$__nixvms_out"; echo
+         return 0
+       fi ;;
+  esac
   __nixvms_n=0
   if [ -s "$__nixvms_out" ]; then
     __nixvms_size=$(wc -c <"$__nixvms_out")
@@ -134,13 +161,17 @@ __nixvms_reply() {
     done
     exec 4<&-; rm -f "$__nixvms_out.$1"
   fi
-} && __nixvms_run() {
+} && __nixvms_resend() {
+  ( __nixvms_reply "$1" "$2" ) &
+  __nixvms_job=$! __nixvms_tok=
+} && __nv2() {
   (
-    ( set -euo pipefail; . /proc/self/fd/3 ) </dev/null >"$__nixvms_out"
+    : >"$__nixvms_out"
+    ( set -euo pipefail; . /proc/self/fd/3 ) </dev/null >>"$__nixvms_out"
     __nixvms_reply "$1" "$?"
   ) &
   __nixvms_job=$! __nixvms_tok=
-} && __nixvms_run1() { __nixvms_run "$@"; } && __nixvms_recv() {
+} && __nv1() { __nv2 "$@"; } && __nixvms_recv() {
   printf '\036%s ready\n' "$1"
   head -c "$2" >"$3.b64"
   __nixvms_sum=$(set -o pipefail; base64 -d <"$3.b64" | tee -a "$3" | md5sum)
@@ -176,10 +207,12 @@ __nixvms_reply() {
   return 0
 } && if [ -n "${BASH_VERSION-}" ]; then
   exec {__nixvms_console}>&1
-  __nixvms_run1() {
+  __nv1() {
     (
-      trap "__nixvms_reply $1 \$? >&$__nixvms_console" EXIT
-      exec </dev/null >"$__nixvms_out"
+      trap "__nixvms_s=\$?; set +eu; __nixvms_pos=; read -r __nixvms_pos </proc/self/fdinfo/1
+        __nixvms_reply $1 \$__nixvms_s \"\${__nixvms_pos##*[!0-9]}\" >&$__nixvms_console" EXIT
+      : >"$__nixvms_out"
+      exec </dev/null >>"$__nixvms_out"
       set -euo pipefail
       . /proc/self/fd/3
     ) &
@@ -219,9 +252,9 @@ _NEEDS_TWO_SHELLS = re.compile(r"\b(exec|trap|eval|source)\b|(^|[\s;&|(`{])\.\s"
 
 def command_line(command: str, token: str) -> bytes:
     """The line that runs `command` in the guest and replies with token."""
-    end = f"__NIXVMS_END_{token}"
+    end = f"E{token}"
     body = command if command.endswith("\n") else command + "\n"
-    run = "__nixvms_run" if _NEEDS_TWO_SHELLS.search(command) else "__nixvms_run1"
+    run = "__nv2" if _NEEDS_TWO_SHELLS.search(command) else "__nv1"
     return f"{run} {token} 3<<'{end}'\n{body}{end}\n".encode()
 
 
@@ -407,27 +440,46 @@ class Backdoor:
         """Run a command; (exit status, stdout). With a sink the output goes
         there as it arrives (and b"" is returned). At `timeout` (None: none)
         every process of the command is killed and the status is 124."""
-        token = secrets.token_hex(8)
+        token = secrets.token_hex(4)
         self._send(command_line(command, token))
         deadline = None if timeout is None else time.monotonic() + timeout
-        timed_out = False
-        while (found := self._find(token)) is None:
-            if deadline is not None and time.monotonic() >= deadline:
-                if timed_out:
-                    raise TimeoutError
-                timed_out = True
-                self._send(b"__nixvms_kill\n")
-                deadline = time.monotonic() + KILL_GRACE
-            self._drop_stale()
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            self._fill(None if remaining is None else min(remaining, 1.0))
-        start, end = found
-        header = bytes(self.buffer[start + 1:end]).split()
-        del self.buffer[:end + 1]
-        try:
-            status, chunks, digest = int(header[1]), int(header[2]), header[3].decode()
-        except (IndexError, ValueError):
-            raise ReplyDamaged(self._damaged(command, "its header is incomplete")) from None
+        timed_out = resent = False
+        while True:
+            while (found := self._find(token)) is None:
+                if deadline is not None and time.monotonic() >= deadline:
+                    if timed_out:
+                        raise TimeoutError
+                    timed_out = True
+                    self._send(b"__nixvms_kill\n")
+                    deadline = time.monotonic() + KILL_GRACE
+                self._drop_stale()
+                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+                self._fill(None if remaining is None else min(remaining, 1.0))
+            start, end = found
+            header = bytes(self.buffer[start + 1:end]).split()
+            del self.buffer[:end + 1]
+            try:
+                status, chunks, digest = int(header[1]), int(header[2]), header[3].decode()
+            except (IndexError, ValueError):
+                raise ReplyDamaged(self._damaged(command, "its header is incomplete")) from None
+            if not digest.startswith("="):
+                break
+            # one chunk and the size the command's stdout said, unchecked by the guest
+            first, got = io.BytesIO(), _Received()
+            self._body(first, command, got)
+            if str(got.size) == digest[1:]:
+                output = first.getvalue()
+                if sink is not None:
+                    sink.write(output)
+                    output = b""
+                return (TIMED_OUT if timed_out else status), output
+            if resent:
+                raise ReplyDamaged(self._damaged(
+                    command, f"{got.size} bytes arrived where {digest[1:]} were said, twice"))
+            # the command wrote its stdout by another way too (it reopened
+            # /dev/stdout, or seeked): the reply again, checksummed
+            self._send(f"__nixvms_resend {token} {status}\n".encode())
+            resent = True
         collected = io.BytesIO()
         got = _Received()
         for chunk in range(max(chunks, 1)):
