@@ -177,6 +177,43 @@ def state() -> Iterator[Path]:
     shutil.rmtree(path.parent, ignore_errors=True)
 
 
+# The tests whose subject is what happens once a network runs (stop, start,
+# destroy, kills, signals, concurrent ups), not how it boots, start it from a
+# copy of a seed state directory whose machines have ready snapshots: `up
+# --from-snapshot` restores them (about 1.5 s) where a boot of this network
+# took 20-60 s in CI, and these tests started it 15 times. The copy also
+# holds the seed's build records, so their builds are no-ops.
+RESTORE = "--from-snapshot"
+
+
+@pytest.fixture(scope="module")
+def seed(project: Path) -> Iterator[Path]:
+    """A stopped network of `project` whose machines have ready snapshots."""
+    path = short_state("seed")
+    try:
+        result = up(project, path, RESTORE)
+        assert result.code == 0, result.stderr
+        assert run(project, path, "stop").code == 0
+        assert wait_gone(*marks(path)) == []
+        assert all((path / m / "ready.json").exists() for m in ("client", "server"))
+        yield path
+    finally:
+        kill_network(path)
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def copy_seed(seed: Path, state: Path) -> Path:
+    """`state` holding a copy of the seed (records, ssh keys, disks with their
+    ready snapshots)."""
+    shutil.copytree(seed.parent, state.parent, symlinks=True, dirs_exist_ok=True)
+    return state
+
+
+@pytest.fixture
+def seeded(seed: Path, state: Path) -> Path:
+    return copy_seed(seed, state)
+
+
 @pytest.fixture(scope="module")
 def forward_port() -> int:
     """The host port of the shared network's --forward."""
@@ -478,8 +515,9 @@ def test_up_of_a_running_unchanged_network_does_nothing_and_exits_0(
 
 
 def test_stop_of_one_machine_leaves_the_other_running_and_start_restarts_it(
-        project: Path, state: Path) -> None:
-    assert up(project, state).code == 0
+        project: Path, seeded: Path) -> None:
+    state = seeded
+    assert up(project, state, RESTORE).code == 0
     server_pid = machine_pid(state, "server")
     client_pid = machine_pid(state, "client")
     stopped = run(project, state, "stop", "client")
@@ -499,8 +537,9 @@ def test_stop_of_one_machine_leaves_the_other_running_and_start_restarts_it(
 
 
 def test_stop_of_all_leaves_no_process_and_the_next_up_works(
-        project: Path, state: Path) -> None:
-    assert up(project, state).code == 0
+        project: Path, seeded: Path) -> None:
+    state = seeded
+    assert up(project, state, RESTORE).code == 0
     mark = marks(state)
     assert processes_of(*mark)
     result = run(project, state, "stop")
@@ -511,13 +550,14 @@ def test_stop_of_all_leaves_no_process_and_the_next_up_works(
     assert again.code == 0
     assert again.stderr.splitlines() == [
         f"no network is running from {state}; nothing to stop"]
-    assert up(project, state).code == 0
+    assert up(project, state, RESTORE).code == 0
     assert run(project, state, "stop").code == 0
 
 
 def test_start_after_the_network_stopped_starts_only_the_named_machines(
-        project: Path, state: Path) -> None:
-    assert up(project, state).code == 0
+        project: Path, seeded: Path) -> None:
+    state = seeded
+    assert up(project, state, RESTORE).code == 0
     assert run(project, state, "stop").code == 0
     started = run(project, state, "start", "server")
     assert started.code == 0, started.stderr
@@ -530,8 +570,9 @@ def test_start_after_the_network_stopped_starts_only_the_named_machines(
 
 
 def test_destroy_stops_and_deletes_disks_and_run_state_saying_what(
-        project: Path, state: Path) -> None:
-    assert up(project, state).code == 0
+        project: Path, seeded: Path) -> None:
+    state = seeded
+    assert up(project, state, RESTORE).code == 0
     mark = marks(state)
     one = run(project, state, "destroy", "client")
     assert one.code == 0, one.stderr
@@ -551,8 +592,9 @@ def test_destroy_stops_and_deletes_disks_and_run_state_saying_what(
 
 
 def test_destroy_on_a_terminal_asks_first_and_no_keeps_everything(
-        project: Path, state: Path) -> None:
-    assert up(project, state).code == 0
+        project: Path, seeded: Path) -> None:
+    state = seeded
+    assert up(project, state, RESTORE).code == 0
     refused = in_terminal([str(BIN / "nixvms"), "destroy", "--state-dir", str(state.parent)],
                           cwd=project, answer=b"n\n")
     assert "Stop every machine of the network" in refused and "nothing destroyed" in refused
@@ -564,8 +606,9 @@ def test_destroy_on_a_terminal_asks_first_and_no_keeps_everything(
 
 
 def test_a_vm_killed_is_reported_dead_while_the_others_keep_running(
-        project: Path, state: Path) -> None:
-    assert up(project, state).code == 0
+        project: Path, seeded: Path) -> None:
+    state = seeded
+    assert up(project, state, RESTORE).code == 0
     client = machine_pid(state, "client")
     assert client is not None
     os.kill(client, signal.SIGKILL)
@@ -609,7 +652,7 @@ def test_a_disk_from_an_older_build_is_said_at_up_and_in_status_and_fresh_remake
 
 def foreground_up(project: Path, state: Path) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
-        [str(BIN / "nixvms"), "up", "--state-dir", str(state.parent)], cwd=project,
+        [str(BIN / "nixvms"), "up", RESTORE, "--state-dir", str(state.parent)], cwd=project,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -623,7 +666,8 @@ def foreground_up(project: Path, state: Path) -> subprocess.Popen[str]:
 
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "sighup"])
 def test_a_signal_to_foreground_up_stops_everything_and_the_next_up_works(
-        project: Path, state: Path, how: str) -> None:
+        project: Path, seeded: Path, how: str) -> None:
+    state = seeded
     proc = foreground_up(project, state)
     mark = marks(state)
     if how == "ctrl-c":
@@ -633,19 +677,20 @@ def test_a_signal_to_foreground_up_stops_everything_and_the_next_up_works(
     proc.wait(timeout=60)
     assert wait_gone(*mark) == []
     assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
-    assert up(project, state).code == 0
+    assert up(project, state, RESTORE).code == 0
     assert run(project, state, "stop").code == 0
 
 
 def test_kill_9_of_the_supervisor_leaves_no_vm_and_the_next_up_works(
-        project: Path, state: Path) -> None:
-    assert up(project, state).code == 0
+        project: Path, seeded: Path) -> None:
+    state = seeded
+    assert up(project, state, RESTORE).code == 0
     mark = marks(state)
     os.kill(state_file(state).supervisor.pid, signal.SIGKILL)
     assert wait_gone(*mark, timeout=15) == []
     status = run(project, state, "status")
     assert "not running" in status.stdout
-    assert up(project, state).code == 0
+    assert up(project, state, RESTORE).code == 0
     assert run(project, state, "stop").code == 0
 
 
@@ -653,8 +698,9 @@ def test_kill_9_of_the_supervisor_leaves_no_vm_and_the_next_up_works(
 
 
 def test_two_ups_on_one_state_dir_at_the_same_instant_leave_exactly_one_network(
-        project: Path, state: Path) -> None:
-    command = [str(BIN / "nixvms"), "up", "--detach", "--state-dir", str(state.parent)]
+        project: Path, seeded: Path) -> None:
+    state = seeded
+    command = [str(BIN / "nixvms"), "up", "--detach", RESTORE, "--state-dir", str(state.parent)]
     procs = [subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
     results = [(p.wait(timeout=300), p.communicate()[1]) for p in procs]
@@ -699,10 +745,10 @@ def test_two_networks_from_two_directories_started_at_once_both_come_up(
 
 
 def test_a_state_dir_with_a_quote_a_space_and_a_command_in_its_name_works(
-        project: Path, tmp_path: Path) -> None:
-    state = tmp_path / "it's a $(touch pwned) dir" / "run"
+        project: Path, seed: Path, tmp_path: Path) -> None:
+    state = copy_seed(seed, tmp_path / "it's a $(touch pwned) dir" / "run")
     try:
-        result = up(project, state)
+        result = up(project, state, RESTORE)
         assert result.code == 0, result.stderr
         assert run(project, state, "ssh", "server", "--", "true").code == 0
         assert (state / "server" / "server.qcow2").exists()
