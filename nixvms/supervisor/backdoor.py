@@ -49,11 +49,11 @@ what both userlands have (mktemp, md5sum, base64 -w 0, head -c, tee):
   TCG). The size is the output's only when everything went through that
   descriptor: a command that reopened /dev/stdout or seeked it wrote
   otherwise, so the host checks the size it decoded, and where it differs
-  (or the base64 is broken) asks again with `__nixvms_resend`, which sends
-  the reply the checksummed way. Any other reply has the MD5 and costs
+  asks again with `__nixvms_resend`, which sends the reply the checksummed
+  way (broken base64 is an error, as any damaged reply). Any other reply has the MD5 and costs
   three execs (wc, md5sum, base64), and two per further chunk (dd, base64).
-- bash reads its console a byte at a time (~20 µs each under TCG), so what
-  is sent per command is short: the functions' names (__nv1, __nv2), an
+- bash reads its console a byte at a time (a system call each, tens of µs
+  under TCG), so what is sent per command is short: the functions' names (__nv1, __nv2), an
   8-digit token, and the here-document's end word E<token>.
 - Bytes for the guest (copy_from_host, `nixvms cp`) go the other way with
   `put`: a line naming a file, the size and the MD5; when the guest answers
