@@ -43,7 +43,8 @@ what both userlands have (mktemp, md5sum, base64 -w 0, head -c, tee):
   EXIT trap (command_line looks for the words) runs in a grandchild instead,
   a fork more.
 - In that one-fork form, the trap also reads how far the command's stdout
-  got (the `pos` of /proc/self/fdinfo/1, by `read`, no process): a reply of
+  got, where it wrote anything (the `pos` of /proc/self/fdinfo/1, by
+  `read`, no process): a reply of
   one chunk then says that size ("=SIZE" where the MD5 goes) and costs one
   exec (base64), where `wc` and `md5sum` made three (~11 ms each under
   TCG). The size is the output's only when everything went through that
@@ -209,9 +210,10 @@ __nixvms_reply() {
   exec {__nixvms_console}>&1
   __nv1() {
     (
-      trap "__nixvms_s=\$?; set +eu; __nixvms_pos=; read -r __nixvms_pos </proc/self/fdinfo/1
+      trap "__nixvms_s=\$?; set +eu; __nixvms_pos=
+        [ ! -s \"\$__nixvms_out\" ] || read -r __nixvms_pos </proc/self/fdinfo/1
         __nixvms_reply $1 \$__nixvms_s \"\${__nixvms_pos##*[!0-9]}\" >&$__nixvms_console" EXIT
-      : >"$__nixvms_out"
+      [ ! -s "$__nixvms_out" ] || : >"$__nixvms_out"
       exec </dev/null >>"$__nixvms_out"
       set -euo pipefail
       . /proc/self/fd/3
