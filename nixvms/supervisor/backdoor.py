@@ -44,18 +44,19 @@ what both userlands have (mktemp, md5sum, base64 -w 0, head -c, tee):
   a fork more.
 - In that one-fork form, the trap also reads how far the command's stdout
   got, where it wrote anything (the `pos` of /proc/self/fdinfo/1, by
-  `read`, no process): a reply of
-  one chunk then says that size ("=SIZE" where the MD5 goes) and costs one
-  exec (base64), where `wc` and `md5sum` made three (~11 ms each under
-  TCG). The size is the output's only when everything went through that
-  descriptor: a command that reopened /dev/stdout or seeked it wrote
-  otherwise, so the host checks the size it decoded, and where it differs
-  asks again with `__nixvms_resend`, which sends the reply the checksummed
-  way (broken base64 is an error, as any damaged reply). Any other reply has the MD5 and costs
-  three execs (wc, md5sum, base64), and two per further chunk (dd, base64).
+  `read`, no process): a reply of one chunk then says that size ("=SIZE"
+  where the MD5 goes) and costs one exec (base64), where `wc` and `md5sum`
+  made three (~11 ms each under TCG). The size is the output's only when
+  everything went through that descriptor: a command that reopened
+  /dev/stdout or seeked it wrote otherwise, so the host checks the size it
+  decoded, and where it differs asks again with `__nixvms_resend`, which
+  sends the reply the checksummed way (broken base64 is an error, as in
+  any damaged reply). Any other reply has the MD5 and costs three execs
+  (wc, md5sum, base64), and two per further chunk (dd, base64).
 - bash reads its console a byte at a time (a system call each, tens of µs
-  under TCG), so what is sent per command is short: the functions' names (__nv1, __nv2), an
-  8-digit token, and the here-document's end word E<token>.
+  under TCG), so what is sent per command is short: the functions' names
+  (__nv1, __nv2), an 8-digit token, and the here-document's end word
+  E<token>.
 - Bytes for the guest (copy_from_host, `nixvms cp`) go the other way with
   `put`: a line naming a file, the size and the MD5; when the guest answers
   that it is ready, the bytes in base64, which `head -c` reads off the
@@ -167,7 +168,7 @@ __nixvms_reply() {
   __nixvms_job=$! __nixvms_tok=
 } && __nv2() {
   (
-    : >"$__nixvms_out"
+    [ ! -s "$__nixvms_out" ] || : >"$__nixvms_out"
     ( set -euo pipefail; . /proc/self/fd/3 ) </dev/null >>"$__nixvms_out"
     __nixvms_reply "$1" "$?"
   ) &
